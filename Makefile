@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+VIDEO ?=
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==24.3.1 wheel
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: system-deps $(STAMP)
+
+# MediaPipe needs libGL and GLib at run time; pyworld compiles with gcc. Installed only when missing.
+system-deps:
+	@bash scripts/system_deps.sh
+
+demo: install
+	@bash scripts/demo.sh "$(VIDEO)"
+
+# pytest exits 5 when it collects no tests: that is not a failure of the suite.
+test: install
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+bench: install
+	$(PY) bench/track_speed.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

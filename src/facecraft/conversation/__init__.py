@@ -1,0 +1,1 @@
+"""facecraft.conversation (see DESIGN.md)."""

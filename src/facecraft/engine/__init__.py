@@ -1,0 +1,1 @@
+"""facecraft.engine (see DESIGN.md)."""

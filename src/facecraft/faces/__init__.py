@@ -1,0 +1,1 @@
+"""facecraft.faces (see DESIGN.md)."""

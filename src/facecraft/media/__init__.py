@@ -1,0 +1,1 @@
+"""facecraft.media (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""facecraft.service (see DESIGN.md)."""

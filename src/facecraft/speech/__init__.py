@@ -1,0 +1,1 @@
+"""facecraft.speech (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""facecraft.vision (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""facecraft.web (see DESIGN.md)."""
