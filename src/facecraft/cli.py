@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from facecraft import __version__
 from facecraft.errors import FacecraftError
 
-COMMAND_MODULES = ("check", "faces", "speech", "render", "serve")
+COMMAND_MODULES = ("check", "faces", "speech", "audio", "render", "serve", "keys")
 
 
 def build_parser() -> argparse.ArgumentParser:
