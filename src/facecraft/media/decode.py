@@ -1,0 +1,153 @@
+"""Streamed decoding of video frames and audio with PyAV.
+
+Frames come out upright (display rotation applied) as RGB uint8, optionally downscaled while
+converting (one swscale pass, no second resize). Decoding is threaded (``thread_type = "AUTO"``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from facecraft.errors import MediaError
+from facecraft.media._errors import check_readable, translate_av_errors
+from facecraft.media.probe import _tag_rotation, clockwise_rotation, is_still_image
+from facecraft.media.types import Audio, Frame
+
+__all__ = ["iter_frames", "read_audio", "scaled_size"]
+
+log = logging.getLogger(__name__)
+
+# A decode that stops before this share of the frames the container announces is a truncated file.
+_TRUNCATED_SHARE = 0.8
+
+
+def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """Size after fitting the long side into ``max_side`` (never upscaled; at least 2 px)."""
+    if not max_side or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / float(max(width, height))
+    return max(2, int(round(width * scale))), max(2, int(round(height * scale)))
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    check_readable(path)
+    with translate_av_errors(path, opening=True):
+        return av.open(str(path), mode="r")
+
+
+def iter_frames(
+    path: str | Path,
+    *,
+    max_side: int | None = None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+) -> Iterator[Frame]:
+    """Yield the frames of ``path`` in ``[start_s, end_s)`` as upright RGB uint8 images.
+
+    ``Frame.index`` is the frame number in the whole video and ``time_s`` its time from the
+    start of the stream. Raises MediaError ``video_format`` (no video stream, still image, not
+    media) or ``video_processing`` (corrupt or truncated data).
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        with translate_av_errors(path, opening=False):
+            if not container.streams.video:
+                raise MediaError(f"{path.name} has no video stream", error_id="video_format")
+            stream = container.streams.video[0]
+            if is_still_image(container, stream):
+                raise MediaError(f"{path.name} is a still image, not a video", error_id="video_format")
+            stream.thread_type = "AUTO"
+            yield from _decode_video(container, stream, path, max_side, start_s, end_s)
+    finally:
+        container.close()
+
+
+def _decode_video(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    path: Path,
+    max_side: int | None,
+    start_s: float,
+    end_s: float | None,
+) -> Iterator[Frame]:
+    time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000)
+    t0 = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
+    fps = float(stream.average_rate or stream.guessed_rate or 25)
+    half_frame = 0.5 / fps
+    tag_rotation = _tag_rotation(stream)
+    if start_s > 0:
+        container.seek(int((start_s + t0) / time_base), stream=stream, backward=True, any_frame=False)
+    index: int | None = None if start_s > 0 else 0
+    decoded = 0
+    reached_end = True
+    for frame in container.decode(stream):
+        t = float(frame.time - t0) if frame.time is not None else (index or 0) / fps
+        if t < start_s - half_frame:
+            continue
+        if end_s is not None and t >= end_s - 1e-6:
+            reached_end = False
+            break
+        if index is None:
+            index = int(round(t * fps))
+        rotation = tag_rotation if tag_rotation is not None else clockwise_rotation(frame.rotation)
+        disp_w, disp_h = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
+        out_w, out_h = scaled_size(disp_w, disp_h, max_side)
+        if rotation in (90, 270):
+            out_w, out_h = out_h, out_w
+        if (out_w, out_h) != (frame.width, frame.height):
+            image = frame.to_ndarray(format="rgb24", width=out_w, height=out_h, interpolation="AREA")
+        else:
+            image = frame.to_ndarray(format="rgb24")
+        if rotation:
+            image = np.ascontiguousarray(np.rot90(image, k=-rotation // 90))
+        yield Frame(index=index, time_s=t, image=image)
+        index += 1
+        decoded += 1
+    announced = int(stream.frames or 0)
+    if reached_end and start_s <= 0 and announced > 10 and decoded < _TRUNCATED_SHARE * announced:
+        raise MediaError(
+            f"{path.name} is truncated: decoded {decoded} of {announced} frames", error_id="video_processing"
+        )
+
+
+def read_audio(path: str | Path, *, sample_rate: int = 16000, mono: bool = True) -> Audio:
+    """Decode the first audio stream to float32 at ``sample_rate`` (mono by default).
+
+    Raises MediaError ``audio_processing`` when there is no audio stream or it cannot be decoded,
+    ``video_format`` when the file is not media at all.
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        if not container.streams.audio:
+            raise MediaError(f"{path.name} has no audio stream", error_id="audio_processing")
+        stream = container.streams.audio[0]
+        stream.thread_type = "AUTO"
+        channels = 1 if mono else max(1, int(stream.codec_context.channels or 1))
+        layout = "mono" if channels == 1 else ("stereo" if channels == 2 else f"{channels}c")
+        resampler = av.AudioResampler(format="flt", layout=layout, rate=sample_rate)
+        chunks: list[np.ndarray] = []
+        with translate_av_errors(path, opening=False, damaged_id="audio_processing"):
+            for frame in container.decode(stream):
+                frame.pts = None  # let the resampler run on sample counts; timestamps can jump in bad files
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+    finally:
+        container.close()
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    samples = np.clip(samples, -1.0, 1.0).astype(np.float32, copy=False)  # AAC decoding can overshoot
+    if channels > 1:
+        samples = samples.reshape(-1, channels)
+    if samples.shape[0] == 0:
+        raise MediaError(f"{path.name}: the audio stream is empty", error_id="audio_processing")
+    log.debug("read %d samples at %d Hz from %s", samples.shape[0], sample_rate, path)
+    return Audio(samples=samples, sample_rate=sample_rate)
