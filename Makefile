@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VIDEO ?=
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test bench clean
+.PHONY: install system-deps browser-deps demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,15 @@ install: system-deps $(STAMP)
 system-deps:
 	@bash scripts/system_deps.sh
 
+# Debian's chromium for the portal's browser tests (playwright drives it; no browser download).
+browser-deps: $(STAMP)
+	@PY=$(PY) bash scripts/browser_deps.sh
+
 demo: install
 	@bash scripts/demo.sh "$(VIDEO)"
 
 # pytest exits 5 when it collects no tests: that is not a failure of the suite.
-test: install
+test: install browser-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 bench: install

@@ -17,3 +17,6 @@ def testdata_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"test recording missing: {path}")
     return path
+
+
+testdata_path.__test__ = False  # its name starts with "test": keep pytest from collecting it

@@ -1,0 +1,127 @@
+// The Face library: the key's own Faces and the stock Faces, refreshed while any is training.
+
+import { get } from "../api.js";
+import { announce, errorBox, h, mount, parseProgress, progressBar, statusBadge } from "../dom.js";
+import { onLeave } from "../nav.js";
+
+const PAGE_SIZE = 24;
+const REFRESH_MS = 2500;
+
+/**
+ * A Face's thumbnail: its image, else its muted preview video. Media URLs are capability links
+ * (``/media/...``) that the browser loads without the API key.
+ */
+export function thumbnail(face, { className = "thumb" } = {}) {
+  const image = face.thumbnail_image_url || face.thumbnail_url;
+  if (image) return h("div", { class: className }, h("img", { src: image, alt: "", loading: "lazy" }));
+  if (face.thumbnail_video_url) {
+    const video = h("video", { src: face.thumbnail_video_url, muted: true, playsinline: true, preload: "metadata" });
+    video.muted = true;
+    return h("div", { class: className }, video);
+  }
+  return h("div", { class: `${className} thumb-empty`, "aria-hidden": "true" });
+}
+
+export function faceId(face) {
+  return face.face_id || face.replica_id;
+}
+
+function faceCard(face) {
+  const id = faceId(face);
+  const percent = parseProgress(face.training_progress);
+  return h(
+    "li",
+    { class: "face-card", dataset: { faceId: id, status: face.status || "" } },
+    thumbnail(face),
+    h(
+      "div",
+      { class: "face-card-body" },
+      h("h3", {}, h("a", { href: `#/faces/${id}` }, face.face_name || face.replica_name || id)),
+      h("p", {}, statusBadge(face.status), " ", h("span", { class: "muted" }, face.face_type === "system" ? "stock" : "")),
+      face.status === "started"
+        ? h(
+            "div",
+            { class: "progress-row" },
+            progressBar(percent, `Training ${face.face_name || id}`),
+            h("span", { class: "muted" }, face.training_progress || "queued"),
+          )
+        : null,
+      face.status === "error" && face.error_message ? h("p", { class: "form-error" }, face.error_message) : null,
+      face.status === "completed" ? h("a", { class: "button", href: `#/studio?face=${id}` }, "Make a video") : null,
+    ),
+  );
+}
+
+function section(title, faces, emptyText) {
+  return h(
+    "section",
+    { "aria-label": title },
+    h("h2", {}, title),
+    faces.length ? h("ul", { class: "face-grid" }, faces.map(faceCard)) : h("p", { class: "muted" }, emptyText),
+  );
+}
+
+export function showLibrary(view) {
+  let page = 0;
+  let timer = null;
+  let alive = true;
+  let shown = "";
+  const body = h("div", { class: "library-body", "aria-busy": "true" }, h("p", { class: "muted" }, "Loading Faces…"));
+  mount(
+    view,
+    h("div", { class: "page-head" }, h("h1", {}, "Faces"), h("a", { class: "button primary", href: "#/create" }, "New Face")),
+    body,
+  );
+  onLeave(() => {
+    alive = false;
+    clearTimeout(timer);
+  });
+
+  async function load() {
+    clearTimeout(timer);
+    let data;
+    try {
+      data = await get(`/v2/faces?verbose=true&limit=${PAGE_SIZE}&page=${page + 1}`);
+    } catch (err) {
+      if (!alive) return;
+      mount(body, errorBox(`Could not load the Faces: ${err.message}`));
+      body.setAttribute("aria-busy", "false");
+      return;
+    }
+    if (!alive) return;
+    const faces = data.data || [];
+    const total = data.total_count ?? faces.length;
+    const own = faces.filter((f) => f.face_type !== "system");
+    const stock = faces.filter((f) => f.face_type === "system");
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const training = faces.filter((f) => f.status === "started");
+    const snapshot = JSON.stringify([page, data]);
+    if (snapshot === shown) {
+      if (training.length) timer = setTimeout(load, REFRESH_MS);
+      return;
+    }
+    shown = snapshot;
+    // Polling re-renders the list: keep keyboard focus on the same link or button.
+    const focusedHref = body.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+    mount(
+      body,
+      section("Your Faces", own, "No Faces yet: create one from a one-minute video or a photo."),
+      stock.length ? section("Stock Faces", stock, "") : null,
+      pages > 1
+        ? h(
+            "nav",
+            { class: "pager", "aria-label": "Pages" },
+            h("button", { type: "button", disabled: page === 0, onclick: () => { page -= 1; load(); } }, "Previous"),
+            h("span", {}, `Page ${page + 1} of ${pages}`),
+            h("button", { type: "button", disabled: page + 1 >= pages, onclick: () => { page += 1; load(); } }, "Next"),
+          )
+        : null,
+      training.length ? h("p", { class: "muted", "aria-live": "polite" }, `${training.length} training; this list refreshes itself.`) : null,
+    );
+    body.setAttribute("aria-busy", "false");
+    if (focusedHref) body.querySelector(`[href="${CSS.escape(focusedHref)}"]`)?.focus();
+    if (training.length) timer = setTimeout(load, REFRESH_MS);
+    else announce(`${total} Faces.`);
+  }
+  load();
+}

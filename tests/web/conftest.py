@@ -1,0 +1,96 @@
+"""Fixtures of the portal's browser tests: the real server on a free port, and headless Chromium.
+
+Chromium is Debian's ``/usr/bin/chromium`` (installed by scripts/browser_deps.sh), driven by
+Playwright with ``executable_path`` and a fresh user-data-dir: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.web.portal import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Portal,
+    create_key,
+    facecraft_command,
+    free_port,
+    require_browser,
+    wait_until_up,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """The real app served by ``facecraft serve`` with a temp data dir and a fresh key."""
+    require_browser()  # no server for tests that would skip anyway
+    data_dir = tmp_path_factory.mktemp("portal-data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACECRAFT_")}
+    env["FACECRAFT_DATA_DIR"] = str(data_dir)
+    key = create_key(data_dir, env)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = data_dir / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*facecraft_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=data_dir,
+        )
+    try:
+        wait_until_up(base_url, proc, log_path)
+        yield Portal(base_url=base_url, key=key, data_dir=data_dir, log_path=log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    """Headless Debian Chromium with a fresh profile; skips when the browser is not installed."""
+    require_browser()
+    from playwright import sync_api
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture()
+def page_errors() -> list[str]:
+    """Uncaught exceptions of the page's scripts (filled by the ``page`` fixture)."""
+    return []
+
+
+@pytest.fixture()
+def page(browser_context: BrowserContext, page_errors: list[str]) -> Iterator[Page]:
+    """A new tab with a 20 s default wait; uncaught script errors go to ``page_errors``."""
+    tab = browser_context.new_page()
+    tab.set_default_timeout(20_000)
+    tab.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    try:
+        yield tab
+    finally:
+        tab.close()
