@@ -15,7 +15,8 @@ from tests.utils import testdata_path as recording  # aliased: pytest would coll
 
 @pytest.fixture(scope="module")
 def source_frames() -> list[np.ndarray]:
-    return [f.image for f in iter_frames(recording("video", "mimictalk_German_20s.mp4"), end_s=2.0, max_side=256)]
+    path = recording("video", "mimictalk_German_20s.mp4")
+    return [f.image for f in iter_frames(path, end_s=2.0, max_side=256)]
 
 
 def test_writer_round_trip_with_audio(tmp_path: Path, source_frames: list[np.ndarray]) -> None:
@@ -55,6 +56,25 @@ def test_audio_onset_lands_on_the_same_time(tmp_path: Path) -> None:
     assert loud[0] == pytest.approx(bright[0], abs=0.005)
 
 
+def test_audio_set_after_the_frames_is_muxed_at_close(tmp_path: Path) -> None:
+    rate, fps = 22050, 25
+    t = np.arange(rate * 2) / rate
+    beep = (0.5 * np.sin(2 * np.pi * 800 * t) * (t >= 1.2)).astype(np.float32)
+    path = tmp_path / "late.mp4"
+    with VideoWriter(path, fps=fps, width=64, height=48) as writer:
+        for i in range(2 * fps):
+            writer.write(np.full((48, 64, 3), 255 if i >= 1.2 * fps else 0, np.uint8))
+        writer.audio = Audio(beep, rate)
+    info = probe(path)
+    assert info.audio is not None and info.audio.codec == "aac"
+    assert info.video is not None and info.video.frame_count == 50
+    assert not list(tmp_path.glob("*.tmp"))
+    bright = [f.time_s for f in iter_frames(path) if f.image.mean() > 128]
+    sound = read_audio(path, sample_rate=rate).samples
+    assert bright[0] == pytest.approx(1.2, abs=1e-3)
+    assert np.flatnonzero(np.abs(sound) > 0.1)[0] / rate == pytest.approx(1.2, abs=0.005)
+
+
 def test_audio_and_video_packets_are_interleaved(tmp_path: Path, source_frames: list[np.ndarray]) -> None:
     audio = Audio(samples=np.zeros(16000 * 2, np.float32), sample_rate=16000)
     path = encode_video(source_frames, tmp_path / "x.mp4", fps=25, audio=audio)
@@ -80,3 +100,11 @@ def test_short_gop_puts_keyframes_every_gop_frames(tmp_path: Path, source_frames
 def test_no_frames_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         encode_video([], tmp_path / "none.mp4", fps=25)
+
+
+def test_unusual_sample_rate_is_resampled_for_aac(tmp_path: Path) -> None:
+    rate = 20000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+    frames = [np.zeros((32, 32, 3), np.uint8)] * 10
+    info = probe(encode_video(frames, tmp_path / "rate.mp4", fps=10, audio=Audio(tone, rate)))
+    assert info.audio is not None and info.audio.sample_rate == 22050

@@ -77,6 +77,7 @@ def test_rotation_is_reported_and_frames_are_upright(tmp_path: Path, ccw: int, c
     assert image.shape[:2] == expected
     # Where the red band (stored left edge) ends up tells the direction of the rotation.
     red = image[..., 0].astype(int) - image[..., 2].astype(int) > 100
-    band_at = {"top": red[0].mean(), "bottom": red[-1].mean(), "left": red[:, 0].mean(), "right": red[:, -1].mean()}
+    band_at = {"top": red[0].mean(), "bottom": red[-1].mean(),
+               "left": red[:, 0].mean(), "right": red[:, -1].mean()}
     expected_side = {90: "top", 270: "bottom", 180: "right"}[clockwise]
     assert max(band_at, key=band_at.get) == expected_side

@@ -71,7 +71,8 @@ def translate_av_errors(path: Path, *, opening: bool, damaged_id: str = "video_p
             raise MediaError(f"not a readable media file: {path.name}", error_id="video_format") from exc
         raise MediaError(f"corrupt or truncated media: {path.name} ({exc})", error_id=damaged_id) from exc
     except (av.error.DecoderNotFoundError, av.error.DemuxerNotFoundError) as exc:
-        raise MediaError(f"unsupported format or codec: {path.name} ({exc})", error_id="video_format") from exc
+        message = f"unsupported format or codec: {path.name} ({exc})"
+        raise MediaError(message, error_id="video_format") from exc
     except av.error.FileNotFoundError as exc:
         raise MediaError(f"file not found: {path}", error_id="video_format") from exc
     except (av.error.FFmpegError, EOFError, ValueError) as exc:

@@ -1,7 +1,8 @@
 """Streamed decoding of video frames and audio with PyAV.
 
 Frames come out upright (display rotation applied) as RGB uint8, optionally downscaled while
-converting (one swscale pass, no second resize). Decoding is threaded (``thread_type = "AUTO"``).
+converting: one swscale pass, no second resize (swscale's bilinear filter widens when it shrinks, so
+it does not alias). Decoding is threaded (``thread_type = "AUTO"``).
 """
 
 from __future__ import annotations
@@ -80,18 +81,20 @@ def _decode_video(
     time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000)
     t0 = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
     fps = float(stream.average_rate or stream.guessed_rate or 25)
-    half_frame = 0.5 / fps
+    eps = 1e-3  # timestamps are exact rationals; this only absorbs float rounding
     tag_rotation = _tag_rotation(stream)
-    if start_s > 0:
-        container.seek(int((start_s + t0) / time_base), stream=stream, backward=True, any_frame=False)
     index: int | None = None if start_s > 0 else 0
     decoded = 0
     reached_end = True
-    for frame in container.decode(stream):
+    if start_s > 0:
+        source = _seek(container, stream, path, start_s, t0, time_base, eps)
+    else:
+        source = container.decode(stream)
+    for frame in source:
         t = float(frame.time - t0) if frame.time is not None else (index or 0) / fps
-        if t < start_s - half_frame:
+        if t < start_s - eps:
             continue
-        if end_s is not None and t >= end_s - 1e-6:
+        if end_s is not None and t >= end_s - eps:
             reached_end = False
             break
         if index is None:
@@ -102,7 +105,7 @@ def _decode_video(
         if rotation in (90, 270):
             out_w, out_h = out_h, out_w
         if (out_w, out_h) != (frame.width, frame.height):
-            image = frame.to_ndarray(format="rgb24", width=out_w, height=out_h, interpolation="AREA")
+            image = frame.to_ndarray(format="rgb24", width=out_w, height=out_h, interpolation="BILINEAR")
         else:
             image = frame.to_ndarray(format="rgb24")
         if rotation:
@@ -115,6 +118,43 @@ def _decode_video(
         raise MediaError(
             f"{path.name} is truncated: decoded {decoded} of {announced} frames", error_id="video_processing"
         )
+
+
+def _seek(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    path: Path,
+    start_s: float,
+    t0: float,
+    time_base: Fraction,
+    eps: float,
+) -> Iterator[av.VideoFrame]:
+    """Frames from the key frame at or before ``start_s``.
+
+    Some demuxers (MPEG program streams) seek by estimated byte position and can land after the
+    target; then we seek again further back (1 s, 2 s, 4 s...). Seeking such a file to 0 can skip
+    its first group of pictures, so "from the start" decodes a freshly opened container instead.
+    """
+    back = 0.0
+    while True:
+        target = start_s - back
+        if target <= 0.0:
+            with av.open(str(path), mode="r") as fresh:
+                video = fresh.streams.video[0]
+                video.thread_type = "AUTO"
+                yield from fresh.decode(video)
+            return
+        container.seek(int((target + t0) / time_base), stream=stream, backward=True, any_frame=False)
+        frames = container.decode(stream)
+        first = next(frames, None)
+        if first is None:
+            return
+        late = first.time is not None and first.time - t0 > start_s + eps
+        if not late:
+            yield first
+            yield from frames
+            return
+        back = 1.0 if back == 0.0 else 2.0 * back
 
 
 def read_audio(path: str | Path, *, sample_rate: int = 16000, mono: bool = True) -> Audio:
@@ -131,7 +171,7 @@ def read_audio(path: str | Path, *, sample_rate: int = 16000, mono: bool = True)
         stream = container.streams.audio[0]
         stream.thread_type = "AUTO"
         channels = 1 if mono else max(1, int(stream.codec_context.channels or 1))
-        layout = "mono" if channels == 1 else ("stereo" if channels == 2 else f"{channels}c")
+        layout = "mono" if channels == 1 else ("stereo" if channels == 2 else stream.layout.name)
         resampler = av.AudioResampler(format="flt", layout=layout, rate=sample_rate)
         chunks: list[np.ndarray] = []
         with translate_av_errors(path, opening=False, damaged_id="audio_processing"):

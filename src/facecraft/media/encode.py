@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from facecraft.errors import InputError, MediaError
+from facecraft.media.audio import resample
 from facecraft.media.types import Audio
 
 __all__ = ["VideoWriter", "encode_video"]
@@ -33,11 +34,54 @@ def _fps_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
+class _AacTrack:
+    """An AAC stream in ``container`` fed from one :class:`Audio`, written up to a given time."""
+
+    def __init__(self, container: av.container.OutputContainer, audio: Audio) -> None:
+        samples = np.asarray(audio.samples, dtype=np.float32)
+        pcm = samples[None, :] if samples.ndim == 1 else samples.T[:2]  # planar, at most stereo
+        rate = int(audio.sample_rate)
+        if rate not in _AAC_RATES:
+            target = min(_AAC_RATES, key=lambda r: (r < rate, abs(r - rate)))
+            pcm = resample(pcm.T, rate, target).T
+            rate = target
+        self.pcm = np.ascontiguousarray(np.clip(pcm, -1.0, 1.0))
+        self.layout = "mono" if self.pcm.shape[0] == 1 else "stereo"
+        self.rate = rate
+        self.done = 0
+        self.container = container
+        self.stream = container.add_stream("aac", rate=rate, layout=self.layout)
+        self.stream.bit_rate = 128000
+
+    def write_until(self, t: float | None) -> None:
+        """Encode and mux the samples before time ``t`` (all of them when None)."""
+        total = self.pcm.shape[1]
+        end = total if t is None else min(total, int(round(t * self.rate)))
+        while self.done < end:
+            stop = min(end, self.done + 8192)
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(self.pcm[:, self.done:stop]), format="fltp", layout=self.layout
+            )
+            frame.sample_rate = self.rate
+            frame.pts = self.done
+            frame.time_base = Fraction(1, self.rate)
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+            self.done = stop
+
+    def finish(self) -> None:
+        self.write_until(None)
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+
+
 class VideoWriter:
     """Write RGB uint8 frames to an mp4 (H.264 yuv420p, optional AAC audio).
 
     Odd sizes are cropped by one pixel to even (yuv420p needs even dimensions). Use as a context
-    manager; ``audio`` can be given to the constructor or set before ``close()``.
+    manager. ``audio`` given to the constructor (or set before the first frame) is interleaved with
+    the video as it is written; set later, it is muxed at close by copying the video packets into a
+    new file next to the audio (no re-encoding). All audio is kept, even past the last frame.
     """
 
     def __init__(
@@ -60,9 +104,7 @@ class VideoWriter:
         self.height = int(height) & ~1
         self.audio = audio
         self.frames_written = 0
-        self._audio_stream: av.audio.stream.AudioStream | None = None
-        self._audio_pcm: np.ndarray | None = None  # (channels, n) float32, planar for AAC
-        self._audio_done = 0
+        self._track: _AacTrack | None = None
         self._closed = False
         options = {"preset": preset, "crf": str(int(crf))}
         if gop:
@@ -71,56 +113,14 @@ class VideoWriter:
             self._container = av.open(str(self.path), mode="w", format="mp4")
             self._video = self._container.add_stream("libx264", rate=_fps_fraction(self.fps), options=options)
         except av.error.FFmpegError as exc:
-            raise MediaError(f"cannot open {self.path} for writing ({exc})", error_id="video_processing") from exc
+            message = f"cannot open {self.path} for writing ({exc})"
+            raise MediaError(message, error_id="video_processing") from exc
         self._video.width = self.width
         self._video.height = self.height
         self._video.pix_fmt = "yuv420p"
         if gop:
             self._video.codec_context.gop_size = int(gop)
 
-    # -- audio -------------------------------------------------------------------------------
-    def _start_audio(self) -> None:
-        """Create the AAC stream lazily: the header is written at the first muxed packet."""
-        if self.audio is None or self._audio_stream is not None or self._audio_pcm is not None:
-            return
-        samples = np.asarray(self.audio.samples, dtype=np.float32)
-        pcm = samples[None, :] if samples.ndim == 1 else samples.T
-        rate = int(self.audio.sample_rate)
-        if rate not in _AAC_RATES:
-            from facecraft.media.audio import resample
-
-            target = min(_AAC_RATES, key=lambda r: (r < rate, abs(r - rate)))
-            pcm = resample(pcm.T, rate, target).T
-            rate = target
-        self._audio_pcm = np.ascontiguousarray(np.clip(pcm, -1.0, 1.0))
-        layout = "mono" if pcm.shape[0] == 1 else "stereo"
-        if pcm.shape[0] > 2:
-            self._audio_pcm = np.ascontiguousarray(self._audio_pcm[:2])
-        stream = self._container.add_stream("aac", rate=rate, layout=layout)
-        stream.bit_rate = 128000
-        self._audio_stream = stream
-
-    def _write_audio_until(self, t: float | None) -> None:
-        if self._audio_stream is None or self._audio_pcm is None:
-            return
-        rate = self._audio_stream.codec_context.sample_rate
-        total = self._audio_pcm.shape[1]
-        end = total if t is None else min(total, int(round(t * rate)))
-        block = 1024 * 8
-        while self._audio_done < end:
-            stop = min(end, self._audio_done + block)
-            chunk = np.ascontiguousarray(self._audio_pcm[:, self._audio_done:stop])
-            frame = av.AudioFrame.from_ndarray(
-                chunk, format="fltp", layout="mono" if chunk.shape[0] == 1 else "stereo"
-            )
-            frame.sample_rate = rate
-            frame.pts = self._audio_done
-            frame.time_base = Fraction(1, rate)
-            for packet in self._audio_stream.encode(frame):
-                self._container.mux(packet)
-            self._audio_done = stop
-
-    # -- video -------------------------------------------------------------------------------
     def write(self, rgb: np.ndarray) -> None:
         """Append one RGB uint8 frame of the writer's size (odd sizes cropped to even)."""
         if self._closed:
@@ -129,19 +129,22 @@ class VideoWriter:
         if image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"expected an HxWx3 RGB frame, got shape {image.shape}")
         if image.shape[0] < self.height or image.shape[1] < self.width:
-            raise InputError(f"frame {image.shape[1]}x{image.shape[0]} smaller than {self.width}x{self.height}")
+            size = f"{image.shape[1]}x{image.shape[0]}"
+            raise InputError(f"frame {size} smaller than {self.width}x{self.height}")
         if image.shape[0] != self.height or image.shape[1] != self.width:
             image = image[: self.height, : self.width]
         if image.dtype != np.uint8:
             image = np.clip(image, 0, 255).astype(np.uint8)
-        self._start_audio()
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame.pts = self.frames_written
         try:
+            if self.frames_written == 0 and self.audio is not None:
+                self._track = _AacTrack(self._container, self.audio)  # before the header is written
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts = self.frames_written
             for packet in self._video.encode(frame):
                 self._container.mux(packet)
             self.frames_written += 1
-            self._write_audio_until(self.frames_written / self.fps)
+            if self._track is not None:
+                self._track.write_until(self.frames_written / self.fps)
         except av.error.FFmpegError as exc:
             raise MediaError(f"encoding failed for {self.path} ({exc})", error_id="video_processing") from exc
 
@@ -150,18 +153,21 @@ class VideoWriter:
         if self._closed:
             return
         self._closed = True
+        late_audio = self.audio is not None and self._track is None
         try:
-            self._start_audio()
+            if late_audio and self.frames_written == 0:
+                self._track = _AacTrack(self._container, self.audio)  # type: ignore[arg-type]
+                late_audio = False
             for packet in self._video.encode(None):
                 self._container.mux(packet)
-            self._write_audio_until(None)
-            if self._audio_stream is not None:
-                for packet in self._audio_stream.encode(None):
-                    self._container.mux(packet)
+            if self._track is not None:
+                self._track.finish()
         except av.error.FFmpegError as exc:
             raise MediaError(f"encoding failed for {self.path} ({exc})", error_id="video_processing") from exc
         finally:
             self._container.close()
+        if late_audio:
+            _add_audio(self.path, self.audio)  # type: ignore[arg-type]
         log.debug("wrote %d frames to %s", self.frames_written, self.path)
 
     def __enter__(self) -> VideoWriter:
@@ -171,6 +177,29 @@ class VideoWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _add_audio(path: Path, audio: Audio) -> None:
+    """Rewrite the video-only mp4 at ``path`` with ``audio`` added (video packets copied as they are)."""
+    silent = path.with_name(path.name + ".video.tmp")
+    path.replace(silent)
+    try:
+        with av.open(str(silent)) as source, av.open(str(path), mode="w", format="mp4") as target:
+            video_in = source.streams.video[0]
+            video_out = target.add_stream_from_template(video_in)
+            track = _AacTrack(target, audio)
+            for packet in source.demux(video_in):
+                if packet.dts is None:
+                    continue
+                packet.stream = video_out
+                target.mux(packet)
+                if packet.pts is not None:
+                    track.write_until(float(packet.pts * packet.time_base))
+            track.finish()
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"adding audio to {path} failed ({exc})", error_id="video_processing") from exc
+    finally:
+        silent.unlink(missing_ok=True)
 
 
 def encode_video(

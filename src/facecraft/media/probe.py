@@ -17,7 +17,9 @@ __all__ = ["probe", "is_still_image", "clockwise_rotation"]
 log = logging.getLogger(__name__)
 
 # Demuxers and codecs that hold a single picture: an uploaded photo is not a video.
-_IMAGE_CODECS = frozenset({"png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpeg2000", "jpegls", "ppm", "pgm", "pam"})
+_IMAGE_CODECS = frozenset(
+    {"png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpeg2000", "jpegls", "ppm", "pgm", "pam"}
+)
 
 
 def is_still_image(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> bool:

@@ -1,0 +1,286 @@
+"""Per-image face finding: MediaPipe face mesh (478 points), with a detector fallback for small faces.
+
+The legacy ``mp.solutions.face_mesh`` runs in video mode (it tracks landmarks between frames and only
+re-detects when it loses a face). Its built-in detector is short-range and misses faces smaller than
+about a fifth of the frame (a person filmed full-body by a phone), so when the mesh finds nothing we
+run the full-range ``face_detection`` model and the mesh on an enlarged crop around the face, then
+keep following that crop from the landmarks of the previous frame so later frames stay cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import mediapipe as mp
+import numpy as np
+
+from facecraft.errors import VisionError
+from facecraft.vision.types import N_LANDMARKS, FaceObservation
+
+__all__ = ["FaceTracker"]
+
+log = logging.getLogger(__name__)
+
+_CROP_SCALE = 2.2  # crop side / face size: room for motion and for the mesh's own detector
+_MIN_CROP = 96  # pixels
+# While following a small face, look for other faces (second-person check) every this many frames.
+_OTHERS_EVERY = 5
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+Detection = tuple[Box, float]  # box and detector score
+
+
+@dataclass
+class _Crop:
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+def _square_crop(cx: float, cy: float, side: float, width: int, height: int) -> _Crop:
+    side = max(side, _MIN_CROP)
+    x0 = int(round(cx - side / 2))
+    y0 = int(round(cy - side / 2))
+    x0 = min(max(0, x0), max(0, width - int(side)))
+    y0 = min(max(0, y0), max(0, height - int(side)))
+    return _Crop(x0, y0, min(width, x0 + int(side)), min(height, y0 + int(side)))
+
+
+def _box(points: np.ndarray) -> Box:
+    return (float(points[:, 0].min()), float(points[:, 1].min()), float(points[:, 0].max()),
+            float(points[:, 1].max()))
+
+
+def _area(box: Box) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _same_face(a: Box, b: Box) -> bool:
+    """Detector and mesh boxes of one face differ in extent; one's centre lies inside the other."""
+
+    def inside(p: Box, q: Box) -> bool:
+        cx, cy = (p[0] + p[2]) / 2, (p[1] + p[3]) / 2
+        return q[0] <= cx <= q[2] and q[1] <= cy <= q[3]
+
+    return inside(a, b) or inside(b, a)
+
+
+class FaceTracker:
+    """Find faces in successive images; the primary face (largest, or nearest the previous one) first.
+
+    ``static_image_mode=True`` treats every image independently (photos); otherwise images are
+    consecutive video frames. Call :meth:`close` (or use ``with``) to free the MediaPipe graphs.
+
+    A face the full-range detector sees but the mesh cannot fit comes back with NaN landmarks (it
+    counts for the second-person check, it cannot be tracked). The legacy mesh API exposes no
+    per-face confidence, so meshed faces have ``score`` 1.0; detector-only faces carry the detector's.
+    """
+
+    def __init__(self, *, static_image_mode: bool = False, max_faces: int = 2,
+                 min_detection_confidence: float = 0.5) -> None:
+        self.static_image_mode = static_image_mode
+        self.max_faces = max_faces
+        self._min_conf = min_detection_confidence
+        try:
+            self._mesh: mp.solutions.face_mesh.FaceMesh | None = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=static_image_mode, max_num_faces=max_faces, refine_landmarks=True,
+                min_detection_confidence=min_detection_confidence, min_tracking_confidence=0.5,
+            )
+        except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with graph errors
+            raise VisionError(f"cannot start the face mesh: {exc}") from exc
+        self._crop_mesh: mp.solutions.face_mesh.FaceMesh | None = None
+        self._detector: mp.solutions.face_detection.FaceDetection | None = None
+        self._crop: _Crop | None = None  # set while following a small face
+        self._previous: Box | None = None
+        self._others: list[FaceObservation] = []  # detector-only faces found beside a small face
+        self._since_others = 0
+
+    # -- lazily built helpers (only videos with small faces pay for them) ---------------------
+    def _get_detector(self) -> mp.solutions.face_detection.FaceDetection:
+        if self._detector is None:
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=self._min_conf
+            )
+        return self._detector
+
+    def _get_crop_mesh(self) -> mp.solutions.face_mesh.FaceMesh:
+        if self._crop_mesh is None:
+            self._crop_mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=self.static_image_mode, max_num_faces=1, refine_landmarks=True,
+                min_detection_confidence=0.3, min_tracking_confidence=0.5,
+            )
+        return self._crop_mesh
+
+    # -- public -----------------------------------------------------------------------------
+    def process(self, image_rgb: np.ndarray) -> list[FaceObservation]:
+        """Faces in ``image_rgb`` (HxWx3 uint8 RGB), primary first; empty when there is none."""
+        image = np.asarray(image_rgb)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise VisionError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}")
+        image = np.ascontiguousarray(image)
+        if self.static_image_mode:
+            self._crop = self._previous = None  # photos are unrelated: no state carries over
+            self._others, self._since_others = [], 0
+        faces = [] if self._crop is not None else self._mesh_full(image)
+        if not faces:
+            faces = self._small_faces(image)
+        faces = self._order(faces)
+        self._previous = faces[0].box if faces else None
+        return faces
+
+    def close(self) -> None:
+        """Free the MediaPipe graphs (safe to call twice)."""
+        for graph in (self._mesh, self._crop_mesh, self._detector):
+            if graph is not None:
+                graph.close()
+        self._mesh = self._crop_mesh = self._detector = None
+
+    def __enter__(self) -> FaceTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals --------------------------------------------------------------------------
+    def _mesh_full(self, image: np.ndarray) -> list[FaceObservation]:
+        if self._mesh is None:
+            raise VisionError("the face tracker is closed")
+        height, width = image.shape[:2]
+        result = self._mesh.process(image)
+        faces = []
+        for face in result.multi_face_landmarks or []:
+            points = _to_pixels(face, 0, 0, width, width, height)
+            faces.append(FaceObservation(landmarks=points, box=_box(points), score=1.0))
+        return faces
+
+    def _mesh_crop(self, image: np.ndarray, crop: _Crop) -> FaceObservation | None:
+        patch = np.ascontiguousarray(image[crop.y0:crop.y1, crop.x0:crop.x1])
+        if patch.shape[0] < 16 or patch.shape[1] < 16:
+            return None
+        result = self._get_crop_mesh().process(patch)
+        if not result.multi_face_landmarks:
+            return None
+        points = _to_pixels(result.multi_face_landmarks[0], crop.x0, crop.y0, patch.shape[1], patch.shape[1],
+                            patch.shape[0])
+        return FaceObservation(landmarks=points, box=_box(points), score=1.0)
+
+    def _detect(self, image: np.ndarray) -> list[Detection]:
+        """Full-range face detection; when the whole frame gives nothing, look again in tiles.
+
+        The model sees the frame shrunk to 192x192 and often returns nothing when several small
+        faces share the frame; square tiles make the faces bigger for it.
+        """
+        found = self._detect_in(image, 0, 0)
+        if not found:
+            for x0, y0, side in _tiles(image.shape[1], image.shape[0]):
+                for box, score in self._detect_in(image[y0:y0 + side, x0:x0 + side], x0, y0):
+                    if not any(_same_face(box, other) for other, _ in found):
+                        found.append((box, score))
+        found.sort(key=lambda d: -_area(d[0]))
+        return found[: self.max_faces]
+
+    def _detect_in(self, image: np.ndarray, x0: int, y0: int) -> list[Detection]:
+        height, width = image.shape[:2]
+        result = self._get_detector().process(np.ascontiguousarray(image))
+        boxes = []
+        for det in result.detections or []:
+            rel = det.location_data.relative_bounding_box
+            box = (x0 + rel.xmin * width, y0 + rel.ymin * height, x0 + (rel.xmin + rel.width) * width,
+                   y0 + (rel.ymin + rel.height) * height)
+            boxes.append((box, float(det.score[0]) if det.score else 0.0))
+        return boxes
+
+    def _small_faces(self, image: np.ndarray) -> list[FaceObservation]:
+        """Mesh on a crop around a small face: the previous crop, else the largest detection."""
+        height, width = image.shape[:2]
+        primary = self._mesh_crop(image, self._crop) if self._crop is not None else None
+        detections = None
+        if primary is None:
+            detections = self._detect(image)
+            if not detections:
+                self._crop, self._others = None, []
+                return []
+            box, _ = max(detections, key=lambda d: _area(d[0]))
+            side = max(box[2] - box[0], box[3] - box[1]) * _CROP_SCALE
+            crop = _square_crop((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side, width, height)
+            primary = self._mesh_crop(image, crop)
+            if primary is None:
+                # Seen by the detector but not meshed: reported for counting only.
+                self._crop, self._others = None, []
+                return [_box_only(b, score) for b, score in detections]
+            self._since_others = _OTHERS_EVERY  # a new face: look for others now
+        x0, y0, x1, y1 = primary.box
+        side = max(x1 - x0, y1 - y0) * _CROP_SCALE
+        self._crop = _square_crop((x0 + x1) / 2, (y0 + y1) / 2, side, width, height)
+        return [primary, *self._other_faces(image, primary)]
+
+    def _other_faces(self, image: np.ndarray, primary: FaceObservation) -> list[FaceObservation]:
+        """Faces besides a small primary one, found with the primary blanked out.
+
+        The full-range detector tends to report only the strongest of several small faces, so the
+        primary's crop is filled with grey before looking again. Runs every ``_OTHERS_EVERY`` frames
+        in video mode (the answer is reused in between), every time for photos.
+        """
+        self._since_others += 1
+        if not self.static_image_mode and self._since_others < _OTHERS_EVERY:
+            return self._others
+        self._since_others = 0
+        crop = self._crop
+        assert crop is not None
+        masked = image.copy()
+        masked[crop.y0:crop.y1, crop.x0:crop.x1] = 127
+        self._others = [_box_only(box, score) for box, score in self._detect(masked)
+                        if not _same_face(box, primary.box)][: self.max_faces - 1]
+        return self._others
+
+    def _order(self, faces: list[FaceObservation]) -> list[FaceObservation]:
+        """Meshed faces before box-only ones; primary = nearest the previous primary, else largest."""
+        if len(faces) < 2:
+            return faces
+        meshed = [f for f in faces if not np.isnan(f.landmarks[0, 0])]
+        boxes = [f for f in faces if np.isnan(f.landmarks[0, 0])]
+        prev = self._previous
+        if prev is not None and not self.static_image_mode:
+            cx, cy = (prev[0] + prev[2]) / 2, (prev[1] + prev[3]) / 2
+            size = max(prev[2] - prev[0], prev[3] - prev[1], 1.0)
+
+            def key(f: FaceObservation) -> tuple[float, float]:
+                dist = np.hypot((f.box[0] + f.box[2]) / 2 - cx, (f.box[1] + f.box[3]) / 2 - cy)
+                return (0.0 if dist < 0.5 * size else 1.0, -_area(f.box))
+
+            meshed.sort(key=key)
+        else:
+            meshed.sort(key=lambda f: -_area(f.box))
+        return meshed + boxes
+
+
+def _to_pixels(face: object, x0: int, y0: int, scale_x: int, width: int, height: int) -> np.ndarray:
+    """MediaPipe normalised landmarks of a ``width``x``height`` image placed at (x0, y0) → pixels."""
+    points = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32)  # type: ignore[attr-defined]
+    if points.shape[0] != N_LANDMARKS:
+        raise VisionError(f"face mesh returned {points.shape[0]} points, expected {N_LANDMARKS}")
+    points[:, 0] = points[:, 0] * width + x0
+    points[:, 1] = points[:, 1] * height + y0
+    points[:, 2] = points[:, 2] * scale_x
+    return points
+
+
+def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:
+    """Overlapping square windows (x0, y0, side) covering the frame, for a second detection pass."""
+    long_side, short_side = max(width, height), min(width, height)
+    side = short_side if long_side >= 1.3 * short_side else int(0.6 * long_side)
+    if side < 64:
+        return []
+
+    def starts(length: int) -> list[int]:
+        count = max(1, int(np.ceil((length - side) / (0.75 * side))) + 1) if length > side else 1
+        return sorted({int(round(v)) for v in np.linspace(0, length - side, count)})
+
+    return [(x, y, side) for y in starts(height) for x in starts(width)]
+
+
+def _box_only(box: Box, score: float) -> FaceObservation:
+    """A face the detector saw but the mesh did not fit (landmarks NaN): counts, cannot be tracked."""
+    return FaceObservation(landmarks=np.full((N_LANDMARKS, 3), np.nan, np.float32), box=box, score=score)
