@@ -1,9 +1,124 @@
-"""CLI command group 'faces' (filled in by its owner)."""
+"""CLI command group ``facecraft faces``: build a Face from a video, show, export and import bundles."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+
+DEFAULT_OUT = "faces"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
-    """Add this group's commands to the top-level parser."""
+    """Add ``faces create|show|export|import`` to the top-level parser."""
+    p = sub.add_parser("faces", help="build and inspect Face bundles")
+    fsub = p.add_subparsers(dest="faces_command", metavar="ACTION")
+
+    c = fsub.add_parser("create", help="build a Face bundle from a training video")
+    c.add_argument("--video", required=True, help="training video (~30 s speaking, then ~30 s listening)")
+    c.add_argument("--name", required=True, help="name of the Face")
+    c.add_argument("--out", default=DEFAULT_OUT, help=f"directory for bundles (default: ./{DEFAULT_OUT})")
+    c.add_argument("--range", nargs=2, type=float, metavar=("START", "END"), help="use only this part (s)")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    c.set_defaults(handler=create)
+
+    s = fsub.add_parser("show", help="summarise a Face bundle")
+    s.add_argument("bundle", metavar="BUNDLE", help="bundle directory")
+    s.add_argument("--json", action="store_true", help="print the manifest and report as JSON")
+    s.set_defaults(handler=show)
+
+    e = fsub.add_parser("export", help="pack a bundle into one .face file")
+    e.add_argument("bundle", metavar="BUNDLE")
+    e.add_argument("out", metavar="FILE.face")
+    e.set_defaults(handler=export)
+
+    i = fsub.add_parser("import", help="unpack a .face file into a bundle directory")
+    i.add_argument("face_file", metavar="FILE.face")
+    i.add_argument("--out", default=DEFAULT_OUT, help=f"directory for bundles (default: ./{DEFAULT_OUT})")
+    i.set_defaults(handler=import_)
+    p.set_defaults(handler=lambda args: p.print_help() or 2)
+
+
+def create(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from facecraft.faces.build import build_face
+
+    bar = None if args.no_progress else tqdm(total=100, unit="%", desc="building", leave=False,
+                                             bar_format="{desc:<18} {percentage:3.0f}%|{bar}| {elapsed}")
+
+    def progress(fraction: float, step: str) -> None:
+        # Redraw only when the step or the whole percent changes: builds report per frame.
+        if bar is None:
+            return
+        percent = round(fraction * 100)
+        if step != progress.step:
+            progress.step = step
+            bar.set_description_str(f"building: {step}", refresh=False)
+        if percent != bar.n:
+            bar.update(percent - bar.n)
+
+    progress.step = ""  # type: ignore[attr-defined]
+
+    try:
+        path = build_face(args.video, name=args.name, out_dir=args.out, progress=progress,
+                          source_range=tuple(args.range) if args.range else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(path)
+    return 0
+
+
+def summary(bundle) -> str:  # noqa: ANN001 - FaceBundle, imported lazily
+    """A few readable lines about a bundle."""
+    m = bundle.manifest
+    src, out, voice = m.get("source", {}), m.get("output", {}), m.get("voice", {})
+    a = bundle.analysis
+    size = sum(f.stat().st_size for f in bundle.path.iterdir() if f.is_file())
+    warns = [c for c in bundle.report.checks if c.status == "warn"]
+    lines = [
+        f"Face {m['name']!r}  id {m['id']}  ({m['format']}, created {m.get('created_at', '?')})",
+        f"  path      {bundle.path}  ({size / 1e6:.1f} MB)",
+        f"  source    {src.get('filename')}  {src.get('duration')} s  {src.get('size')}  {src.get('fps')} fps"
+        f"  sha256 {str(src.get('sha256', ''))[:12]}",
+        f"  footage   {out.get('frames')} frames  {out.get('size')}  {out.get('fps')} fps",
+        f"  segments  speaking {a.speaking_s:.1f} s in {len(a.speaking)}, listening {a.listening_s:.1f} s "
+        f"in {len(a.listening)}",
+        f"  voice     {voice.get('seconds')} s clean speech",
+        f"  checks    {bundle.report.status}" + (f" ({len(warns)} warnings)" if warns else ""),
+    ]
+    lines += [f"    warn  {c.label}: {c.message}" for c in warns]
+    extra = sorted(f.name for f in bundle.path.iterdir() if f.is_file() and f.name not in _CORE)
+    if extra:
+        lines.append(f"  engine    {', '.join(extra)}")
+    return "\n".join(lines)
+
+
+_CORE = {"manifest.json", "report.json", "footage.mp4", "tracks.npz", "analysis.json", "voice.wav",
+         "voice.json", "thumbnail.jpg"}
+
+
+def show(args: argparse.Namespace) -> int:
+    from facecraft.faces.bundle import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    if args.json:
+        print(json.dumps({"manifest": bundle.manifest, "report": bundle.report.to_dict()}, indent=2))
+    else:
+        print(summary(bundle))
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from facecraft.faces.bundle import export_bundle
+
+    print(export_bundle(args.bundle, Path(args.out)))
+    return 0
+
+
+def import_(args: argparse.Namespace) -> int:
+    from facecraft.faces.bundle import import_bundle
+
+    print(import_bundle(args.face_file, args.out))
+    return 0

@@ -1,0 +1,353 @@
+"""Build a Face bundle from a training video: a list of named steps over one BuildContext.
+
+Why steps: each one does one job, the progress bar can name it, and later stages (the engine's
+mouth database and motion graph) join by appending to ``BUILD_STEPS`` without touching the others.
+Each step reads what earlier steps left on the context and writes its files into ``ctx.work_dir``,
+a staging directory that becomes the bundle only when every step has succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facecraft import __version__
+from facecraft.errors import InputError, MediaError
+from facecraft.faces import bundle as fb
+from facecraft.faces import motion_graph, mouthdb  # the engine's build steps
+from facecraft.faces.analyze import analyze
+from facecraft.faces.checks import content_checks, decode_check, file_checks
+from facecraft.faces.scene import SceneMeter, SceneStats
+from facecraft.faces.types import Analysis, CheckReport
+from facecraft.media.types import Frame, MediaInfo
+from facecraft.speech.types import Segment
+from facecraft.vision.types import Tracks
+
+__all__ = [
+    "BUILD_STEPS",
+    "FOOTAGE_GOP",
+    "FOOTAGE_MAX_SIDE",
+    "BuildContext",
+    "BuildStep",
+    "ChecksFailed",
+    "build_face",
+]
+
+log = logging.getLogger(__name__)
+
+FOOTAGE_MAX_SIDE = 1280  # long side of the bundle footage
+FOOTAGE_MAX_FPS = 30.0  # faster sources are resampled down to this constant rate
+FOOTAGE_GOP = 12  # short GOP: the engine seeks into the footage often
+FOOTAGE_CRF = 20
+VOICE_RATE = 16000
+VOICE_PROFILE_MAX_S = 12.0  # seconds of clean speech the voice profile is measured on
+_VOICE_FADE_S = 0.02
+
+
+class ChecksFailed(InputError):
+    """A build stopped by a failing upload check; ``report`` holds every check (for the user)."""
+
+    def __init__(self, message: str, *, error_id: str, report: CheckReport) -> None:
+        super().__init__(message, error_id=error_id)
+        self.report = report
+
+
+@dataclass
+class BuildContext:
+    """Everything the build steps share. Steps fill the optional fields in order."""
+
+    video_path: Path
+    name: str
+    face_id: str
+    work_dir: Path
+    source_range: tuple[float, float] | None = None
+    progress: Callable[[float, str], None] | None = None
+    info: MediaInfo | None = None
+    footage_path: Path | None = None
+    tracks: Tracks | None = None
+    scene: SceneStats | None = None
+    samples: np.ndarray | None = None
+    sample_rate: int = VOICE_RATE
+    analysis: Analysis | None = None
+    report: CheckReport | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    _span: tuple[float, float, str] = (0.0, 1.0, "")  # current step: start, share of the build, name
+
+    @property
+    def start_s(self) -> float:
+        return self.source_range[0] if self.source_range else 0.0
+
+    @property
+    def end_s(self) -> float:
+        assert self.info is not None
+        return self.source_range[1] if self.source_range else self.info.duration_s
+
+    def step_progress(self, fraction: float) -> None:
+        """Report progress inside the current step (0..1)."""
+        start, share, name = self._span
+        if self.progress:
+            self.progress(min(1.0, start + share * max(0.0, min(fraction, 1.0))), name)
+
+
+BuildStep = tuple[str, Callable[[BuildContext], None]]
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+def step_probe(ctx: BuildContext) -> None:
+    """Probe the source, fingerprint it and validate ``source_range``."""
+    from facecraft import media
+
+    info = media.probe(ctx.video_path)
+    if info.video is None:
+        raise MediaError(f"{ctx.video_path.name} has no video stream", error_id="video_format")
+    ctx.info = info
+    if ctx.source_range is not None:
+        start, end = (float(v) for v in ctx.source_range)
+        if not (0.0 <= start < end) or start >= info.duration_s:
+            raise InputError(f"source_range {ctx.source_range} is outside the video (0-{info.duration_s:.2f} s)")
+        ctx.source_range = (start, min(end, info.duration_s))
+    digest = hashlib.sha256()
+    with open(ctx.video_path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    ctx.manifest["source"] = {
+        "kind": "video",
+        "filename": ctx.video_path.name,
+        "sha256": digest.hexdigest(),
+        "duration": round(info.duration_s, 3),
+        "fps": round(info.video.fps, 3),
+        "size": [info.video.width, info.video.height],
+        "codec": info.video.codec,
+        "range": [round(ctx.start_s, 3), round(ctx.end_s, 3)],
+    }
+
+
+def _constant_rate(frames: Iterable[Frame], fps: float, start_s: float) -> Iterator[tuple[int, np.ndarray]]:
+    """Resample decoded frames to a constant rate: output frame k shows the source frame at k/fps."""
+    k = 0
+    for frame in frames:
+        t = frame.time_s - start_s
+        while k / fps < t + 0.5 / fps:
+            yield k, frame.image
+            k += 1
+
+
+def step_footage(ctx: BuildContext) -> None:
+    """Re-encode the footage (constant fps, long side <= 1280, short GOP) and track it in one pass."""
+    from facecraft import media, vision
+
+    assert ctx.info is not None and ctx.info.video is not None
+    fps = ctx.info.video.fps if ctx.info.video.fps <= FOOTAGE_MAX_FPS + 0.5 else FOOTAGE_MAX_FPS
+    expected = max(1, int((ctx.end_s - ctx.start_s) * fps))
+    end = ctx.source_range[1] if ctx.source_range else None
+    decoded = media.iter_frames(ctx.video_path, max_side=FOOTAGE_MAX_SIDE, start_s=ctx.start_s, end_s=end)
+    stream = _constant_rate(decoded, fps, ctx.start_s)
+    first = next(stream, None)
+    if first is None:
+        raise MediaError(f"no frame of {ctx.video_path.name} could be decoded", error_id="video_processing")
+    h, w = (first[1].shape[0] & ~1), (first[1].shape[1] & ~1)
+    ctx.footage_path = ctx.work_dir / fb.FOOTAGE
+    meter = SceneMeter()
+
+    def frames(writer: Any) -> Iterator[Frame]:
+        for k, image in _chain(first, stream):
+            image = np.ascontiguousarray(image[:h, :w])
+            writer.write(image)
+            meter.add(k / fps, image)
+            yield Frame(index=k, time_s=k / fps, image=image)
+
+    with media.VideoWriter(ctx.footage_path, fps=fps, width=w, height=h, crf=FOOTAGE_CRF, gop=FOOTAGE_GOP) as writer:
+        ctx.tracks = vision.track_frames(frames(writer), fps=fps, width=w, height=h,
+                                         progress=lambda n: ctx.step_progress(n / expected))
+    ctx.scene = meter.stats()
+    ctx.manifest["output"] = {"fps": round(fps, 3), "size": [w, h], "frames": len(ctx.tracks)}
+
+
+def _chain(first: tuple[int, np.ndarray], rest: Iterator[tuple[int, np.ndarray]]) -> Iterator[tuple[int, np.ndarray]]:
+    yield first
+    yield from rest
+
+
+def step_audio(ctx: BuildContext) -> None:
+    """Decode the audio (16 kHz mono) over the same range as the footage; no audio leaves None."""
+    from facecraft import media
+
+    assert ctx.info is not None
+    if ctx.info.audio is None:
+        return
+    audio = media.read_audio(ctx.video_path, sample_rate=VOICE_RATE, mono=True)
+    a, b = int(round(ctx.start_s * VOICE_RATE)), int(round(ctx.end_s * VOICE_RATE))
+    ctx.samples = np.ascontiguousarray(audio.samples[a:b], dtype=np.float32)
+    ctx.sample_rate = VOICE_RATE
+
+
+def step_analyze(ctx: BuildContext) -> None:
+    """Speaking/listening segments and the per-frame state."""
+    assert ctx.tracks is not None
+    ctx.analysis = analyze(ctx.tracks, ctx.samples, ctx.sample_rate)
+    fb.write_json(ctx.work_dir / fb.ANALYSIS, ctx.analysis.to_dict())
+    seg = lambda xs: [[s.start, s.end] for s in xs]  # noqa: E731
+    ctx.manifest["segments"] = {"speaking": seg(ctx.analysis.speaking), "listening": seg(ctx.analysis.listening)}
+
+
+def step_checks(ctx: BuildContext) -> None:
+    """The upload checks on what was decoded; a failing check stops the build with its error id."""
+    assert ctx.info is not None and ctx.tracks is not None and ctx.analysis is not None
+    info = replace(ctx.info, duration_s=ctx.end_s - ctx.start_s)
+    checks = file_checks(info) + [decode_check(len(ctx.tracks), _expected_info(info, ctx))]
+    checks += content_checks(ctx.tracks, ctx.scene, ctx.samples, ctx.sample_rate, ctx.analysis)
+    ctx.report = CheckReport(source=ctx.video_path.name, checks=checks, duration_s=info.duration_s)
+    fb.write_json(ctx.work_dir / fb.REPORT, ctx.report.to_dict())
+    ctx.manifest["report"] = {"status": ctx.report.status,
+                              "warnings": [c.id for c in ctx.report.checks if c.status == "warn"]}
+    failures = ctx.report.failures()
+    if failures:
+        first = failures[0]
+        more = f" (and {len(failures) - 1} more failed check(s))" if len(failures) > 1 else ""
+        raise ChecksFailed(f"{first.label}: {first.message}{more}", error_id=first.id, report=ctx.report)
+
+
+def _expected_info(info: MediaInfo, ctx: BuildContext) -> MediaInfo:
+    """The probe with the frame count the footage should have (constant rate over the range)."""
+    assert info.video is not None and ctx.tracks is not None
+    frames = int((ctx.end_s - ctx.start_s) * ctx.tracks.fps)
+    return replace(info, video=replace(info.video, frame_count=frames))
+
+
+def clean_voice(samples: np.ndarray, sample_rate: int, segments: list[Segment]) -> np.ndarray:
+    """The speaking segments joined with short fades: a reference clip of the voice without silences."""
+    fade = max(1, int(_VOICE_FADE_S * sample_rate))
+    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+    pieces = []
+    for seg in segments:
+        piece = samples[int(seg.start * sample_rate): int(seg.end * sample_rate)].astype(np.float32).copy()
+        if piece.size > 2 * fade:
+            piece[:fade] *= ramp
+            piece[-fade:] *= ramp[::-1]
+        pieces.append(piece)
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+
+def step_voice(ctx: BuildContext) -> None:
+    """``voice.wav`` (the clean speech, 16 kHz mono) and ``voice.json`` (its profile)."""
+    from facecraft import media
+    from facecraft.speech.voice import profile_voice
+
+    assert ctx.analysis is not None and ctx.samples is not None
+    segments = ctx.analysis.speaking if ctx.analysis.speaking_s >= 1.0 else ctx.analysis.speech
+    clean = clean_voice(ctx.samples, ctx.sample_rate, segments)
+    if clean.size < ctx.sample_rate:
+        raise InputError("less than one second of clean speech: the voice cannot be profiled",
+                         error_id="audio_processing")
+    media.write_wav(ctx.work_dir / fb.VOICE, clean, ctx.sample_rate)
+    # WORLD's pitch tracker runs at about real time on this CPU: a capped stretch keeps the build
+    # fast and is plenty for medians and quartiles.
+    profile = profile_voice(clean[: int(VOICE_PROFILE_MAX_S * ctx.sample_rate)], ctx.sample_rate)
+    fb.write_json(ctx.work_dir / fb.VOICE_PROFILE, profile.to_dict())
+    ctx.manifest["voice"] = {"file": fb.VOICE, "profile": fb.VOICE_PROFILE, "sample_rate": ctx.sample_rate,
+                             "seconds": round(clean.size / ctx.sample_rate, 3)}
+
+
+def thumbnail_frame(tracks: Tracks, analysis: Analysis) -> int:
+    """A frame that shows the Face at its best: frontal, eyes open, lips closed, listening if possible."""
+    present = np.asarray(tracks.present, dtype=bool)
+    if not present.any():
+        return 0
+    yaw = np.nan_to_num(np.abs(tracks.pose[:, 0]), nan=90.0)
+    eyes = np.nan_to_num(tracks.eye_open, nan=0.0)
+    aperture = np.nan_to_num(tracks.aperture, nan=1.0)
+    listening = np.zeros(len(tracks), dtype=bool)
+    listening[: analysis.state.size] = analysis.state[: len(tracks)] == 0
+    score = eyes - 0.01 * yaw - 2.0 * aperture + 0.2 * listening
+    score[~present] = -np.inf
+    return int(np.argmax(score))
+
+
+def step_thumbnail(ctx: BuildContext) -> None:
+    """``thumbnail.jpg`` from the footage at the chosen frame, and ``tracks.npz``."""
+    from facecraft import media
+
+    assert ctx.tracks is not None and ctx.analysis is not None and ctx.footage_path is not None
+    index = thumbnail_frame(ctx.tracks, ctx.analysis)
+    t = index / ctx.tracks.fps
+    image = next((f.image for f in media.iter_frames(ctx.footage_path, start_s=t)), None)
+    if image is None:
+        raise MediaError("the re-encoded footage could not be read back", error_id="video_processing")
+    if not cv2.imwrite(str(ctx.work_dir / fb.THUMBNAIL), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                       [cv2.IMWRITE_JPEG_QUALITY, 90]):
+        raise MediaError("could not write the thumbnail", error_id="video_processing")
+    ctx.tracks.save(ctx.work_dir / fb.TRACKS)
+    ctx.manifest["thumbnail"] = {"file": fb.THUMBNAIL, "frame": index}
+
+
+BUILD_STEPS: list[BuildStep] = [
+    ("probe", step_probe),
+    ("footage", step_footage),
+    ("audio", step_audio),
+    ("analyze", step_analyze),
+    ("checks", step_checks),
+    ("voice", step_voice),
+    ("thumbnail", step_thumbnail),
+    ("mouths", mouthdb.step_mouths),
+    ("motion", motion_graph.step_motion),
+]
+# Share of the progress bar per step, from bench/track_speed.py's time per step (others weigh 1).
+STEP_WEIGHTS = {"footage": 5.0, "voice": 2.0, "mouths": 8.0}
+
+
+def build_face(
+    video_path: str | Path,
+    *,
+    name: str,
+    out_dir: str | Path,
+    progress: Callable[[float, str], None] | None = None,
+    source_range: tuple[float, float] | None = None,
+    face_id: str | None = None,
+) -> Path:
+    """Build a Face bundle from a training video; returns the bundle directory ``out_dir/<face id>``.
+
+    Raises the error of the first failing upload check (its ``error_id`` from API.md), a MediaError
+    for an unreadable video, or InputError for a bad ``source_range``. Nothing is left behind on
+    failure.
+    """
+    if not name or not name.strip():
+        raise InputError("a Face needs a name")
+    face_id = face_id or fb.new_face_id()
+    final = Path(out_dir) / face_id
+    if final.exists():
+        raise InputError(f"{final} already exists")
+    work = fb.staging_dir(out_dir)
+    ctx = BuildContext(video_path=Path(video_path), name=name.strip(), face_id=face_id, work_dir=work,
+                       source_range=source_range, progress=progress)
+    ctx.manifest.update({"id": face_id, "name": ctx.name,
+                         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                         "engine": {"version": __version__, "params": {}}})
+    steps = list(BUILD_STEPS)
+    weights = [STEP_WEIGHTS.get(n, 1.0) for n, _ in steps]
+    total = sum(weights)
+    try:
+        done = 0.0
+        for (step_name, step), weight in zip(steps, weights):
+            log.info("build %s: %s", face_id, step_name)
+            ctx._span = (done / total, weight / total, step_name)
+            ctx.step_progress(0.0)
+            step(ctx)
+            done += weight
+        path = fb.commit_bundle(work, ctx.manifest, final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    if progress:
+        progress(1.0, "done")
+    return path
