@@ -12,7 +12,6 @@ import pytest
 
 from tests.utils import testdata_path
 
-testdata_path.__test__ = False  # a helper whose name starts with "test": not a test
 
 FACECRAFT = Path(sys.executable).parent / "facecraft"
 

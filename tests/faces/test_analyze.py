@@ -9,7 +9,6 @@ from facecraft.faces.analyze import analyze, runs
 from facecraft.faces.types import Analysis
 from tests.utils import testdata_path
 
-testdata_path.__test__ = False  # a helper whose name starts with "test": not a test
 
 CLIP = ("video", "styletalk_Obama_clip2_muxed.mp4")  # 30 s, speech with about 4.4 s of pauses
 

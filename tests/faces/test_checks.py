@@ -11,7 +11,6 @@ from facecraft.faces.checks import check_image, check_video
 from facecraft.faces.types import CheckReport
 from tests.utils import testdata_path
 
-testdata_path.__test__ = False  # a helper whose name starts with "test": not a test
 
 VIDEOS = (
     "mimictalk_German_20s.mp4",

@@ -8,7 +8,7 @@ from scipy.io import wavfile
 from scipy.signal import resample_poly
 
 from facecraft.errors import InputError, SpeechError
-from facecraft.speech.vad import detect_speech, speech_frames, speech_mask
+from facecraft.speech.vad import SpeechTracker, VadEvent, detect_speech, speech_frames, speech_mask
 from tests.utils import testdata_path as data_path  # alias: pytest would collect test*
 
 
@@ -40,8 +40,13 @@ def test_grid_speech_covers_the_transcribed_words(grid, grid_words) -> None:
     assert last - 0.03 <= seg.end <= last + 0.3
 
 
-def test_obama_pauses_split_the_speech() -> None:
-    samples, rate = _wav("video", "styletalk_Obama_clip2.wav")
+@pytest.fixture(scope="module")
+def obama() -> tuple[np.ndarray, int]:
+    return _wav("video", "styletalk_Obama_clip2.wav")
+
+
+def test_obama_pauses_split_the_speech(obama) -> None:
+    samples, rate = obama
     segments = detect_speech(samples, rate)
     speech = sum(s.duration for s in segments)
     # SOURCES.md: 30 s with about 4.4 s of pauses.
@@ -115,3 +120,38 @@ def test_bad_options_are_input_errors(grid) -> None:
         detect_speech(samples, rate, aggressiveness=5)
     with pytest.raises(InputError):
         speech_mask(samples, rate, frame_s=0)
+
+
+def _events(samples: np.ndarray, rate: int, sizes: list[int]) -> tuple[list[VadEvent], SpeechTracker]:
+    tracker = SpeechTracker(rate)
+    events, pos, k = [], 0, 0
+    while pos < len(samples):
+        size = sizes[k % len(sizes)]
+        events += tracker.push(samples[pos : pos + size])
+        pos, k = pos + size, k + 1
+    return events, tracker
+
+
+def test_live_tracker_finds_the_same_turns_as_the_offline_vad(obama) -> None:
+    samples, rate = obama
+    offline = detect_speech(samples, rate)
+    events, tracker = _events(samples, rate, [320])  # 20 ms chunks, as from a WebRTC track
+    starts = [e.time_s for e in events if e.kind == "start"]
+    ends = [e.time_s for e in events if e.kind == "end"]
+    assert [e.kind for e in events] == ["start", "end"] * len(ends) + ["start"] * (len(starts) - len(ends))
+    assert starts == pytest.approx([s.start for s in offline], abs=0.001)
+    assert ends == pytest.approx([s.end for s in offline if s.end < len(samples) / rate - 0.3], abs=0.001)
+    assert tracker.in_speech  # the clip ends mid-sentence
+    # odd chunk sizes and another sample rate give the same turns (within a frame or two)
+    up = resample_poly(samples, 3, 1).astype(np.float32)
+    other, _ = _events(up, 48000, [1000, 37, 4800, 999])
+    assert [e.kind for e in other] == [e.kind for e in events]
+    assert [e.time_s for e in other] == pytest.approx([e.time_s for e in events], abs=0.061)
+
+
+def test_live_tracker_stays_quiet_in_silence() -> None:
+    events, tracker = _events(np.zeros(48000, np.float32), 16000, [480])
+    assert events == [] and not tracker.in_speech
+    assert tracker.push(np.zeros(0, np.float32)) == []
+    with pytest.raises(SpeechError):
+        SpeechTracker(16000).push(np.full(480, np.nan, np.float32))

@@ -1,9 +1,112 @@
-"""CLI command group 'render' (filled in by its owner)."""
+"""CLI commands ``say``, ``render`` and ``listen``: a Face bundle speaks text or audio, or listens."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from facecraft.errors import InputError
+
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 512x512, got {value!r}") from None
+    return w, h
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
-    """Add this group's commands to the top-level parser."""
+    """Add ``say``, ``render`` and ``listen`` to the top-level parser."""
+    s = sub.add_parser("say", help="the Face says a text (built-in TTS, voice adapted to the Face)")
+    s.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
+    s.add_argument("text", help="what to say")
+    s.add_argument("-o", "--out", required=True, help="output mp4")
+    s.add_argument("--size", type=_size, help="output WxH (default: the footage size)")
+    s.add_argument("--no-adapt", action="store_true", help="keep the TTS voice as it is")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(handler=say)
+
+    r = sub.add_parser("render", help="the Face speaks an audio file, lip-synced")
+    r.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
+    r.add_argument("--audio", required=True, help="speech audio (wav, mp3, flac, or a video's audio)")
+    r.add_argument("--text", help="transcript of the audio (better lip-sync)")
+    r.add_argument("-o", "--out", required=True, help="output mp4")
+    r.add_argument("--size", type=_size, help="output WxH (default: the footage size)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.set_defaults(handler=render)
+
+    li = sub.add_parser("listen", help="the Face listens (idle motion) for some seconds")
+    li.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
+    li.add_argument("--seconds", type=float, default=10.0, help="length (default 10)")
+    li.add_argument("-o", "--out", required=True, help="output mp4")
+    li.add_argument("--size", type=_size, help="output WxH (default: the footage size)")
+    li.add_argument("--no-progress", action="store_true", help="no progress bar")
+    li.set_defaults(handler=listen)
+
+
+def _progress(args: argparse.Namespace, desc: str) -> tuple[Callable[[float], None], Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar = None if args.no_progress else tqdm(total=100, unit="%", desc=desc, leave=False,
+                                             bar_format="{desc:<10} {percentage:3.0f}%|{bar}| {elapsed}")
+
+    def update(fraction: float) -> None:
+        if bar is not None:
+            bar.update(max(0, round(fraction * 100) - bar.n))
+
+    return update, (bar.close if bar is not None else (lambda: None))
+
+
+def _renderer(args: argparse.Namespace):  # noqa: ANN202
+    from facecraft.engine import Renderer
+    from facecraft.faces.bundle import load_bundle
+
+    return Renderer(load_bundle(args.bundle), size=args.size)
+
+
+def say(args: argparse.Namespace) -> int:
+    from facecraft.engine import render_text
+    from facecraft.engine.batch import check_text
+
+    check_text(args.text)
+    renderer = _renderer(args)
+    update, close = _progress(args, "say")
+    try:
+        out = render_text(renderer, args.text, out_path=args.out, adapt_voice=not args.no_adapt, progress=update)
+    finally:
+        close()
+    print(out)
+    return 0
+
+
+def render(args: argparse.Namespace) -> int:
+    from facecraft import media
+    from facecraft.engine import render_speech
+
+    if not Path(args.audio).is_file():
+        raise InputError(f"audio file not found: {args.audio}")
+    renderer = _renderer(args)
+    audio = media.read_audio(args.audio, sample_rate=16000, mono=True)
+    update, close = _progress(args, "render")
+    try:
+        out = render_speech(renderer, audio.samples, audio.sample_rate, text=args.text, out_path=args.out,
+                            progress=update)
+    finally:
+        close()
+    print(out)
+    return 0
+
+
+def listen(args: argparse.Namespace) -> int:
+    from facecraft.engine import render_listening
+
+    renderer = _renderer(args)
+    update, close = _progress(args, "listen")
+    try:
+        out = render_listening(renderer, args.seconds, out_path=args.out, progress=update)
+    finally:
+        close()
+    print(out)
+    return 0

@@ -10,15 +10,16 @@ and, later, for turn-taking.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import webrtcvad
 
 from facecraft.errors import InputError
-from facecraft.speech._pcm import PCM_RATE, to_pcm16k
+from facecraft.speech._pcm import PCM_RATE, check_audio, to_pcm16k
 from facecraft.speech.types import Segment
 
-__all__ = ["FRAME_MS", "detect_speech", "speech_frames", "speech_mask"]
+__all__ = ["FRAME_MS", "SpeechTracker", "VadEvent", "detect_speech", "speech_frames", "speech_mask"]
 
 log = logging.getLogger(__name__)
 
@@ -29,22 +30,34 @@ _FRAME_LEN = PCM_RATE * FRAME_MS // 1000
 _SILENCE_DBFS = -55.0
 
 
-def speech_frames(samples: np.ndarray, sample_rate: int, *, aggressiveness: int = 2) -> np.ndarray:
-    """Raw webrtcvad decision for each 30 ms frame at 16 kHz (a trailing partial frame is padded)."""
+def _vad(aggressiveness: int) -> webrtcvad.Vad:
     if aggressiveness not in (0, 1, 2, 3):
         raise InputError(f"VAD aggressiveness must be 0..3, got {aggressiveness}")
-    pcm = to_pcm16k(samples, sample_rate)
+    return webrtcvad.Vad(aggressiveness)
+
+
+def _classify(pcm: np.ndarray, vad: webrtcvad.Vad) -> np.ndarray:
+    """Speech flag per 30 ms frame of 16 kHz int16 PCM (a trailing partial frame is padded).
+
+    webrtcvad adapts to the noise floor as it goes, so one ``vad`` must see a stream's frames in order.
+    """
     n = -(-pcm.size // _FRAME_LEN)
     padded = np.zeros(n * _FRAME_LEN, dtype=np.int16)
     padded[: pcm.size] = pcm
     frames = padded.reshape(n, _FRAME_LEN)
     rms = np.sqrt(np.mean((frames.astype(np.float64) / 32768.0) ** 2, axis=1))
     loud = 20.0 * np.log10(np.maximum(rms, 1e-10)) > _SILENCE_DBFS
-    vad = webrtcvad.Vad(aggressiveness)
     out = np.zeros(n, dtype=bool)
-    for i in np.flatnonzero(loud):
-        out[i] = vad.is_speech(frames[i].tobytes(), PCM_RATE)
+    for i in range(n):
+        # quiet frames still go through webrtcvad: its noise model must see them
+        out[i] = vad.is_speech(frames[i].tobytes(), PCM_RATE) and loud[i]
     return out
+
+
+def speech_frames(samples: np.ndarray, sample_rate: int, *, aggressiveness: int = 2) -> np.ndarray:
+    """Raw webrtcvad decision for each 30 ms frame at 16 kHz (a trailing partial frame is padded)."""
+    vad = _vad(aggressiveness)
+    return _classify(to_pcm16k(samples, sample_rate), vad)
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -100,3 +113,59 @@ def speech_mask(samples: np.ndarray, sample_rate: int, *, frame_s: float, **kw: 
     for seg in segments:
         mask |= (centres >= seg.start) & (centres < seg.end)
     return mask
+
+
+@dataclass(frozen=True)
+class VadEvent:
+    kind: str  # "start" (speech began) or "end" (speech ended: silence lasted longer than the hangover)
+    time_s: float  # seconds since the tracker's first sample: the first speech / first silent frame
+
+
+class SpeechTracker:
+    """Incremental VAD for live audio (turn-taking): push chunks, get start/end events as they happen.
+
+    Same smoothing idea as :func:`detect_speech`, causal: speech starts after ``min_speech_ms`` of
+    speech frames (timestamped at their first frame), and ends once silence has lasted longer than
+    ``hangover_ms`` (timestamped at the first silent frame). Chunks may have any length.
+    """
+
+    def __init__(
+        self, sample_rate: int, *, aggressiveness: int = 2, hangover_ms: int = 300, min_speech_ms: int = 150
+    ) -> None:
+        self._vad = _vad(aggressiveness)
+        self.sample_rate = int(sample_rate)
+        self.hangover_frames = hangover_ms / FRAME_MS
+        self.min_speech_frames = max(1, int(np.ceil(min_speech_ms / FRAME_MS)))
+        self.in_speech = False
+        self._pending = np.zeros(0, dtype=np.float32)  # samples at the caller's rate not yet framed
+        self._frames = 0  # 30 ms frames consumed so far
+        self._run = 0  # consecutive speech frames (while silent) or silent frames (while speaking)
+
+    def push(self, samples: np.ndarray) -> list[VadEvent]:
+        """Feed the next chunk of mono samples; returns the events it completes."""
+        if np.asarray(samples).size == 0:
+            return []
+        self._pending = np.concatenate([self._pending, check_audio(samples, self.sample_rate)])
+        per_frame = self.sample_rate * FRAME_MS / 1000.0
+        n = int(len(self._pending) // per_frame)
+        if n == 0:
+            return []
+        used = int(round(n * per_frame))
+        flags = _classify(to_pcm16k(self._pending[:used], self.sample_rate), self._vad)[:n]
+        self._pending = self._pending[used:]
+        events: list[VadEvent] = []
+        for flag in flags:
+            self._frames += 1
+            if not self.in_speech:
+                self._run = self._run + 1 if flag else 0
+                if self._run >= self.min_speech_frames:
+                    self.in_speech = True
+                    events.append(VadEvent("start", (self._frames - self._run) * FRAME_MS / 1000.0))
+                    self._run = 0
+            else:
+                self._run = 0 if flag else self._run + 1
+                if self._run > self.hangover_frames:
+                    self.in_speech = False
+                    events.append(VadEvent("end", (self._frames - self._run) * FRAME_MS / 1000.0))
+                    self._run = 0
+        return events
