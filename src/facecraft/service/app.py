@@ -1,0 +1,155 @@
+"""The FastAPI app factory: routers, error shapes from API.md, the portal's static files, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from facecraft import __version__
+from facecraft.errors import FacecraftError
+from facecraft.service.errors import ApiError
+from facecraft.service.routers import media, uploads, validation, videos
+from facecraft.service.routers.faces import build_router
+from facecraft.service.runtime import Runtime
+from facecraft.service.settings import Settings
+from facecraft.service.views import FACE, REPLICA
+
+__all__ = ["create_app", "static_dir"]
+
+log = logging.getLogger(__name__)
+
+
+def static_dir() -> Path:
+    """The Maker portal's files (owned by ``facecraft.web``)."""
+    import facecraft.web
+
+    return Path(facecraft.web.__file__).with_name("static")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the database is migrated and the worker started when the app starts up."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.open(settings)
+        app.state.runtime = runtime
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(
+        title="facecraft",
+        version=__version__,
+        description="Tavus-v2-compatible API for photorealistic talking Faces (see reference/API.md).",
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+    _document_errors(app)
+    # Validation routes first: /v2/faces/image-validation must not be taken for GET/PATCH /v2/faces/{id}.
+    app.include_router(validation.router)
+    app.include_router(build_router(FACE))
+    app.include_router(build_router(REPLICA))
+    app.include_router(uploads.router)
+    app.include_router(videos.router)
+    app.include_router(media.router)
+    _mount_portal(app)
+    return app
+
+
+def _mount_portal(app: FastAPI) -> None:
+    static = static_dir()
+
+    @app.get("/", include_in_schema=False)
+    def portal() -> FileResponse:
+        index = static / "index.html"
+        if not index.is_file():
+            raise ApiError(404, "the Maker portal is not installed")
+        return FileResponse(index, media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=static, check_dir=False), name="static")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        if exc.status_code == 401:
+            return JSONResponse({"message": "Invalid access token"}, status_code=401)
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(FacecraftError)
+    async def facecraft_error(_: Request, exc: FacecraftError) -> JSONResponse:
+        return JSONResponse({"error": exc.message, "error_id": exc.error_id}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _describe(exc), "error_id": "invalid_input"}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 401:
+            return JSONResponse({"message": "Invalid access token"}, status_code=401)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal server error"}, status_code=500)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "error_id": {"type": "string"}},
+}
+AUTH_SCHEMA = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Describe the errors API.md promises (400/401/404 bodies) instead of FastAPI's default 422."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["400"] = _json_response("Bad request", ERROR_SCHEMA)
+                responses["401"] = _json_response("Invalid access token", AUTH_SCHEMA)
+                responses["404"] = _json_response("Not found", ERROR_SCHEMA)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _json_response(description: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": body}}}
+
+
+def _describe(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        if err.get("type") == "json_invalid":
+            return "the request body is not valid JSON"
+        where = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts)

@@ -1,0 +1,293 @@
+"""Faces: creation (persisted with its build job), visibility per key, listing, edits, deletion, and the
+build job handler that calls ``faces.build.build_face``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from facecraft.errors import FacecraftError, InputError
+from facecraft.service.errors import BadRequest, NotFound
+from facecraft.service.fetch import FetchLimits, check_url, fetch_to_file
+from facecraft.service.ids import new_id, new_token
+from facecraft.service.jobs import JobContext, enqueue
+from facecraft.service.models import Face, Job, Upload, Video, utcnow
+from facecraft.service.settings import Settings
+from facecraft.service.storage import Storage
+from facecraft.service.webhooks import WebhookSender
+
+__all__ = [
+    "FaceSource",
+    "create_face",
+    "get_face",
+    "list_faces",
+    "delete_face",
+    "FaceBuildHandler",
+    "fail_orphaned_faces",
+    "VIDEO_TYPES",
+]
+
+log = logging.getLogger(__name__)
+VIDEO_TYPES = ("video/", "application/mp4")
+# Build errors after which the checks cannot say more (the file is not a readable video, or a bad option).
+NO_REPORT_ERRORS = frozenset({"invalid_input", "video_format", "video_processing", "video_codec"})
+
+
+@dataclass(frozen=True)
+class FaceSource:
+    kind: str  # "video" (image faces are not built by this deployment yet)
+    url: str | None = None
+    upload_id: str | None = None
+
+
+def create_face(
+    session: Session,
+    settings: Settings,
+    *,
+    owner_id: str,
+    name: str,
+    source: FaceSource,
+    callback_url: str | None = None,
+    consent_video_url: str | None = None,
+    voice_name: str | None = None,
+    default_voice_id: str | None = None,
+    model_name: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> Face:
+    """Validate the request, then persist the Face and its build job in one transaction."""
+    if source.kind != "video":
+        raise BadRequest(
+            "building a Face from a photo is not available in this deployment yet; send a training video",
+            error_id="invalid_input",
+        )
+    if (source.url is None) == (source.upload_id is None):
+        raise BadRequest("give exactly one of train_video_url or train_video_upload_id")
+    if source.url is not None:
+        _check_url(source.url, settings)
+    else:
+        upload = session.get(Upload, source.upload_id)
+        if upload is None or upload.owner_id != owner_id:
+            raise BadRequest(f"unknown upload id {source.upload_id!r}")
+    for extra in (callback_url, consent_video_url):
+        if extra:
+            _check_url(extra, settings)
+    face = Face(
+        id=new_id("r"),
+        owner_id=owner_id,
+        face_type="user",
+        name=name or "",
+        status="started",
+        progress=0,
+        model_name=model_name,
+        source_kind=source.kind,
+        source_url=source.url,
+        source_upload_id=source.upload_id,
+        consent_video_url=consent_video_url,
+        callback_url=callback_url,
+        voice_name=voice_name,
+        default_voice_id=default_voice_id,
+        options=options or {},
+        share_token=new_token(),
+    )
+    session.add(face)
+    session.flush()
+    enqueue(session, kind=FaceBuildHandler.kind, target_id=face.id)
+    return face
+
+
+def _check_url(url: str, settings: Settings) -> None:
+    try:
+        check_url(url, allow_private=settings.allow_private_urls)
+    except InputError as exc:
+        raise BadRequest(exc.message, error_id=exc.error_id) from exc
+
+
+def get_face(session: Session, *, owner_id: str, face_id: str) -> Face:
+    """A Face this key may see: its own or a stock (system) Face, not deleted."""
+    face = session.get(Face, face_id)
+    if (
+        face is None
+        or face.deleted_at is not None
+        or (face.face_type != "system" and face.owner_id != owner_id)
+    ):
+        raise NotFound(f"face {face_id} not found")
+    return face
+
+
+def list_faces(
+    session: Session,
+    *,
+    owner_id: str,
+    limit: int,
+    page: int,
+    face_type: str | None = None,
+    face_ids: list[str] | None = None,
+) -> tuple[list[Face], int]:
+    query = select(Face).where(Face.deleted_at.is_(None))
+    query = query.where(or_(Face.owner_id == owner_id, Face.face_type == "system"))
+    if face_type:
+        query = query.where(Face.face_type == face_type)
+    if face_ids:
+        query = query.where(Face.id.in_(face_ids))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Face.created_at.desc(), Face.id).limit(limit).offset((page - 1) * limit)
+    ).all()
+    return list(rows), int(total)
+
+
+def delete_face(session: Session, storage: Storage, *, owner_id: str, face_id: str, hard: bool) -> None:
+    """Soft: the Face's files go and the row is marked deleted. Hard: every byte of the likeness goes —
+    bundle, thumbnails, the training upload, the videos rendered from it, and the row itself."""
+    face = get_face(session, owner_id=owner_id, face_id=face_id)
+    if face.face_type == "system":
+        raise BadRequest("stock Faces cannot be deleted through the API")
+    for job in session.scalars(
+        select(Job).where(Job.target_id == face.id, Job.status.in_(("queued", "running")))
+    ):
+        job.status, job.error, job.finished_at = "failed", "the Face was deleted", utcnow()
+    storage.remove(storage.face_dir(face.id))
+    if not hard:
+        face.status, face.deleted_at, face.bundle_path = "deleted", utcnow(), None
+        return
+    if face.source_upload_id:
+        upload = session.get(Upload, face.source_upload_id)
+        if upload is not None:
+            storage.remove(storage.upload_dir(upload.id))
+            session.delete(upload)
+    for video in session.scalars(select(Video).where(Video.face_id == face.id)):
+        storage.remove(storage.video_dir(video.id))
+        video.status, video.progress = "deleted", 0
+        for job in session.scalars(select(Job).where(Job.target_id == video.id, Job.status == "queued")):
+            job.status, job.error, job.finished_at = "failed", "the Face was deleted", utcnow()
+    session.delete(face)
+
+
+def fail_orphaned_faces(session: Session) -> int:
+    """Faces still ``started`` with no queued or running job (their job row was lost) end in ``error``."""
+    active = select(Job.target_id).where(Job.status.in_(("queued", "running")))
+    rows = session.scalars(
+        select(Face).where(Face.status == "started", Face.deleted_at.is_(None), Face.id.not_in(active))
+    ).all()
+    for face in rows:
+        face.status, face.error_id = "error", "video_processing"
+        face.error_message = "training was interrupted and cannot be resumed; please create the Face again"
+    return len(rows)
+
+
+class FaceBuildHandler:
+    """Job ``face_build``: fetch or pick up the training video, build the bundle, record the report."""
+
+    kind = "face_build"
+    default_error_id = "video_processing"
+
+    def __init__(self, settings: Settings, storage: Storage, webhooks: WebhookSender) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.webhooks = webhooks
+
+    def ready(self, session: Session, job: Job) -> bool:
+        return True
+
+    def requeue(self, session: Session, job: Job) -> None:
+        face = session.get(Face, job.target_id)
+        if face is not None and face.deleted_at is None:
+            face.status, face.progress = "started", 0
+
+    def cancelled(self, job: Job) -> None:
+        self.storage.remove(self.storage.face_dir(job.target_id))
+
+    def run(self, ctx: JobContext) -> None:
+        with ctx.db.session() as session:
+            face = session.get(Face, ctx.target_id)
+            if face is None or face.deleted_at is not None:
+                return
+            name, url, upload_id = face.name or face.id, face.source_url, face.source_upload_id
+            upload = session.get(Upload, upload_id) if upload_id else None
+            upload_path = Path(upload.path) if upload is not None else None
+        face_dir = self.storage.face_dir(ctx.target_id)
+        work = face_dir / "bundles"
+        if work.exists():
+            self.storage.remove(work)  # a previous, interrupted attempt
+        work.mkdir(parents=True)
+        if url:
+            limits = FetchLimits(
+                max_bytes=self.settings.max_fetch_bytes,
+                timeout_s=self.settings.fetch_timeout_s,
+                allow_private=self.settings.allow_private_urls,
+                content_types=VIDEO_TYPES,
+            )
+            video_path = fetch_to_file(url, face_dir / "source" / "train_video", limits=limits).path
+        elif upload_path is not None and upload_path.exists():
+            video_path = upload_path
+        else:
+            raise FacecraftError("the training upload is gone", error_id="download_link")
+        ctx.progress(0.05)
+        bundle_path, report = self._build(ctx, video_path, name=name, out_dir=work)
+        with ctx.db.session() as session:
+            face = session.get(Face, ctx.target_id)
+            if face is None or face.deleted_at is not None:
+                # Deleted while it was being built: what the build wrote must not outlive it.
+                self.storage.remove(face_dir)
+                return
+            face.status, face.progress, face.bundle_path = "completed", 100, str(bundle_path)
+            face.report = report
+            face.error_id = face.error_message = None
+            callback = face.callback_url
+        self.webhooks.send(callback, {"face_id": ctx.target_id, "status": "ready"})
+
+    def _build(self, ctx: JobContext, video_path: Path, *, name: str, out_dir: Path) -> tuple[Path, dict]:
+        from facecraft import media
+        from facecraft.faces.build import build_face
+        from facecraft.faces.bundle import load_bundle
+
+        info = media.probe(video_path)  # fails fast with video_format / video_processing
+        source_range = None
+        limit = self.settings.max_training_seconds
+        if limit > 0 and info.duration_s > limit:
+            source_range = (0.0, float(limit))
+
+        def on_progress(fraction: float, _step: str = "") -> None:
+            ctx.progress(0.05 + 0.94 * float(fraction))
+
+        try:
+            bundle_path = build_face(
+                video_path,
+                name=name,
+                out_dir=out_dir,
+                progress=on_progress,
+                source_range=source_range,
+                face_id=ctx.target_id,
+            )
+        except FacecraftError as exc:
+            # A failed upload check stops the build without its report; keep one on the Face so the
+            # API and portal can show every check (with time ranges), not just the first failure.
+            report = getattr(exc, "report", None)
+            if report is None and exc.error_id not in NO_REPORT_ERRORS:
+                from facecraft.faces.checks import check_video
+
+                report = check_video(video_path)
+            if report is not None:
+                self._save_report(ctx, report.to_dict())
+            raise
+        bundle = load_bundle(bundle_path)
+        return Path(bundle.path), bundle.report.to_dict()
+
+    def _save_report(self, ctx: JobContext, report: dict) -> None:
+        with ctx.db.session() as session:
+            face = session.get(Face, ctx.target_id)
+            if face is not None:
+                face.report = report
+
+    def fail(self, session: Session, job: Job, error_id: str, message: str) -> None:
+        face = session.get(Face, job.target_id)
+        if face is None or face.deleted_at is not None:
+            return
+        face.status, face.error_id, face.error_message = "error", error_id, message
+        payload = {"face_id": face.id, "status": "error", "error_message": message, "error_id": error_id}
+        self.webhooks.send(face.callback_url, payload)

@@ -1,0 +1,101 @@
+"""The service's one configuration class (environment variables ``FACECRAFT_*`` or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "MB", "load_settings"]
+
+MB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can change. Defaults run fully offline on SQLite under ``data_dir``."""
+
+    model_config = SettingsConfigDict(env_prefix="FACECRAFT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")  # relative to the working directory; /data/ is git-ignored
+    # SQLite file under data_dir when empty; any SQLAlchemy URL otherwise (postgresql+psycopg://...).
+    database_url: str = ""
+    # Plain keys accepted in addition to the ones in the database (stored hashed at startup).
+    api_keys: list[str] = Field(default_factory=list)
+    # Fetching *_url inputs: private/loopback/link-local targets are refused unless this is set.
+    allow_private_urls: bool = False
+    max_upload_bytes: int = 750 * MB
+    max_fetch_bytes: int = 750 * MB
+    max_audio_bytes: int = 100 * MB
+    fetch_timeout_s: float = 120.0
+    # HMAC-SHA256 key of the X-Facecraft-Signature header; generated once into data_dir when empty.
+    webhook_secret: str = ""
+    webhook_attempts: int = 5
+    webhook_backoff_s: float = 2.0
+    # Build Faces from the first N seconds of the training video only (0: the whole video).
+    max_training_seconds: float = 0.0
+    # A job interrupted by a restart more often than this is failed instead of re-queued.
+    max_job_attempts: int = 3
+    # Base of the URLs handed out (download_url, hosted_url); taken from the request when empty.
+    public_url: str = ""
+    # Run the in-process job worker (off only for tests that must not execute jobs).
+    run_worker: bool = True
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("max_upload_bytes", "max_fetch_bytes", "max_audio_bytes")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("size limits must be positive")
+        return value
+
+    @field_validator("max_training_seconds", "fetch_timeout_s", "webhook_backoff_s")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+        return value.rstrip("/")
+
+    @cached_property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'facecraft.db'}"
+
+    @cached_property
+    def secret(self) -> str:
+        """The webhook secret: configured, or created once and kept in ``data_dir/webhook_secret``."""
+        if self.webhook_secret:
+            return self.webhook_secret
+        import secrets
+
+        path = self.data_dir / "webhook_secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """Settings from the environment/.env (``data_dir`` overrides); a bad value is an InputError, not a
+    traceback."""
+    from pydantic import ValidationError
+
+    from facecraft.errors import InputError
+
+    try:
+        return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InputError(f"bad facecraft configuration (FACECRAFT_* / .env): {problems}") from exc

@@ -1,0 +1,97 @@
+"""Public JSON views of Faces and videos; field names follow the path used (``face_*`` or ``replica_*``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from facecraft.service.models import Face, Video
+from facecraft.service.urls import face_media_url, hosted_url, video_media_url
+from facecraft.service.video_service import VIDEO_FILE
+
+__all__ = ["Naming", "FACE", "REPLICA", "face_view", "video_view", "iso"]
+
+
+@dataclass(frozen=True)
+class Naming:
+    noun: str  # "face" or "replica"
+
+    @property
+    def id(self) -> str:
+        return f"{self.noun}_id"
+
+    @property
+    def name(self) -> str:
+        return f"{self.noun}_name"
+
+    @property
+    def type(self) -> str:
+        return f"{self.noun}_type"
+
+
+FACE, REPLICA = Naming("face"), Naming("replica")
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def face_view(face: Face, naming: Naming, *, base: str, verbose: bool = False) -> dict[str, Any]:
+    ready = face.status == "completed"
+    out: dict[str, Any] = {
+        naming.id: face.id,
+        naming.name: face.name,
+        "status": face.status,
+        "training_progress": f"{face.progress}/100",
+        "error_message": face.error_message,
+        "error_id": face.error_id,
+        "thumbnail_video_url": face_media_url(base, face.share_token, "preview.mp4") if ready else None,
+        "thumbnail_image_url": face_media_url(base, face.share_token, "thumbnail.jpg") if ready else None,
+        "model_name": face.model_name,
+        naming.type: face.face_type,
+        "created_at": iso(face.created_at),
+        "updated_at": iso(face.updated_at),
+    }
+    if verbose:
+        out.update(
+            {
+                "default_voice_id": face.default_voice_id,
+                "voice_name": face.voice_name,
+                "callback_url": face.callback_url,
+                "report": face.report,
+            }
+        )
+    return out
+
+
+def video_view(video: Video, *, base: str) -> dict[str, Any]:
+    ready = video.status == "ready"
+    data: dict[str, Any] = {}
+    if video.script is not None:
+        data["script"] = video.script
+    if video.audio_url is not None:
+        data["audio_url"] = video.audio_url
+    if video.audio_upload_id is not None:
+        data["audio_upload_id"] = video.audio_upload_id
+    return {
+        "video_id": video.id,
+        "video_name": video.name,
+        "replica_id": video.face_id,
+        "face_id": video.face_id,
+        "status": video.status,
+        "status_details": video.status_details,
+        "error_id": video.error_id,
+        "generation_progress": f"{video.progress}/100",
+        "download_url": video_media_url(base, video.share_token, VIDEO_FILE) if ready else None,
+        "stream_url": video_media_url(base, video.share_token, "hls/index.m3u8") if ready else None,
+        "hosted_url": hosted_url(base, video.share_token),
+        "duration_s": video.duration_s,
+        "data": data,
+        "created_at": iso(video.created_at),
+        "updated_at": iso(video.updated_at),
+    }

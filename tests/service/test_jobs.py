@@ -1,0 +1,85 @@
+"""Startup recovery of jobs a dead process left running: re-queued, or failed cleanly after too many tries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facecraft.service.ids import new_token
+from facecraft.service.keys import lookup_key
+from facecraft.service.models import Face, Job, Video
+from facecraft.service.runtime import Runtime
+from tests.service.helpers import make_settings, new_key
+
+
+def _seed(settings, *, attempts: int) -> tuple[str, str]:  # noqa: ANN001
+    key = new_key(settings)
+    rt = Runtime.open(settings)
+    with rt.db.session() as session:
+        owner = lookup_key(session, key).id
+        face = Face(
+            id="rtest",
+            owner_id=owner,
+            name="t",
+            status="started",
+            progress=40,
+            share_token=new_token(),
+            options={},
+        )
+        video = Video(
+            id="vtest",
+            owner_id=owner,
+            face_id="rtest",
+            status="generating",
+            progress=30,
+            script="Hi there.",
+            share_token=new_token(),
+            options={},
+        )
+        session.add_all([face, video])
+        session.add(
+            Job(id="jface", kind="face_build", target_id="rtest", status="running", attempts=attempts)
+        )
+        session.add(
+            Job(id="jvideo", kind="video_render", target_id="vtest", status="running", attempts=attempts)
+        )
+    rt.close()
+    return "rtest", "vtest"
+
+
+def test_interrupted_jobs_are_requeued(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, run_worker=False)
+    _seed(settings, attempts=1)
+    rt = Runtime.open(settings)  # recovery runs here
+    with rt.db.session() as session:
+        assert {j.status for j in session.query(Job)} == {"queued"}
+        face, video = session.get(Face, "rtest"), session.get(Video, "vtest")
+        assert (face.status, face.progress) == ("started", 0)
+        assert (video.status, video.progress) == ("queued", 0)
+    rt.close()
+
+
+def test_jobs_interrupted_too_often_fail_cleanly(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, run_worker=False, max_job_attempts=2)
+    _seed(settings, attempts=2)
+    rt = Runtime.open(settings)
+    with rt.db.session() as session:
+        assert {j.status for j in session.query(Job)} == {"failed"}
+        face, video = session.get(Face, "rtest"), session.get(Video, "vtest")
+        assert face.status == "error" and "interrupted" in face.error_message
+        assert video.status == "error" and video.error_id == "video_error"
+    rt.close()
+
+
+def test_targets_without_a_job_end_in_error(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, run_worker=False)
+    _seed(settings, attempts=1)
+    rt = Runtime.open(settings)
+    with rt.db.session() as session:  # the job rows are lost (e.g. restored from an older backup)
+        session.query(Job).delete()
+    rt.close()
+    rt = Runtime.open(settings)
+    with rt.db.session() as session:
+        face, video = session.get(Face, "rtest"), session.get(Video, "vtest")
+        assert face.status == "error" and "interrupted" in face.error_message
+        assert video.status == "error" and video.error_id == "video_error"
+    rt.close()
