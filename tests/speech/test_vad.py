@@ -9,11 +9,11 @@ from scipy.signal import resample_poly
 
 from facecraft.errors import InputError, SpeechError
 from facecraft.speech.vad import SpeechTracker, VadEvent, detect_speech, speech_frames, speech_mask
-from tests.utils import testdata_path as data_path  # alias: pytest would collect test*
+from tests.utils import testdata_path
 
 
 def _wav(*parts: str) -> tuple[np.ndarray, int]:
-    rate, data = wavfile.read(data_path(*parts))
+    rate, data = wavfile.read(testdata_path(*parts))
     return data.astype(np.float32) / 32768.0, int(rate)
 
 
@@ -24,7 +24,7 @@ def grid() -> tuple[np.ndarray, int]:
 
 @pytest.fixture(scope="module")
 def grid_words() -> list[tuple[float, float]]:
-    path = data_path("speech", "grid_id2_vcd_swwp2s.align")
+    path = testdata_path("speech", "grid_id2_vcd_swwp2s.align")
     rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
     return [(int(a) / 25000, int(b) / 25000) for a, b, w in rows if w != "sil"]
 

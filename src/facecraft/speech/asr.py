@@ -1,0 +1,150 @@
+"""Speech recognition: PocketSphinx offline by default, an OpenAI-compatible endpoint optionally.
+
+Recognition lets audio without a transcript be aligned (recognise, then align) and, later, lets a
+user talk to a Face. PocketSphinx's en-us trigram model is small and dated (WER ~20-40% on read
+speech, see bench/speech.py), which is enough to place words for lip-sync; a better recogniser can be
+plugged in by URL. Long audio is decoded per stretch of speech found by the VAD, because PocketSphinx
+degrades on long utterances and silence wastes its time.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import wave
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+import numpy as np
+
+from facecraft.errors import SpeechError
+from facecraft.speech import _sphinx
+from facecraft.speech._pcm import PCM_RATE, to_pcm16k
+from facecraft.speech.types import Segment, Word
+from facecraft.speech.vad import detect_speech
+
+__all__ = ["ASRBackend", "OpenAIASR", "PocketSphinxASR", "Transcript", "speech_windows"]
+
+log = logging.getLogger(__name__)
+
+_MAX_WINDOW_S = 20.0  # longest stretch handed to PocketSphinx in one utterance
+_PAD_S = 0.25  # silence kept around each stretch of speech (the acoustic model expects some)
+
+
+@dataclass
+class Transcript:
+    text: str
+    words: list[Word] = field(default_factory=list)  # empty when the backend gives no word timings
+
+
+class ASRBackend(Protocol):
+    def transcribe(self, samples: np.ndarray, sample_rate: int) -> Transcript: ...
+
+
+def speech_windows(
+    segments: list[Segment], duration: float, *, max_s: float = _MAX_WINDOW_S
+) -> list[Segment]:
+    """Padded windows that group consecutive speech segments, each at most ``max_s`` long when possible."""
+    windows: list[Segment] = []
+    for seg in segments:
+        start, end = max(0.0, seg.start - _PAD_S), min(duration, seg.end + _PAD_S)
+        if windows and end - windows[-1].start <= max_s:
+            windows[-1] = Segment(windows[-1].start, end)
+        else:
+            windows.append(Segment(start, end))
+    return windows
+
+
+def _speech_segments(pcm: np.ndarray) -> list[Segment]:
+    segments = detect_speech(pcm.astype(np.float32) / 32768.0, PCM_RATE)
+    if not segments:
+        raise SpeechError("no speech found in the audio (it is silent or only noise)")
+    return segments
+
+
+class PocketSphinxASR:
+    """Offline recogniser (PocketSphinx en-us); the decoder is shared per process and loaded once."""
+
+    def transcribe(self, samples: np.ndarray, sample_rate: int) -> Transcript:
+        """Words and their timings; SpeechError for silence or unusable audio.
+
+        An empty ``Transcript`` means speech was heard but no word was recognised.
+        """
+        pcm = to_pcm16k(samples, sample_rate)
+        duration = pcm.size / PCM_RATE
+        windows = speech_windows(_speech_segments(pcm), duration)
+        words: list[Word] = []
+        fs = _sphinx.FRAME_S
+        with _sphinx.decoder() as dec:
+            _sphinx.use_language_model(dec)
+            for win in windows:
+                a, b = int(win.start * PCM_RATE), int(win.end * PCM_RATE)
+                _sphinx.decode(dec, pcm[a:b])
+                for seg in dec.seg():
+                    name = seg.word
+                    if name.startswith(("<", "[", "+")):
+                        continue  # <s>, </s>, <sil>, [NOISE], +SPN+
+                    start = win.start + seg.start_frame * fs
+                    end = win.start + (seg.end_frame + 1) * fs
+                    end = min(end, b / PCM_RATE)
+                    words.append(Word(_sphinx.clean_word(name), round(start, 4), round(end, 4)))
+        log.debug("recognised %d words in %d windows", len(words), len(windows))
+        return Transcript(text=" ".join(w.text for w in words), words=words)
+
+
+def wav_bytes(pcm: np.ndarray, sample_rate: int = PCM_RATE) -> bytes:
+    """A mono 16-bit WAV file in memory."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+class OpenAIASR:
+    """An OpenAI-compatible ``POST {base_url}/v1/audio/transcriptions`` endpoint (multipart upload).
+
+    Asks for ``verbose_json`` with word timestamps; servers that only return ``{"text": ...}`` give a
+    Transcript without word timings.
+    """
+
+    def __init__(self, base_url: str, api_key: str | None, model: str, *, timeout: float = 60.0) -> None:
+        self.url = base_url.rstrip("/") + "/v1/audio/transcriptions"
+        self.api_key = api_key
+        self.model = model
+        self.timeout = timeout
+
+    def transcribe(self, samples: np.ndarray, sample_rate: int) -> Transcript:
+        pcm = to_pcm16k(samples, sample_rate)
+        _speech_segments(pcm)
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        data = {"model": self.model, "response_format": "verbose_json", "timestamp_granularities[]": "word"}
+        files = {"file": ("audio.wav", wav_bytes(pcm), "audio/wav")}
+        try:
+            resp = httpx.post(self.url, data=data, files=files, headers=headers, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise SpeechError(f"transcription service at {self.url} unreachable: {exc}") from exc
+        if resp.status_code >= 400:
+            raise SpeechError(
+                f"transcription service answered HTTP {resp.status_code}: {resp.text[:200].strip()}"
+            )
+        try:
+            body: Any = resp.json()
+        except ValueError as exc:
+            raise SpeechError("transcription service returned something that is not JSON") from exc
+        return _parse_transcription(body)
+
+
+def _parse_transcription(body: Any) -> Transcript:
+    if isinstance(body, dict) and isinstance(body.get("text"), str):
+        words = []
+        for item in body.get("words") or []:
+            try:
+                words.append(Word(str(item["word"]).strip(), float(item["start"]), float(item["end"])))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SpeechError(f"transcription service returned a malformed word: {item!r}") from exc
+        return Transcript(text=body["text"].strip(), words=words)
+    raise SpeechError("transcription service returned JSON without a 'text' field")
