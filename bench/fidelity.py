@@ -1,0 +1,294 @@
+"""Lip-sync fidelity by self-reconstruction on held-out footage.
+
+For each clip with audio: build a Face from the first 70 % only; re-voice the last 30 % in dub mode
+from its own audio (no transcript); track the result and the ground truth with the same tracker and
+compare. Baselines in the same run: "still" (the ground truth with one fixed closed mouth pasted in)
+and "random" (mouths drawn at random from the database).
+
+    .venv/bin/python bench/fidelity.py [--videos PATH ...] [--out bench/results/fidelity.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from facecraft import media
+from facecraft.engine import Renderer, dub_frames, select_dub_mouths
+from facecraft.faces.build import build_face
+from facecraft.faces.bundle import load_bundle
+from facecraft.media.types import Frame
+from facecraft.speech.vad import detect_speech
+from facecraft.vision import landmarks as lm
+from facecraft.vision import track_frames
+from facecraft.vision.masks import lower_face_polygon, mask_edge
+from facecraft.vision.types import Tracks
+from facecraft.vision.warp import apply_affine, fit_similarity, invert_affine
+
+REPO = Path(__file__).resolve().parents[1]
+TESTDATA = Path(os.environ.get("FACECRAFT_TESTDATA", REPO.parent / "shared" / "testdata"))
+TRAIN_SHARE = 0.7
+RATE = 16000
+KEYS = ("aperture_r", "mlmd", "mlmd_still", "mlmd_random", "silence_closure", "av_offset_frames",
+        "lf_psnr", "lf_ssim", "lf_ssim_random", "seam")
+LIPS = list(dict.fromkeys(list(lm.LIPS_OUTER) + list(lm.LIPS_INNER)))
+
+
+def default_videos() -> list[Path]:
+    out = []
+    for path in sorted((TESTDATA / "video").glob("*.mp4")):
+        info = media.probe(path)
+        if info.audio is not None and info.video is not None:
+            out.append(path)
+    return out
+
+
+def track(frames: list[np.ndarray], fps: float) -> Tracks:
+    h, w = frames[0].shape[:2]
+    return track_frames((Frame(i, i / fps, im) for i, im in enumerate(frames)), fps=fps, width=w, height=h)
+
+
+def mlmd(gen: Tracks, gt: Tracks) -> float:
+    """Mean lip-landmark distance after similarity alignment on stable points, / iod x 100."""
+    vals = []
+    stable = list(lm.STABLE)
+    for i in range(min(len(gen), len(gt))):
+        if not (gen.present[i] and gt.present[i]):
+            continue
+        mat = fit_similarity(gen.landmarks[i, stable], gt.landmarks[i, stable])
+        lips = apply_affine(mat, gen.landmarks[i, LIPS])
+        d = np.linalg.norm(lips - gt.landmarks[i, LIPS, :2], axis=1).mean()
+        vals.append(d / gt.interocular[i] * 100)
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def envelope(samples: np.ndarray, fps: float, n: int) -> np.ndarray:
+    hop = RATE / fps
+    out = np.zeros(n)
+    for i in range(n):
+        seg = samples[int(i * hop): int((i + 1) * hop)]
+        out[i] = np.sqrt(np.mean(seg**2)) if seg.size else 0.0
+    return out
+
+
+def best_lag(aperture: np.ndarray, env: np.ndarray, max_lag: int = 10) -> int:
+    """Lag (frames) at which the aperture best follows the audio envelope (negative: mouth leads)."""
+    a = np.nan_to_num(aperture - np.nanmean(aperture))
+    e = env - env.mean()
+    best, best_v = 0, -np.inf
+    for lag in range(-max_lag, max_lag + 1):
+        if lag >= 0:
+            v = np.dot(a[lag:], e[: len(e) - lag])
+        else:
+            v = np.dot(a[:lag], e[-lag:])
+        if v > best_v:
+            best, best_v = lag, v
+    return best
+
+
+def silence_frames(samples: np.ndarray, fps: float, n: int) -> np.ndarray:
+    """Frames inside audio pauses of at least 200 ms (including before the first and after the last word)."""
+    segs = detect_speech(samples, RATE, hangover_ms=0, min_speech_ms=60)
+    t = (np.arange(n) + 0.5) / fps
+    speech = np.zeros(n, bool)
+    for s in segs:
+        speech |= (t >= s.start) & (t < s.end)
+    out = np.zeros(n, bool)
+    i = 0
+    while i < n:
+        if speech[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not speech[j]:
+            j += 1
+        if (j - i) / fps >= 0.2:
+            out[i:j] = True
+        i = j
+    return out
+
+
+def lower_face_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    poly = lower_face_polygon(points, grow=0.1)
+    x0, y0 = np.floor(poly.min(0)).astype(int)
+    x1, y1 = np.ceil(poly.max(0)).astype(int)
+    h, w = shape
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+
+
+def region_scores(gen: list[np.ndarray], gt: list[np.ndarray], gt_tracks: Tracks) -> tuple[float, float]:
+    psnrs, ssims = [], []
+    for i, (a, b) in enumerate(zip(gen, gt)):
+        if not gt_tracks.present[i]:
+            continue
+        x0, y0, x1, y1 = lower_face_box(gt_tracks.landmarks[i], b.shape[:2])
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        ca, cb = a[y0:y1, x0:x1].astype(np.float64), b[y0:y1, x0:x1].astype(np.float64)
+        mse = np.mean((ca - cb) ** 2)
+        psnrs.append(10 * np.log10(255.0**2 / max(mse, 1e-6)))
+        ga = cv2.cvtColor(a[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+        gb = cv2.cvtColor(b[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+        ssims.append(structural_similarity(ga, gb, data_range=255))
+    return float(np.mean(psnrs)), float(np.mean(ssims))
+
+
+def seam_score(renderer: Renderer, gen: list[np.ndarray], gt: list[np.ndarray], tracks: Tracks,
+               mouths: list[int]) -> float:
+    """Gradient energy on the blend boundary of the generated frames / the same place in the real ones."""
+    ratios = []
+    comp = renderer.compositor
+    for i in range(0, len(gen), 3):
+        if not tracks.present[i] or mouths[i] < 0:
+            continue
+        geo = comp.geometry(tracks.landmarks[i])
+        mask = comp.mask(mouths[i], geo)
+        h, w = gt[i].shape[:2]
+        full = cv2.warpAffine(mask, invert_affine(geo.to_patch), (w, h), flags=cv2.INTER_LINEAR)
+        band = mask_edge(full)
+        if band.sum() < 20:
+            continue
+        energy = []
+        for img in (gen[i], gt[i]):
+            g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+            gx, gy = cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1)
+            energy.append(float(np.sqrt(gx**2 + gy**2)[band].mean()))
+        if energy[1] > 1e-3:
+            ratios.append(energy[0] / energy[1])
+    return float(np.mean(ratios)) if ratios else float("nan")
+
+
+def run_clip(video: Path, work: Path) -> dict:
+    info = media.probe(video)
+    assert info.video is not None
+    duration = info.duration_s
+    split = round(duration * TRAIN_SHARE, 2)
+    t0 = time.perf_counter()
+    bundle_dir = build_face(video, name=video.stem, out_dir=work, source_range=(0.0, split))
+    build_s = time.perf_counter() - t0
+    renderer = Renderer(load_bundle(bundle_dir))
+    fps = float(info.video.fps)
+    gt = [f.image for f in media.iter_frames(video, start_s=split)]
+    n = len(gt)
+    audio = media.read_audio(video, sample_rate=RATE).samples
+    a = int(round(split * RATE))
+    samples = audio[a: a + int(round(n / fps * RATE))]
+    if len(samples) < int(round(n / fps * RATE)):
+        samples = np.pad(samples, (0, int(round(n / fps * RATE)) - len(samples)))
+    gt_tracks = track(gt, fps)
+    t0 = time.perf_counter()
+    mouths = select_dub_mouths(renderer, gt_tracks, samples, RATE)
+    gen = list(dub_frames(renderer, gt, gt_tracks, mouths))
+    dub_s = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    db = renderer.db
+    rand_mouths = [int(m) for m in rng.integers(0, len(db), n)]
+    closed = int(np.argmin(np.abs(db.features[:, 0] - renderer.priors.closed)))
+    rand = list(dub_frames(renderer, gt, gt_tracks, rand_mouths))
+    still = list(dub_frames(renderer, gt, gt_tracks, [closed] * n))
+    gen_tracks, rand_tracks, still_tracks = track(gen, fps), track(rand, fps), track(still, fps)
+    # restore the ground truth's own geometry: the dub keeps it, the tracker may jitter slightly
+    p = renderer.priors
+    closed_limit = p.closed + 0.25 * (p.open - p.closed)
+    sil = silence_frames(samples, fps, n)
+    gen_ap = gen_tracks.aperture
+    env = envelope(samples, fps, n)
+    psnr, ssim = region_scores(gen, gt, gt_tracks)
+    _, ssim_rand = region_scores(rand, gt, gt_tracks)
+    return {
+        "clip": video.name,
+        "frames": n,
+        "fps": fps,
+        "train_s": split,
+        "test_s": round(n / fps, 2),
+        "size": [info.video.width, info.video.height],
+        "build_seconds": round(build_s, 2),
+        "dub_seconds": round(dub_s, 2),
+        "aperture_r": pearson(gen_ap, gt_tracks.aperture),
+        "mlmd": mlmd(gen_tracks, gt_tracks),
+        "mlmd_still": mlmd(still_tracks, gt_tracks),
+        "mlmd_random": mlmd(rand_tracks, gt_tracks),
+        "silence_frames": int(sil.sum()),
+        "silence_closure": float(np.mean(np.nan_to_num(gen_ap[sil], nan=1.0) < closed_limit)) if sil.any()
+        else float("nan"),
+        "av_offset_frames": best_lag(gen_ap, env) - best_lag(gt_tracks.aperture, env),
+        "lf_psnr": psnr,
+        "lf_ssim": ssim,
+        "lf_ssim_random": ssim_rand,
+        "seam": seam_score(renderer, gen, gt, gt_tracks, mouths),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", nargs="+", type=Path, help="clips with audio (default: the test videos)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "fidelity.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    videos = args.videos or default_videos()
+    clips = []
+    with tempfile.TemporaryDirectory(prefix="fidelity-") as tmp:
+        for video in videos:
+            t0 = time.perf_counter()
+            try:
+                clips.append(run_clip(video, Path(tmp)))
+            except Exception as exc:  # noqa: BLE001 - a failing clip is reported, the bench goes on
+                clips.append({"clip": video.name, "error": f"{type(exc).__name__}: {exc}"})
+            print(f"{video.name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    ok = [c for c in clips if "error" not in c]
+    mean = {k: float(np.nanmean([c[k] for c in ok])) if ok else float("nan") for k in KEYS}
+    mean["av_offset_abs_frames"] = float(np.mean([abs(c["av_offset_frames"]) for c in ok])) if ok else float("nan")
+    header = f"{'clip':<36}" + "".join(f"{k:>17}" for k in KEYS)
+    print(header)
+    for c in clips:
+        if "error" in c:
+            print(f"{c['clip']:<36} ERROR {c['error']}")
+        else:
+            print(f"{c['clip']:<36}" + "".join(f"{c[k]:>17.3f}" for k in KEYS))
+    print(f"{'MEAN':<36}" + "".join(f"{mean[k]:>17.3f}" for k in KEYS))
+    targets = {
+        "aperture_r >= 0.70": mean["aperture_r"] >= 0.70,
+        "mlmd <= 0.6 * mlmd_still": mean["mlmd"] <= 0.6 * mean["mlmd_still"],
+        "silence_closure >= 0.95": mean["silence_closure"] >= 0.95,
+        "|av_offset_frames| <= 1 (mean of signed offsets)": abs(mean["av_offset_frames"]) <= 1,
+        "mean |av_offset_frames| <= 1": mean["av_offset_abs_frames"] <= 1,
+        "lf_ssim > lf_ssim_random": mean["lf_ssim"] > mean["lf_ssim_random"],
+    }
+    for name, met in targets.items():
+        print(f"{'met' if met else 'NOT met':>8}  {name}")
+    result = {
+        "bench": "fidelity",
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": os.cpu_count(), "processor": platform.processor()},
+        "protocol": {"train_share": TRAIN_SHARE, "transcript": False, "tracker": "facecraft.vision.track_frames"},
+        "inputs": [str(v) for v in videos],
+        "mean": mean,
+        "targets": targets,
+        "clips": clips,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=float))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

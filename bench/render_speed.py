@@ -1,0 +1,117 @@
+"""Render speed: frames per second at 512x512 and 720p (one process), build time, first streamed frame.
+
+    .venv/bin/python bench/render_speed.py [--out bench/results/render_speed.json]
+
+fps_512: a Face built from the 512x512 clip renders speech at 512x512 (frames made in memory, no
+encoding; ``fps_512_encoded`` includes H.264 + AAC). fps_720: the same for a Face built from the
+1080x1920 phone clip (footage 720x1280). first_frame_ms: a warm streaming renderer gets the first
+sentence of Piper speech (with its phones) and returns its first frame; median of several tries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from facecraft import media
+from facecraft.engine import Renderer, StreamingRenderer, render_speech, speech_frames
+from facecraft.faces.build import build_face
+from facecraft.faces.bundle import load_bundle
+
+REPO = Path(__file__).resolve().parents[1]
+TESTDATA = Path(os.environ.get("FACECRAFT_TESTDATA", REPO.parent / "shared" / "testdata"))
+CLIP_512 = TESTDATA / "video" / "mimictalk_German_20s.mp4"
+CLIP_720 = TESTDATA / "video" / "latentsync_demo3_vertical_hevc.mp4"
+SPEECH = TESTDATA / "speech" / "whisper_jfk.flac"
+TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+
+
+def timed_build(video: Path, work: Path, seconds: float) -> tuple[Path, float]:
+    t0 = time.perf_counter()
+    path = build_face(video, name=video.stem, out_dir=work, source_range=(0.0, seconds))
+    return path, time.perf_counter() - t0
+
+
+def render_fps(renderer: Renderer, samples: np.ndarray, alignment: object) -> tuple[float, int]:
+    frames = speech_frames(renderer, samples, 16000, alignment=alignment)  # type: ignore[arg-type]
+    next(frames)  # first frame: planning and decoder start-up
+    t0 = time.perf_counter()
+    n = sum(1 for _ in frames)
+    return n / (time.perf_counter() - t0), n + 1
+
+
+def first_frame_ms(renderer: Renderer, tries: int = 5) -> list[float]:
+    from facecraft.speech.tts import PiperTTS
+
+    chunk = next(iter(PiperTTS().stream("Hello, nice to meet you. How can I help today?")))
+    times = []
+    for _ in range(tries):
+        stream = StreamingRenderer(renderer)
+        for _ in range(5):  # the Face is already live and listening
+            stream.next_frame()
+        t0 = time.perf_counter()
+        stream.push_audio(chunk.samples, chunk.sample_rate, chunk.phones)
+        stream.next_frame()
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "render_speed.json")
+    parser.add_argument("--build-seconds", type=float, default=20.0, help="footage used for each build")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    from facecraft.speech.align import align
+
+    audio = media.read_audio(SPEECH, sample_rate=16000)
+    alignment = align(audio.samples, 16000, TEXT)
+    rows: dict[str, float | int | list[float] | str] = {}
+    with tempfile.TemporaryDirectory(prefix="render-speed-") as tmp:
+        b512, s512 = timed_build(CLIP_512, Path(tmp), args.build_seconds)
+        b720, s720 = timed_build(CLIP_720, Path(tmp), args.build_seconds)
+        r512 = Renderer(load_bundle(b512), size=(512, 512))
+        rows["fps_512"], rows["frames_512"] = render_fps(r512, audio.samples, alignment)
+        t0 = time.perf_counter()
+        out = render_speech(r512, audio.samples, 16000, alignment=alignment, out_path=Path(tmp) / "a.mp4")
+        n = sum(1 for _ in media.iter_frames(out))
+        rows["fps_512_encoded"] = n / (time.perf_counter() - t0)
+        r720 = Renderer(load_bundle(b720))
+        rows["size_720"] = "x".join(str(v) for v in r720.size)
+        rows["fps_720"], rows["frames_720"] = render_fps(r720, audio.samples, alignment)
+        tries = first_frame_ms(r512)
+        rows["first_frame_ms"] = float(np.median(tries))
+        rows["first_frame_ms_tries"] = [round(t, 1) for t in tries]
+        rows["build_seconds"] = s512
+        rows["build_seconds_720"] = s720
+        rows["build_footage_seconds"] = args.build_seconds
+    for key in ("fps_512", "fps_512_encoded", "fps_720", "first_frame_ms", "build_seconds", "build_seconds_720"):
+        print(f"{key:<20} {rows[key]:>10.1f}")
+    targets = {"fps_512 >= 30": rows["fps_512"] >= 30, "first_frame_ms <= 150": rows["first_frame_ms"] <= 150}
+    for name, met in targets.items():
+        print(f"{'met' if met else 'NOT met':>8}  {name}")
+    result = {
+        "bench": "render_speed",
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": os.cpu_count(), "processor": platform.processor()},
+        "inputs": {"clip_512": str(CLIP_512), "clip_720": str(CLIP_720), "speech": str(SPEECH)},
+        **rows,
+        "targets": targets,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=float))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

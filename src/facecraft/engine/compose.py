@@ -1,0 +1,90 @@
+"""Compositing: paste a chosen lower-face patch onto a base frame.
+
+Both live in the same canonical patch frame (aligned on stable landmarks), so the paste is one
+similarity back into the base frame. The mask is the union of the two lower-face polygons (the
+pasted chin may sit lower or higher than the base's), grown past the jaw line and feathered; colour
+is matched on the skin inside it (lips excluded, they differ on purpose).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facecraft.engine.config import EngineConfig
+from facecraft.faces.mouthdb import MouthDB
+from facecraft.vision import landmarks as lm
+from facecraft.vision.color import match_color
+from facecraft.vision.masks import feathered_mask, lower_face_polygon
+from facecraft.vision.warp import apply_affine, compose_affine, fit_similarity, invert_affine
+
+__all__ = ["Compositor", "BaseGeometry"]
+
+
+class BaseGeometry:
+    """Where the canonical patch frame sits in one base frame."""
+
+    def __init__(self, to_patch: np.ndarray, landmarks: np.ndarray) -> None:
+        self.to_patch = np.asarray(to_patch, dtype=np.float64)
+        self.points = apply_affine(self.to_patch, landmarks)  # base landmarks in patch pixels
+
+
+class Compositor:
+    def __init__(self, db: MouthDB, config: EngineConfig) -> None:
+        self.db = db
+        self.config = config
+        self.w, self.h = db.size
+        self.feather = max(1.5, config.feather * self.w)
+        self.canon = db.canon.astype(np.float64)
+        self.template = db.template.astype(np.float64)
+        # the mask falls to zero before the patch border, so the patch's own edge never shows
+        ramp = max(2.0, self.feather)
+        ys = np.minimum(np.arange(self.h), np.arange(self.h)[::-1]) / ramp
+        xs = np.minimum(np.arange(self.w), np.arange(self.w)[::-1]) / ramp
+        self.taper = np.clip(np.minimum(ys[:, None], xs[None, :]), 0.0, 1.0).astype(np.float32)
+
+    def geometry(self, landmarks: np.ndarray) -> BaseGeometry:
+        """Geometry of a frame that is not in the footage (dub mode): fit on its stable landmarks."""
+        to_units = fit_similarity(landmarks[list(lm.STABLE)], self.template)
+        return BaseGeometry(compose_affine(self.canon, to_units), landmarks)
+
+    def footage_geometry(self, index: int, landmarks: np.ndarray) -> BaseGeometry:
+        return BaseGeometry(self.db.to_patch[index], landmarks)
+
+    def mask(self, mouth: int, base: BaseGeometry) -> np.ndarray:
+        grow = self.config.mask_grow
+        polys = [lower_face_polygon(self.db.points[mouth], grow=grow), lower_face_polygon(base.points, grow=grow)]
+        return feathered_mask((self.h, self.w), polys, feather_px=self.feather) * self.taper
+
+    def compose(self, image: np.ndarray, mouth: int, base: BaseGeometry) -> np.ndarray:
+        """A copy of ``image`` with database patch ``mouth`` blended into its lower face."""
+        patch = self.db.patches[mouth]
+        mask = self.mask(mouth, base)
+        if self.config.color_strength > 0:
+            reference = cv2.warpAffine(image, base.to_patch, (self.w, self.h), flags=cv2.INTER_LINEAR,
+                                       borderMode=cv2.BORDER_REPLICATE)
+            lips = feathered_mask((self.h, self.w), [self.db.points[mouth][list(lm.LIPS_OUTER)],
+                                                      base.points[list(lm.LIPS_OUTER)]], feather_px=0)
+            patch = match_color(patch, reference, mask * (1.0 - lips), strength=self.config.color_strength)
+        return self.paste(image, patch, mask, base)
+
+    def paste(self, image: np.ndarray, patch: np.ndarray, mask: np.ndarray, base: BaseGeometry) -> np.ndarray:
+        inv = invert_affine(base.to_patch)
+        corners = np.array([[0, 0], [self.w, 0], [0, self.h], [self.w, self.h]], dtype=np.float64)
+        pts = apply_affine(inv, corners)
+        ih, iw = image.shape[:2]
+        x0, y0 = np.floor(pts.min(0)).astype(int)
+        x1, y1 = np.ceil(pts.max(0)).astype(int)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(iw, x1), min(ih, y1)
+        out = image.copy()
+        if x1 <= x0 or y1 <= y0:
+            return out
+        shift = inv.copy()
+        shift[:, 2] -= (x0, y0)
+        size = (x1 - x0, y1 - y0)
+        warped = cv2.warpAffine(patch, shift, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        alpha = cv2.warpAffine(mask, shift, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                               borderValue=0)[..., None]
+        roi = out[y0:y1, x0:x1].astype(np.float32)
+        out[y0:y1, x0:x1] = (alpha * warped + (1.0 - alpha) * roi + 0.5).astype(np.uint8)
+        return out

@@ -1,0 +1,46 @@
+"""Engine parameters in one place (every stage reads its own part of this dataclass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # timeline
+    lead_s: float = 0.08  # the mouth moves this much before the sound it makes
+    coartic: tuple[float, ...] = (0.1, 0.2, 0.4, 0.2, 0.1)  # look-back/ahead blend of viseme targets (frames)
+    audio_model_weight: float = 0.7  # share of the aperture target from the Face's audio-to-lips model
+    model_lead_frames: int = 2  # the model's prediction is taken this many frames early
+    audio_model_weight_trusted: float = 0.4  # the same when phones are given or forced-aligned
+    energy_weight: float = 0.5  # share of the aperture target that follows the loudness envelope
+    rest_share: float = 0.12  # lips at rest in pauses: this share of the way from closed to open
+    silence_db: float = -42.0  # frames quieter than this (dBFS) close the mouth
+    loud_db: float = -16.0  # frames this loud open to the footage's wide-open aperture
+    vad_hangover_ms: int = 100  # pauses shorter than this stay speech (short: let the mouth close)
+    speaking_back_s: float = 0.6  # the head keeps "speaking" motion across pauses this short
+    speaking_ahead_s: float = 0.2  # and starts it this long before the voice
+    # mouth selection
+    candidates: int = 24  # Viterbi candidates per output frame
+    block: int = 8  # frames committed per selection step (streaming and batch alike)
+    lookahead: int = 8  # frames of look-ahead beyond the block
+    w_aperture: float = 150.0
+    w_width: float = 3.0
+    w_viseme: float = 0.03  # label mismatch (the footage's labels are recognised, so noisy)
+    w_pose: float = 0.01  # per degree of yaw/pitch difference between mouth source and base frame
+    w_join_shape: float = 3.0
+    w_join_pixels: float = 0.2
+    jump_penalty: float = 0.03
+    # motion
+    seed: int = 7
+    good_jump: float = 1.5  # jump costs (units of a normal frame step) that look continuous
+    max_jump: float = 4.0  # beyond this, a jump only happens when it must
+    jump_rate_s: float = 4.0  # mean seconds between optional jumps (variety)
+    recent_s: float = 3.0  # do not jump back into footage shown this recently
+    crossfade: int = 3  # frames blended after a jump
+    # compose
+    mask_grow: float = 0.06  # share the lower-face polygon grows beyond the jaw line
+    feather: float = 0.035  # feather width as a share of the patch width
+    color_strength: float = 0.8
+    # footage cache
+    cache_frames: int = 48

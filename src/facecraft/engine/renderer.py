@@ -1,0 +1,114 @@
+"""The per-Face renderer: loads a bundle's engine artefacts once and turns plans into frames.
+
+A plan for one output frame is a motion step (which footage frame, maybe cross-faded with the run
+left behind) and a mouth (a database patch, or none to keep the footage's own mouth). The streaming
+renderer makes the plans; this object holds what every render of the Face shares: the mouth
+database, the motion graph, the decoded-footage cache, the selector and the compositor.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+from facecraft.engine.compose import BaseGeometry, Compositor
+from facecraft.engine.config import EngineConfig
+from facecraft.engine.footage import FootageReader
+from facecraft.engine.motion import MotionStep
+from facecraft.engine.select import MouthSelector
+from facecraft.engine.timeline import ShapePriors
+from facecraft.errors import BundleError, InputError
+from facecraft.faces import motion_graph, mouthdb
+from facecraft.faces.bundle import FORMAT, FaceBundle
+
+__all__ = ["Renderer"]
+
+log = logging.getLogger(__name__)
+
+
+def _even(v: int) -> int:
+    return max(2, int(v) // 2 * 2)
+
+
+class Renderer:
+    """Shared, loaded state of one Face; ``size`` (width, height) scales the output frames."""
+
+    def __init__(
+        self, bundle: FaceBundle, *, size: tuple[int, int] | None = None, config: EngineConfig | None = None
+    ) -> None:
+        if bundle.manifest.get("format", FORMAT) != FORMAT:
+            raise BundleError(f"unknown Face bundle format {bundle.manifest.get('format')!r}",
+                              error_id="bundle_version")
+        self.bundle = bundle
+        self.config = config or EngineConfig()
+        self.db = mouthdb.MouthDB.load(bundle.file(mouthdb.FILENAME))
+        self.graph = motion_graph.MotionGraph.load(bundle.file(motion_graph.FILENAME))
+        self.tracks = bundle.tracks
+        if len(self.graph) != len(self.tracks) or len(self.db.to_patch) != len(self.tracks):
+            raise BundleError("the Face bundle's engine files do not match its tracks; rebuild the Face")
+        self.fps = float(self.tracks.fps)
+        self.footage = FootageReader(bundle.footage_path, self.fps, cache_frames=self.config.cache_frames)
+        self.selector = MouthSelector(self.db, self.config)
+        self.compositor = Compositor(self.db, self.config)
+        self.priors = _priors(self.db)
+        self.audio_model = mouthdb.AudioMouthModel.unpack(self.db.audio_model)
+        self.source_size = (int(self.tracks.width), int(self.tracks.height))
+        self.scaled = size is not None  # an explicit output size (dub mode otherwise keeps its input's)
+        if size is not None:
+            w, h = (int(v) for v in size)
+            if w < 16 or h < 16 or w > 4096 or h > 4096:
+                raise InputError(f"output size {w}x{h} is out of range (16..4096)")
+            self.size = (_even(w), _even(h))
+        else:
+            self.size = (_even(self.source_size[0]), _even(self.source_size[1]))
+
+    def predict_aperture(self, samples16k: np.ndarray, n: int, fps: float | None = None) -> np.ndarray | None:
+        """The Face's own audio-to-aperture prediction for ``n`` frames (None without a model)."""
+        if self.audio_model is None or n == 0:
+            return None
+        raw = self.audio_model.predict(samples16k, 16000, fps or self.fps, n)
+        lead = self.config.model_lead_frames  # selection lags a little: aim slightly ahead
+        return np.concatenate([raw[lead:], np.repeat(raw[-1:], min(lead, n))]) if lead > 0 else raw
+
+    def base_image(self, step: MotionStep) -> np.ndarray:
+        image = self.footage.get(step.index)
+        if step.fade_index >= 0 and step.fade_weight > 0:
+            old = self.footage.get(step.fade_index)
+            if old.shape == image.shape:
+                image = cv2.addWeighted(old, step.fade_weight, image, 1.0 - step.fade_weight, 0.0)
+        return image
+
+    def geometry(self, index: int) -> BaseGeometry | None:
+        if not self.graph.present[index] or np.isnan(self.db.to_patch[index]).any():
+            return None
+        return self.compositor.footage_geometry(index, self.tracks.landmarks[index])
+
+    def render(self, step: MotionStep, mouth: int | None) -> np.ndarray:
+        """The output frame for one plan."""
+        image = self.base_image(step)
+        geo = self.geometry(step.index) if mouth is not None else None
+        if geo is not None and mouth is not None:
+            image = self.compositor.compose(image, mouth, geo)
+        return self.finish(image)
+
+    def finish(self, image: np.ndarray, *, keep_size: bool = False) -> np.ndarray:
+        """Scale to the output size (the footage size unless ``size`` was given)."""
+        h, w = image.shape[:2]
+        if (w, h) != self.size and not (keep_size and not self.scaled):
+            interp = cv2.INTER_AREA if self.size[0] < w else cv2.INTER_LINEAR
+            image = cv2.resize(image, self.size, interpolation=interp)
+        return np.ascontiguousarray(image)
+
+
+def _priors(db: mouthdb.MouthDB) -> ShapePriors:
+    """The Face's closed and wide-open apertures and its range of mouth widths."""
+    ap = db.features[:, 0].astype(np.float64)
+    wd = db.features[:, 1].astype(np.float64)
+    speaking = db.state == 1
+    open_ap = float(np.percentile(ap[speaking] if speaking.sum() >= 10 else ap, 95))
+    closed = float(np.percentile(ap, 5))
+    spread = float(np.percentile(wd, 90) - np.percentile(wd, 10)) / 2
+    return ShapePriors(closed=closed, open=max(open_ap, closed + 0.05), width_mid=float(np.median(wd)),
+                       width_spread=max(spread, 0.01))

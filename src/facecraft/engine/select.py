@@ -1,0 +1,95 @@
+"""Mouth unit selection: Viterbi over mouth-database candidates, one per output frame.
+
+Target cost: distance to the timeline's lip-shape targets (aperture, width), a small penalty when the
+footage's own viseme label differs, and head-pose difference to the base frame (a patch from a
+turned head looks wrong on a frontal one). Join cost: zero when the candidate is the next footage
+frame after the previous choice (real motion runs are reused), otherwise lip-shape and pixel distance
+to that natural successor plus a jump penalty. Decoding runs in fixed blocks with a fixed look-ahead,
+so batch and streaming renders make the same choices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facecraft.engine.config import EngineConfig
+from facecraft.engine.timeline import Timeline
+from facecraft.faces.mouthdb import MouthDB
+
+__all__ = ["MouthSelector"]
+
+
+class MouthSelector:
+    def __init__(self, db: MouthDB, config: EngineConfig) -> None:
+        self.config = config
+        self.feat = db.features.astype(np.float64)
+        self.thumbs = db.thumbs.astype(np.float64)
+        self.viseme = db.viseme.astype(np.int64)
+        self.pose = db.pose.astype(np.float64)
+        m = len(db)
+        src = db.src_index
+        has_next = np.zeros(m, dtype=bool)
+        has_next[:-1] = src[1:] == src[:-1] + 1
+        self.has_next = has_next
+        self.succ = np.where(has_next, np.arange(m) + 1, np.arange(m))
+        self.closed_ap = float(np.percentile(self.feat[:, 0], 10))
+
+    def target_costs(self, tl: Timeline, frames: slice, base_pose: np.ndarray | None) -> np.ndarray:
+        """(T, M) target cost of every database entry for the timeline frames ``frames``."""
+        c = self.config
+        ap = tl.aperture[frames][:, None]
+        wd = tl.width[frames][:, None]
+        vis = tl.viseme[frames][:, None]
+        closed = tl.closed[frames][:, None]
+        cost = c.w_aperture * (self.feat[None, :, 0] - ap) ** 2
+        cost += c.w_width * (self.feat[None, :, 1] - wd) ** 2
+        cost += c.w_viseme * (self.viseme[None, :] != vis)
+        over = np.maximum(self.feat[None, :, 0] - np.maximum(ap, self.closed_ap) - 0.01, 0.0)
+        cost += np.where(closed, 4 * c.w_aperture * over**2, 0.0)
+        if base_pose is not None:
+            diff = np.abs(self.pose[None, :, :2] - np.asarray(base_pose, dtype=np.float64)[:, None, :2])
+            cost += c.w_pose * np.nan_to_num(diff, nan=0.0).sum(-1)
+        return cost
+
+    def _join(self, prev: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """(len(prev), len(cand)) join cost."""
+        c = self.config
+        succ = self.succ[prev]
+        shape = _sqdist(self.feat[succ], self.feat[cand])
+        pix = _sqdist(self.thumbs[succ], self.thumbs[cand]) * (100.0 / self.thumbs.shape[1])
+        join = c.w_join_shape * shape + c.w_join_pixels * pix + c.jump_penalty
+        cont = (cand[None, :] == succ[:, None]) & self.has_next[prev][:, None]
+        return np.where(cont, 0.0, join)
+
+    def decode(self, costs: np.ndarray, prev: int | None) -> np.ndarray:
+        """Best database index per row of ``costs`` (T, M), continuing from ``prev`` (or free)."""
+        t_len = costs.shape[0]
+        if t_len == 0:
+            return np.zeros(0, dtype=np.int64)
+        k = min(self.config.candidates, costs.shape[1])
+        cands: list[np.ndarray] = []
+        for t in range(t_len):
+            top = np.argpartition(costs[t], k - 1)[:k]
+            extra = self.succ[cands[-1]] if cands else (self.succ[[prev]] if prev is not None else np.zeros(0, int))
+            cands.append(np.unique(np.concatenate([top, extra])))
+        score = costs[0, cands[0]].copy()
+        if prev is not None:
+            score += self._join(np.array([prev]), cands[0])[0]
+        back: list[np.ndarray] = []
+        for t in range(1, t_len):
+            total = score[:, None] + self._join(cands[t - 1], cands[t])
+            arg = total.argmin(0)
+            back.append(arg)
+            score = total[arg, np.arange(len(cands[t]))] + costs[t, cands[t]]
+        best = int(score.argmin())
+        path = [best]
+        for t in range(t_len - 2, -1, -1):
+            best = int(back[t][best])
+            path.append(best)
+        path.reverse()
+        return np.array([cands[t][j] for t, j in enumerate(path)], dtype=np.int64)
+
+
+def _sqdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise squared Euclidean distances between the rows of ``a`` and ``b``."""
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)

@@ -1,0 +1,184 @@
+"""Timeline: what the mouth and head should do at each output frame, from audio and phones.
+
+Per frame: the viseme heard (phones shifted by a small visual lead), the loudness, voice activity,
+and from those the lip-shape targets (aperture, width, in the Face's own inter-ocular units) with
+co-articulation: each frame's target blends the viseme shapes around it, except closures
+(silence, p/b/m), which must be reached. The speaking state (which footage the head motion comes
+from) bridges short pauses and starts slightly before the voice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facecraft.engine.config import EngineConfig
+from facecraft.speech.types import Phone
+from facecraft.speech.vad import speech_mask
+from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
+
+__all__ = ["Timeline", "ShapePriors", "build_timeline", "frame_energy_db"]
+
+SIL = VISEMES.index("sil")
+PP = VISEMES.index("PP")
+VAD_RATE = 16000
+
+
+@dataclass(frozen=True)
+class ShapePriors:
+    """The Face's own lip range, to turn 0..1 viseme shapes into its aperture/width values."""
+
+    closed: float
+    open: float
+    width_mid: float
+    width_spread: float
+
+    def aperture(self, share: np.ndarray) -> np.ndarray:
+        return self.closed + share * (self.open - self.closed)
+
+    def width(self, share: np.ndarray) -> np.ndarray:
+        return self.width_mid + (share - 0.5) * 2.0 * self.width_spread
+
+
+_SHAPE_AP = np.array([VISEME_SHAPES[v].aperture for v in VISEMES])
+_SHAPE_W = np.array([VISEME_SHAPES[v].width for v in VISEMES])
+_CLOSURE = np.array([VISEME_SHAPES[v].closure for v in VISEMES])
+
+
+@dataclass
+class Timeline:
+    fps: float
+    viseme: np.ndarray  # (T,) uint8 index into VISEMES
+    closed: np.ndarray  # (T,) bool: the lips must be closed (silence, bilabial)
+    aperture: np.ndarray  # (T,) target inner-lip aperture (iod units)
+    width: np.ndarray  # (T,) target mouth width (iod units)
+    speaking: np.ndarray  # (T,) bool: head motion from speaking footage
+    voiced: np.ndarray  # (T,) bool: voice activity
+
+    def __len__(self) -> int:
+        return int(self.viseme.shape[0])
+
+
+def frame_energy_db(samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:
+    """RMS level (dBFS) of a one-frame window centred on each frame."""
+    hop = sample_rate / fps
+    half = int(round(hop))
+    centres = ((np.arange(n) + 0.5) * hop).astype(np.int64)
+    out = np.full(n, -100.0)
+    sq = np.concatenate([[0.0], np.cumsum(samples.astype(np.float64) ** 2)])
+    lo = np.clip(centres - half, 0, len(samples))
+    hi = np.clip(centres + half, 0, len(samples))
+    ok = hi > lo
+    mean = (sq[hi[ok]] - sq[lo[ok]]) / (hi[ok] - lo[ok])
+    out[ok] = 10 * np.log10(mean + 1e-10)
+    return out
+
+
+def _phone_visemes(phones: list[Phone], n: int, fps: float, lead_s: float) -> np.ndarray:
+    out = np.full(n, SIL, dtype=np.uint8)
+    if not phones:
+        return out
+    centres = (np.arange(n) + 0.5) / fps + lead_s
+    starts = np.array([p.start for p in phones])
+    ends = np.array([p.end for p in phones])
+    codes = np.array([VISEMES.index(phone_to_viseme(p.symbol)) for p in phones], dtype=np.uint8)
+    order = np.argsort(starts, kind="stable")
+    starts, ends, codes = starts[order], ends[order], codes[order]
+    k = np.searchsorted(starts, centres, side="right") - 1
+    ok = (k >= 0) & (centres < ends[np.clip(k, 0, None)])
+    out[ok] = codes[k[ok]]
+    # a bilabial shorter than a frame must still close the lips once
+    for p_start, p_end, code in zip(starts, ends, codes):
+        if code == PP:
+            f = int(np.clip(round((p_start + p_end) / 2 * fps - lead_s * fps - 0.5), 0, n - 1)) if n else 0
+            if n:
+                out[f] = PP
+    return out
+
+
+def _smooth(values: np.ndarray, kernel: tuple[float, ...]) -> np.ndarray:
+    k = np.asarray(kernel, dtype=np.float64)
+    k = k / k.sum()
+    pad = len(k) // 2
+    padded = np.pad(values, pad, mode="edge")
+    return np.convolve(padded, k[::-1], mode="valid")
+
+
+def _dilate(flags: np.ndarray, back: int, ahead: int) -> np.ndarray:
+    """True at t when any flag in [t - back, t + ahead]."""
+    if not flags.size:
+        return flags
+    c = np.concatenate([[0], np.cumsum(flags.astype(np.int64))])
+    n = len(flags)
+    t = np.arange(n)
+    lo = np.clip(t - back, 0, n)
+    hi = np.clip(t + ahead + 1, 0, n)
+    return (c[hi] - c[lo]) > 0
+
+
+def build_timeline(
+    samples: np.ndarray,
+    sample_rate: int,
+    *,
+    fps: float,
+    n_frames: int,
+    phones: list[Phone] | None,
+    priors: ShapePriors,
+    config: EngineConfig,
+    predicted: np.ndarray | None = None,
+    trust_phones: bool = True,
+) -> Timeline:
+    """Targets for ``n_frames`` output frames of the audio ``samples`` (16 kHz mono expected).
+
+    ``predicted`` is the Face's own audio-to-aperture prediction per frame (see
+    ``faces.mouthdb.AudioMouthModel``), blended with the viseme shapes. Bilabials and silences in
+    the phones close the lips only when ``trust_phones`` (given or forced-aligned phones, not
+    recognised ones); quiet audio always does.
+    """
+    n = int(n_frames)
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    db = frame_energy_db(samples, sample_rate, fps, n)
+    voiced = np.zeros(n, dtype=bool)
+    if len(samples) >= sample_rate // 50:
+        mask = speech_mask(samples, sample_rate, frame_s=1.0 / fps, hangover_ms=config.vad_hangover_ms,
+                           min_speech_ms=100)
+        m = min(n, len(mask))
+        voiced[:m] = mask[:m]
+    loud = np.clip((db - config.silence_db) / (config.loud_db - config.silence_db), 0.0, 1.0)
+    if phones:
+        vis = _phone_visemes(phones, n, fps, config.lead_s)
+        share = _SHAPE_AP[vis]
+        share = (1 - config.energy_weight) * share + config.energy_weight * share * np.sqrt(loud) * 1.4
+    else:  # no phones: the loudness envelope alone drives the opening
+        vis = np.where(voiced & (db > config.silence_db), VISEMES.index("aa"), SIL).astype(np.uint8)
+        share = 0.8 * loud
+    width_share = _SHAPE_W[vis]
+    trusted = bool(phones) and trust_phones
+    quiet = ~voiced | (db < config.silence_db) | (trusted & (vis == SIL))
+    press = (_CLOSURE[vis] & (vis != SIL)) if trusted else np.zeros(n, dtype=bool)  # p, b, m
+    closed = quiet | press
+    share = np.where(closed, 0.0, share)
+    share_s = _smooth(share, config.coartic) if n else share
+    width_s = _smooth(width_share, config.coartic) if n else width_share
+    aperture = priors.aperture(np.clip(share_s, 0.0, 1.2))
+    if predicted is not None and len(predicted) >= n and n:
+        w = config.audio_model_weight_trusted if trusted else config.audio_model_weight
+        pred = np.clip(np.asarray(predicted[:n], dtype=np.float64), priors.closed, priors.open * 1.2)
+        aperture = w * pred + (1 - w) * aperture
+    # in pauses the lips rest together without pressing; bilabials press them shut
+    aperture = np.where(quiet, priors.aperture(np.full(n, config.rest_share)), aperture)
+    aperture = np.where(press, priors.closed, aperture)
+    back = int(round(config.speaking_back_s * fps))
+    ahead = int(round(config.speaking_ahead_s * fps))
+    bridged = _dilate(voiced, back, 0) & _dilate(voiced, 0, back)  # inside a short pause
+    speaking = _dilate(voiced, 2, ahead) | bridged
+    return Timeline(
+        fps=fps,
+        viseme=vis,
+        closed=closed,
+        aperture=aperture,
+        width=priors.width(width_s),
+        speaking=speaking,
+        voiced=voiced,
+    )

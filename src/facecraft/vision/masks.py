@@ -1,0 +1,50 @@
+"""The lower-face mask: the region the engine replaces (lips, teeth, chin, jaw).
+
+The polygon runs along the face oval from one cheek at nose height, round the chin, to the other
+cheek, and back under the nose. It is drawn for both the pasted mouth and the base frame (their chins
+differ when the jaw opens), grown a little beyond the jaw line so the chin silhouette comes from one
+source, and feathered so the blend edge falls on skin and neck rather than on the lips.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["LOWER_FACE", "lower_face_polygon", "feathered_mask", "mask_edge"]
+
+# MediaPipe face-mesh indices: face oval from image-right cheek round the chin to image-left cheek,
+# then under the nose (cheek, nostril, subnasale, nostril, cheek).
+LOWER_FACE: tuple[int, ...] = (
+    323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93,
+    205, 98, 2, 327, 425,
+)
+
+
+def lower_face_polygon(points: np.ndarray, *, grow: float = 0.0) -> np.ndarray:
+    """The lower-face polygon of one face's landmarks (478, 2+), pushed ``grow`` (share) away from its centre."""
+    poly = np.asarray(points, dtype=np.float64)[list(LOWER_FACE), :2]
+    if grow:
+        centre = poly.mean(0)
+        poly = centre + (poly - centre) * (1.0 + grow)
+    return poly
+
+
+def feathered_mask(
+    shape: tuple[int, int], polygons: list[np.ndarray], *, feather_px: float
+) -> np.ndarray:
+    """Float32 mask in [0, 1] of size ``shape`` (h, w): union of the polygons, edge blurred by ``feather_px``."""
+    h, w = shape
+    mask = np.zeros((h, w), dtype=np.uint8)
+    for poly in polygons:
+        cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 255)
+    out = mask.astype(np.float32) / 255.0
+    if feather_px > 0:
+        k = int(2 * round(2 * feather_px) + 1)
+        out = cv2.GaussianBlur(out, (k, k), feather_px)
+    return out
+
+
+def mask_edge(mask: np.ndarray, *, low: float = 0.2, high: float = 0.8) -> np.ndarray:
+    """Boolean band where the feathered mask is between ``low`` and ``high`` (the blend boundary)."""
+    return (mask > low) & (mask < high)

@@ -1,0 +1,68 @@
+"""Timeline: visemes at the output rate, closures, co-articulation and the speaking state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facecraft import media
+from facecraft.engine.config import EngineConfig
+from facecraft.engine.timeline import ShapePriors, build_timeline
+from facecraft.speech.types import Phone
+from facecraft.speech.visemes import VISEMES
+from tests.utils import testdata_path as data_path
+
+PRIORS = ShapePriors(closed=0.02, open=0.40, width_mid=0.55, width_spread=0.05)
+FPS = 25.0
+
+
+@pytest.fixture(scope="module")
+def grid() -> tuple[np.ndarray, list[Phone]]:
+    from facecraft.speech.align import align
+
+    audio = media.read_audio(data_path("speech", "grid_id2_vcd_swwp2s_16k.wav"), sample_rate=16000)
+    return audio.samples, align(audio.samples, 16000, "set white with p two soon").phones
+
+
+def _timeline(samples: np.ndarray, phones: list[Phone] | None, **kw: object):  # noqa: ANN202
+    n = int(round(len(samples) / 16000 * FPS))
+    return build_timeline(samples, 16000, fps=FPS, n_frames=n, phones=phones, priors=PRIORS,
+                          config=EngineConfig(**kw))  # type: ignore[arg-type]
+
+
+def test_silence_and_bilabials_close_the_lips(grid) -> None:  # noqa: ANN001
+    samples, phones = grid
+    tl = _timeline(samples, phones)
+    assert len(tl) == 74 or len(tl) == 75
+    t = (np.arange(len(tl)) + 0.5) / FPS
+    assert tl.closed[t < 0.4].all() and tl.closed[t > 2.35].all()  # GRID's leading/trailing silence
+    rest = PRIORS.closed + EngineConfig().rest_share * (PRIORS.open - PRIORS.closed)
+    assert tl.aperture[tl.closed].max() <= rest + 1e-9  # lips together: resting or pressed
+    pp = [p for p in phones if p.symbol.rstrip("012") in ("P", "B", "M")]
+    assert pp, "the transcript has a 'p'"
+    for p in pp:  # each bilabial closes the lips on at least one frame near it (after the visual lead)
+        frames = np.arange(int((p.start - 0.1) * FPS), int((p.end + 0.1) * FPS) + 1)
+        assert tl.closed[frames].any() and np.isclose(tl.aperture[frames], PRIORS.closed).any()
+    assert tl.aperture.max() > PRIORS.closed + 0.3 * (PRIORS.open - PRIORS.closed)
+
+
+def test_coarticulation_smooths_between_visemes() -> None:
+    rng = np.random.default_rng(0)
+    samples = (0.2 * rng.standard_normal(16000)).astype(np.float32)  # loud noise: voiced everywhere
+    phones = [Phone("AA", 0.0, 0.5), Phone("IY", 0.5, 1.0)]
+    tl = _timeline(samples, phones, energy_weight=0.0, lead_s=0.0)
+    aa, ih = VISEMES.index("aa"), VISEMES.index("ih")
+    assert tl.viseme[3] == aa and tl.viseme[20] == ih
+    boundary = tl.aperture[11:14]
+    assert tl.aperture[5] > boundary.max() or tl.aperture[5] > tl.aperture[20]
+    assert np.all(np.abs(np.diff(tl.aperture[5:20])) < 0.5 * (PRIORS.open - PRIORS.closed))
+
+
+def test_no_phones_follows_loudness_and_state_bridges_short_pauses(grid) -> None:  # noqa: ANN001
+    samples, _ = grid
+    tl = _timeline(samples, None)
+    assert tl.closed[:8].all()
+    assert (~tl.closed).sum() > 20
+    speaking = np.flatnonzero(tl.speaking)
+    assert speaking.size and np.all(np.diff(speaking) == 1), "one speaking run across the word gaps"
+    assert tl.speaking[speaking[0]] and speaking[0] <= np.flatnonzero(tl.voiced)[0]
