@@ -18,7 +18,11 @@ __all__ = ["register", "timings_dict"]
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add this group's commands to the top-level parser."""
-    p = sub.add_parser("tts", help="synthesise speech with phone timings", description=__doc__.splitlines()[0])
+    p = sub.add_parser(
+        "tts",
+        help="synthesise speech with phone timings",
+        description="Synthesise text to a WAV (embedded Piper voice by default), with phone and word timings.",
+    )
     p.add_argument("text", help="text to speak (several sentences are streamed one by one)")
     p.add_argument("-o", "--out", required=True, type=Path, help="output WAV file")
     p.add_argument("--voice", default=None, help="Piper voice name or .onnx path (default: en_US-joe-medium); "

@@ -1,0 +1,117 @@
+"""Voice profiles of real speakers, and adaptation of Piper speech toward one of them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from facecraft.errors import InputError, SpeechError
+from facecraft.speech.tts import PiperTTS
+from facecraft.speech.voice import VoiceProfile, adapt_voice, f0_distance, profile_voice
+from tests.utils import testdata_path as data_path  # alias: pytest would collect test*
+
+
+def _wav(*parts: str, seconds: float | None = None) -> tuple[np.ndarray, int]:
+    rate, data = wavfile.read(data_path(*parts))
+    samples = data.astype(np.float32) / 32768.0
+    if seconds is not None:
+        samples = samples[: int(seconds * rate)]
+    return samples, int(rate)
+
+
+@pytest.fixture(scope="module")
+def obama() -> VoiceProfile:
+    return profile_voice(*_wav("video", "styletalk_Obama_clip2.wav", seconds=15.0))
+
+
+@pytest.fixture(scope="module")
+def librivox() -> VoiceProfile:
+    return profile_voice(*_wav("speech", "pocketsphinx_librivox_0870.wav"))
+
+
+@pytest.fixture(scope="module")
+def piper_speech() -> tuple[np.ndarray, int]:
+    # Noise off: Piper's prosody is otherwise random, and so would the test's margins be.
+    tts = PiperTTS(noise_scale=0.0, noise_w_scale=0.0)
+    samples, rate, _ = tts.synthesize("Ask not what your country can do for you. The quick brown fox jumps.")
+    return samples, rate
+
+
+@pytest.mark.parametrize("name", ["obama", "librivox"])
+def test_male_speakers_have_plausible_profiles(name: str, request: pytest.FixtureRequest) -> None:
+    profile: VoiceProfile = request.getfixturevalue(name)
+    assert 80.0 <= profile.f0_median_hz <= 180.0
+    assert profile.f0_q25_hz < profile.f0_median_hz < profile.f0_q75_hz
+    assert 1.0 < profile.f0_iqr_st < 12.0
+    assert 3.0 <= profile.speaking_rate_sps <= 7.0  # conversational/read English
+    assert 0.3 <= profile.voiced_fraction <= 1.0
+    assert 800.0 < profile.spectral_centroid_hz < 3000.0
+    assert profile.spectral_tilt_db_oct < 0.0  # voices lose energy toward high frequencies
+    assert len(profile.mel_envelope_db) == 24 and np.all(np.isfinite(profile.mel_envelope_db))
+
+
+def test_librivox_speaking_rate_matches_its_transcript(librivox: VoiceProfile) -> None:
+    # 31 syllables in the transcript over the measured speech time.
+    assert librivox.speaking_rate_sps * librivox.speech_s == pytest.approx(31, abs=3)
+
+
+def test_profile_json_round_trip(obama: VoiceProfile) -> None:
+    data = json.loads(json.dumps(obama.to_dict()))
+    again = VoiceProfile.from_dict(data)
+    assert again.f0_median_hz == obama.f0_median_hz
+    assert again.mel_envelope_db == pytest.approx(obama.mel_envelope_db, abs=1e-3)
+    del data["f0_median_hz"]
+    with pytest.raises(InputError, match="f0_median_hz"):
+        VoiceProfile.from_dict(data)
+    with pytest.raises(InputError):
+        VoiceProfile.from_dict({**obama.to_dict(), "speech_s": "long"})
+    with pytest.raises(InputError, match="24 bands"):
+        VoiceProfile.from_dict({**obama.to_dict(), "mel_envelope_db": [0.0, 1.0]})
+
+
+def test_f0_distance_is_in_semitones(obama: VoiceProfile, librivox: VoiceProfile) -> None:
+    assert f0_distance(obama, obama) == 0.0
+    expected = 12 * np.log2(obama.f0_median_hz / librivox.f0_median_hz)
+    assert f0_distance(obama, librivox) == pytest.approx(expected) == pytest.approx(f0_distance(librivox, obama))
+
+
+def test_adaptation_moves_f0_toward_the_target(piper_speech, obama: VoiceProfile) -> None:
+    """Piper's voice (~105 Hz) toward Obama's (~125 Hz): about 3 semitones apart before."""
+    samples, rate = piper_speech
+    before = f0_distance(profile_voice(samples, rate), obama)
+    for strength in (0.5, 1.0):
+        adapted = adapt_voice(samples, rate, obama, strength=strength)
+        assert adapted.shape == samples.shape and adapted.dtype == np.float32 and np.all(np.isfinite(adapted))
+        assert np.max(np.abs(adapted)) == pytest.approx(np.max(np.abs(samples)), rel=1e-3)
+        after = f0_distance(profile_voice(adapted, rate), obama)
+        assert after < before, (strength, before, after)
+        if strength == 1.0:
+            assert after < 1.5, (before, after)
+
+
+def test_strength_zero_and_out_of_range(piper_speech, librivox: VoiceProfile) -> None:
+    samples, rate = piper_speech
+    assert np.array_equal(adapt_voice(samples, rate, librivox, strength=0.0), samples)
+    with pytest.raises(InputError):
+        adapt_voice(samples, rate, librivox, strength=1.5)
+
+
+@pytest.mark.parametrize(
+    ("samples", "rate", "message"),
+    [
+        (np.zeros(0, dtype=np.float32), 16000, "empty"),
+        (np.zeros(16000, dtype=np.float32), 16000, "silent"),
+        (np.full(16000, np.nan, dtype=np.float32), 16000, "NaN"),
+        (np.ones(16000, dtype=np.float32) * 0.1, 4000, "too low"),
+        (np.ones(100, dtype=np.float32) * 0.1, 16000, "too short"),
+        (np.random.default_rng(0).normal(0, 1e-5, 32000).astype(np.float32), 16000, "silent"),
+    ],
+)
+def test_bad_audio_is_a_speech_error(samples: np.ndarray, rate: int, message: str, obama: VoiceProfile) -> None:
+    for call in (lambda: profile_voice(samples, rate), lambda: adapt_voice(samples, rate, obama)):
+        with pytest.raises(SpeechError, match=message) as err:
+            call()
+        assert err.value.error_id == "audio_processing"
