@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
-# The main job (`make demo [VIDEO=clip.mp4]`): with a training video, check it and build a Face from
-# it into ./faces; then start the server and the Maker portal (with the Faces in ./faces installed).
+# The main job (`make demo [VIDEO=clip.mp4]`): build Faces into ./faces, then start the server and the
+# Maker portal with them installed as stock Faces, and print the portal's address and a sign-in key.
+#   - VIDEO given: check it and build a Face from it.
+#   - no VIDEO and no Face built yet: build a stock Face from a local recording of ../shared/testdata
+#     (those recordings are for local use only; nothing is downloaded or redistributed).
 set -euo pipefail
 video="${1:-}"
 fc=.venv/bin/facecraft
+stock_source=../shared/testdata/video/edtalk_uncrop_Obama.mp4
+
+build() {  # build VIDEO NAME: check, build into ./faces, summarise
+  "$fc" check "$1" || echo "(the checks above failed: the build will stop at the first failure)"
+  bundle="$("$fc" faces create --video "$1" --name "$2" --out faces | tail -n 1)"
+  "$fc" faces show "$bundle"
+}
+
 if [ -n "$video" ]; then
   if [ ! -f "$video" ]; then
     echo "No such video: $video" >&2
     exit 2
   fi
-  "$fc" check "$video" || echo "(the checks above failed: the build will stop at the first failure)"
-  bundle="$("$fc" faces create --video "$video" --name "$(basename "${video%.*}")" --out faces | tail -n 1)"
-  "$fc" faces show "$bundle"
+  build "$video" "$(basename "${video%.*}")"
+elif [ -z "$(ls -A faces 2>/dev/null)" ] && [ -f "$stock_source" ]; then
+  echo "Building a stock Face from $stock_source (once; later runs reuse ./faces)"
+  build "$stock_source" "Obama (stock)"
 else
-  echo "Tip: build a Face from a training video with: make demo VIDEO=path/to/clip.mp4"
-  echo "     (e.g. make demo VIDEO=../shared/testdata/video/mimictalk_German_20s.mp4)"
+  echo "Tip: build a Face from your own training video with: make demo VIDEO=path/to/clip.mp4"
 fi
 stock=()
-if [ -d faces ] && [ -n "$(ls -A faces 2>/dev/null)" ]; then
+if [ -n "$(ls -A faces 2>/dev/null)" ]; then
   stock=(--stock faces)
 fi
 exec "$fc" serve "${stock[@]}"

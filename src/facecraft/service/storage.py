@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import uuid
 from pathlib import Path
 
 __all__ = ["Storage"]
@@ -33,12 +34,19 @@ class Storage:
         return self.root / "tmp"
 
     def remove(self, path: Path) -> None:
-        """Delete a folder or file of ours; refuses anything outside the data dir."""
+        """Delete a folder or file of ours; refuses anything outside the data dir.
+
+        A folder is first renamed into ``tmp/`` (atomic on one filesystem), then deleted there: a job
+        still writing into it by path (a build being cancelled) cannot add entries to the folder being
+        deleted, and whatever it recreates at the old path is removed by the job's cancel hook.
+        """
         path = path.resolve()
         if self.root.resolve() not in path.parents:
             raise ValueError(f"refusing to delete outside the data dir: {path}")
         if path.is_dir():
-            shutil.rmtree(path, ignore_errors=False)
+            trash = self.tmp_dir / f"trash-{uuid.uuid4().hex}"
+            path.rename(trash)
+            shutil.rmtree(trash)
         elif path.exists():
             path.unlink()
         log.info("removed %s", path)
