@@ -45,7 +45,10 @@ class Storage:
             raise ValueError(f"refusing to delete outside the data dir: {path}")
         if path.is_dir():
             trash = self.tmp_dir / f"trash-{uuid.uuid4().hex}"
-            path.rename(trash)
+            try:
+                path.rename(trash)
+            except FileNotFoundError:  # removed meanwhile by the other party (route or cancel hook)
+                return
             shutil.rmtree(trash)
         elif path.exists():
             path.unlink()
