@@ -1,4 +1,4 @@
-"""CLI command group ``facecraft faces``: build a Face from a video, show, export and import bundles."""
+"""CLI command group ``facecraft faces``: build a Face (from a video or a photo), show, export, import."""
 
 from __future__ import annotations
 
@@ -14,11 +14,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     p = sub.add_parser("faces", help="build and inspect Face bundles")
     fsub = p.add_subparsers(dest="faces_command", metavar="ACTION")
 
-    c = fsub.add_parser("create", help="build a Face bundle from a training video")
-    c.add_argument("--video", required=True, help="training video (~30 s speaking, then ~30 s listening)")
+    c = fsub.add_parser("create", help="build a Face bundle from a training video or a photo")
+    src = c.add_mutually_exclusive_group(required=True)
+    src.add_argument("--video", help="training video (~30 s speaking, then ~30 s listening)")
+    src.add_argument("--image", help="a photo (JPG/PNG >= 512x512, one front-facing face)")
     c.add_argument("--name", required=True, help="name of the Face")
     c.add_argument("--out", default=DEFAULT_OUT, help=f"directory for bundles (default: ./{DEFAULT_OUT})")
     c.add_argument("--range", nargs=2, type=float, metavar=("START", "END"), help="use only this part (s)")
+    c.add_argument("--voice", default=None, help="stock voice of a photo Face (default: joe-us)")
+    c.add_argument("--auto-fix", action="store_true", help="reframe a photo to a head-and-shoulders square")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(handler=create)
 
@@ -42,8 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
 def create(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from facecraft.errors import InputError
     from facecraft.faces.build import build_face
 
+    if args.image is None and (args.voice is not None or args.auto_fix):
+        raise InputError("--voice and --auto-fix apply to --image (a photo) only")
+    if args.image is not None and args.range:
+        raise InputError("--range applies to --video only")
     bar = None if args.no_progress else tqdm(total=100, unit="%", desc="building", leave=False,
                                              bar_format="{desc:<18} {percentage:3.0f}%|{bar}| {elapsed}")
 
@@ -61,8 +70,14 @@ def create(args: argparse.Namespace) -> int:
     progress.step = ""  # type: ignore[attr-defined]
 
     try:
-        path = build_face(args.video, name=args.name, out_dir=args.out, progress=progress,
-                          source_range=tuple(args.range) if args.range else None)
+        if args.image is not None:
+            from facecraft.faces.from_image import DEFAULT_VOICE_NAME, build_face_from_image
+
+            path = build_face_from_image(args.image, name=args.name, out_dir=args.out, progress=progress,
+                                         voice=args.voice or DEFAULT_VOICE_NAME, auto_fix=args.auto_fix)
+        else:
+            path = build_face(args.video, name=args.name, out_dir=args.out, progress=progress,
+                              source_range=tuple(args.range) if args.range else None)
     finally:
         if bar is not None:
             bar.close()
@@ -85,7 +100,7 @@ def summary(bundle) -> str:  # noqa: ANN001 - FaceBundle, imported lazily
         f"  footage   {out.get('frames')} frames  {out.get('size')}  {out.get('fps')} fps",
         f"  segments  speaking {a.speaking_s:.1f} s in {len(a.speaking)}, listening {a.listening_s:.1f} s "
         f"in {len(a.listening)}",
-        f"  voice     {voice.get('seconds')} s clean speech",
+        f"  voice     {voice.get('seconds')} s clean speech" + _stock_voice(voice),
         f"  checks    {bundle.report.status}" + (f" ({len(warns)} warnings)" if warns else ""),
     ]
     lines += [f"    warn  {c.label}: {c.message}" for c in warns]
@@ -93,6 +108,11 @@ def summary(bundle) -> str:  # noqa: ANN001 - FaceBundle, imported lazily
     if extra:
         lines.append(f"  engine    {', '.join(extra)}")
     return "\n".join(lines)
+
+
+def _stock_voice(voice: dict) -> str:
+    source = voice.get("source")
+    return f" (stock voice {source.get('voice_name')})" if isinstance(source, dict) else ""
 
 
 _CORE = {"manifest.json", "report.json", "footage.mp4", "tracks.npz", "analysis.json", "voice.wav",

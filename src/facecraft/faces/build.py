@@ -40,6 +40,7 @@ __all__ = [
     "BuildStep",
     "ChecksFailed",
     "build_face",
+    "run_build",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,9 @@ class BuildContext:
     analysis: Analysis | None = None
     report: CheckReport | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    # A source that is not a video file (a photo, see faces.from_image): frames to use instead of
+    # decoding ``video_path`` (at the rate of ``info.video.fps``).
+    frames: Callable[[], Iterable[Frame]] | None = None
     _span: tuple[float, float, str] = (0.0, 1.0, "")  # current step: start, share of the build, name
 
     @property
@@ -151,7 +155,10 @@ def step_footage(ctx: BuildContext) -> None:
     fps = ctx.info.video.fps if ctx.info.video.fps <= FOOTAGE_MAX_FPS + 0.5 else FOOTAGE_MAX_FPS
     expected = max(1, int((ctx.end_s - ctx.start_s) * fps))
     end = ctx.source_range[1] if ctx.source_range else None
-    decoded = media.iter_frames(ctx.video_path, max_side=FOOTAGE_MAX_SIDE, start_s=ctx.start_s, end_s=end)
+    if ctx.frames is not None:
+        decoded = ctx.frames()
+    else:
+        decoded = media.iter_frames(ctx.video_path, max_side=FOOTAGE_MAX_SIDE, start_s=ctx.start_s, end_s=end)
     stream = _constant_rate(decoded, fps, ctx.start_s)
     first = next(stream, None)
     if first is None:
@@ -333,21 +340,29 @@ def build_face(
     ctx.manifest.update({"id": face_id, "name": ctx.name,
                          "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          "engine": {"version": __version__, "params": {}}})
-    steps = list(BUILD_STEPS)
+    return run_build(ctx, BUILD_STEPS, final)
+
+
+def run_build(ctx: BuildContext, steps: list[BuildStep], final: Path) -> Path:
+    """Run ``steps`` over ``ctx`` with progress, then publish ``ctx.work_dir`` as the bundle ``final``.
+
+    Shared by the video build and the photo build (``faces.from_image``); the staging directory is
+    removed on any failure.
+    """
     weights = [STEP_WEIGHTS.get(n, 1.0) for n, _ in steps]
     total = sum(weights)
     try:
         done = 0.0
         for (step_name, step), weight in zip(steps, weights):
-            log.info("build %s: %s", face_id, step_name)
+            log.info("build %s: %s", ctx.face_id, step_name)
             ctx._span = (done / total, weight / total, step_name)
             ctx.step_progress(0.0)
             step(ctx)
             done += weight
-        path = fb.commit_bundle(work, ctx.manifest, final)
+        path = fb.commit_bundle(ctx.work_dir, ctx.manifest, final)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(ctx.work_dir, ignore_errors=True)
         raise
-    if progress:
-        progress(1.0, "done")
+    if ctx.progress:
+        ctx.progress(1.0, "done")
     return path

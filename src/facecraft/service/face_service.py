@@ -34,13 +34,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 VIDEO_TYPES = ("video/", "application/mp4")
+IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png")
+MAX_IMAGE_BYTES = 25 * 1024 * 1024  # a training photo: far more than any JPG/PNG portrait needs
 # Build errors after which the checks cannot say more (the file is not a readable video, or a bad option).
 NO_REPORT_ERRORS = frozenset({"invalid_input", "video_format", "video_processing", "video_codec"})
 
 
 @dataclass(frozen=True)
 class FaceSource:
-    kind: str  # "video" (image faces are not built by this deployment yet)
+    kind: str  # "video" or "image" (a photo: footage is synthesised, the voice is a stock TTS voice)
     url: str | None = None
     upload_id: str | None = None
 
@@ -60,13 +62,12 @@ def create_face(
     options: dict[str, Any] | None = None,
 ) -> Face:
     """Validate the request, then persist the Face and its build job in one transaction."""
-    if source.kind != "video":
-        raise BadRequest(
-            "building a Face from a photo is not available in this deployment yet; send a training video",
-            error_id="invalid_input",
-        )
+    if source.kind not in ("video", "image"):
+        raise BadRequest(f"unknown training source kind {source.kind!r}")
     if (source.url is None) == (source.upload_id is None):
-        raise BadRequest("give exactly one of train_video_url or train_video_upload_id")
+        raise BadRequest(f"give exactly one of train_{source.kind}_url or train_{source.kind}_upload_id")
+    if source.kind == "image":
+        _check_photo_voice(voice_name, default_voice_id)
     if source.url is not None:
         _check_url(source.url, settings)
     else:
@@ -98,6 +99,31 @@ def create_face(
     session.flush()
     enqueue(session, kind=FaceBuildHandler.kind, target_id=face.id)
     return face
+
+
+def photo_voice(voice_name: str | None, default_voice_id: str | None) -> str | None:
+    """The stock voice a photo Face speaks with: ``voice_name``, else ``default_voice_id``."""
+    for value in (voice_name, default_voice_id):
+        if value and value.strip():
+            return value.strip()
+    return None
+
+
+def _check_photo_voice(voice_name: str | None, default_voice_id: str | None) -> None:
+    """A photo has no voice: one of the stock voices must be named (400 otherwise)."""
+    from facecraft.faces.from_image import STOCK_VOICES, resolve_voice
+
+    voice = photo_voice(voice_name, default_voice_id)
+    names = ", ".join(sorted(STOCK_VOICES))
+    if voice is None:
+        raise BadRequest(
+            "a photo has no voice: give voice_name or default_voice_id (a stock voice: " + names + ")",
+            error_id="invalid_input",
+        )
+    try:
+        resolve_voice(voice)
+    except InputError as exc:
+        raise BadRequest(exc.message, error_id="invalid_input") from exc
 
 
 def _check_url(url: str, settings: Settings) -> None:
@@ -181,7 +207,7 @@ def fail_orphaned_faces(session: Session) -> int:
 
 
 class FaceBuildHandler:
-    """Job ``face_build``: fetch or pick up the training video, build the bundle, record the report."""
+    """Job ``face_build``: fetch or pick up the training video or photo, build the bundle, keep the report."""
 
     kind = "face_build"
     default_error_id = "video_processing"
@@ -208,6 +234,9 @@ class FaceBuildHandler:
             if face is None or face.deleted_at is not None:
                 return
             name, url, upload_id = face.name or face.id, face.source_url, face.source_upload_id
+            kind = face.source_kind or "video"
+            voice = photo_voice(face.voice_name, face.default_voice_id)
+            auto_fix = bool((face.options or {}).get("auto_fix_training_image"))
             upload = session.get(Upload, upload_id) if upload_id else None
             upload_path = Path(upload.path) if upload is not None else None
         face_dir = self.storage.face_dir(ctx.target_id)
@@ -216,19 +245,25 @@ class FaceBuildHandler:
             self.storage.remove(work)  # a previous, interrupted attempt
         work.mkdir(parents=True)
         if url:
+            image = kind == "image"
             limits = FetchLimits(
-                max_bytes=self.settings.max_fetch_bytes,
+                max_bytes=min(self.settings.max_fetch_bytes, MAX_IMAGE_BYTES) if image
+                else self.settings.max_fetch_bytes,
                 timeout_s=self.settings.fetch_timeout_s,
                 allow_private=self.settings.allow_private_urls,
-                content_types=VIDEO_TYPES,
+                content_types=IMAGE_TYPES if image else VIDEO_TYPES,
             )
-            video_path = fetch_to_file(url, face_dir / "source" / "train_video", limits=limits).path
+            video_path = fetch_to_file(url, face_dir / "source" / f"train_{kind}", limits=limits).path
         elif upload_path is not None and upload_path.exists():
             video_path = upload_path
         else:
             raise FacecraftError("the training upload is gone", error_id="download_link")
         ctx.progress(0.05)
-        bundle_path, report = self._build(ctx, video_path, name=name, out_dir=work)
+        if kind == "image":
+            bundle_path, report = self._build_photo(ctx, video_path, name=name, out_dir=work, voice=voice,
+                                                    auto_fix=auto_fix)
+        else:
+            bundle_path, report = self._build(ctx, video_path, name=name, out_dir=work)
         with ctx.db.session() as session:
             face = session.get(Face, ctx.target_id)
             if face is None or face.deleted_at is not None:
@@ -272,6 +307,40 @@ class FaceBuildHandler:
                 from facecraft.faces.checks import check_video
 
                 report = check_video(video_path)
+            if report is not None:
+                self._save_report(ctx, report.to_dict())
+            raise
+        bundle = load_bundle(bundle_path)
+        return Path(bundle.path), bundle.report.to_dict()
+
+    def _build_photo(
+        self,
+        ctx: JobContext,
+        image_path: Path,
+        *,
+        name: str,
+        out_dir: Path,
+        voice: str | None,
+        auto_fix: bool,
+    ) -> tuple[Path, dict]:
+        """A photo Face: ``faces.from_image`` synthesises the footage; the report is the photo's checks."""
+        from facecraft.faces.bundle import load_bundle
+        from facecraft.faces.from_image import build_face_from_image
+
+        if image_path.stat().st_size > MAX_IMAGE_BYTES:
+            raise InputError(f"the photo is over {MAX_IMAGE_BYTES // (1024 * 1024)} MB", error_id="file_size")
+
+        def on_progress(fraction: float, _step: str = "") -> None:
+            ctx.progress(0.05 + 0.94 * float(fraction))
+
+        log.info("building photo Face %s (voice %s, auto_fix %s)", ctx.target_id, voice, auto_fix)
+        try:
+            bundle_path = build_face_from_image(
+                image_path, name=name, out_dir=out_dir, voice=voice, auto_fix=auto_fix,
+                progress=on_progress, face_id=ctx.target_id,
+            )
+        except FacecraftError as exc:
+            report = getattr(exc, "report", None)
             if report is not None:
                 self._save_report(ctx, report.to_dict())
             raise

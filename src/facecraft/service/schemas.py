@@ -46,9 +46,19 @@ def face_create_model(naming: Naming) -> type[BaseModel]:
         "train_image_upload_id": (str | None, Field(default=None, max_length=40)),
         "callback_url": (Url, None),
         "consent_video_url": (Url, None),
-        "voice_name": (str | None, Field(default=None, max_length=200)),
-        "default_voice_id": (str | None, Field(default=None, max_length=200)),
-        "auto_fix_training_image": (bool, False),
+        "voice_name": (
+            str | None,
+            Field(default=None, max_length=200,
+                  description="Stock voice of a photo Face (required with an image; e.g. joe-us)"),
+        ),
+        "default_voice_id": (
+            str | None,
+            Field(default=None, max_length=200, description="Used as the voice when voice_name is not given"),
+        ),
+        "auto_fix_training_image": (
+            bool,
+            Field(default=False, description="Reframe a photo to a square head-and-shoulders crop"),
+        ),
         "model_name": (str | None, Field(default=None, max_length=100)),
     }
     return create_model(f"{naming.noun.title()}Create", __base__=_Body, **fields)

@@ -41,7 +41,8 @@ export function showCreate(view) {
     id: "voice-name",
     name: "voice-name",
     type: "text",
-    placeholder: "default voice",
+    value: "joe-us",
+    placeholder: "joe-us",
     "aria-describedby": "voice-help",
   });
   const voiceRow = h(
@@ -49,7 +50,7 @@ export function showCreate(view) {
     { class: "field", hidden: true },
     h("label", { for: "voice-name" }, "Voice"),
     voiceInput,
-    h("p", { class: "help", id: "voice-help" }, "A photo carries no voice: name the voice this Face speaks with."),
+    h("p", { class: "help", id: "voice-help" }, "A photo carries no voice: name the stock voice this Face speaks with (joe-us)."),
   );
   const status = h("div", { class: "upload-status", id: "upload-status", role: "status", "aria-live": "polite" });
   const reportBox = h("div", { id: "validation", class: "validation" });
@@ -193,7 +194,7 @@ export function showCreate(view) {
     if (kind() === "video") body.train_video_upload_id = uploadId;
     else {
       body.train_image_upload_id = uploadId;
-      if (voiceInput.value.trim()) body.voice_name = voiceInput.value.trim();
+      body.voice_name = voiceInput.value.trim() || "joe-us";
     }
     trainButton.disabled = true;
     trainButton.textContent = "Starting…";
