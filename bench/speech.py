@@ -17,9 +17,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "ORT_
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -28,6 +26,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _common import machine_info, write_result  # noqa: E402
 
 from facecraft.media import read_audio  # noqa: E402
 from facecraft.speech.align import BOUNDARY_SHIFT_S, align, phone_loop  # noqa: E402
@@ -80,26 +79,13 @@ def load(name: str) -> tuple[np.ndarray, int]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores_available": len(os.sched_getaffinity(0)),
-        "pinned_to_one_core": True,
-        "timing": "CPU time of this process (best of --repeat), see best_time()",
-        "load_average_at_start": list(os.getloadavg()),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "pocketsphinx": version("pocketsphinx"),
-        "piper_tts": version("piper-tts"),
-        "webrtcvad_wheels": version("webrtcvad-wheels"),
-    }
+    return machine_info(
+        pinned_to_one_core=True,
+        timing="CPU time of this process (best of --repeat), see best_time()",
+        pocketsphinx=version("pocketsphinx"),
+        piper_tts=version("piper-tts"),
+        webrtcvad_wheels=version("webrtcvad-wheels"),
+    )
 
 
 def bench_grid(repeat: int) -> dict[str, Any]:
@@ -266,10 +252,7 @@ def main() -> int:
         },
         **results,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"saved {out}")
+    write_result(args.out, payload)
     return 0
 
 

@@ -12,15 +12,15 @@ wall time is only meaningful on an otherwise idle machine: the load average is r
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from _common import machine_info, write_result
 
 REPO = Path(__file__).resolve().parents[1]
 TESTDATA = Path(os.environ.get("FACECRAFT_TESTDATA", REPO.parent / "shared" / "testdata")) / "video"
@@ -29,19 +29,6 @@ BUILD_CLIPS = ("mimictalk_German_20s.mp4", "styletalk_Obama_clip2_muxed.mp4", "s
                "edtalk_uncrop_Obama.mp4")
 TRACK_CLIPS = ("mimictalk_German_20s.mp4", "sadtalker_WDA_KatieHill_000.mp4", "videoretalking_face_2.mp4",
                "latentsync_demo3_vertical_hevc.mp4")
-
-
-def machine() -> dict[str, object]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform()}
 
 
 def bench_tracking(path: Path) -> dict[str, object]:
@@ -128,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "bench": "track_speed",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": machine_info(),
         "track_fps_512": round(track_fps, 1),
         "build_realtime_factor": round(factor, 3),
         "build_cpu_factor": round(cpu_factor, 3),
@@ -138,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "tracking": track_rows,
         "builds": build_rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 
