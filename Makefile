@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VIDEO ?=
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps browser-deps demo test bench clean
+.PHONY: install system-deps browser-deps postgres-deps demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,15 @@ system-deps:
 browser-deps: $(STAMP)
 	@PY=$(PY) bash scripts/browser_deps.sh
 
+# Debian's PostgreSQL server binaries: tests/service/test_postgres.py starts a throwaway server with them.
+postgres-deps:
+	@bash scripts/postgres_deps.sh
+
 demo: install
 	@bash scripts/demo.sh "$(VIDEO)"
 
 # pytest exits 5 when it collects no tests: that is not a failure of the suite.
-test: install browser-deps
+test: install browser-deps postgres-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 bench: install

@@ -9,26 +9,38 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from facecraft.service.settings import normalize_database_url
 
 __all__ = ["Database", "MIGRATIONS_DIR"]
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Key of the PostgreSQL advisory lock that serialises migrations of service processes started together.
+_MIGRATION_LOCK = 0x66616365  # "face"
 
 
 class Database:
     """One engine and session factory per app; ``session()`` is a commit-or-rollback scope."""
 
     def __init__(self, url: str) -> None:
+        url = normalize_database_url(url)  # postgresql:// -> postgresql+psycopg://
         self.url = url
         kwargs: dict = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        elif url.startswith("postgresql"):
+            # Sessions in UTC: timestamptz values come back as UTC datetimes whatever the server's
+            # TimeZone; pre-ping replaces connections a server restart closed.
+            kwargs["connect_args"] = {"options": "-c timezone=UTC"}
+            kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "before_cursor_execute", _pg_without_nul, retval=True)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def migrate(self) -> None:
@@ -37,6 +49,9 @@ class Database:
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Two processes starting on one database: the second waits, then finds it at head.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         log.info("database at head: %s", self.engine.url.render_as_string(hide_password=True))
@@ -62,3 +77,42 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+# PostgreSQL text cannot hold NUL, which JSON bodies, query strings and headers can carry ("\u0000"):
+# the driver would refuse the statement (a 500). NUL becomes U+FFFD, the replacement character, in every
+# string parameter, so that such a value is stored like any odd character and a lookup by it finds
+# nothing, as on SQLite. JSON columns need nothing: their NUL is the escape \u0000, legal in ``json``.
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
+
+
+def _pg_without_nul(_conn, _cursor, statement, parameters, _context, executemany):  # noqa: ANN001, ANN202
+    if executemany and isinstance(parameters, list | tuple):
+        return statement, [_clean_params(p) for p in parameters]
+    return statement, _clean_params(parameters)
+
+
+def _clean_params(params):  # noqa: ANN001, ANN202
+    if isinstance(params, dict):
+        if any(_has_nul(v) for v in params.values()):
+            return {k: _clean_value(v) for k, v in params.items()}
+        return params
+    if isinstance(params, list | tuple) and any(_has_nul(v) for v in params):
+        return type(params)(_clean_value(v) for v in params)
+    return params
+
+
+def _has_nul(value) -> bool:  # noqa: ANN001
+    if isinstance(value, str):
+        return _NUL in value
+    if isinstance(value, list | tuple):  # an array parameter (IN / ANY)
+        return any(isinstance(v, str) and _NUL in v for v in value)
+    return False
+
+
+def _clean_value(value):  # noqa: ANN001, ANN202
+    if isinstance(value, str):
+        return value.replace(_NUL, _REPLACEMENT)
+    if isinstance(value, list | tuple):
+        return type(value)(v.replace(_NUL, _REPLACEMENT) if isinstance(v, str) else v for v in value)
+    return value

@@ -8,9 +8,24 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "MB", "load_settings"]
+__all__ = ["Settings", "MB", "load_settings", "normalize_database_url"]
 
 MB = 1024 * 1024
+
+# Plain PostgreSQL URL schemes (as libpq, Heroku and most hosting panels write them) and the
+# SQLAlchemy dialect+driver they are served by: psycopg 3, the driver facecraft installs.
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_POSTGRES_DIALECT = "postgresql+psycopg://"
+
+
+def normalize_database_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` become ``postgresql+psycopg://``; other URLs, an explicit
+    driver included, are kept as given."""
+    url = url.strip()
+    for scheme in _POSTGRES_SCHEMES:
+        if url.lower().startswith(scheme):
+            return _POSTGRES_DIALECT + url[len(scheme) :]
+    return url
 
 
 class Settings(BaseSettings):
@@ -46,6 +61,11 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
 
     @field_validator("max_upload_bytes", "max_fetch_bytes", "max_audio_bytes")
     @classmethod
