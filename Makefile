@@ -35,8 +35,12 @@ demo: install
 test: install browser-deps postgres-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
+# Speed and quality, each printing a table and writing bench/results/NAME.json (several minutes).
 bench: install
 	$(PY) bench/track_speed.py
+	$(PY) bench/speech.py
+	$(PY) bench/render_speed.py
+	$(PY) bench/fidelity.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
