@@ -234,6 +234,8 @@ def run_clip(video: Path, work: Path) -> dict:
         "lf_ssim": ssim,
         "lf_ssim_random": ssim_rand,
         "seam": seam_score(renderer, gen, gt, gt_tracks, mouths),
+        "model_lag_frames": renderer.audio_model.lag if renderer.audio_model is not None else None,
+        "model_cv_r": renderer.audio_model.cv_r if renderer.audio_model is not None else None,
     }
 
 

@@ -228,7 +228,8 @@ def select_dub_mouths(
     cfg = renderer.config
     phones, trusted = _phones(x16, alignment, text)
     tl = build_timeline(x16, RATE, fps=tracks.fps, n_frames=n, phones=phones, priors=renderer.priors, config=cfg,
-                        predicted=renderer.predict_aperture(x16, n, tracks.fps), trust_phones=trusted)
+                        predicted=renderer.predict_mouth(x16, n, tracks.fps), trust_phones=trusted,
+                        mouth_lead=renderer.mouth_lead)
     pose = np.nan_to_num(np.asarray(tracks.pose, dtype=np.float64))
     chosen: list[int] = []
     for b0 in range(0, n, cfg.block):

@@ -10,25 +10,32 @@ class EngineConfig:
     # timeline
     lead_s: float = 0.08  # the mouth moves this much before the sound it makes
     coartic: tuple[float, ...] = (0.1, 0.2, 0.4, 0.2, 0.1)  # look-back/ahead blend of viseme targets (frames)
-    audio_model_weight: float = 0.7  # share of the aperture target from the Face's audio-to-lips model
-    model_lead_frames: int = 2  # the model's prediction is taken this many frames early
+    audio_model_weight: float = 1.0  # share of the aperture target from the Face's audio-to-lips model
+    width_model_weight: float = 0.7  # share of the width target from the same model
+    model_lead_frames: int = 0  # extra frames the model's prediction is taken early (its lag is learned)
+    quiet_follows_model: bool = True  # in pauses: the model's aperture, capped (else rest_share itself)
+    pause_cap_share: float = 0.06  # the cap: this share of the way from closed to open
     audio_model_weight_trusted: float = 0.4  # the same when phones are given or forced-aligned
     energy_weight: float = 0.5  # share of the aperture target that follows the loudness envelope
-    rest_share: float = 0.12  # lips at rest in pauses: this share of the way from closed to open
+    rest_share: float = 0.06  # lips at rest in pauses: this share of the way from closed to open
     silence_db: float = -42.0  # frames quieter than this (dBFS) close the mouth
     loud_db: float = -16.0  # frames this loud open to the footage's wide-open aperture
+    close_early: bool = True  # close the lips before a pause by the Face's own lip lead (learned at build)
+    min_pause_s: float = 0.2  # quieter stretches shorter than this do not close the mouth
     vad_hangover_ms: int = 100  # pauses shorter than this stay speech (short: let the mouth close)
     speaking_back_s: float = 0.6  # the head keeps "speaking" motion across pauses this short
     speaking_ahead_s: float = 0.2  # and starts it this long before the voice
     # mouth selection
     candidates: int = 24  # Viterbi candidates per output frame
     block: int = 8  # frames committed per selection step (streaming and batch alike)
-    lookahead: int = 8  # frames of look-ahead beyond the block
+    lookahead: int = 12  # frames of look-ahead beyond the block (covers the audio model's reach)
     w_aperture: float = 150.0
     w_width: float = 3.0
     w_viseme: float = 0.03  # label mismatch (the footage's labels are recognised, so noisy)
     w_pose: float = 0.01  # per degree of yaw/pitch difference between mouth source and base frame
-    w_join_shape: float = 3.0
+    w_closed: float = 5000.0  # lips wider than the target where they must be closed (pauses, p/b/m)
+    w_lip_position: float = 150.0  # distance of the patch's lips from where the base frame's pose puts them
+    w_join_shape: float = 1.0
     w_join_pixels: float = 0.2
     jump_penalty: float = 0.03
     # motion

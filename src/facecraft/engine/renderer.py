@@ -54,6 +54,10 @@ class Renderer:
         self.compositor = Compositor(self.db, self.config)
         self.priors = _priors(self.db)
         self.audio_model = mouthdb.AudioMouthModel.unpack(self.db.audio_model)
+        if self.audio_model is not None and self.audio_model.future_frames > self.config.lookahead:
+            log.warning("the audio model reads %d frames ahead, more than the %d-frame look-ahead: streamed "
+                        "renders may differ from batch ones",
+                        self.audio_model.future_frames, self.config.lookahead)
         self.source_size = (int(self.tracks.width), int(self.tracks.height))
         self.scaled = size is not None  # an explicit output size (dub mode otherwise keeps its input's)
         if size is not None:
@@ -64,13 +68,18 @@ class Renderer:
         else:
             self.size = (_even(self.source_size[0]), _even(self.source_size[1]))
 
-    def predict_aperture(self, samples16k: np.ndarray, n: int, fps: float | None = None) -> np.ndarray | None:
-        """The Face's own audio-to-aperture prediction for ``n`` frames (None without a model)."""
+    def predict_mouth(self, samples16k: np.ndarray, n: int, fps: float | None = None) -> np.ndarray | None:
+        """(n, 2) aperture and width from the Face's own audio-to-mouth model (None without a model)."""
         if self.audio_model is None or n == 0:
             return None
         raw = self.audio_model.predict(samples16k, 16000, fps or self.fps, n)
-        lead = self.config.model_lead_frames  # selection lags a little: aim slightly ahead
-        return np.concatenate([raw[lead:], np.repeat(raw[-1:], min(lead, n))]) if lead > 0 else raw
+        lead = self.config.model_lead_frames  # optional extra lead on top of the model's learned lag
+        return np.concatenate([raw[lead:], np.repeat(raw[-1:], min(lead, n), axis=0)]) if lead > 0 else raw
+
+    @property
+    def mouth_lead(self) -> int:
+        """Frames the Face's lips lead its sound in the footage (0 without an audio model)."""
+        return self.audio_model.mouth_lead if self.audio_model is not None else 0
 
     def base_image(self, step: MotionStep) -> np.ndarray:
         image = self.footage.get(step.index)

@@ -1,8 +1,11 @@
 """Mouth unit selection: Viterbi over mouth-database candidates, one per output frame.
 
-Target cost: distance to the timeline's lip-shape targets (aperture, width), a small penalty when the
-footage's own viseme label differs, and head-pose difference to the base frame (a patch from a
-turned head looks wrong on a frontal one). Join cost: zero when the candidate is the next footage
+Target cost: distance to the timeline's lip-shape targets (aperture, width), a strong penalty for
+lips wider than the target where they must be closed, a small penalty when the footage's own viseme
+label differs, head-pose difference to the base frame (a patch from a turned head looks wrong on a
+frontal one), and the distance of the patch's lips from where the Face's lips sit for the base
+frame's pose and the target shape (a per-Face linear fit over the database; it keeps the lips from
+jumping up or down against the nose). Join cost: zero when the candidate is the next footage
 frame after the previous choice (real motion runs are reused), otherwise lip-shape and pixel distance
 to that natural successor plus a jump penalty. Decoding runs in fixed blocks with a fixed look-ahead,
 so batch and streaming renders make the same choices.
@@ -14,7 +17,7 @@ import numpy as np
 
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.timeline import Timeline
-from facecraft.faces.mouthdb import MouthDB
+from facecraft.faces.mouthdb import MouthDB, lip_points
 
 __all__ = ["MouthSelector"]
 
@@ -32,7 +35,16 @@ class MouthSelector:
         has_next[:-1] = src[1:] == src[:-1] + 1
         self.has_next = has_next
         self.succ = np.where(has_next, np.arange(m) + 1, np.arange(m))
-        self.closed_ap = float(np.percentile(self.feat[:, 0], 10))
+        self.closed_ap = float(np.percentile(self.feat[:, 0], 5))
+        # where the lips sit (patch frame, iod units) given head pose and mouth shape: a patch whose lips
+        # sit elsewhere than that for the base frame's pose looks shifted
+        self.lip_centre = db.points[:, lip_points()].astype(np.float64).mean(1) / float(db.canon[0, 0])
+        design = self._centre_design(np.nan_to_num(self.pose), self.feat[:, 0], self.feat[:, 1])
+        self.centre_coef = np.linalg.lstsq(design, self.lip_centre, rcond=None)[0]
+
+    @staticmethod
+    def _centre_design(pose: np.ndarray, aperture: np.ndarray, width: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.ones(len(pose)), pose[:, :3], aperture, width])
 
     def target_costs(self, tl: Timeline, frames: slice, base_pose: np.ndarray | None) -> np.ndarray:
         """(T, M) target cost of every database entry for the timeline frames ``frames``."""
@@ -44,11 +56,16 @@ class MouthSelector:
         cost = c.w_aperture * (self.feat[None, :, 0] - ap) ** 2
         cost += c.w_width * (self.feat[None, :, 1] - wd) ** 2
         cost += c.w_viseme * (self.viseme[None, :] != vis)
-        over = np.maximum(self.feat[None, :, 0] - np.maximum(ap, self.closed_ap) - 0.01, 0.0)
-        cost += np.where(closed, 4 * c.w_aperture * over**2, 0.0)
+        over = np.maximum(self.feat[None, :, 0] - np.maximum(ap, self.closed_ap), 0.0)
+        cost += np.where(closed, c.w_closed * over**2, 0.0)
         if base_pose is not None:
-            diff = np.abs(self.pose[None, :, :2] - np.asarray(base_pose, dtype=np.float64)[:, None, :2])
+            base_pose = np.nan_to_num(np.asarray(base_pose, dtype=np.float64))
+            diff = np.abs(self.pose[None, :, :2] - base_pose[:, None, :2])
             cost += c.w_pose * np.nan_to_num(diff, nan=0.0).sum(-1)
+            if c.w_lip_position > 0:
+                design = self._centre_design(base_pose, tl.aperture[frames], tl.width[frames])
+                want = design @ self.centre_coef
+                cost += c.w_lip_position * _sqdist(want, self.lip_centre)
         return cost
 
     def _join(self, prev: np.ndarray, cand: np.ndarray) -> np.ndarray:

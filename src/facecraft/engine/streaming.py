@@ -159,8 +159,8 @@ class StreamingRenderer:
         x = utt.samples()
         utt.timeline = build_timeline(x, RATE, fps=self.fps, n_frames=n, phones=utt.phones,
                                       priors=self.renderer.priors, config=self.config,
-                                      predicted=self.renderer.predict_aperture(x, n),
-                                      trust_phones=utt.trust_phones)
+                                      predicted=self.renderer.predict_mouth(x, n),
+                                      trust_phones=utt.trust_phones, mouth_lead=self.renderer.mouth_lead)
 
     def _plan(self, utt: _Utterance, k: int) -> None:
         """Plan blocks until frame ``k`` has a motion step and a mouth."""

@@ -3,8 +3,10 @@
 Per frame: the viseme heard (phones shifted by a small visual lead), the loudness, voice activity,
 and from those the lip-shape targets (aperture, width, in the Face's own inter-ocular units) with
 co-articulation: each frame's target blends the viseme shapes around it, except closures
-(silence, p/b/m), which must be reached. The speaking state (which footage the head motion comes
-from) bridges short pauses and starts slightly before the voice.
+(pauses of at least ``min_pause_s``, p/b/m), which must be reached. Where the Face has an
+audio-to-mouth model (learned on its footage, with its own audio-video lag) its predicted aperture
+and width replace most of the viseme shapes: recognised phones are noisy. The speaking state (which
+footage the head motion comes from) bridges short pauses and starts slightly before the voice.
 """
 
 from __future__ import annotations
@@ -117,6 +119,24 @@ def _dilate(flags: np.ndarray, back: int, ahead: int) -> np.ndarray:
     return (c[hi] - c[lo]) > 0
 
 
+def _long_runs(flags: np.ndarray, min_len: int) -> np.ndarray:
+    """``flags`` with runs of True shorter than ``min_len`` frames cleared."""
+    out = flags.copy()
+    n = len(flags)
+    i = 0
+    while i < n:
+        if not flags[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and flags[j]:
+            j += 1
+        if j - i < min_len:
+            out[i:j] = False
+        i = j
+    return out
+
+
 def build_timeline(
     samples: np.ndarray,
     sample_rate: int,
@@ -128,13 +148,15 @@ def build_timeline(
     config: EngineConfig,
     predicted: np.ndarray | None = None,
     trust_phones: bool = True,
+    mouth_lead: int = 0,
 ) -> Timeline:
     """Targets for ``n_frames`` output frames of the audio ``samples`` (16 kHz mono expected).
 
     ``predicted`` is the Face's own audio-to-aperture prediction per frame (see
     ``faces.mouthdb.AudioMouthModel``), blended with the viseme shapes. Bilabials and silences in
     the phones close the lips only when ``trust_phones`` (given or forced-aligned phones, not
-    recognised ones); quiet audio always does.
+    recognised ones); quiet audio always does. ``mouth_lead`` (frames the Face's lips lead its sound, see
+    ``AudioMouthModel.mouth_lead``) closes the lips that much before a pause.
     """
     n = int(n_frames)
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
@@ -156,18 +178,33 @@ def build_timeline(
     width_share = _SHAPE_W[vis]
     trusted = bool(phones) and trust_phones
     quiet = ~voiced | (db < config.silence_db) | (trusted & (vis == SIL))
+    quiet = _long_runs(quiet, int(round(config.min_pause_s * fps)))
+    lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
+    if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
+        quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])
     press = (_CLOSURE[vis] & (vis != SIL)) if trusted else np.zeros(n, dtype=bool)  # p, b, m
     closed = quiet | press
     share = np.where(closed, 0.0, share)
     share_s = _smooth(share, config.coartic) if n else share
     width_s = _smooth(width_share, config.coartic) if n else width_share
     aperture = priors.aperture(np.clip(share_s, 0.0, 1.2))
+    width = priors.width(width_s)
     if predicted is not None and len(predicted) >= n and n:
+        pred = np.asarray(predicted[:n], dtype=np.float64)
+        pred = pred.reshape(n, -1)
         w = config.audio_model_weight_trusted if trusted else config.audio_model_weight
-        pred = np.clip(np.asarray(predicted[:n], dtype=np.float64), priors.closed, priors.open * 1.2)
-        aperture = w * pred + (1 - w) * aperture
-    # in pauses the lips rest together without pressing; bilabials press them shut
-    aperture = np.where(quiet, priors.aperture(np.full(n, config.rest_share)), aperture)
+        pred_ap = np.clip(pred[:, 0], priors.closed, priors.open * 1.2)
+        aperture = w * pred_ap + (1 - w) * aperture
+        if pred.shape[1] > 1:
+            wd = config.width_model_weight
+            lo, hi = priors.width(np.zeros(1))[0], priors.width(np.ones(1))[0]
+            width = wd * np.clip(pred[:, 1], lo, hi) + (1 - wd) * width
+    # in pauses the lips rest together without pressing (or lower, where the model says so);
+    # bilabials press them shut
+    rest = priors.aperture(np.full(n, config.rest_share))
+    if predicted is not None and config.quiet_follows_model:
+        rest = np.minimum(aperture, priors.aperture(np.full(n, config.pause_cap_share)))
+    aperture = np.where(quiet, rest, aperture)
     aperture = np.where(press, priors.closed, aperture)
     back = int(round(config.speaking_back_s * fps))
     ahead = int(round(config.speaking_ahead_s * fps))
@@ -178,7 +215,7 @@ def build_timeline(
         viseme=vis,
         closed=closed,
         aperture=aperture,
-        width=priors.width(width_s),
+        width=width,
         speaking=speaking,
         voiced=voiced,
     )

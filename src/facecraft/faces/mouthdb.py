@@ -38,6 +38,7 @@ __all__ = [
     "N_PCA",
     "step_mouths",
     "AudioMouthModel",
+    "AudioModelParams",
     "audio_features",
 ]
 
@@ -107,8 +108,22 @@ class MouthDB:
 
 
 N_MELS = 24
-CONTEXT = 4  # frames of audio context on each side of the predicted frame
-RIDGE = 100.0
+MODEL_VERSION = 2  # layout of the packed audio model (see AudioMouthModel.pack)
+MODEL_OUTPUTS = 2  # aperture, mouth width
+HEAD = 10  # numbers before the arrays in a packed model
+
+
+@dataclass(frozen=True)
+class AudioModelParams:
+    """How the per-Face audio-to-mouth model is learned (at build time, on the footage)."""
+
+    context: int = 6  # frames of log-mel context on each side of the predicted frame
+    delta_context: int = 2  # frames of context for the log-mel deltas
+    sub_windows: int = 3  # spectra averaged per video frame (covers the whole frame, not its centre)
+    lag_spread: int = 1  # lags tried: the footage's own A/V offset (loudness cross-correlation) +- this
+    ridges: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)  # regularisation tried
+    folds: int = 5  # contiguous cross-validation folds for choosing the lag and the ridge
+    max_offset: int = 6  # most frames the lips may be found to lead or lag the sound (beyond: unclear)
 
 
 def _mel_bank(n_fft: int, rate: int, n: int = N_MELS) -> np.ndarray:
@@ -126,62 +141,205 @@ def _mel_bank(n_fft: int, rate: int, n: int = N_MELS) -> np.ndarray:
 _BANK = _mel_bank(512, 16000)
 
 
-def audio_features(samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:
-    """Log-mel spectra (16 kHz, 32 ms windows) centred on each video frame, with +-CONTEXT frames stacked."""
+def audio_features(
+    samples: np.ndarray, sample_rate: int, fps: float, n: int, sub_windows: int = 3
+) -> np.ndarray:
+    """(n, N_MELS + 1) log-mel spectra and log energy per video frame (16 kHz, 32 ms windows).
+
+    Each frame's spectrum is the mean of ``sub_windows`` windows spread over the frame's duration.
+    """
     if sample_rate != 16000:
         raise ValueError("audio_features expects 16 kHz audio")
     win = 512
     hop = sample_rate / fps
     x = np.pad(np.asarray(samples, dtype=np.float64).reshape(-1), (win, win + int(n * hop) + win))
-    centres = ((np.arange(n) + 0.5) * hop).astype(np.int64) + win
-    idx = centres[:, None] + np.arange(-win // 2, win // 2)[None, :]
-    frames = x[idx] * np.hanning(win)[None, :]
-    spec = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    mel = np.log(spec @ _BANK.T + 1e-8)
-    padded = np.pad(mel, ((CONTEXT, CONTEXT), (0, 0)), mode="edge")
-    return np.concatenate([padded[k: k + n] for k in range(2 * CONTEXT + 1)], axis=1)
+    power = np.zeros((n, _BANK.shape[0]))
+    taper = np.hanning(win)[None, :]
+    for k in range(sub_windows):
+        centres = (np.arange(n) * hop + (k + 0.5) / sub_windows * hop).astype(np.int64) + win
+        idx = centres[:, None] + np.arange(-win // 2, win // 2)[None, :]
+        power += (np.abs(np.fft.rfft(x[idx] * taper, axis=1)) ** 2) @ _BANK.T
+    power /= sub_windows
+    return np.concatenate([np.log(power + 1e-8), np.log(power.sum(1, keepdims=True) + 1e-8)], axis=1)
+
+
+def _stack(values: np.ndarray, context: int) -> np.ndarray:
+    """Rows t-context..t+context side by side (edges repeated)."""
+    n = len(values)
+    padded = np.pad(values, ((context, context), (0, 0)), mode="edge")
+    return np.concatenate([padded[k: k + n] for k in range(2 * context + 1)], axis=1)
+
+
+def _shift(x: np.ndarray, lag: int) -> np.ndarray:
+    """Row t of the result is row t - lag of ``x`` (edges repeated)."""
+    idx = np.clip(np.arange(len(x)) - lag, 0, len(x) - 1)
+    return x[idx]
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    ym = y.mean(0)
+    w = np.linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ (y - ym))
+    return w, ym
 
 
 @dataclass(frozen=True)
 class AudioMouthModel:
-    """Ridge regression from the Face's own speech (log-mel with context) to its lip aperture.
+    """Ridge regression from the Face's own speech to its lip aperture and mouth width.
 
     Learned at build time on the footage, where sound and tracked lips are known together; it
     gives the renderer the speaker's own timing and amount of opening, which recognised phones
-    (noisy without a transcript) do not.
+    (noisy without a transcript) do not. Features: log-mel spectra and log energy per frame,
+    standardised on the footage, stacked over +-``context`` frames, plus their deltas. The
+    audio-video lag is the recording's own offset (the lead of the tracked aperture over the
+    loudness at their best cross-correlation), refined by +-``lag_spread`` frames together with the
+    ridge by cross-validation on the footage.
     """
 
-    mean: np.ndarray
-    scale: np.ndarray
-    weights: np.ndarray
-    bias: float
+    context: int
+    delta_context: int
+    sub_windows: int
+    lag: int  # the prediction for frame t reads the features of frame t - lag
+    mean: np.ndarray  # (F,) per-frame feature mean
+    scale: np.ndarray  # (F,)
+    x_mean: np.ndarray  # (D,) design-matrix mean
+    x_scale: np.ndarray  # (D,)
+    weights: np.ndarray  # (D, outputs)
+    bias: np.ndarray  # (outputs,)
+    cv_r: float = float("nan")  # cross-validated aperture correlation on the footage
+    mouth_lead: int = 0  # frames the footage's lips move before its sound (loudness cross-correlation)
+
+    @property
+    def future_frames(self) -> int:
+        """How many frames of later audio one prediction reads (streaming look-ahead must cover it)."""
+        return max(self.context, self.delta_context + 1) - min(self.lag, 0)
+
+    @staticmethod
+    def _design(
+        base: np.ndarray, mean: np.ndarray, scale: np.ndarray, context: int, delta_context: int
+    ) -> np.ndarray:
+        z = (base - mean) / scale
+        delta = np.gradient(z, axis=0) if len(z) > 1 else np.zeros_like(z)
+        return np.concatenate([_stack(z, context), _stack(delta, delta_context)], axis=1)
 
     def predict(self, samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:
-        z = (audio_features(samples, sample_rate, fps, n) - self.mean) / self.scale
-        return z @ self.weights + self.bias
+        """(n, outputs) predicted aperture and mouth width per frame."""
+        if n == 0:
+            return np.zeros((0, MODEL_OUTPUTS))
+        base = audio_features(samples, sample_rate, fps, n, self.sub_windows)
+        x = self._design(base, self.mean, self.scale, self.context, self.delta_context)
+        x = (x - self.x_mean) / self.x_scale
+        return _shift(x, self.lag) @ self.weights + self.bias
 
     def pack(self) -> np.ndarray:
-        return np.concatenate([self.mean, self.scale, self.weights, [self.bias]]).astype(np.float32)
+        head = [MODEL_VERSION, self.context, self.delta_context, self.sub_windows, self.lag,
+                self.mean.size, self.x_mean.size, self.bias.size, self.cv_r, self.mouth_lead]
+        return np.concatenate([head, self.mean, self.scale, self.x_mean, self.x_scale,
+                               self.weights.ravel(), self.bias]).astype(np.float32)
 
     @classmethod
     def unpack(cls, packed: np.ndarray) -> AudioMouthModel | None:
+        """The model from ``pack()``; None for an empty array; BundleError for another layout."""
         if packed.size == 0:
             return None
-        d = (packed.size - 1) // 3
         p = packed.astype(np.float64)
-        return cls(mean=p[:d], scale=p[d:2 * d], weights=p[2 * d:3 * d], bias=float(p[-1]))
+        if p.size < HEAD or int(p[0]) != MODEL_VERSION:
+            raise BundleError("the Face's audio-to-mouth model is from an older engine; rebuild the Face",
+                              error_id="bundle_invalid")
+        ctx, dctx, sub, lag, nf, nd, no = (int(v) for v in p[1:8])
+        sizes = [nf, nf, nd, nd, nd * no, no]
+        if p.size != HEAD + sum(sizes) or nd != nf * (2 * ctx + 1) + nf * (2 * dctx + 1):
+            raise BundleError("the Face's audio-to-mouth model is damaged; rebuild the Face",
+                              error_id="bundle_invalid")
+        parts = np.split(p[HEAD:], np.cumsum(sizes)[:-1])
+        return cls(context=ctx, delta_context=dctx, sub_windows=sub, lag=lag, mean=parts[0], scale=parts[1],
+                   x_mean=parts[2], x_scale=parts[3], weights=parts[4].reshape(nd, no), bias=parts[5],
+                   cv_r=float(p[8]), mouth_lead=int(p[9]))
 
     @classmethod
-    def fit(cls, samples: np.ndarray, sample_rate: int, tracks: Tracks) -> AudioMouthModel | None:
-        present = np.asarray(tracks.present, dtype=bool) & np.isfinite(tracks.aperture)
-        if samples is None or present.sum() < 2 * tracks.fps:
+    def fit(
+        cls, samples: np.ndarray, sample_rate: int, tracks: Tracks, params: AudioModelParams | None = None,
+        targets: np.ndarray | None = None,
+    ) -> AudioMouthModel | None:
+        """Learn from the footage's audio and ``targets`` (N, k) per frame (NaN where unknown; default:
+        the tracked aperture and mouth width). Column 0 is the aperture: lag and ridge are chosen on it."""
+        params = params or AudioModelParams()
+        n = len(tracks)
+        if targets is None:
+            targets = np.column_stack([np.asarray(tracks.aperture, dtype=np.float64),
+                                       np.asarray(tracks.mouth_width, dtype=np.float64)])
+        targets = np.asarray(targets, dtype=np.float64).reshape(n, -1)
+        ok = np.asarray(tracks.present, dtype=bool) & np.isfinite(targets).all(1)
+        if samples is None or ok.sum() < max(2 * tracks.fps, 4 * params.folds) or np.std(targets[ok, 0]) == 0:
             return None
-        x = audio_features(samples, sample_rate, tracks.fps, len(tracks))[present]
-        y = np.asarray(tracks.aperture, dtype=np.float64)[present]
-        mean, scale = x.mean(0), x.std(0) + 1e-6
-        z = (x - mean) / scale
-        weights = np.linalg.solve(z.T @ z + RIDGE * np.eye(z.shape[1]), z.T @ (y - y.mean()))
-        return cls(mean=mean, scale=scale, weights=weights, bias=float(y.mean()))
+        base = audio_features(samples, sample_rate, tracks.fps, n, params.sub_windows)
+        mean, scale = base.mean(0), base.std(0) + 1e-6
+        x = cls._design(base, mean, scale, params.context, params.delta_context)
+        x_mean, x_scale = x[ok].mean(0), x[ok].std(0) + 1e-6
+        x = (x - x_mean) / x_scale
+        offset = _av_offset(samples, sample_rate, tracks, params.max_offset)
+        lags = tuple(range(-offset - params.lag_spread, -offset + params.lag_spread + 1))
+        lag, lam, cv_r = _choose_lag_ridge(x, targets[:, 0], ok, lags, params)
+        weights, bias = _ridge(_shift(x, lag)[ok], targets[ok], lam)
+        lead = max(offset, 0)
+        log.info("audio-to-mouth model: lag %+d frames, ridge %g, cross-validated r %.2f, lips lead by %d "
+                 "frames", lag, lam, cv_r, lead)
+        return cls(context=params.context, delta_context=params.delta_context, sub_windows=params.sub_windows,
+                   lag=lag, mean=mean, scale=scale, x_mean=x_mean, x_scale=x_scale, weights=weights,
+                   bias=bias, cv_r=cv_r, mouth_lead=lead)
+
+
+def _av_offset(samples: np.ndarray, sample_rate: int, tracks: Tracks, max_offset: int) -> int:
+    """Frames by which the tracked aperture leads the audio loudness (negative: lags; 0 when unclear)."""
+    n = len(tracks)
+    hop = sample_rate / tracks.fps
+    x = np.asarray(samples, dtype=np.float64).reshape(-1)
+    env = np.zeros(n)
+    for i in range(n):
+        seg = x[int(i * hop): int((i + 1) * hop)]
+        env[i] = np.sqrt(np.mean(seg**2)) if seg.size else 0.0
+    ap = np.asarray(tracks.aperture, dtype=np.float64)
+    a = np.nan_to_num(ap - np.nanmean(ap))
+    e = env - env.mean()
+    best, best_v = 0, -np.inf
+    for lead in range(-max_offset, max_offset + 1):  # a[t] against e[t + lead]
+        v = np.dot(a[: n - lead], e[lead:]) if lead >= 0 else np.dot(a[-lead:], e[: n + lead])
+        if v > best_v:
+            best, best_v = lead, v
+    return int(best) if abs(best) < max_offset else 0
+
+
+def _choose_lag_ridge(
+    x: np.ndarray, y: np.ndarray, ok: np.ndarray, lags: tuple[int, ...], params: AudioModelParams
+) -> tuple[int, float, float]:
+    """The (lag, ridge) with the best cross-validated correlation on contiguous folds, and that correlation.
+
+    One SVD per (lag, fold) serves every ridge value.
+    """
+    n = len(y)
+    fold = np.arange(n) * params.folds // n
+    ridges = np.asarray(params.ridges, dtype=np.float64)
+    best = (lags[len(lags) // 2], float(ridges[len(ridges) // 2]), -np.inf)
+    for lag in lags:
+        xs = _shift(x, lag)
+        pred = np.full((len(ridges), n), np.nan)
+        for k in range(params.folds):
+            train, test = ok & (fold != k), ok & (fold == k)
+            if train.sum() < 2 or not test.any():
+                continue
+            xm, ym = xs[train].mean(0), y[train].mean()
+            u, sv, vt = np.linalg.svd(xs[train] - xm, full_matrices=False)
+            uy = u.T @ (y[train] - ym)
+            proj = (xs[test] - xm) @ vt.T  # (test, rank)
+            for j, lam in enumerate(ridges):
+                pred[j, test] = proj @ (sv / (sv**2 + lam) * uy) + ym
+        for j, lam in enumerate(ridges):
+            good = ok & np.isfinite(pred[j])
+            if good.sum() < 3 or np.std(pred[j, good]) == 0:
+                continue
+            r = float(np.corrcoef(pred[j, good], y[good])[0, 1])
+            if r > best[2]:
+                best = (lag, float(lam), r)
+    return best if np.isfinite(best[2]) else (best[0], best[1], float("nan"))
 
 
 def frame_visemes(phones: list[Phone], n_frames: int, fps: float) -> np.ndarray:
