@@ -29,7 +29,7 @@ from facecraft.faces.checks import content_checks, decode_check, file_checks
 from facecraft.faces.scene import SceneMeter, SceneStats
 from facecraft.faces.types import Analysis, CheckReport
 from facecraft.media.types import Frame, MediaInfo
-from facecraft.speech.types import Segment
+from facecraft.speech.types import Phone, Segment
 from facecraft.vision.types import Tracks
 
 __all__ = [
@@ -84,6 +84,9 @@ class BuildContext:
     # A source that is not a video file (a photo, see faces.from_image): frames to use instead of
     # decoding ``video_path`` (at the rate of ``info.video.fps``).
     frames: Callable[[], Iterable[Frame]] | None = None
+    # Phones of the source speech when they are known (a photo's TTS script): the mouth database uses
+    # them instead of recognising the footage's audio.
+    phones: list[Phone] | None = None
     _span: tuple[float, float, str] = (0.0, 1.0, "")  # current step: start, share of the build, name
 
     @property

@@ -610,6 +610,7 @@ def _step_speech(job: _PhotoJob) -> Callable[[BuildContext], None]:
             audio=None,
         )
         ctx.samples, ctx.sample_rate = plan.samples, VOICE_RATE
+        ctx.phones = plan.phones  # the script's own timings: no recognition of the footage's audio
         ctx.manifest["source"].update({"duration": round(duration, 3), "fps": FPS,
                                        "range": [0.0, round(duration, 3)], "script": SCRIPT})
         synth = FaceSynth(job.image, job.landmarks)
@@ -673,38 +674,6 @@ def _step_voice(job: _PhotoJob) -> Callable[[BuildContext], None]:
     return step
 
 
-def _step_mouths(job: _PhotoJob) -> Callable[[BuildContext], None]:
-    def step(ctx: BuildContext) -> None:
-        """The mouth database with the TTS phones as the footage's known phones (no recognition)."""
-        from facecraft.media import iter_frames
-
-        assert ctx.tracks is not None and ctx.footage_path is not None and ctx.analysis is not None
-        assert job.plan is not None
-        n = max(1, len(ctx.tracks))
-
-        def frames() -> Iterator[Frame]:
-            for frame in iter_frames(ctx.footage_path):
-                if frame.index % 50 == 0:
-                    ctx.step_progress(frame.index / n)
-                yield frame
-
-        db = mouthdb.build_mouth_db(frames(), ctx.tracks, phones=job.plan.phones, state=ctx.analysis.state,
-                                    samples=ctx.samples, sample_rate=ctx.sample_rate)
-        db.save(ctx.work_dir / mouthdb.FILENAME)
-        counts = np.bincount(db.viseme, minlength=len(VISEMES))
-        ctx.manifest.setdefault("engine", {}).setdefault("params", {})["mouths"] = {
-            "file": mouthdb.FILENAME,
-            "patches": len(db),
-            "patch_size": list(db.size),
-            "viseme_coverage": {v: int(c) for v, c in zip(VISEMES, counts)},
-            "phones": len(job.plan.phones),
-            "audio_model": bool(db.audio_model.size),
-            "phones_source": "tts",
-        }
-
-    return step
-
-
 def build_face_from_image(
     image: str | Path | bytes,
     *,
@@ -751,7 +720,7 @@ def build_face_from_image(
         ("checks", _step_checks(job)),
         ("voice", _step_voice(job)),
         ("thumbnail", step_thumbnail),
-        ("mouths", _step_mouths(job)),
+        ("mouths", mouthdb.step_mouths),
         ("motion", motion_graph.step_motion),
     ]
     log.info("photo Face %s from %s (voice %s)", face_id, filename, voice_name)

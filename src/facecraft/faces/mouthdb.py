@@ -491,7 +491,8 @@ def step_mouths(ctx: BuildContext) -> None:
     from facecraft.media import iter_frames
 
     assert ctx.tracks is not None and ctx.footage_path is not None
-    phones = footage_phones(ctx.samples, ctx.sample_rate)
+    known = ctx.phones is not None
+    phones = ctx.phones if known else footage_phones(ctx.samples, ctx.sample_rate)
     ctx.step_progress(0.3)
     n = max(1, len(ctx.tracks))
     state = ctx.analysis.state if ctx.analysis is not None else np.zeros(n, np.uint8)
@@ -513,5 +514,6 @@ def step_mouths(ctx: BuildContext) -> None:
         "patch_size": list(db.size),
         "viseme_coverage": {v: int(c) for v, c in zip(VISEMES, counts)},
         "phones": len(phones),
+        "phones_source": "known" if known else "recognised",
         "audio_model": bool(db.audio_model.size),
     }
