@@ -11,10 +11,8 @@ and "random" (mouths drawn at random from the database).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -23,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
+
+from _common import machine_info, write_result
 
 from facecraft import media
 from facecraft.engine import Renderer, dub_frames, select_dub_mouths
@@ -278,17 +278,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'met' if met else 'NOT met':>8}  {name}")
     result = {
         "bench": "fidelity",
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "processor": platform.processor()},
+        "machine": machine_info(),
         "protocol": {"train_share": TRAIN_SHARE, "transcript": False, "tracker": "facecraft.vision.track_frames"},
         "inputs": [str(v) for v in videos],
         "mean": mean,
         "targets": targets,
         "clips": clips,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=float))
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

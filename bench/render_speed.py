@@ -11,16 +11,16 @@ sentence of Piper speech (with its phones) and returns its first frame; median o
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from _common import machine_info, write_result
 
 from facecraft import media
 from facecraft.engine import Renderer, StreamingRenderer, render_speech, speech_frames
@@ -101,15 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'met' if met else 'NOT met':>8}  {name}")
     result = {
         "bench": "render_speed",
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "processor": platform.processor()},
+        "machine": machine_info(),
         "inputs": {"clip_512": str(CLIP_512), "clip_720": str(CLIP_720), "speech": str(SPEECH)},
         **rows,
         "targets": targets,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=float))
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 
