@@ -30,8 +30,7 @@ from _common import machine_info, write_result  # noqa: E402
 
 from facecraft.media import read_audio  # noqa: E402
 from facecraft.speech.align import BOUNDARY_SHIFT_S, align, phone_loop  # noqa: E402
-from facecraft.speech.asr import PocketSphinxASR  # noqa: E402
-from facecraft.speech.g2p import transcript_words  # noqa: E402
+from facecraft.speech.asr import PocketSphinxASR, word_error_rate  # noqa: E402
 from facecraft.speech.vad import detect_speech  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,17 +43,6 @@ PARAGRAPH = (
     "After that, the system builds your face and you can make it say anything you type."
 )
 GRID_TEXT = "set white with p two soon"
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Levenshtein distance over normalised words / number of reference words."""
-    ref, hyp = transcript_words(reference), transcript_words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        diag, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diag + (r != h))
-    return row[-1] / len(ref)
 
 
 def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:

@@ -15,25 +15,17 @@ import pytest
 
 from facecraft.errors import SpeechError
 from facecraft.media import read_audio
-from facecraft.speech.asr import OpenAIASR, PocketSphinxASR, Transcript, speech_windows
-from facecraft.speech.g2p import transcript_words
+from facecraft.speech.asr import OpenAIASR, PocketSphinxASR, Transcript, speech_windows, word_error_rate
 from facecraft.speech.types import Segment
 from tests.utils import testdata_path
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = transcript_words(reference), transcript_words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        diag, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diag + (r != h))
-    return row[-1] / len(ref)
 
 
 def test_word_error_rate_helper() -> None:
     assert word_error_rate("a b c d", "a b c d") == 0.0
     assert word_error_rate("a b c d", "a x c") == 0.5
+    assert word_error_rate("Two cats", "2 cats") == 0.0  # compared after normalisation
+    with pytest.raises(ValueError):
+        word_error_rate("", "anything")
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,27 @@ import numpy as np
 from facecraft.errors import SpeechError
 from facecraft.speech import _sphinx
 from facecraft.speech._pcm import PCM_RATE, to_pcm16k
+from facecraft.speech.g2p import transcript_words
 from facecraft.speech.types import Segment, Word
 from facecraft.speech.vad import detect_speech
 
-__all__ = ["ASRBackend", "OpenAIASR", "PocketSphinxASR", "Transcript", "speech_windows"]
+__all__ = ["ASRBackend", "OpenAIASR", "PocketSphinxASR", "Transcript", "speech_windows", "word_error_rate"]
 
 log = logging.getLogger(__name__)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word-level Levenshtein distance over normalised words (numbers spelled out, lower case),
+    divided by the number of reference words: how recognition quality is measured."""
+    ref, hyp = transcript_words(reference), transcript_words(hypothesis)
+    if not ref:
+        raise ValueError("the reference transcript has no words")
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        diag, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diag + (r != h))
+    return row[-1] / len(ref)
 
 _MAX_WINDOW_S = 20.0  # longest stretch handed to PocketSphinx in one utterance
 _PAD_S = 0.25  # silence kept around each stretch of speech (the acoustic model expects some)
