@@ -44,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
 
 
 def create(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    from facecraft.commands._progress import PercentBar
     from facecraft.errors import InputError
     from facecraft.faces.build import build_face
 
@@ -53,23 +52,8 @@ def create(args: argparse.Namespace) -> int:
         raise InputError("--voice and --auto-fix apply to --image (a photo) only")
     if args.image is not None and args.range:
         raise InputError("--range applies to --video only")
-    bar = None if args.no_progress else tqdm(total=100, unit="%", desc="building", leave=False,
-                                             bar_format="{desc:<18} {percentage:3.0f}%|{bar}| {elapsed}")
 
-    def progress(fraction: float, step: str) -> None:
-        # Redraw only when the step or the whole percent changes: builds report per frame.
-        if bar is None:
-            return
-        percent = round(fraction * 100)
-        if step != progress.step:
-            progress.step = step
-            bar.set_description_str(f"building: {step}", refresh=False)
-        if percent != bar.n:
-            bar.update(percent - bar.n)
-
-    progress.step = ""  # type: ignore[attr-defined]
-
-    try:
+    with PercentBar("building", enabled=not args.no_progress, width=18) as progress:
         if args.image is not None:
             from facecraft.faces.from_image import DEFAULT_VOICE_NAME, build_face_from_image
 
@@ -78,9 +62,6 @@ def create(args: argparse.Namespace) -> int:
         else:
             path = build_face(args.video, name=args.name, out_dir=args.out, progress=progress,
                               source_range=tuple(args.range) if args.range else None)
-    finally:
-        if bar is not None:
-            bar.close()
     print(path)
     return 0
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
+from facecraft.commands._progress import PercentBar
 from facecraft.errors import InputError
 
 
@@ -46,19 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     li.set_defaults(handler=listen)
 
 
-def _progress(args: argparse.Namespace, desc: str) -> tuple[Callable[[float], None], Callable[[], None]]:
-    from tqdm import tqdm
-
-    bar = None if args.no_progress else tqdm(total=100, unit="%", desc=desc, leave=False,
-                                             bar_format="{desc:<10} {percentage:3.0f}%|{bar}| {elapsed}")
-
-    def update(fraction: float) -> None:
-        if bar is not None:
-            bar.update(max(0, round(fraction * 100) - bar.n))
-
-    return update, (bar.close if bar is not None else (lambda: None))
-
-
 def _renderer(args: argparse.Namespace):  # noqa: ANN202
     from facecraft.engine import Renderer
     from facecraft.faces.bundle import load_bundle
@@ -72,11 +59,8 @@ def say(args: argparse.Namespace) -> int:
 
     check_text(args.text)
     renderer = _renderer(args)
-    update, close = _progress(args, "say")
-    try:
+    with PercentBar("say", enabled=not args.no_progress) as update:
         out = render_text(renderer, args.text, out_path=args.out, adapt_voice=not args.no_adapt, progress=update)
-    finally:
-        close()
     print(out)
     return 0
 
@@ -89,12 +73,9 @@ def render(args: argparse.Namespace) -> int:
         raise InputError(f"audio file not found: {args.audio}")
     renderer = _renderer(args)
     audio = media.read_audio(args.audio, sample_rate=16000, mono=True)
-    update, close = _progress(args, "render")
-    try:
+    with PercentBar("render", enabled=not args.no_progress) as update:
         out = render_speech(renderer, audio.samples, audio.sample_rate, text=args.text, out_path=args.out,
                             progress=update)
-    finally:
-        close()
     print(out)
     return 0
 
@@ -103,10 +84,7 @@ def listen(args: argparse.Namespace) -> int:
     from facecraft.engine import render_listening
 
     renderer = _renderer(args)
-    update, close = _progress(args, "listen")
-    try:
+    with PercentBar("listen", enabled=not args.no_progress) as update:
         out = render_listening(renderer, args.seconds, out_path=args.out, progress=update)
-    finally:
-        close()
     print(out)
     return 0
