@@ -28,6 +28,7 @@ from facecraft import media
 from facecraft.engine import Renderer, dub_frames, select_dub_mouths
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
+from facecraft.faces.mouthdb import mouth_lead, rms_envelope
 from facecraft.media.types import Frame
 from facecraft.speech.vad import detect_speech
 from facecraft.vision import landmarks as lm
@@ -78,30 +79,6 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
         return float("nan")
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
-
-
-def envelope(samples: np.ndarray, fps: float, n: int) -> np.ndarray:
-    hop = RATE / fps
-    out = np.zeros(n)
-    for i in range(n):
-        seg = samples[int(i * hop): int((i + 1) * hop)]
-        out[i] = np.sqrt(np.mean(seg**2)) if seg.size else 0.0
-    return out
-
-
-def best_lag(aperture: np.ndarray, env: np.ndarray, max_lag: int = 10) -> int:
-    """Lag (frames) at which the aperture best follows the audio envelope (negative: mouth leads)."""
-    a = np.nan_to_num(aperture - np.nanmean(aperture))
-    e = env - env.mean()
-    best, best_v = 0, -np.inf
-    for lag in range(-max_lag, max_lag + 1):
-        if lag >= 0:
-            v = np.dot(a[lag:], e[: len(e) - lag])
-        else:
-            v = np.dot(a[:lag], e[-lag:])
-        if v > best_v:
-            best, best_v = lag, v
-    return best
 
 
 def silence_frames(samples: np.ndarray, fps: float, n: int) -> np.ndarray:
@@ -210,7 +187,7 @@ def run_clip(video: Path, work: Path) -> dict:
     closed_limit = p.closed + 0.25 * (p.open - p.closed)
     sil = silence_frames(samples, fps, n)
     gen_ap = gen_tracks.aperture
-    env = envelope(samples, fps, n)
+    env = rms_envelope(samples, RATE, fps, n)
     psnr, ssim = region_scores(gen, gt, gt_tracks)
     _, ssim_rand = region_scores(rand, gt, gt_tracks)
     return {
@@ -229,7 +206,8 @@ def run_clip(video: Path, work: Path) -> dict:
         "silence_frames": int(sil.sum()),
         "silence_closure": float(np.mean(np.nan_to_num(gen_ap[sil], nan=1.0) < closed_limit)) if sil.any()
         else float("nan"),
-        "av_offset_frames": best_lag(gen_ap, env) - best_lag(gt_tracks.aperture, env),
+        # Frame lag of the generated mouth behind the audio, minus the ground truth's (max 10 frames).
+        "av_offset_frames": mouth_lead(gt_tracks.aperture, env, 10) - mouth_lead(gen_ap, env, 10),
         "lf_psnr": psnr,
         "lf_ssim": ssim,
         "lf_ssim_random": ssim_rand,

@@ -40,6 +40,8 @@ __all__ = [
     "AudioMouthModel",
     "AudioModelParams",
     "audio_features",
+    "rms_envelope",
+    "mouth_lead",
 ]
 
 if TYPE_CHECKING:
@@ -288,24 +290,37 @@ class AudioMouthModel:
                    bias=bias, cv_r=cv_r, mouth_lead=lead)
 
 
-def _av_offset(samples: np.ndarray, sample_rate: int, tracks: Tracks, max_offset: int) -> int:
-    """Frames by which the tracked aperture leads the audio loudness (negative: lags; 0 when unclear)."""
-    n = len(tracks)
-    hop = sample_rate / tracks.fps
+def rms_envelope(samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:
+    """(n,) RMS level of each video frame's own stretch of audio (0 past the end)."""
+    hop = sample_rate / fps
     x = np.asarray(samples, dtype=np.float64).reshape(-1)
     env = np.zeros(n)
     for i in range(n):
         seg = x[int(i * hop): int((i + 1) * hop)]
         env[i] = np.sqrt(np.mean(seg**2)) if seg.size else 0.0
-    ap = np.asarray(tracks.aperture, dtype=np.float64)
-    a = np.nan_to_num(ap - np.nanmean(ap))
-    e = env - env.mean()
+    return env
+
+
+def mouth_lead(aperture: np.ndarray, envelope: np.ndarray, max_frames: int) -> int:
+    """Frames by which the mouth aperture leads the audio loudness (negative: lags), searched within
+    +-max_frames: the lead at which ``aperture[t]`` best matches ``envelope[t + lead]``."""
+    n = len(envelope)
+    a = np.asarray(aperture, dtype=np.float64)
+    a = np.nan_to_num(a - np.nanmean(a))
+    e = envelope - envelope.mean()
     best, best_v = 0, -np.inf
-    for lead in range(-max_offset, max_offset + 1):  # a[t] against e[t + lead]
+    for lead in range(-max_frames, max_frames + 1):
         v = np.dot(a[: n - lead], e[lead:]) if lead >= 0 else np.dot(a[-lead:], e[: n + lead])
         if v > best_v:
             best, best_v = lead, v
-    return int(best) if abs(best) < max_offset else 0
+    return int(best)
+
+
+def _av_offset(samples: np.ndarray, sample_rate: int, tracks: Tracks, max_offset: int) -> int:
+    """The footage's own mouth lead (see ``mouth_lead``); 0 when unclear (at the edge of the search)."""
+    env = rms_envelope(samples, sample_rate, tracks.fps, len(tracks))
+    lead = mouth_lead(tracks.aperture, env, max_offset)
+    return lead if abs(lead) < max_offset else 0
 
 
 def _choose_lag_ridge(
