@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -279,7 +280,6 @@ class FaceBuildHandler:
     def _build(self, ctx: JobContext, video_path: Path, *, name: str, out_dir: Path) -> tuple[Path, dict]:
         from facecraft import media
         from facecraft.faces.build import build_face
-        from facecraft.faces.bundle import load_bundle
 
         info = media.probe(video_path)  # fails fast with video_format / video_processing
         source_range = None
@@ -287,31 +287,18 @@ class FaceBuildHandler:
         if limit > 0 and info.duration_s > limit:
             source_range = (0.0, float(limit))
 
-        def on_progress(fraction: float, _step: str = "") -> None:
-            ctx.progress(0.05 + 0.94 * float(fraction))
-
-        try:
-            bundle_path = build_face(
+        return self._run_build(
+            ctx,
+            lambda progress: build_face(
                 video_path,
                 name=name,
                 out_dir=out_dir,
-                progress=on_progress,
+                progress=progress,
                 source_range=source_range,
                 face_id=ctx.target_id,
-            )
-        except FacecraftError as exc:
-            # A failed upload check stops the build without its report; keep one on the Face so the
-            # API and portal can show every check (with time ranges), not just the first failure.
-            report = getattr(exc, "report", None)
-            if report is None and exc.error_id not in NO_REPORT_ERRORS:
-                from facecraft.faces.checks import check_video
-
-                report = check_video(video_path)
-            if report is not None:
-                self._save_report(ctx, report.to_dict())
-            raise
-        bundle = load_bundle(bundle_path)
-        return Path(bundle.path), bundle.report.to_dict()
+            ),
+            recheck=video_path,
+        )
 
     def _build_photo(
         self,
@@ -324,23 +311,46 @@ class FaceBuildHandler:
         auto_fix: bool,
     ) -> tuple[Path, dict]:
         """A photo Face: ``faces.from_image`` synthesises the footage; the report is the photo's checks."""
-        from facecraft.faces.bundle import load_bundle
         from facecraft.faces.from_image import build_face_from_image
 
         if image_path.stat().st_size > MAX_IMAGE_BYTES:
             raise InputError(f"the photo is over {MAX_IMAGE_BYTES // (1024 * 1024)} MB", error_id="file_size")
 
+        log.info("building photo Face %s (voice %s, auto_fix %s)", ctx.target_id, voice, auto_fix)
+        return self._run_build(
+            ctx,
+            lambda progress: build_face_from_image(
+                image_path, name=name, out_dir=out_dir, voice=voice, auto_fix=auto_fix,
+                progress=progress, face_id=ctx.target_id,
+            ),
+        )
+
+    def _run_build(
+        self,
+        ctx: JobContext,
+        build: Callable[[Callable[[float, str], None]], Path],
+        *,
+        recheck: Path | None = None,
+    ) -> tuple[Path, dict]:
+        """Run one bundle build with the job's progress (5..99 %); return the bundle path and its report.
+
+        A failed build keeps a check report on the Face so the API and portal can show every check (with
+        time ranges), not just the first failure: the report the error carries, or, for a video stopped
+        before its checks ran, the checks of ``recheck``.
+        """
+        from facecraft.faces.bundle import load_bundle
+
         def on_progress(fraction: float, _step: str = "") -> None:
             ctx.progress(0.05 + 0.94 * float(fraction))
 
-        log.info("building photo Face %s (voice %s, auto_fix %s)", ctx.target_id, voice, auto_fix)
         try:
-            bundle_path = build_face_from_image(
-                image_path, name=name, out_dir=out_dir, voice=voice, auto_fix=auto_fix,
-                progress=on_progress, face_id=ctx.target_id,
-            )
+            bundle_path = build(on_progress)
         except FacecraftError as exc:
             report = getattr(exc, "report", None)
+            if report is None and recheck is not None and exc.error_id not in NO_REPORT_ERRORS:
+                from facecraft.faces.checks import check_video
+
+                report = check_video(recheck)
             if report is not None:
                 self._save_report(ctx, report.to_dict())
             raise
