@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from facecraft.service.errors import ApiError
 from facecraft.service.keys import lookup_key
 from facecraft.service.runtime import Runtime
 
-__all__ = ["RuntimeDep", "OwnerDep", "BaseUrlDep", "get_runtime", "require_key", "base_url"]
+__all__ = [
+    "RuntimeDep", "OwnerDep", "BaseUrlDep", "LimitQuery", "PageQuery", "get_runtime", "require_key", "base_url",
+]
 
 api_key_header = APIKeyHeader(
     name="x-api-key", auto_error=False, description="an API key from `facecraft keys create`"
@@ -44,3 +46,7 @@ def base_url(request: Request, rt: RuntimeDep) -> str:
 
 
 BaseUrlDep = Annotated[str, Depends(base_url)]
+
+# Paging of every list route (``?limit&page``, 1-based pages).
+LimitQuery = Annotated[int, Query(ge=1, le=100)]
+PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]

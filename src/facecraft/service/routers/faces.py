@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from facecraft.service.deps import BaseUrlDep, OwnerDep, RuntimeDep
+from facecraft.service.deps import BaseUrlDep, LimitQuery, OwnerDep, PageQuery, RuntimeDep
 from facecraft.service.errors import BadRequest
 from facecraft.service.face_service import FaceSource, create_face, delete_face, get_face, list_faces
 from facecraft.service.schemas import (
@@ -64,8 +64,8 @@ def build_router(naming: Naming) -> APIRouter:
         owner: OwnerDep,
         rt: RuntimeDep,
         base: BaseUrlDep,
-        limit: Annotated[int, Query(ge=1, le=100)] = 10,
-        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+        limit: LimitQuery = 10,
+        page: PageQuery = 1,
         verbose: bool = False,
         face_type: Annotated[str | None, Query(pattern="^(user|system)$")] = None,
         face_ids: Annotated[str | None, Query(max_length=2000)] = None,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
-from facecraft.service.deps import BaseUrlDep, OwnerDep, RuntimeDep
+from facecraft.service.deps import BaseUrlDep, LimitQuery, OwnerDep, PageQuery, RuntimeDep
 from facecraft.service.errors import BadRequest
 from facecraft.service.schemas import (
     VideoCreate,
@@ -78,8 +78,8 @@ def list_(
     owner: OwnerDep,
     rt: RuntimeDep,
     base: BaseUrlDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: LimitQuery = 10,
+    page: PageQuery = 1,
 ) -> dict[str, Any]:
     with rt.db.session() as session:
         rows, total = list_videos(session, owner_id=owner, limit=limit, page=page)
