@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -152,9 +151,10 @@ def render_speech(
 
 
 def check_text(text: str) -> str:
-    """InputError unless the text has something to say (letters or digits)."""
-    if not text or not re.search(r"\w", text):
-        raise InputError("the text has nothing to say (no letters or digits)")
+    """InputError unless the text has something to say (the speech layer's rule), before any work."""
+    from facecraft.speech.text import require_speakable
+
+    require_speakable(text)
     return text.strip()
 
 

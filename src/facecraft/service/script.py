@@ -8,6 +8,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from facecraft.errors import InputError
+from facecraft.speech.text import has_speakable
 
 __all__ = ["EMOTIONS", "EmotionCue", "parse_script"]
 
@@ -56,6 +57,6 @@ def parse_script(script: str) -> tuple[str, list[EmotionCue]]:
         pos = match.end()
     parts.append(script[pos:])
     text = re.sub(r"[ \t]{2,}", " ", "".join(parts)).strip()
-    if not re.search(r"\w", text):
+    if not has_speakable(text):
         raise InputError("the script has nothing to say (no words besides tags)")
     return text, cues

@@ -13,7 +13,7 @@ import unicodedata
 
 from facecraft.errors import InputError
 
-__all__ = ["normalize_text", "split_sentences", "word_tokens", "require_speakable"]
+__all__ = ["normalize_text", "split_sentences", "word_tokens", "has_speakable", "require_speakable"]
 
 # Titles and abbreviations whose trailing "." espeak reads as the end of a sentence.
 _ABBREVIATIONS = {
