@@ -42,7 +42,7 @@ TESTDATA = Path(os.environ.get("FACECRAFT_TESTDATA", REPO.parent / "shared" / "t
 TRAIN_SHARE = 0.7
 RATE = 16000
 KEYS = ("aperture_r", "mlmd", "mlmd_still", "mlmd_random", "silence_closure", "av_offset_frames",
-        "lf_psnr", "lf_ssim", "lf_ssim_random", "seam")
+        "av_offset_direct_frames", "lf_psnr", "lf_ssim", "lf_ssim_random", "seam")
 LIPS = list(dict.fromkeys(list(lm.LIPS_OUTER) + list(lm.LIPS_INNER)))
 
 
@@ -101,6 +101,12 @@ def silence_frames(samples: np.ndarray, fps: float, n: int) -> np.ndarray:
             out[i:j] = True
         i = j
     return out
+
+
+def filled(values: np.ndarray) -> np.ndarray:
+    """``values`` with NaN (untracked frames) replaced by the mean, for cross-correlations."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(v), v, np.nanmean(v))
 
 
 def lower_face_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -208,6 +214,9 @@ def run_clip(video: Path, work: Path) -> dict:
         else float("nan"),
         # Frame lag of the generated mouth behind the audio, minus the ground truth's (max 10 frames).
         "av_offset_frames": mouth_lead(gt_tracks.aperture, env, 10) - mouth_lead(gen_ap, env, 10),
+        # The same offset read directly: frames the generated aperture lags the ground truth's. The
+        # envelope route is noisy where the real lips follow the loudness weakly (r ~ 0.2 on 6 s).
+        "av_offset_direct_frames": mouth_lead(filled(gt_tracks.aperture), filled(gen_ap), 10),
         "lf_psnr": psnr,
         "lf_ssim": ssim,
         "lf_ssim_random": ssim_rand,
@@ -235,21 +244,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{video.name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     ok = [c for c in clips if "error" not in c]
     mean = {k: float(np.nanmean([c[k] for c in ok])) if ok else float("nan") for k in KEYS}
-    mean["av_offset_abs_frames"] = float(np.mean([abs(c["av_offset_frames"]) for c in ok])) if ok else float("nan")
-    header = f"{'clip':<36}" + "".join(f"{k:>17}" for k in KEYS)
+    for key in ("av_offset_frames", "av_offset_direct_frames"):
+        mean[key.replace("_frames", "_abs_frames")] = float(np.mean([abs(c[key]) for c in ok])) if ok else float("nan")
+    widths = {k: max(17, len(k) + 2) for k in KEYS}
+    header = f"{'clip':<36}" + "".join(f"{k:>{widths[k]}}" for k in KEYS)
     print(header)
     for c in clips:
         if "error" in c:
             print(f"{c['clip']:<36} ERROR {c['error']}")
         else:
-            print(f"{c['clip']:<36}" + "".join(f"{c[k]:>17.3f}" for k in KEYS))
-    print(f"{'MEAN':<36}" + "".join(f"{mean[k]:>17.3f}" for k in KEYS))
+            print(f"{c['clip']:<36}" + "".join(f"{c[k]:>{widths[k]}.3f}" for k in KEYS))
+    print(f"{'MEAN':<36}" + "".join(f"{mean[k]:>{widths[k]}.3f}" for k in KEYS))
     targets = {
         "aperture_r >= 0.70": mean["aperture_r"] >= 0.70,
         "mlmd <= 0.6 * mlmd_still": mean["mlmd"] <= 0.6 * mean["mlmd_still"],
         "silence_closure >= 0.95": mean["silence_closure"] >= 0.95,
         "|av_offset_frames| <= 1 (mean of signed offsets)": abs(mean["av_offset_frames"]) <= 1,
         "mean |av_offset_frames| <= 1": mean["av_offset_abs_frames"] <= 1,
+        "mean |av_offset_direct_frames| <= 1 (generated vs ground-truth aperture)": mean["av_offset_direct_abs_frames"] <= 1,
         "lf_ssim > lf_ssim_random": mean["lf_ssim"] > mean["lf_ssim_random"],
     }
     for name, met in targets.items():

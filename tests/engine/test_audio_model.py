@@ -9,7 +9,7 @@ from facecraft import media
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.timeline import ShapePriors, build_timeline
 from facecraft.errors import BundleError
-from facecraft.faces.mouthdb import AudioMouthModel, audio_features
+from facecraft.faces.mouthdb import AudioModelParams, AudioMouthModel, audio_features
 from facecraft.vision.types import Tracks
 from tests.utils import testdata_path as data_path
 
@@ -53,6 +53,26 @@ def test_model_learns_the_lag_and_predicts_held_out_speech(speech: np.ndarray) -
     held = slice(split, n)
     assert np.corrcoef(pred[held, 0], aperture[held])[0, 1] > 0.7
     assert np.corrcoef(pred[held, 1], width[held])[0, 1] > 0.7
+
+
+def test_predictions_keep_the_mouths_range_of_motion(speech: np.ndarray) -> None:
+    """Ridge shrinks uncertain predictions toward the mean; the gain restores the lips' own spread."""
+    n = int(len(speech) / 16000 * FPS)
+    aperture, width = _synthetic_mouth(speech, n)
+    rng = np.random.default_rng(3)
+    noisy = aperture + rng.normal(0.0, 0.6 * aperture.std(), n)  # much of the motion is not in the audio
+    split = int(0.7 * n)
+    train = speech[: int(split / FPS * 16000)]
+    tracks = _tracks(noisy[:split], width[:split])
+    model = AudioMouthModel.fit(train, 16000, tracks)
+    plain = AudioMouthModel.fit(train, 16000, tracks, params=AudioModelParams(max_gain=1.0))
+    assert model is not None and plain is not None
+    held = slice(split, n)
+    pred, shrunk = model.predict(speech, 16000, FPS, n)[held, 0], plain.predict(speech, 16000, FPS, n)[held, 0]
+    assert pred.std() > 1.15 * shrunk.std(), "the gain stretches the predictions"
+    assert pred.std() <= 2.0 * shrunk.std() + 1e-9, "by at most max_gain"
+    assert np.corrcoef(pred, shrunk)[0, 1] > 0.999, "stretching keeps the timing"
+    assert abs(np.median(pred) - np.median(shrunk)) < 0.5 * shrunk.std(), "around the same centre"
 
 
 def test_model_round_trips_and_rejects_an_old_layout(speech: np.ndarray) -> None:

@@ -126,6 +126,7 @@ class AudioModelParams:
     ridges: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)  # regularisation tried
     folds: int = 5  # contiguous cross-validation folds for choosing the lag and the ridge
     max_offset: int = 6  # most frames the lips may be found to lead or lag the sound (beyond: unclear)
+    max_gain: float = 2.0  # most the predictions are stretched to the footage's own range of motion
 
 
 def _mel_bank(n_fft: int, rate: int, n: int = N_MELS) -> np.ndarray:
@@ -194,7 +195,10 @@ class AudioMouthModel:
     standardised on the footage, stacked over +-``context`` frames, plus their deltas. The
     audio-video lag is the recording's own offset (the lead of the tracked aperture over the
     loudness at their best cross-correlation), refined by +-``lag_spread`` frames together with the
-    ridge by cross-validation on the footage.
+    ridge by cross-validation on the footage. Ridge predictions vary less than the lips do (the
+    model is shrunk toward the mean where it is unsure), which reads as mumbling and lets mouth
+    selection settle on half-open mouths; the weights are therefore scaled so that the
+    cross-validated predictions span the footage's own range of aperture (see ``max_gain``).
     """
 
     context: int
@@ -280,11 +284,13 @@ class AudioMouthModel:
         x = (x - x_mean) / x_scale
         offset = _av_offset(samples, sample_rate, tracks, params.max_offset)
         lags = tuple(range(-offset - params.lag_spread, -offset + params.lag_spread + 1))
-        lag, lam, cv_r = _choose_lag_ridge(x, targets[:, 0], ok, lags, params)
+        lag, lam, cv_r, cv_pred = _choose_lag_ridge(x, targets[:, 0], ok, lags, params)
         weights, bias = _ridge(_shift(x, lag)[ok], targets[ok], lam)
+        gain = _range_gain(targets[:, 0], cv_pred, ok, params.max_gain)
+        weights = weights * gain
         lead = max(offset, 0)
-        log.info("audio-to-mouth model: lag %+d frames, ridge %g, cross-validated r %.2f, lips lead by %d "
-                 "frames", lag, lam, cv_r, lead)
+        log.info("audio-to-mouth model: lag %+d frames, ridge %g, cross-validated r %.2f, gain %.2f, lips lead "
+                 "by %d frames", lag, lam, cv_r, gain, lead)
         return cls(context=params.context, delta_context=params.delta_context, sub_windows=params.sub_windows,
                    lag=lag, mean=mean, scale=scale, x_mean=x_mean, x_scale=x_scale, weights=weights,
                    bias=bias, cv_r=cv_r, mouth_lead=lead)
@@ -323,10 +329,19 @@ def _av_offset(samples: np.ndarray, sample_rate: int, tracks: Tracks, max_offset
     return lead if abs(lead) < max_offset else 0
 
 
+def _range_gain(y: np.ndarray, cv_pred: np.ndarray, ok: np.ndarray, max_gain: float) -> float:
+    """Factor that gives the cross-validated predictions the spread of the targets (1 ..``max_gain``)."""
+    good = ok & np.isfinite(cv_pred) & np.isfinite(y)
+    if good.sum() < 3 or np.std(cv_pred[good]) <= 0:
+        return 1.0
+    return float(np.clip(np.std(y[good]) / np.std(cv_pred[good]), 1.0, max_gain))
+
+
 def _choose_lag_ridge(
     x: np.ndarray, y: np.ndarray, ok: np.ndarray, lags: tuple[int, ...], params: AudioModelParams
-) -> tuple[int, float, float]:
-    """The (lag, ridge) with the best cross-validated correlation on contiguous folds, and that correlation.
+) -> tuple[int, float, float, np.ndarray]:
+    """The (lag, ridge) with the best cross-validated correlation on contiguous folds, that correlation,
+    and the cross-validated predictions it was measured on (NaN where there are none).
 
     One SVD per (lag, fold) serves every ridge value.
     """
@@ -334,6 +349,7 @@ def _choose_lag_ridge(
     fold = np.arange(n) * params.folds // n
     ridges = np.asarray(params.ridges, dtype=np.float64)
     best = (lags[len(lags) // 2], float(ridges[len(ridges) // 2]), -np.inf)
+    best_pred = np.full(n, np.nan)
     for lag in lags:
         xs = _shift(x, lag)
         pred = np.full((len(ridges), n), np.nan)
@@ -354,7 +370,8 @@ def _choose_lag_ridge(
             r = float(np.corrcoef(pred[j, good], y[good])[0, 1])
             if r > best[2]:
                 best = (lag, float(lam), r)
-    return best if np.isfinite(best[2]) else (best[0], best[1], float("nan"))
+                best_pred = pred[j].copy()
+    return (*best, best_pred) if np.isfinite(best[2]) else (best[0], best[1], float("nan"), best_pred)
 
 
 def frame_visemes(phones: list[Phone], n_frames: int, fps: float) -> np.ndarray:
