@@ -110,7 +110,7 @@ def filled(values: np.ndarray) -> np.ndarray:
 
 
 def lower_face_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    poly = lower_face_polygon(points, grow=0.1)
+    poly = lower_face_polygon(points, grow=0.1, nose_clear=0.0)  # the same region as before the mask moved
     x0, y0 = np.floor(poly.min(0)).astype(int)
     x1, y1 = np.ceil(poly.max(0)).astype(int)
     h, w = shape

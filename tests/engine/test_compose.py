@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from facecraft.vision.color import match_color
+from facecraft.vision.color import match_color, match_shading
 from facecraft.vision.masks import feathered_mask, lower_face_polygon, mask_edge
 from facecraft.vision.warp import apply_affine, compose_affine, fit_similarity, invert_affine, normalise_shape
 
@@ -41,6 +42,26 @@ def test_colour_transfer_moves_statistics_toward_the_reference() -> None:
     ref = np.clip(src.astype(int) + [40, 20, 0], 0, 255).astype(np.uint8)
     out = match_color(src, ref, np.ones((40, 40), np.float32), strength=1.0)
     assert np.abs(out.mean((0, 1)) - ref.mean((0, 1))).max() < np.abs(src.mean((0, 1)) - ref.mean((0, 1))).max() / 3
+
+
+def test_shading_match_follows_the_references_light_and_keeps_the_sources_detail() -> None:
+    """Light falling off across the reference (a head turned to the lamp) is matched locally."""
+    h, w = 60, 80
+    yy, xx = np.mgrid[0:h, 0:w]
+    detail = np.where((xx // 4 + yy // 4) % 2 == 0, 8, -8)  # fine texture the source must keep
+    src = np.clip(120 + detail[..., None] + np.zeros(3), 0, 255).astype(np.uint8)
+    ramp = 50.0 * xx / (w - 1) - 25.0  # reference: darker on the left, brighter on the right
+    ref = np.clip(120 + ramp[..., None] + np.zeros(3), 0, 255).astype(np.uint8)
+    weight = np.ones((h, w), np.float32)
+    weight[20:40, 30:50] = 0.0  # a "mouth" the shading is not measured on
+    out = match_shading(src, ref, weight, sigma_px=6.0).astype(float)
+    col = out.mean((0, 2))
+    ref_col = ref.astype(float).mean((0, 2))
+    assert np.abs(col - ref_col)[8:-8].max() < 8, "the light ramp is followed across the patch"
+    assert abs(out[30, 40].mean() - ref[30, 40].mean()) < 10, "and bridged over the unweighted middle"
+    fine = out[..., 0] - cv2.GaussianBlur(out[..., 0], (0, 0), 3.0)
+    assert np.std(fine[8:-8, 8:-8]) > 0.6 * np.std(detail), "the texture survives"
+    assert np.array_equal(match_shading(src, ref, np.zeros((h, w), np.float32), sigma_px=6.0), src)
 
 
 def test_pasting_a_frames_own_mouth_back_changes_almost_nothing(renderer) -> None:  # noqa: ANN001

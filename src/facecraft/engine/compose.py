@@ -3,7 +3,8 @@
 Both live in the same canonical patch frame (aligned on stable landmarks), so the paste is one
 similarity back into the base frame. The mask is the union of the two lower-face polygons (the
 pasted chin may sit lower or higher than the base's), grown past the jaw line and feathered; colour
-is matched on the skin inside it (lips excluded, they differ on purpose).
+and low-frequency shading are matched on the skin both show (lips excluded, they differ on purpose),
+so light falling differently across the cheeks does not show as pale bands along the blend.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from facecraft.engine.config import EngineConfig
 from facecraft.faces.mouthdb import MouthDB
 from facecraft.vision import landmarks as lm
-from facecraft.vision.color import match_color
+from facecraft.vision.color import match_color, match_shading
 from facecraft.vision.masks import feathered_mask, lower_face_polygon
 from facecraft.vision.warp import apply_affine, compose_affine, fit_similarity, invert_affine
 
@@ -56,16 +57,30 @@ class Compositor:
         polys = [lower_face_polygon(self.db.points[mouth], grow=grow), lower_face_polygon(base.points, grow=grow)]
         return feathered_mask((self.h, self.w), polys, feather_px=self.feather) * self.taper
 
+    def _skin(self, points: np.ndarray, base: BaseGeometry) -> np.ndarray:
+        """Where both the patch and the base show lower-face skin (the intersection of their polygons)."""
+        grow = self.config.mask_grow
+        one = feathered_mask((self.h, self.w), [lower_face_polygon(points, grow=grow)], feather_px=0)
+        two = feathered_mask((self.h, self.w), [lower_face_polygon(base.points, grow=grow)], feather_px=0)
+        return np.minimum(one, two) * self.taper
+
     def compose(self, image: np.ndarray, mouth: int, base: BaseGeometry) -> np.ndarray:
         """A copy of ``image`` with database patch ``mouth`` blended into its lower face."""
         patch = self.db.patches[mouth]
+        points = self.db.points[mouth]
         mask = self.mask(mouth, base)
-        if self.config.color_strength > 0:
+        c = self.config
+        if c.color_strength > 0:
             reference = cv2.warpAffine(image, base.to_patch, (self.w, self.h), flags=cv2.INTER_LINEAR,
                                        borderMode=cv2.BORDER_REPLICATE)
-            lips = feathered_mask((self.h, self.w), [self.db.points[mouth][list(lm.LIPS_OUTER)],
-                                                      base.points[list(lm.LIPS_OUTER)]], feather_px=0)
-            patch = match_color(patch, reference, mask * (1.0 - lips), strength=self.config.color_strength)
+            lips = feathered_mask((self.h, self.w), [points[list(lm.LIPS_OUTER)], base.points[list(lm.LIPS_OUTER)]],
+                                  feather_px=0)
+            if c.local_shading:
+                skin = self._skin(points, base) * (1.0 - lips)
+                patch = match_shading(patch, reference, skin, sigma_px=c.shading_sigma * self.w,
+                                      strength=c.color_strength)
+            else:
+                patch = match_color(patch, reference, mask * (1.0 - lips), strength=c.color_strength)
         return self.paste(image, patch, mask, base)
 
     def paste(self, image: np.ndarray, patch: np.ndarray, mask: np.ndarray, base: BaseGeometry) -> np.ndarray:

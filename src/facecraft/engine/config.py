@@ -42,6 +42,7 @@ class EngineConfig:
     seed: int = 7
     good_jump: float = 1.5  # jump costs (units of a normal frame step) that look continuous
     max_jump: float = 4.0  # beyond this, a jump only happens when it must
+    max_jump_deg: float = 5.0  # nor across a larger head rotation (degrees): the run plays backwards instead
     jump_rate_s: float = 4.0  # mean seconds between optional jumps (variety)
     recent_s: float = 3.0  # do not jump back into footage shown this recently
     crossfade: int = 3  # frames blended after a jump
@@ -49,5 +50,7 @@ class EngineConfig:
     mask_grow: float = 0.06  # share the lower-face polygon grows beyond the jaw line
     feather: float = 0.035  # feather width as a share of the patch width
     color_strength: float = 0.8
+    local_shading: bool = True  # match low-frequency shading across the patch (else one Lab mean/std)
+    shading_sigma: float = 0.05  # its smoothing, as a share of the patch width
     # footage cache
     cache_frames: int = 48

@@ -21,12 +21,27 @@ LOWER_FACE: tuple[int, ...] = (
 )
 
 
-def lower_face_polygon(points: np.ndarray, *, grow: float = 0.0) -> np.ndarray:
-    """The lower-face polygon of one face's landmarks (478, 2+), pushed ``grow`` (share) away from its centre."""
-    poly = np.asarray(points, dtype=np.float64)[list(LOWER_FACE), :2]
+UNDER_NOSE = (98, 2, 327)  # nostril wings and subnasale: the polygon's top edge
+UPPER_LIP_TOP = 0
+
+
+def lower_face_polygon(points: np.ndarray, *, grow: float = 0.0, nose_clear: float = 0.35) -> np.ndarray:
+    """The lower-face polygon of one face's landmarks (478, 2+), pushed ``grow`` (share) away from its centre.
+
+    Its top edge under the nose is then moved ``nose_clear`` of the way from the subnasale to the
+    top of the upper lip, so the nostrils always come from one frame (pasted nostrils from another
+    head pose showed twice).
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    poly = pts[list(LOWER_FACE), :2]
     if grow:
         centre = poly.mean(0)
         poly = centre + (poly - centre) * (1.0 + grow)
+    if nose_clear:
+        down = nose_clear * (pts[UPPER_LIP_TOP, :2] - pts[2, :2])
+        for idx in UNDER_NOSE:
+            k = LOWER_FACE.index(idx)
+            poly[k] = pts[idx, :2] + down
     return poly
 
 
