@@ -22,6 +22,8 @@ from facecraft.engine.timeline import ShapePriors
 from facecraft.errors import BundleError, InputError
 from facecraft.faces import motion_graph, mouthdb
 from facecraft.faces.bundle import FORMAT, FaceBundle
+from facecraft.vision import landmarks as lm
+from facecraft.vision.warp import fit_similarity
 
 __all__ = ["Renderer"]
 
@@ -86,8 +88,25 @@ class Renderer:
         if step.fade_index >= 0 and step.fade_weight > 0:
             old = self.footage.get(step.fade_index)
             if old.shape == image.shape:
+                old = self._aligned(old, step.fade_index, step.index)
                 image = cv2.addWeighted(old, step.fade_weight, image, 1.0 - step.fade_weight, 0.0)
         return image
+
+    def _aligned(self, image: np.ndarray, source: int, target: int) -> np.ndarray:
+        """Footage frame ``source`` moved so its face (stable landmarks) lies on frame ``target``'s.
+
+        A cross-fade between two runs of footage blends two head positions; aligned first, the
+        eyes and nose of the two coincide instead of showing twice.
+        """
+        present = self.tracks.present
+        if not (present[source] and present[target]):
+            return image
+        stable = list(lm.STABLE)
+        mat = fit_similarity(self.tracks.landmarks[source, stable], self.tracks.landmarks[target, stable])
+        if not np.isfinite(mat).all():
+            return image
+        h, w = image.shape[:2]
+        return cv2.warpAffine(image, mat, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def geometry(self, index: int) -> BaseGeometry | None:
         if not self.graph.present[index] or np.isnan(self.db.to_patch[index]).any():

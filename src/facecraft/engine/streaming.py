@@ -58,7 +58,7 @@ class StreamingRenderer:
     ) -> None:
         self.renderer = bundle if isinstance(bundle, Renderer) else Renderer(bundle, size=size, config=config)
         self.config = self.renderer.config
-        self.walker = MotionWalker(self.renderer.graph, self.config)
+        self.walker = MotionWalker(self.renderer.graph, self.config, pose=self.renderer.tracks.pose)
         self.frame_index = 0
         self._utt: _Utterance | None = None
 
