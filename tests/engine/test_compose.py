@@ -32,6 +32,10 @@ def test_lower_face_mask_is_feathered_and_covers_lips_and_chin(renderer) -> None
         x, y = np.round(pts[idx]).astype(int)
         assert mask[min(y, h - 1), min(x, w - 1)] > 0.5
     assert mask_edge(mask).any()
+    hard = feathered_mask((h, w), [lower_face_polygon(pts, grow=0.06)], feather_px=0)
+    for idx in (2, 98, 327):  # the nose base stays the base frame's own: no doubled nostrils
+        x, y = np.round(pts[idx]).astype(int)
+        assert hard[min(y, h - 1), min(x, w - 1)] == 0
     shape = normalise_shape(renderer.tracks.landmarks[0])
     assert np.allclose(shape[263] - shape[33], [1.0, 0.0], atol=1e-6)
 
