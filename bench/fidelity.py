@@ -261,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         "silence_closure >= 0.95": mean["silence_closure"] >= 0.95,
         "|av_offset_frames| <= 1 (mean of signed offsets)": abs(mean["av_offset_frames"]) <= 1,
         "mean |av_offset_frames| <= 1": mean["av_offset_abs_frames"] <= 1,
-        "mean |av_offset_direct_frames| <= 1 (generated vs ground-truth aperture)": mean["av_offset_direct_abs_frames"] <= 1,
+        "mean |av_offset_direct_frames| <= 1 (generated vs ground-truth aperture)":
+            mean["av_offset_direct_abs_frames"] <= 1,
         "lf_ssim > lf_ssim_random": mean["lf_ssim"] > mean["lf_ssim_random"],
     }
     for name, met in targets.items():

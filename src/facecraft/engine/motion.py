@@ -4,8 +4,8 @@ Plays real footage forward (listening footage while the Face listens, speaking f
 talks) and jumps only along the graph's good joins: when the current run ends, when the wanted
 state changes, or now and then for variety. Footage shown recently is avoided so that no loop
 becomes visible; a jump is softened by a short cross-fade with the run it leaves. A run that ends
-with no seamless join (short or restless footage has few) plays backwards instead: reversed head motion is
-continuous, while a cut or a cross-fade to a distant pose shows the face twice.
+with no acceptable join (short or restless footage has few) plays backwards instead: reversed head
+motion is continuous, while a cut or a cross-fade to a distant pose shows the face twice.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class MotionWalker:
         fade = []
         for k in range(self.config.crossfade):
             old = self.cur + self.direction * (1 + k)
-            if old < self.n and self.valid[old]:
+            if self._usable(old):
                 fade.append((old, (self.config.crossfade - k) / (self.config.crossfade + 1)))
         self.fade = fade
         self.cur = target
