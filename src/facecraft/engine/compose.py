@@ -16,7 +16,7 @@ from facecraft.engine.config import EngineConfig
 from facecraft.faces.mouthdb import MouthDB
 from facecraft.vision import landmarks as lm
 from facecraft.vision.color import match_color, match_shading
-from facecraft.vision.masks import feathered_mask, lower_face_polygon
+from facecraft.vision.masks import feather, feathered_mask, lower_face_polygon
 from facecraft.vision.warp import apply_affine, compose_affine, fit_similarity, invert_affine
 
 __all__ = ["Compositor", "BaseGeometry"]
@@ -52,23 +52,26 @@ class Compositor:
     def footage_geometry(self, index: int, landmarks: np.ndarray) -> BaseGeometry:
         return BaseGeometry(self.db.to_patch[index], landmarks)
 
-    def mask(self, mouth: int, base: BaseGeometry) -> np.ndarray:
+    def _lower_faces(self, mouth: int, base: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
+        """Hard lower-face masks of the patch and of the base frame (their chins differ when the jaw moves)."""
         grow = self.config.mask_grow
-        polys = [lower_face_polygon(self.db.points[mouth], grow=grow), lower_face_polygon(base.points, grow=grow)]
-        return feathered_mask((self.h, self.w), polys, feather_px=self.feather) * self.taper
+        shape = (self.h, self.w)
+        return (feathered_mask(shape, [lower_face_polygon(self.db.points[mouth], grow=grow)], feather_px=0),
+                feathered_mask(shape, [lower_face_polygon(base.points, grow=grow)], feather_px=0))
 
-    def _skin(self, points: np.ndarray, base: BaseGeometry) -> np.ndarray:
-        """Where both the patch and the base show lower-face skin (the intersection of their polygons)."""
-        grow = self.config.mask_grow
-        one = feathered_mask((self.h, self.w), [lower_face_polygon(points, grow=grow)], feather_px=0)
-        two = feathered_mask((self.h, self.w), [lower_face_polygon(base.points, grow=grow)], feather_px=0)
-        return np.minimum(one, two) * self.taper
+    def mask(self, mouth: int, base: BaseGeometry) -> np.ndarray:
+        """The blend mask: the union of both lower faces, feathered, falling to zero at the patch border."""
+        return self._blend_mask(*self._lower_faces(mouth, base))
+
+    def _blend_mask(self, patch_face: np.ndarray, base_face: np.ndarray) -> np.ndarray:
+        return feather(np.maximum(patch_face, base_face), self.feather) * self.taper
 
     def compose(self, image: np.ndarray, mouth: int, base: BaseGeometry) -> np.ndarray:
         """A copy of ``image`` with database patch ``mouth`` blended into its lower face."""
         patch = self.db.patches[mouth]
         points = self.db.points[mouth]
-        mask = self.mask(mouth, base)
+        patch_face, base_face = self._lower_faces(mouth, base)
+        mask = self._blend_mask(patch_face, base_face)
         c = self.config
         if c.color_strength > 0:
             reference = cv2.warpAffine(image, base.to_patch, (self.w, self.h), flags=cv2.INTER_LINEAR,
@@ -76,7 +79,7 @@ class Compositor:
             lips = feathered_mask((self.h, self.w), [points[list(lm.LIPS_OUTER)], base.points[list(lm.LIPS_OUTER)]],
                                   feather_px=0)
             if c.local_shading:
-                skin = self._skin(points, base) * (1.0 - lips)
+                skin = np.minimum(patch_face, base_face) * self.taper * (1.0 - lips)  # skin both frames show
                 patch = match_shading(patch, reference, skin, sigma_px=c.shading_sigma * self.w,
                                       strength=c.color_strength)
             else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["LOWER_FACE", "lower_face_polygon", "feathered_mask", "mask_edge"]
+__all__ = ["LOWER_FACE", "lower_face_polygon", "feathered_mask", "feather", "mask_edge"]
 
 # MediaPipe face-mesh indices: face oval from image-right cheek round the chin to image-left cheek,
 # then under the nose (cheek, nostril, subnasale, nostril, cheek).
@@ -53,11 +53,15 @@ def feathered_mask(
     mask = np.zeros((h, w), dtype=np.uint8)
     for poly in polygons:
         cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 255)
-    out = mask.astype(np.float32) / 255.0
-    if feather_px > 0:
-        k = int(2 * round(2 * feather_px) + 1)
-        out = cv2.GaussianBlur(out, (k, k), feather_px)
-    return out
+    return feather(mask.astype(np.float32) / 255.0, feather_px)
+
+
+def feather(mask: np.ndarray, feather_px: float) -> np.ndarray:
+    """A float32 [0, 1] ``mask`` with its edge blurred by ``feather_px`` (unchanged for 0)."""
+    if feather_px <= 0:
+        return mask
+    k = int(2 * round(2 * feather_px) + 1)
+    return cv2.GaussianBlur(mask, (k, k), feather_px)
 
 
 def mask_edge(mask: np.ndarray, *, low: float = 0.2, high: float = 0.8) -> np.ndarray:
