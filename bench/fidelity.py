@@ -103,12 +103,6 @@ def silence_frames(samples: np.ndarray, fps: float, n: int) -> np.ndarray:
     return out
 
 
-def filled(values: np.ndarray) -> np.ndarray:
-    """``values`` with NaN (untracked frames) replaced by the mean, for cross-correlations."""
-    v = np.asarray(values, dtype=np.float64)
-    return np.where(np.isfinite(v), v, np.nanmean(v))
-
-
 def lower_face_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     poly = lower_face_polygon(points, grow=0.1, nose_clear=0.0)  # the same region as before the mask moved
     x0, y0 = np.floor(poly.min(0)).astype(int)
@@ -216,7 +210,7 @@ def run_clip(video: Path, work: Path) -> dict:
         "av_offset_frames": mouth_lead(gt_tracks.aperture, env, 10) - mouth_lead(gen_ap, env, 10),
         # The same offset read directly: frames the generated aperture lags the ground truth's. The
         # envelope route is noisy where the real lips follow the loudness weakly (r ~ 0.2 on 6 s).
-        "av_offset_direct_frames": mouth_lead(filled(gt_tracks.aperture), filled(gen_ap), 10),
+        "av_offset_direct_frames": mouth_lead(gt_tracks.aperture, gen_ap, 10),
         "lf_psnr": psnr,
         "lf_ssim": ssim,
         "lf_ssim_random": ssim_rand,

@@ -309,11 +309,13 @@ def rms_envelope(samples: np.ndarray, sample_rate: int, fps: float, n: int) -> n
 
 def mouth_lead(aperture: np.ndarray, envelope: np.ndarray, max_frames: int) -> int:
     """Frames by which the mouth aperture leads the audio loudness (negative: lags), searched within
-    +-max_frames: the lead at which ``aperture[t]`` best matches ``envelope[t + lead]``."""
+    +-max_frames: the lead at which ``aperture[t]`` best matches ``envelope[t + lead]``. NaN (untracked
+    frames) in either count as their mean, so two tracked apertures can be compared too."""
     n = len(envelope)
     a = np.asarray(aperture, dtype=np.float64)
     a = np.nan_to_num(a - np.nanmean(a))
-    e = envelope - envelope.mean()
+    e = np.asarray(envelope, dtype=np.float64)
+    e = np.nan_to_num(e - np.nanmean(e))
     best, best_v = 0, -np.inf
     for lead in range(-max_frames, max_frames + 1):
         v = np.dot(a[: n - lead], e[lead:]) if lead >= 0 else np.dot(a[-lead:], e[: n + lead])
