@@ -46,6 +46,9 @@ class EngineConfig:
     jump_rate_s: float = 4.0  # mean seconds between optional jumps (variety)
     recent_s: float = 3.0  # do not jump back into footage shown this recently
     crossfade: int = 3  # frames blended after a jump
+    max_reversals: int = 2  # times a run is played back and forth before moving on at up to 2x max_jump_deg
+    switch_wait_s: float = 1.0  # longest the head keeps the other state's footage waiting for a close pose
+    min_state_s: float = 2.0  # less footage of a state than this: the other state's footage stands in for it
     # compose
     mask_grow: float = 0.06  # share the lower-face polygon grows beyond the jaw line
     feather: float = 0.035  # feather width as a share of the patch width

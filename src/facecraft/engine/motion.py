@@ -5,7 +5,14 @@ talks) and jumps only along the graph's good joins: when the current run ends, w
 state changes, or now and then for variety. Footage shown recently is avoided so that no loop
 becomes visible; a jump is softened by a short cross-fade with the run it leaves. A run that ends
 with no acceptable join (short or restless footage has few) plays backwards instead: reversed head
-motion is continuous, while a cut or a cross-fade to a distant pose shows the face twice.
+motion is continuous, while a cut or a cross-fade to a distant pose shows the face twice; after
+``max_reversals`` passes over one run the walk moves on to fresh footage up to twice the pose
+limit away rather than rock on one run for ever. Jumps land only where the footage runs on for a
+few frames (a one-frame pause between words would force another jump at once). A change of state
+waits (up to ``switch_wait_s``) for footage of the wanted state whose head pose is close to the
+current one. A state with less than ``min_state_s`` of footage would show as a rocking loop; the
+other state's footage stands in for it (the renderer then closes the mouth of speaking footage
+shown while listening).
 """
 
 from __future__ import annotations
@@ -43,35 +50,66 @@ class MotionWalker:
         self.jump_p = 1.0 / max(1.0, config.jump_rate_s * graph.fps)
         self.t = 0
         self.direction = 1  # +1 plays the footage forward, -1 backward
+        self.reversals = 0  # times the current run was turned around since the last jump
         self.mismatch = 0
         self.fade: list[tuple[int, float]] = []
-        listening = np.flatnonzero(self.valid & (self.state == 0))
-        pool = listening if listening.size else np.flatnonzero(self.valid)
-        self.cur = int(pool[0]) - 1 if pool.size else -1
-        self.has_state = [bool((self.valid & (self.state == s)).any()) for s in (0, 1)]
+        self.room = _runway(self.valid, self.state)
+        self.min_room = config.crossfade + 4  # a jump lands where the footage runs on at least this long
+        listening = self.valid & (self.state == 0)
+        start = self.room * (listening if listening.any() else self.valid)
+        self.cur = int(np.argmax(start)) - 1 if start.max() > 0 else -1  # before the longest listening run
+        counts = [int((self.valid & (self.state == s)).sum()) for s in (0, 1)]
+        enough = [c >= max(1.0, config.min_state_s * graph.fps) for c in counts]
+        self.has_state = enough if any(enough) else [c > 0 for c in counts]
+        self.switch_wait = max(1, int(round(config.switch_wait_s * graph.fps)))
 
     def _close_pose(self, after: int, target: int) -> bool:
         """Whether jumping to ``target`` instead of showing ``after`` keeps the head within ``max_jump_deg``."""
         if self.pose is None:
             return True
+        return bool(self._pose_gap(after, np.array([target]))[0] <= self.config.max_jump_deg)
+
+    def _pose_gap(self, after: int, targets: np.ndarray) -> np.ndarray:
+        """Largest head-rotation difference (degrees) between frame ``after`` and each of ``targets``."""
         ref = self.pose[min(max(after, 0), self.n - 1)]
-        return bool(np.abs(self.pose[target] - ref).max() <= self.config.max_jump_deg)
+        return np.abs(self.pose[targets] - ref).max(axis=1)
+
+    def _entry(self, s: int, after: int) -> tuple[int, float]:
+        """A footage frame of state ``s`` to cut to instead of showing ``after`` (with room to run on and
+        not shown recently, where possible), and its head-pose gap: a random one within ``max_jump_deg``,
+        else the closest."""
+        pool = np.flatnonzero(self.valid & (self.state == s))
+        roomy = pool[self.room[pool] >= self.min_room]
+        pool = roomy if roomy.size else pool
+        fresh = pool[(self.t - self.last_seen[pool]) > self.recent]
+        pool = fresh if fresh.size else pool
+        if self.pose is None:
+            return int(pool[self.rng.integers(len(pool))]), 0.0
+        gap = self._pose_gap(after, pool)
+        close = np.flatnonzero(gap <= self.config.max_jump_deg)
+        k = int(close[self.rng.integers(len(close))]) if close.size else int(np.argmin(gap))
+        return int(pool[k]), float(gap[k])
 
     def _usable(self, index: int, state: int | None = None) -> bool:
         """Whether footage frame ``index`` exists, has a face and (if given) is in ``state``."""
         return 0 <= index < self.n and bool(self.valid[index]) and (state is None or self.state[index] == state)
 
-    def _arcs(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+    def _arcs(self, s: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The graph's joins from the current frame into state ``s`` that land with room to run on, and
+        their costs (only those into footage not shown recently, where there are any); and whether the
+        joins kept lead into fresh footage."""
         if self.cur < 0:
-            return np.zeros(0, int), np.zeros(0)
+            return np.zeros(0, int), np.zeros(0), False
         j = self.graph.jumps[self.cur, s]
         c = self.graph.costs[self.cur, s].astype(np.float64)
         keep = j >= 0
         j, c = j[keep], c[keep]
+        roomy = self.room[j] >= self.min_room
+        j, c = j[roomy], c[roomy]
         fresh = (self.t - self.last_seen[j]) > self.recent
         if fresh.any():
             j, c = j[fresh], c[fresh]
-        return j, c
+        return j, c, bool(fresh.any())
 
     def _jump(self, target: int) -> None:
         fade = []
@@ -82,6 +120,7 @@ class MotionWalker:
         self.fade = fade
         self.cur = target
         self.direction = 1
+        self.reversals = 0
 
     def step(self, speaking: bool) -> MotionStep:
         """Advance one output frame; ``speaking`` is the wanted state."""
@@ -92,18 +131,36 @@ class MotionWalker:
         cont = self._usable(nxt)
         right_state = cont and self.state[nxt] == s
         soon_ends = right_state and not self._usable(nxt + 3 * self.direction, s)
-        arcs, costs = self._arcs(s)
+        arcs, costs, fresh = self._arcs(s)
         best = int(np.argmin(costs)) if costs.size else -1
         cfg = self.config
         fine = best >= 0 and costs[best] <= cfg.max_jump and self._close_pose(nxt, int(arcs[best]))
-        run_ends = not right_state and self.mismatch == 0
-        if run_ends and not fine and self._usable(self.cur - self.direction, s):
-            self.direction = -self.direction  # no acceptable join: play the run backwards
-            nxt, cont, right_state = self.cur + self.direction, True, True
-        if best >= 0 and (
+        run_ends = not right_state and self.mismatch == 0 and self._usable(self.cur - self.direction, s)
+        waiting = not cont and self.mismatch < self.switch_wait and self._usable(self.cur - self.direction)
+        entry = -1
+        if (run_ends or waiting) and not (fine and fresh):
+            # no acceptable join into fresh footage: play the run backwards, or after a few times over
+            # it, move to fresh footage at a pose somewhat farther than a seamless join allows
+            target, gap = self._entry(s, nxt) if self.reversals >= cfg.max_reversals else (-1, np.inf)
+            if target >= 0 and gap <= 2 * cfg.max_jump_deg and self.t - self.last_seen[target] > self.recent:
+                entry = target
+            else:
+                self.direction = -self.direction
+                self.reversals += 1
+                nxt, cont = self.cur + self.direction, True
+                right_state = bool(self.state[nxt] == s)
+        if entry < 0 and cont and not right_state and not fine and self.mismatch >= cfg.crossfade + 5:
+            # wrong state and no good join yet: after a few frames, any close pose will do
+            target, gap = self._entry(s, nxt)
+            if gap <= cfg.max_jump_deg or self.mismatch >= self.switch_wait:
+                entry = target
+        if entry >= 0:
+            self._jump(entry)
+            self.mismatch = 0
+        elif best >= 0 and (
             (not cont)
-            or (not right_state and (fine or self.mismatch >= 8))
-            or (soon_ends and fine)
+            or (not right_state and fine)
+            or (soon_ends and fine and fresh)
             or (right_state and fine and costs[best] <= cfg.good_jump and self.rng.random() < self.jump_p)
         ):
             self._jump(int(arcs[best]))
@@ -112,14 +169,21 @@ class MotionWalker:
             self.cur = nxt
             self.mismatch = 0 if right_state else self.mismatch + 1
             self.fade = self.fade[1:]
-        else:  # no arc at all: cut to the start of a fresh run of the wanted state
-            pool = np.flatnonzero(self.valid & (self.state == s))
-            fresh = pool[(self.t - self.last_seen[pool]) > self.recent]
-            choice = fresh if fresh.size else pool
-            self._jump(int(choice[self.rng.integers(len(choice))]))
+        else:  # no arc at all: cut into footage of the wanted state, at the closest pose
+            self._jump(self._entry(s, self.cur)[0])
         self.last_seen[self.cur] = self.t
         self.t += 1
         if self.fade:
             idx, w = self.fade[0]
             return MotionStep(self.cur, idx, w)
         return MotionStep(self.cur)
+
+
+def _runway(valid: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """(N,) frames of footage from each frame on (itself included) that have a face and its state."""
+    room = np.zeros(len(valid), dtype=np.int64)
+    for i in range(len(valid) - 1, -1, -1):
+        if valid[i]:
+            same = i + 1 < len(valid) and valid[i + 1] and state[i + 1] == state[i]
+            room[i] = 1 + (room[i + 1] if same else 0)
+    return room
