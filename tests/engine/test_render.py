@@ -89,6 +89,25 @@ def test_streaming_matches_batch_at_the_output_rate(renderer, grid_audio) -> Non
     assert len(idle) == 10 and idle[0].shape == frames[0].shape
 
 
+def test_listening_on_speaking_footage_keeps_the_mouth_closed(renderer) -> None:  # noqa: ANN001
+    """The test Face has too little listening footage, so it listens on speaking footage: the footage's
+    talking mouth must not show."""
+    from facecraft.engine import StreamingRenderer
+    from facecraft.media import Frame
+    from facecraft.vision import track_frames
+
+    stream = StreamingRenderer(renderer)
+    frames = [stream.next_frame() for _ in range(int(4 * renderer.fps))]
+    assert renderer.graph.state[stream.walker.cur] == 1
+    h, w = frames[0].shape[:2]
+    tracks = track_frames((Frame(i, i / renderer.fps, im) for i, im in enumerate(frames)), fps=renderer.fps,
+                          width=w, height=h)
+    p = renderer.priors
+    closed_limit = p.closed + 0.25 * (p.open - p.closed)
+    assert tracks.present.mean() > 0.95
+    assert np.mean(tracks.aperture[tracks.present] < closed_limit) >= 0.95
+
+
 def test_listening_render_length_and_size(renderer, tmp_path: Path) -> None:  # noqa: ANN001
     from facecraft.engine import Renderer, render_listening
 

@@ -3,8 +3,10 @@
 Frames are planned in fixed blocks (motion step + mouth per frame) once the audio holds the block
 plus a fixed look-ahead, or the utterance has ended; planning never depends on how the audio was
 chunked, so a streamed render equals the batch render (which is this object fed all at once). While
-no utterance is playing the head keeps its listening motion and the footage's own mouth. If frames
-are pulled faster than audio arrives, the starved frames render silent (push audio ahead of playback).
+no utterance is playing the head keeps its listening motion and the footage's own mouth; where
+speaking footage is shown instead (a state change waiting for a close pose, or a Face with too
+little listening footage) its mouth is replaced by a closed one at rest. If frames are pulled
+faster than audio arrives, the starved frames render silent (push audio ahead of playback).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.motion import MotionStep, MotionWalker
 from facecraft.engine.renderer import Renderer
-from facecraft.engine.timeline import Timeline, build_timeline
+from facecraft.engine.timeline import Timeline, build_timeline, rest_timeline
 from facecraft.errors import InputError
 from facecraft.faces.bundle import FaceBundle
 from facecraft.media import resample
@@ -61,6 +63,8 @@ class StreamingRenderer:
         self.walker = MotionWalker(self.renderer.graph, self.config, pose=self.renderer.tracks.pose)
         self.frame_index = 0
         self._utt: _Utterance | None = None
+        self._rest = rest_timeline(1, self.fps, self.renderer.priors, self.config)
+        self._last_mouth: int | None = None  # the mouth patch shown last (continuity of the next choice)
 
     @property
     def fps(self) -> float:
@@ -131,12 +135,25 @@ class StreamingRenderer:
             self._plan(utt, k)
             step, mouth = utt.steps[k], utt.mouths[k]
         else:
-            step, mouth = self.walker.step(False), None
+            step = self.walker.step(False)
+            mouth = self._rest_mouth(step)
             if utt is not None:  # starved: the utterance keeps its clock, this frame is silent
                 utt.steps.append(step)
-                utt.mouths.append(-1)
+                utt.mouths.append(-1 if mouth is None else mouth)
         self.frame_index += 1
-        return self.renderer.render(step, None if mouth is None or mouth < 0 else mouth)
+        if mouth is not None and mouth < 0:
+            mouth = None
+        self._last_mouth = mouth
+        return self.renderer.render(step, mouth)
+
+    def _rest_mouth(self, step: MotionStep) -> int | None:
+        """A closed mouth at rest for a silent frame on speaking footage; None keeps listening footage's own."""
+        state = self.renderer.graph.state
+        if state[step.index] != 1 and (step.fade_index < 0 or state[step.fade_index] != 1):
+            return None
+        pose = self.renderer.tracks.pose[step.index][None]
+        costs = self.renderer.selector.target_costs(self._rest, slice(0, 1), pose)
+        return int(self.renderer.selector.decode(costs, self._last_mouth)[0])
 
     # --- planning --------------------------------------------------------------------------
 

@@ -62,6 +62,19 @@ class Timeline:
         return int(self.viseme.shape[0])
 
 
+def rest_timeline(n: int, fps: float, priors: ShapePriors, config: EngineConfig) -> Timeline:
+    """``n`` frames of a silent, listening Face: lips together at rest, as in a pause."""
+    return Timeline(
+        fps=fps,
+        viseme=np.full(n, SIL, dtype=np.uint8),
+        closed=np.ones(n, dtype=bool),
+        aperture=priors.aperture(np.full(n, config.rest_share)),
+        width=np.full(n, priors.width_mid),
+        speaking=np.zeros(n, dtype=bool),
+        voiced=np.zeros(n, dtype=bool),
+    )
+
+
 def frame_energy_db(samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:
     """RMS level (dBFS) of a one-frame window centred on each frame."""
     hop = sample_rate / fps
