@@ -108,6 +108,24 @@ def test_listening_on_speaking_footage_keeps_the_mouth_closed(renderer) -> None:
     assert np.mean(tracks.aperture[tracks.present] < closed_limit) >= 0.95
 
 
+@pytest.mark.parametrize("share, own", [(0.0, True), (1.01, False)])
+def test_listening_footage_keeps_its_own_mouth_only_where_it_rests_closed(renderer, share, own) -> None:  # noqa: ANN001
+    """Listening footage that is mostly pauses between words (lips apart) gets a mouth at rest instead."""
+    from dataclasses import replace
+
+    from facecraft.engine import Renderer, StreamingRenderer
+
+    config = replace(renderer.config, min_state_s=1.0, own_listening_mouth_share=share)
+    stream = StreamingRenderer(Renderer(renderer.bundle, size=(128, 96), config=config))
+    kept = []
+    for _ in range(int(3 * renderer.fps)):
+        stream.next_frame()
+        step_state = renderer.graph.state[stream.walker.cur]
+        if step_state == 0 and not stream.walker.fade:
+            kept.append(stream.last_mouth is None)
+    assert kept and all(k == own for k in kept)
+
+
 def test_listening_render_length_and_size(renderer, tmp_path: Path) -> None:  # noqa: ANN001
     from facecraft.engine import Renderer, render_listening
 

@@ -3,10 +3,12 @@
 Frames are planned in fixed blocks (motion step + mouth per frame) once the audio holds the block
 plus a fixed look-ahead, or the utterance has ended; planning never depends on how the audio was
 chunked, so a streamed render equals the batch render (which is this object fed all at once). While
-no utterance is playing the head keeps its listening motion and the footage's own mouth; where
-speaking footage is shown instead (a state change waiting for a close pose, or a Face with too
-little listening footage) its mouth is replaced by a closed one at rest. If frames are pulled
-faster than audio arrives, the starved frames render silent (push audio ahead of playback).
+no utterance is playing the head keeps its listening motion and the footage's own mouth, where that
+mouth rests closed. Speaking footage shown while silent (a state change waiting for a close pose,
+or a Face with too little listening footage) gets a closed mouth at rest instead, and so does
+listening footage that is mostly pauses between words with the lips apart (a Face built from a
+clip of speech only). If frames are pulled faster than audio arrives, the starved frames render
+silent (push audio ahead of playback).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class StreamingRenderer:
         self._utt: _Utterance | None = None
         self._rest = rest_timeline(1, self.fps, self.renderer.priors, self.config)
         self._last_mouth: int | None = None  # the mouth patch shown last (continuity of the next choice)
+        self._own_listening_mouth = _listening_mouth_rests(self.renderer)
 
     @property
     def fps(self) -> float:
@@ -73,6 +76,11 @@ class StreamingRenderer:
     @property
     def size(self) -> tuple[int, int]:
         return self.renderer.size
+
+    @property
+    def last_mouth(self) -> int | None:
+        """The mouth-database patch composed into the last frame; None where the footage's own mouth showed."""
+        return self._last_mouth
 
     # --- input ---------------------------------------------------------------------------
 
@@ -149,7 +157,8 @@ class StreamingRenderer:
     def _rest_mouth(self, step: MotionStep) -> int | None:
         """A closed mouth at rest for a silent frame on speaking footage; None keeps listening footage's own."""
         state = self.renderer.graph.state
-        if state[step.index] != 1 and (step.fade_index < 0 or state[step.fade_index] != 1):
+        talking = state[step.index] == 1 or (step.fade_index >= 0 and state[step.fade_index] == 1)
+        if self._own_listening_mouth and not talking:
             return None
         pose = self.renderer.tracks.pose[step.index][None]
         costs = self.renderer.selector.target_costs(self._rest, slice(0, 1), pose)
@@ -201,3 +210,14 @@ class StreamingRenderer:
             prev = next((m for m in reversed(utt.mouths) if m >= 0), None)
             path = self.renderer.selector.decode(costs, prev)
             utt.mouths.extend(int(m) for m in path[: b1 - b0])
+
+
+def _listening_mouth_rests(renderer: Renderer) -> bool:
+    """Whether the Face's listening footage mostly shows its mouth closed (``own_listening_mouth_share``)."""
+    listening = np.asarray(renderer.graph.present, dtype=bool) & (np.asarray(renderer.graph.state) == 0)
+    aperture = np.asarray(renderer.tracks.aperture, dtype=np.float64)[listening]
+    aperture = aperture[np.isfinite(aperture)]
+    if not aperture.size:
+        return False
+    closed = float(np.mean(aperture < renderer.priors.aperture(np.array(0.25))))
+    return closed >= renderer.config.own_listening_mouth_share
