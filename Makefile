@@ -41,6 +41,7 @@ bench: install
 	$(PY) bench/speech.py
 	$(PY) bench/render_speed.py
 	$(PY) bench/fidelity.py
+	$(PY) bench/motion.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
