@@ -141,7 +141,8 @@ class MotionWalker:
         if (run_ends or waiting) and not (fine and fresh):
             # no acceptable join into fresh footage: play the run backwards, or after a few times over
             # it, move to fresh footage at a pose somewhat farther than a seamless join allows
-            target, gap = self._entry(s, nxt) if self.reversals >= cfg.max_reversals else (-1, np.inf)
+            after = nxt if cont else self.cur
+            target, gap = self._entry(s, after) if self.reversals >= cfg.max_reversals else (-1, np.inf)
             if target >= 0 and gap <= 2 * cfg.max_jump_deg and self.t - self.last_seen[target] > self.recent:
                 entry = target
             else:
