@@ -183,8 +183,7 @@ def run_clip(video: Path, work: Path) -> dict:
     still = list(dub_frames(renderer, gt, gt_tracks, [closed] * n))
     gen_tracks, rand_tracks, still_tracks = track(gen, fps), track(rand, fps), track(still, fps)
     # restore the ground truth's own geometry: the dub keeps it, the tracker may jitter slightly
-    p = renderer.priors
-    closed_limit = p.closed + 0.25 * (p.open - p.closed)
+    closed_limit = renderer.priors.closed_limit
     sil = silence_frames(samples, fps, n)
     gen_ap = gen_tracks.aperture
     env = rms_envelope(samples, RATE, fps, n)

@@ -85,14 +85,11 @@ def listen_scores(renderer: Renderer) -> dict[str, float]:
     frames, own = [], 0
     for _ in range(n):
         frames.append(stream.next_frame())
-        own += int(getattr(stream, "last_mouth", None) is None)
+        own += int(stream.last_mouth is None)
     tracks = track(frames, renderer.fps)
-    p = renderer.priors
-    limit = p.closed + 0.25 * (p.open - p.closed)
+    limit = renderer.priors.closed_limit
     ap = np.asarray(tracks.aperture, dtype=np.float64)[np.asarray(tracks.present, dtype=bool)]
-    says = hasattr(StreamingRenderer, "last_mouth")  # an engine from before it was told: NaN
-    return {"listen_closed": float(np.mean(ap < limit)) if ap.size else float("nan"),
-            "listen_own_mouth": own / n if says else float("nan")}
+    return {"listen_closed": float(np.mean(ap < limit)) if ap.size else float("nan"), "listen_own_mouth": own / n}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,7 @@ def test_mouth_closes_in_silence_and_opens_on_vowels(spoken: Path, renderer) -> 
     silent = ap[(t >= SILENT_TAIL[0]) & (t <= SILENT_TAIL[1])]
     vowels = ap[(t >= OPEN_WORDS[0]) & (t <= OPEN_WORDS[1])]
     p = renderer.priors
-    closed_limit = p.closed + 0.25 * (p.open - p.closed)
+    closed_limit = p.closed_limit
     assert np.mean(silent < closed_limit) >= 0.9, (silent, closed_limit)
     assert np.nanmax(vowels) > closed_limit + 0.2 * (p.open - p.closed)
     assert np.nanmax(vowels) > np.nanmedian(silent) + 0.03
@@ -102,8 +102,7 @@ def test_listening_on_speaking_footage_keeps_the_mouth_closed(renderer) -> None:
     h, w = frames[0].shape[:2]
     tracks = track_frames((Frame(i, i / renderer.fps, im) for i, im in enumerate(frames)), fps=renderer.fps,
                           width=w, height=h)
-    p = renderer.priors
-    closed_limit = p.closed + 0.25 * (p.open - p.closed)
+    closed_limit = renderer.priors.closed_limit
     assert tracks.present.mean() > 0.95
     assert np.mean(tracks.aperture[tracks.present] < closed_limit) >= 0.95
 

@@ -219,5 +219,5 @@ def _listening_mouth_rests(renderer: Renderer) -> bool:
     aperture = aperture[np.isfinite(aperture)]
     if not aperture.size:
         return False
-    closed = float(np.mean(aperture < renderer.priors.aperture(np.array(0.25))))
+    closed = float(np.mean(aperture < renderer.priors.closed_limit))
     return closed >= renderer.config.own_listening_mouth_share

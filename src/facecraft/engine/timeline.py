@@ -42,6 +42,11 @@ class ShapePriors:
     def width(self, share: np.ndarray) -> np.ndarray:
         return self.width_mid + (share - 0.5) * 2.0 * self.width_spread
 
+    @property
+    def closed_limit(self) -> float:
+        """A tracked aperture below this reads as a closed mouth (a quarter of the way to open)."""
+        return self.closed + 0.25 * (self.open - self.closed)
+
 
 _SHAPE_AP = np.array([VISEME_SHAPES[v].aperture for v in VISEMES])
 _SHAPE_W = np.array([VISEME_SHAPES[v].width for v in VISEMES])
