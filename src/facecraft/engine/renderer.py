@@ -23,6 +23,7 @@ from facecraft.errors import BundleError, InputError
 from facecraft.faces import motion_graph, mouthdb
 from facecraft.faces.bundle import FORMAT, FaceBundle
 from facecraft.vision import landmarks as lm
+from facecraft.vision.types import Tracks
 from facecraft.vision.warp import fit_similarity
 
 __all__ = ["Renderer"]
@@ -55,6 +56,7 @@ class Renderer:
         self.selector = MouthSelector(self.db, self.config)
         self.compositor = Compositor(self.db, self.config)
         self.priors = _priors(self.db)
+        self.listening_mouth_rests = _listening_mouth_rests(self.graph, self.tracks, self.priors, self.config)
         self.audio_model = mouthdb.AudioMouthModel.unpack(self.db.audio_model)
         if self.audio_model is not None and self.audio_model.future_frames > self.config.lookahead:
             log.warning("the audio model reads %d frames ahead, more than the %d-frame look-ahead: streamed "
@@ -128,6 +130,19 @@ class Renderer:
             interp = cv2.INTER_AREA if self.size[0] < w else cv2.INTER_LINEAR
             image = cv2.resize(image, self.size, interpolation=interp)
         return np.ascontiguousarray(image)
+
+
+def _listening_mouth_rests(
+    graph: motion_graph.MotionGraph, tracks: Tracks, priors: ShapePriors, config: EngineConfig
+) -> bool:
+    """Whether the Face's listening footage mostly shows its mouth closed (``own_listening_mouth_share``),
+    so that a silent Face may keep that footage's own mouth."""
+    listening = np.asarray(graph.present, dtype=bool) & (np.asarray(graph.state) == 0)
+    aperture = np.asarray(tracks.aperture, dtype=np.float64)[listening]
+    aperture = aperture[np.isfinite(aperture)]
+    if not aperture.size:
+        return False
+    return float(np.mean(aperture < priors.closed_limit)) >= config.own_listening_mouth_share
 
 
 def _priors(db: mouthdb.MouthDB) -> ShapePriors:

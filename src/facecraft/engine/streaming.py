@@ -67,7 +67,6 @@ class StreamingRenderer:
         self._utt: _Utterance | None = None
         self._rest = rest_timeline(1, self.fps, self.renderer.priors, self.config)
         self._last_mouth: int | None = None  # the mouth patch shown last (continuity of the next choice)
-        self._own_listening_mouth = _listening_mouth_rests(self.renderer)
 
     @property
     def fps(self) -> float:
@@ -155,10 +154,11 @@ class StreamingRenderer:
         return self.renderer.render(step, mouth)
 
     def _rest_mouth(self, step: MotionStep) -> int | None:
-        """A closed mouth at rest for a silent frame on speaking footage; None keeps listening footage's own."""
+        """A closed mouth at rest for a silent frame; None keeps the footage's own (listening footage whose
+        mouth rests closed)."""
         state = self.renderer.graph.state
         talking = state[step.index] == 1 or (step.fade_index >= 0 and state[step.fade_index] == 1)
-        if self._own_listening_mouth and not talking:
+        if self.renderer.listening_mouth_rests and not talking:
             return None
         pose = self.renderer.tracks.pose[step.index][None]
         costs = self.renderer.selector.target_costs(self._rest, slice(0, 1), pose)
@@ -211,13 +211,3 @@ class StreamingRenderer:
             path = self.renderer.selector.decode(costs, prev)
             utt.mouths.extend(int(m) for m in path[: b1 - b0])
 
-
-def _listening_mouth_rests(renderer: Renderer) -> bool:
-    """Whether the Face's listening footage mostly shows its mouth closed (``own_listening_mouth_share``)."""
-    listening = np.asarray(renderer.graph.present, dtype=bool) & (np.asarray(renderer.graph.state) == 0)
-    aperture = np.asarray(renderer.tracks.aperture, dtype=np.float64)[listening]
-    aperture = aperture[np.isfinite(aperture)]
-    if not aperture.size:
-        return False
-    closed = float(np.mean(aperture < renderer.priors.closed_limit))
-    return closed >= renderer.config.own_listening_mouth_share
