@@ -99,6 +99,25 @@ def test_strength_zero_and_out_of_range(piper_speech, librivox: VoiceProfile) ->
         adapt_voice(samples, rate, librivox, strength=1.5)
 
 
+def _short_voiced_blips(rate: int = 16000) -> np.ndarray:
+    """Twenty 30 ms harmonic tones at 130 Hz, 40 ms apart: 0.6 s of pitch, none of it in a steady run."""
+    t = np.arange(int(0.03 * rate)) / rate
+    tone = sum(np.sin(2 * np.pi * 130.0 * k * t) / k for k in range(1, 12)) * np.hanning(t.size)
+    blip = np.concatenate([tone, np.zeros(int(0.04 * rate))])
+    return (0.3 * np.tile(blip, 20)).astype(np.float32)
+
+
+def test_adaptation_needs_pitch_but_not_steady_runs(obama: VoiceProfile) -> None:
+    """Short voiced stretches (as in a short sentence from Piper) can be re-pitched, though they are
+    too unsteady to profile."""
+    samples = _short_voiced_blips()
+    with pytest.raises(SpeechError, match="no voiced speech"):
+        profile_voice(samples, 16000)
+    adapted = adapt_voice(samples, 16000, obama)
+    assert adapted.shape == samples.shape and np.all(np.isfinite(adapted))
+    assert np.max(np.abs(adapted)) == pytest.approx(np.max(np.abs(samples)), rel=1e-3)
+
+
 @pytest.mark.parametrize(
     ("samples", "rate", "message"),
     [

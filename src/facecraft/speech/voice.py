@@ -110,7 +110,7 @@ class _World:
     f0: np.ndarray
     sp: np.ndarray  # power spectral envelope, frames x (fft/2+1)
     ap: np.ndarray
-    voiced: np.ndarray  # harvest's F0 in loud frames, in steady runs (trusted for statistics)
+    voiced: np.ndarray  # harvest's F0 in loud frames, in steady runs (trusted for statistics; see _analyse)
     loud: np.ndarray  # frames within 30 dB of the loud end
 
     @property
@@ -132,11 +132,17 @@ def _analyse(samples: np.ndarray, sample_rate: int, *, for_synthesis: bool) -> _
     breathy voice; harvest still runs at ~0.1 x real time).
 
     ``for_synthesis`` also fills voicing gaps (see ``_fill_voicing``) and computes aperiodicity.
+    A profile needs 0.2 s of steady voicing. Re-synthesis can fall back on 0.2 s of pitch in runs
+    of any length: a short sentence in Piper's breathy voice may have little steady voicing (41
+    frames at worst over 40 syntheses of one 2 s sentence, against 72 pitched ones).
     """
     x = np.ascontiguousarray(samples, dtype=np.float64)
     f0, t = pyworld.harvest(x, sample_rate, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=FRAME_PERIOD_MS)
     loud = _loud_frames(x, sample_rate, len(f0))
-    voiced = _steady_runs(f0, (f0 > 0) & loud, _MIN_RUN_FRAMES)
+    pitched = (f0 > 0) & loud
+    voiced = _steady_runs(f0, pitched, _MIN_RUN_FRAMES)
+    if for_synthesis and int(np.count_nonzero(voiced)) < _MIN_VOICED_FRAMES:
+        voiced = pitched
     if int(np.count_nonzero(voiced)) < _MIN_VOICED_FRAMES:
         raise SpeechError("no voiced speech found in the audio (no pitch in at least 0.2 s of it)")
     ap = np.zeros((0, 0))
