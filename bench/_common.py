@@ -1,4 +1,5 @@
-"""What every bench script shares: a description of the machine it ran on, and writing its JSON.
+"""What every bench script shares: a description of the machine it ran on, running clip by clip,
+and writing its JSON.
 
 Bench scripts run as ``python bench/NAME.py``, so this folder is on ``sys.path`` and they import
 ``from _common import machine_info, write_result``.
@@ -9,6 +10,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +48,17 @@ def write_result(out: Path | str, payload: dict[str, Any]) -> Path:
     out.write_text(json.dumps(payload, indent=2, default=float) + "\n")
     print(f"wrote {out}")
     return out
+
+
+def run_clips(videos: list[Path], run: Callable[[Path], dict[str, Any]]) -> list[dict[str, Any]]:
+    """``run(video)`` for each clip, its seconds on stderr. A clip that fails is kept as
+    ``{"clip", "error"}`` and the bench goes on: one bad clip must not lose the others' figures."""
+    clips: list[dict[str, Any]] = []
+    for video in videos:
+        t0 = time.perf_counter()
+        try:
+            clips.append(run(video))
+        except Exception as exc:  # noqa: BLE001 - reported in the table and the JSON
+            clips.append({"clip": video.name, "error": f"{type(exc).__name__}: {exc}"})
+        print(f"{video.name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return clips

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from _common import machine_info, write_result
+from _common import machine_info, run_clips, write_result
 
 from facecraft import media
 from facecraft.engine import Renderer, dub_frames, select_dub_mouths
@@ -226,15 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     videos = args.videos or default_videos()
-    clips = []
     with tempfile.TemporaryDirectory(prefix="fidelity-") as tmp:
-        for video in videos:
-            t0 = time.perf_counter()
-            try:
-                clips.append(run_clip(video, Path(tmp)))
-            except Exception as exc:  # noqa: BLE001 - a failing clip is reported, the bench goes on
-                clips.append({"clip": video.name, "error": f"{type(exc).__name__}: {exc}"})
-            print(f"{video.name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        clips = run_clips(videos, lambda video: run_clip(video, Path(tmp)))
     ok = [c for c in clips if "error" not in c]
     mean = {k: float(np.nanmean([c[k] for c in ok])) if ok else float("nan") for k in KEYS}
     for key in ("av_offset_frames", "av_offset_direct_frames"):

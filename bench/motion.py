@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import machine_info, write_result
+from _common import machine_info, run_clips, write_result
 from fidelity import default_videos, track
 
 from facecraft.engine import Renderer, StreamingRenderer
@@ -99,16 +99,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     videos = args.videos or default_videos()
-    clips = []
+
+    def run(video: Path) -> dict:
+        t0 = time.perf_counter()
+        renderer = Renderer(load_bundle(build_face(video, name=video.stem, out_dir=Path(tmp))))
+        row = {"clip": video.name, **walk_scores(renderer), **listen_scores(renderer)}
+        row["seconds"] = time.perf_counter() - t0
+        return row
+
     with tempfile.TemporaryDirectory(prefix="bench-motion-") as tmp:
-        for video in videos:
-            t0 = time.perf_counter()
-            renderer = Renderer(load_bundle(build_face(video, name=video.stem, out_dir=Path(tmp))))
-            row = {"clip": video.name, **walk_scores(renderer), **listen_scores(renderer)}
-            row["seconds"] = time.perf_counter() - t0
-            clips.append(row)
-            print(f"{video.stem[:28]:<28}", " ".join(f"{k}={row[k]:.2f}" for k in KEYS), flush=True)
-    mean = {k: float(np.nanmean([c[k] for c in clips])) for k in KEYS}
+        clips = run_clips(videos, run)
+    ok = [c for c in clips if "error" not in c]
+    for c in clips:
+        scores = " ".join(f"{k}={c[k]:.2f}" for k in KEYS) if c in ok else f"ERROR {c['error']}"
+        print(f"{Path(c['clip']).stem[:28]:<28}", scores)
+    mean = {k: float(np.nanmean([c[k] for c in ok])) if ok else float("nan") for k in KEYS}
     print(f"\n{'measure':<20} {'mean':>8}")
     for k in KEYS:
         print(f"{k:<20} {mean[k]:>8.2f}")
