@@ -25,7 +25,7 @@ from skimage.metrics import structural_similarity
 from _common import machine_info, run_clips, write_result
 
 from facecraft import media
-from facecraft.engine import Renderer, dub_frames, select_dub_mouths
+from facecraft.engine import DubPlan, Renderer, dub_frames, select_dub_mouths
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
 from facecraft.faces.mouthdb import mouth_lead, rms_envelope
@@ -172,15 +172,16 @@ def run_clip(video: Path, work: Path) -> dict:
         samples = np.pad(samples, (0, int(round(n / fps * RATE)) - len(samples)))
     gt_tracks = track(gt, fps)
     t0 = time.perf_counter()
-    mouths = select_dub_mouths(renderer, gt_tracks, samples, RATE)
-    gen = list(dub_frames(renderer, gt, gt_tracks, mouths))
+    plan = select_dub_mouths(renderer, gt_tracks, samples, RATE)
+    mouths = plan.mouths
+    gen = list(dub_frames(renderer, gt, gt_tracks, plan))
     dub_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     db = renderer.db
     rand_mouths = [int(m) for m in rng.integers(0, len(db), n)]
     closed = int(np.argmin(np.abs(db.features[:, 0] - renderer.priors.closed)))
-    rand = list(dub_frames(renderer, gt, gt_tracks, rand_mouths))
-    still = list(dub_frames(renderer, gt, gt_tracks, [closed] * n))
+    rand = list(dub_frames(renderer, gt, gt_tracks, DubPlan(rand_mouths)))
+    still = list(dub_frames(renderer, gt, gt_tracks, DubPlan([closed] * n)))
     gen_tracks, rand_tracks, still_tracks = track(gen, fps), track(rand, fps), track(still, fps)
     # restore the ground truth's own geometry: the dub keeps it, the tracker may jitter slightly
     closed_limit = renderer.priors.closed_limit

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from facecraft.vision.color import match_color, match_shading
 from facecraft.vision.masks import feathered_mask, lower_face_polygon, mask_edge
-from facecraft.vision.warp import apply_affine, compose_affine, fit_similarity, invert_affine, normalise_shape
+from facecraft.vision.warp import (
+    apply_affine, compose_affine, drop_jaw, fit_similarity, invert_affine, normalise_shape,
+)
 
 
 def test_similarity_fit_recovers_a_known_transform() -> None:
@@ -80,3 +83,64 @@ def test_pasting_a_frames_own_mouth_back_changes_almost_nothing(renderer) -> Non
     other = int(np.argmax(np.abs(db.features[:, 0] - db.features[k, 0])))
     changed = renderer.compositor.compose(image, other, geo)
     assert np.abs(changed.astype(np.int16) - image.astype(np.int16)).mean() > diff.mean()
+
+
+def _mouth_points(upper: float, lower: float, chin: float = 150.0) -> np.ndarray:
+    """A 478-point face whose mouth spans x 70..130 (centre 100), lips apart from ``upper`` to ``lower``."""
+    pts = np.full((478, 2), -1000.0)
+    for a, b in ((82, 87), (13, 14), (312, 317)):
+        pts[a], pts[b] = (100.0, upper), (100.0, lower)
+    pts[61], pts[291], pts[152] = (70.0, (upper + lower) / 2), (130.0, (upper + lower) / 2), (100.0, chin)
+    return pts
+
+
+def test_jaw_drop_moves_lower_lip_and_chin_and_leaves_the_rest() -> None:
+    image = np.full((200, 200, 3), 200, np.uint8)
+    image[112:114, 90:111] = 20  # a dark line on the lower lip
+    image[95:97, 90:111] = 60  # and one on the upper lip
+    pts = _mouth_points(100.0, 110.0)
+    for shift in (6.0, -4.0):
+        out, moved = drop_jaw(image, pts, shift)
+        rows = np.flatnonzero(out[:, 100, 0] < 40)
+        assert abs(rows.mean() - (112.5 + shift)) < 0.6, (shift, rows)
+        assert np.array_equal(out[:98], image[:98]), "the upper lip stays"
+        assert np.array_equal(out[191:], image[191:]), "below the chin the move has faded out"
+        assert np.array_equal(out[:, :30], image[:, :30]), "and toward the cheeks"
+        assert moved[14, 1] == pytest.approx(110.0 + shift) and moved[152, 1] == pytest.approx(150.0 + shift)
+        assert moved[13, 1] == pytest.approx(100.0)
+    same, kept = drop_jaw(image, pts, 0.0)
+    assert same is image and np.array_equal(kept, pts)
+
+
+def test_jaw_drop_on_a_thin_gap_never_folds_the_image() -> None:
+    """Opening lips that nearly touch stretches the gap; no row is shown twice or upside down."""
+    ramp = np.repeat(np.repeat(np.arange(200, dtype=np.uint8)[:, None], 200, axis=1)[..., None], 3, axis=2)
+    out, _ = drop_jaw(ramp, _mouth_points(100.0, 101.0), 10.0)
+    assert np.all(np.diff(out[:, 100, 0].astype(int)) >= 0)
+    assert out[111, 100, 0] <= 103, "the lower lip's rows reach 10 px further down"
+
+
+def _tracked_aperture(renderer, image: np.ndarray) -> float:  # noqa: ANN001
+    from facecraft.media import Frame
+    from facecraft.vision import track_frames
+
+    h, w = image.shape[:2]
+    tracks = track_frames([Frame(0, 0.0, image)], fps=renderer.fps, width=w, height=h)
+    assert tracks.present[0]
+    return float(tracks.aperture[0])
+
+
+def test_compositing_toward_a_target_aperture_opens_or_closes_the_tracked_mouth(renderer) -> None:  # noqa: ANN001
+    """The tracker, run on the composite, sees the jaw move part of the way toward the target."""
+    db, comp = renderer.db, renderer.compositor
+    ap = db.features[:, 0]
+    mid = int(np.argmin(np.abs(ap - np.percentile(ap, 75))))  # a patch with the lips well apart
+    index = int(db.src_index[mid])
+    image, geo = renderer.footage.get(index), renderer.geometry(index)
+    span = renderer.priors.open - renderer.priors.closed
+    as_is = _tracked_aperture(renderer, comp.compose(image, mid, geo))
+    wider = _tracked_aperture(renderer, comp.compose(image, mid, geo, float(ap[mid] + span)))
+    narrower = _tracked_aperture(renderer, comp.compose(image, mid, geo, float(renderer.priors.closed)))
+    assert narrower < as_is - 0.1 * span and wider > as_is + 0.1 * span, (narrower, as_is, wider, span)
+    assert comp.jaw_shift(mid, float("nan")) == 0.0
+    assert comp.jaw_shift(mid, -1.0) >= -0.8 * comp.gap_px[mid], "lips never pass through each other"

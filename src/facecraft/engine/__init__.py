@@ -2,10 +2,11 @@
 
 Timeline (visemes, co-articulation, state) -> mouth selection (Viterbi over the Face's mouth
 database) -> motion (a walk on the motion graph) -> compositing (landmark warp, colour match,
-feathered lower-face blend) -> frames; batch renders write mp4 through ``facecraft.media``.
+jaw moved toward the target opening, feathered lower-face blend) -> frames; batch renders write mp4 through ``facecraft.media``.
 """
 
 from facecraft.engine.batch import (
+    DubPlan,
     dub_frames,
     render_dub,
     render_listening,
@@ -27,6 +28,7 @@ __all__ = [
     "render_listening",
     "render_dub",
     "dub_frames",
+    "DubPlan",
     "select_dub_mouths",
     "speech_frames",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ __all__ = [
     "render_listening",
     "render_dub",
     "dub_frames",
+    "DubPlan",
     "select_dub_mouths",
     "speech_frames",
     "prepare_audio",
@@ -213,6 +215,15 @@ def render_listening(
 # --- dub mode --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DubPlan:
+    """Per frame of a dubbed video: the mouth-database entry (-1: the frame's own mouth) and the
+    aperture the timeline wants there (None: show the entries as they are, as the baselines do)."""
+
+    mouths: list[int]
+    aperture: np.ndarray | None = None
+
+
 def select_dub_mouths(
     renderer: Renderer,
     tracks: Tracks,
@@ -221,7 +232,7 @@ def select_dub_mouths(
     *,
     alignment: Alignment | None = None,
     text: str | None = None,
-) -> list[int]:
+) -> DubPlan:
     """Mouth-database entry per frame of a tracked video for the audio, chosen as in a speech render."""
     x16 = prepare_audio(samples, sample_rate)
     n = len(tracks)
@@ -238,27 +249,29 @@ def select_dub_mouths(
         costs = renderer.selector.target_costs(tl, slice(b0, end), pose[b0:end])
         path = renderer.selector.decode(costs, chosen[-1] if chosen else None)
         chosen.extend(int(m) for m in path[: b1 - b0])
-    return chosen
+    return DubPlan(chosen, np.asarray(tl.aperture, dtype=np.float64))
 
 
 def dub_frames(
     renderer: Renderer,
     frames: Iterable[np.ndarray],
     tracks: Tracks,
-    mouths: list[int],
+    plan: DubPlan,
 ) -> Iterator[np.ndarray]:
-    """Re-voice ``frames`` (tracked by ``tracks``, same count and order): their motion, the given mouths.
+    """Re-voice ``frames`` (tracked by ``tracks``, same count and order): their motion, the planned mouths.
 
-    ``mouths`` holds a database entry per frame (-1: keep the frame's own mouth), usually from
-    :func:`select_dub_mouths`; the benchmark also passes random or fixed ones as baselines.
+    ``plan`` usually comes from :func:`select_dub_mouths`; the benchmark also passes random or fixed
+    mouths, without target apertures, as baselines.
     """
     present = np.asarray(tracks.present, dtype=bool)
+    mouths = plan.mouths
     for i, image in enumerate(frames):
         if i >= len(tracks):
             break
         if present[i] and i < len(mouths) and mouths[i] >= 0:
             geo = renderer.compositor.geometry(tracks.landmarks[i])
-            image = renderer.compositor.compose(image, mouths[i], geo)
+            aperture = float(plan.aperture[i]) if plan.aperture is not None and i < len(plan.aperture) else None
+            image = renderer.compositor.compose(image, mouths[i], geo, aperture)
         yield renderer.finish(image, keep_size=True)
 
 
@@ -293,6 +306,6 @@ def render_dub(
         a = int(round(start_s * RATE))
         b = a + int(round(len(frames) / fps * RATE))
         samples, sample_rate = audio.samples[a:b], RATE
-    mouths = select_dub_mouths(renderer, tracks, samples, sample_rate, text=text)
-    out = dub_frames(renderer, frames, tracks, mouths)
+    plan = select_dub_mouths(renderer, tracks, samples, sample_rate, text=text)
+    out = dub_frames(renderer, frames, tracks, plan)
     return _write(out, out_path, fps, samples, sample_rate)

@@ -5,6 +5,10 @@ similarity back into the base frame. The mask is the union of the two lower-face
 pasted chin may sit lower or higher than the base's), grown past the jaw line and feathered; colour
 and low-frequency shading are matched on the skin both show (lips excluded, they differ on purpose),
 so light falling differently across the cheeks does not show as pale bands along the blend.
+
+Given the frame's target aperture, the patch's jaw is first moved part of the way from the
+footage's opening to the target (``jaw_follow``): a small database cannot offer every opening, and
+the output then follows the speech more closely than the nearest real mouth would.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from facecraft.faces.mouthdb import MouthDB
 from facecraft.vision import landmarks as lm
 from facecraft.vision.color import match_color, match_shading
 from facecraft.vision.masks import feather, feathered_mask, lower_face_polygon
-from facecraft.vision.warp import apply_affine, compose_affine, fit_similarity, invert_affine
+from facecraft.vision.warp import apply_affine, compose_affine, drop_jaw, fit_similarity, invert_affine
 
 __all__ = ["Compositor", "BaseGeometry"]
+
+_MIN_SHIFT_PX = 0.25  # smaller jaw moves are not worth a resampling of the patch
 
 
 class BaseGeometry:
@@ -43,6 +49,10 @@ class Compositor:
         ys = np.minimum(np.arange(self.h), np.arange(self.h)[::-1]) / ramp
         xs = np.minimum(np.arange(self.w), np.arange(self.w)[::-1]) / ramp
         self.taper = np.clip(np.minimum(ys[:, None], xs[None, :]), 0.0, 1.0).astype(np.float32)
+        # the inner-lip gap of every patch in pixels, and pixels per inter-ocular unit (the aperture's)
+        pts = db.points.astype(np.float64)
+        self.gap_px = np.mean([pts[:, b, 1] - pts[:, a, 1] for a, b in lm.INNER_LIP_PAIRS], axis=0)
+        self.px_per_unit = float(self.canon[0, 0])
 
     def geometry(self, landmarks: np.ndarray) -> BaseGeometry:
         """Geometry of a frame that is not in the footage (dub mode): fit on its stable landmarks."""
@@ -52,25 +62,43 @@ class Compositor:
     def footage_geometry(self, index: int, landmarks: np.ndarray) -> BaseGeometry:
         return BaseGeometry(self.db.to_patch[index], landmarks)
 
-    def _lower_faces(self, mouth: int, base: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
-        """Hard lower-face masks of the patch and of the base frame (their chins differ when the jaw moves)."""
+    def _lower_faces(self, points: np.ndarray, base: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
+        """Hard lower-face masks of the patch (landmarks ``points``) and of the base frame (their chins
+        differ when the jaw moves)."""
         grow = self.config.mask_grow
         shape = (self.h, self.w)
-        return (feathered_mask(shape, [lower_face_polygon(self.db.points[mouth], grow=grow)], feather_px=0),
+        return (feathered_mask(shape, [lower_face_polygon(points, grow=grow)], feather_px=0),
                 feathered_mask(shape, [lower_face_polygon(base.points, grow=grow)], feather_px=0))
 
     def mask(self, mouth: int, base: BaseGeometry) -> np.ndarray:
         """The blend mask: the union of both lower faces, feathered, falling to zero at the patch border."""
-        return self._blend_mask(*self._lower_faces(mouth, base))
+        return self._blend_mask(*self._lower_faces(self.db.points[mouth], base))
 
     def _blend_mask(self, patch_face: np.ndarray, base_face: np.ndarray) -> np.ndarray:
         return feather(np.maximum(patch_face, base_face), self.feather) * self.taper
 
-    def compose(self, image: np.ndarray, mouth: int, base: BaseGeometry) -> np.ndarray:
-        """A copy of ``image`` with database patch ``mouth`` blended into its lower face."""
+    def jaw_shift(self, mouth: int, aperture: float) -> float:
+        """Pixels (patch frame) to move patch ``mouth``'s lower lip down toward the target ``aperture``:
+        ``jaw_follow`` of the difference, opening by at most ``jaw_max_open``, closing by at most 80 %
+        of the gap there is (lips do not pass through each other)."""
+        c = self.config
+        if c.jaw_follow <= 0.0 or not np.isfinite(aperture):
+            return 0.0
+        shift = c.jaw_follow * (float(aperture) - float(self.db.features[mouth, 0])) * self.px_per_unit
+        gap = max(float(self.gap_px[mouth]), 0.0)
+        return float(np.clip(shift, -0.8 * gap, c.jaw_max_open * self.px_per_unit))
+
+    def compose(
+        self, image: np.ndarray, mouth: int, base: BaseGeometry, aperture: float | None = None
+    ) -> np.ndarray:
+        """A copy of ``image`` with database patch ``mouth`` blended into its lower face, its jaw moved
+        toward the target ``aperture`` (inter-ocular units) when one is given."""
         patch = self.db.patches[mouth]
         points = self.db.points[mouth]
-        patch_face, base_face = self._lower_faces(mouth, base)
+        shift = self.jaw_shift(mouth, aperture) if aperture is not None else 0.0
+        if abs(shift) >= _MIN_SHIFT_PX:
+            patch, points = drop_jaw(patch, points, shift)
+        patch_face, base_face = self._lower_faces(points, base)
         mask = self._blend_mask(patch_face, base_face)
         c = self.config
         if c.color_strength > 0:

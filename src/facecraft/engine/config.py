@@ -56,5 +56,7 @@ class EngineConfig:
     color_strength: float = 0.8
     local_shading: bool = True  # match low-frequency shading across the patch (else one Lab mean/std)
     shading_sigma: float = 0.05  # its smoothing, as a share of the patch width
+    jaw_follow: float = 0.5  # share of the patch's aperture gap to the target made up by moving its jaw
+    jaw_max_open: float = 0.12  # the most that move opens a mouth (inter-ocular units)
     # footage cache
     cache_frames: int = 48

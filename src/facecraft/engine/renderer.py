@@ -115,12 +115,12 @@ class Renderer:
             return None
         return self.compositor.footage_geometry(index, self.tracks.landmarks[index])
 
-    def render(self, step: MotionStep, mouth: int | None) -> np.ndarray:
-        """The output frame for one plan."""
+    def render(self, step: MotionStep, mouth: int | None, aperture: float | None = None) -> np.ndarray:
+        """The output frame for one plan: footage frame, mouth patch, and the aperture the timeline wants."""
         image = self.base_image(step)
         geo = self.geometry(step.index) if mouth is not None else None
         if geo is not None and mouth is not None:
-            image = self.compositor.compose(image, mouth, geo)
+            image = self.compositor.compose(image, mouth, geo, aperture)
         return self.finish(image)
 
     def finish(self, image: np.ndarray, *, keep_size: bool = False) -> np.ndarray:

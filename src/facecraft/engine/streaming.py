@@ -141,9 +141,12 @@ class StreamingRenderer:
         if utt is not None and k < self._available(utt):
             self._plan(utt, k)
             step, mouth = utt.steps[k], utt.mouths[k]
+            assert utt.timeline is not None
+            aperture = float(utt.timeline.aperture[k])
         else:
             step = self.walker.step(False)
             mouth = self._rest_mouth(step)
+            aperture = float(self._rest.aperture[0])
             if utt is not None:  # starved: the utterance keeps its clock, this frame is silent
                 utt.steps.append(step)
                 utt.mouths.append(-1 if mouth is None else mouth)
@@ -151,7 +154,7 @@ class StreamingRenderer:
         if mouth is not None and mouth < 0:
             mouth = None
         self._last_mouth = mouth
-        return self.renderer.render(step, mouth)
+        return self.renderer.render(step, mouth, aperture)
 
     def _rest_mouth(self, step: MotionStep) -> int | None:
         """A closed mouth at rest for a silent frame; None keeps the footage's own (listening footage whose

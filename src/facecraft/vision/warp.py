@@ -8,7 +8,10 @@ move with speech (``vision.landmarks.STABLE``), so the mouth is free to move ins
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+
+from facecraft.vision import landmarks as lm
 
 __all__ = [
     "fit_similarity",
@@ -17,6 +20,7 @@ __all__ = [
     "compose_affine",
     "eye_frame",
     "normalise_shape",
+    "drop_jaw",
 ]
 
 EYE_OUTER = (33, 263)
@@ -82,3 +86,54 @@ def eye_frame(landmarks: np.ndarray) -> np.ndarray:
 def normalise_shape(landmarks: np.ndarray) -> np.ndarray:
     """All landmarks of one face in its own eye frame (n, 2)."""
     return apply_affine(eye_frame(landmarks), landmarks)
+
+
+_JAW_REACH = 2.2  # half mouth-widths from the mouth's centre where a jaw drop has faded out sideways
+_MAX_STRETCH = 1.5  # a ramp is at least this many pixels per pixel of drop: content never folds over
+
+
+def _jaw_weights(
+    points: np.ndarray, shift_px: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Knots of the vertical profile (y, weight) and of the horizontal one (|x - centre|, weight)."""
+    upper = float(np.mean([points[a, 1] for a, _ in lm.INNER_LIP_PAIRS]))
+    lower = float(np.mean([points[b, 1] for _, b in lm.INNER_LIP_PAIRS]))
+    chin = max(float(points[lm.CHIN, 1]), lower + 1.0)
+    ramp = _MAX_STRETCH * abs(shift_px)
+    top = min(upper, lower - max(ramp, 1.0))  # a thin gap borrows room from the upper lip
+    end = chin + max(chin - lower, ramp, 1.0)
+    left, right = points[lm.MOUTH_CORNERS[0]], points[lm.MOUTH_CORNERS[1]]
+    half = max(abs(float(right[0] - left[0])) / 2.0, 1.0)
+    reach = max(_JAW_REACH * half, half + ramp)
+    return (np.array([top, lower, chin, end]), np.array([0.0, 1.0, 1.0, 0.0]),
+            np.array([0.0, half, reach]), np.array([1.0, 1.0, 0.0]))
+
+
+def drop_jaw(image: np.ndarray, points: np.ndarray, shift_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` with the lower lip and chin moved down by ``shift_px`` (up when negative), and its
+    landmarks ``points`` (n, 2+) moved with them.
+
+    Opens or closes a mouth patch a little more than the footage did, the way a jaw moves: the upper
+    lip stays, the gap between the lips stretches, lower lip and chin move as one, and the move fades
+    out below the chin and toward the cheeks, so nothing changes where the patch meets the frame.
+    """
+    h, w = image.shape[:2]
+    pts = np.asarray(points, dtype=np.float64)
+    if shift_px == 0.0:
+        return image, pts.copy()
+    ys_k, yw_k, xs_k, xw_k = _jaw_weights(pts, shift_px)
+    centre = float(pts[list(lm.MOUTH_CORNERS), 0].mean())
+
+    def weight(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        wy = np.interp(y, ys_k, yw_k, left=0.0, right=0.0)
+        wx = np.interp(np.abs(x - centre), xs_k, xw_k, right=0.0)
+        return wy * wx * wx * (3.0 - 2.0 * wx)  # smooth fall-off sideways
+
+    xs = np.arange(w, dtype=np.float64)[None, :]
+    ys = np.arange(h, dtype=np.float64)[:, None]
+    map_x = np.broadcast_to(xs, (h, w)).astype(np.float32)
+    map_y = (ys - shift_px * weight(xs, ys)).astype(np.float32)  # each output pixel reads from above/below
+    out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    moved = pts.copy()
+    moved[:, 1] += shift_px * weight(pts[:, 0], pts[:, 1])
+    return out, moved
