@@ -130,7 +130,7 @@ def _tracked_aperture(renderer, image: np.ndarray) -> float:  # noqa: ANN001
     return float(tracks.aperture[0])
 
 
-def test_compositing_toward_a_target_aperture_opens_or_closes_the_tracked_mouth(renderer) -> None:  # noqa: ANN001
+def test_a_target_aperture_opens_or_closes_the_tracked_mouth(renderer) -> None:  # noqa: ANN001
     """The tracker, run on the composite, sees the jaw move part of the way toward the target."""
     db, comp = renderer.db, renderer.compositor
     ap = db.features[:, 0]

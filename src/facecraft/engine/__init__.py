@@ -1,8 +1,9 @@
 """facecraft.engine: a Face speaks any audio or text (see DESIGN.md, "The engine").
 
 Timeline (visemes, co-articulation, state) -> mouth selection (Viterbi over the Face's mouth
-database) -> motion (a walk on the motion graph) -> compositing (landmark warp, colour match,
-jaw moved toward the target opening, feathered lower-face blend) -> frames; batch renders write mp4 through ``facecraft.media``.
+database) -> motion (a walk on the motion graph) -> compositing (landmark warp, jaw moved toward
+the target opening, colour match, feathered lower-face blend) -> frames; batch renders write mp4
+through ``facecraft.media``.
 """
 
 from facecraft.engine.batch import (

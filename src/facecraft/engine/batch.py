@@ -264,13 +264,13 @@ def dub_frames(
     mouths, without target apertures, as baselines.
     """
     present = np.asarray(tracks.present, dtype=bool)
-    mouths = plan.mouths
+    mouths, targets = plan.mouths, plan.aperture
     for i, image in enumerate(frames):
         if i >= len(tracks):
             break
         if present[i] and i < len(mouths) and mouths[i] >= 0:
             geo = renderer.compositor.geometry(tracks.landmarks[i])
-            aperture = float(plan.aperture[i]) if plan.aperture is not None and i < len(plan.aperture) else None
+            aperture = float(targets[i]) if targets is not None and i < len(targets) else None
             image = renderer.compositor.compose(image, mouths[i], geo, aperture)
         yield renderer.finish(image, keep_size=True)
 
