@@ -53,9 +53,9 @@ class Renderer:
             raise BundleError("the Face bundle's engine files do not match its tracks; rebuild the Face")
         self.fps = float(self.tracks.fps)
         self.footage = FootageReader(bundle.footage_path, self.fps, cache_frames=self.config.cache_frames)
-        self.selector = MouthSelector(self.db, self.config)
-        self.compositor = Compositor(self.db, self.config)
         self.priors = _priors(self.db)
+        self.selector = MouthSelector(self.db, self.config, closed_aperture=self.priors.closed)
+        self.compositor = Compositor(self.db, self.config)
         self.listening_mouth_rests = _listening_mouth_rests(self.graph, self.tracks, self.priors, self.config)
         self.audio_model = mouthdb.AudioMouthModel.unpack(self.db.audio_model)
         if self.audio_model is not None and self.audio_model.future_frames > self.config.lookahead:

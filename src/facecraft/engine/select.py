@@ -23,7 +23,9 @@ __all__ = ["MouthSelector"]
 
 
 class MouthSelector:
-    def __init__(self, db: MouthDB, config: EngineConfig) -> None:
+    def __init__(self, db: MouthDB, config: EngineConfig, *, closed_aperture: float) -> None:
+        """``closed_aperture``: the Face's closed lips (``ShapePriors.closed``): where lips must be closed,
+        no patch may open wider than this or the target."""
         self.config = config
         self.feat = db.features.astype(np.float64)
         self.thumbs = db.thumbs.astype(np.float64)
@@ -35,7 +37,7 @@ class MouthSelector:
         has_next[:-1] = src[1:] == src[:-1] + 1
         self.has_next = has_next
         self.succ = np.where(has_next, np.arange(m) + 1, np.arange(m))
-        self.closed_ap = float(np.percentile(self.feat[:, 0], 5))
+        self.closed_ap = float(closed_aperture)
         # where the lips sit (patch frame, iod units) given head pose and mouth shape: a patch whose lips
         # sit elsewhere than that for the base frame's pose looks shifted
         self.lip_centre = db.points[:, lip_points()].astype(np.float64).mean(1) / float(db.canon[0, 0])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facecraft.engine.config import EngineConfig
+from facecraft.faces.analyze import drop_short_runs
 from facecraft.speech.types import Phone
 from facecraft.speech.vad import speech_mask
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
@@ -137,24 +138,6 @@ def _dilate(flags: np.ndarray, back: int, ahead: int) -> np.ndarray:
     return (c[hi] - c[lo]) > 0
 
 
-def _long_runs(flags: np.ndarray, min_len: int) -> np.ndarray:
-    """``flags`` with runs of True shorter than ``min_len`` frames cleared."""
-    out = flags.copy()
-    n = len(flags)
-    i = 0
-    while i < n:
-        if not flags[i]:
-            i += 1
-            continue
-        j = i
-        while j < n and flags[j]:
-            j += 1
-        if j - i < min_len:
-            out[i:j] = False
-        i = j
-    return out
-
-
 def build_timeline(
     samples: np.ndarray,
     sample_rate: int,
@@ -196,7 +179,7 @@ def build_timeline(
     width_share = _SHAPE_W[vis]
     trusted = bool(phones) and trust_phones
     quiet = ~voiced | (db < config.silence_db) | (trusted & (vis == SIL))
-    quiet = _long_runs(quiet, int(round(config.min_pause_s * fps)))
+    quiet = drop_short_runs(quiet, int(round(config.min_pause_s * fps)))
     lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
     if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
         quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])

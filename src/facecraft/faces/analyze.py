@@ -16,9 +16,10 @@ import numpy as np
 
 from facecraft.faces.types import Analysis
 from facecraft.speech.types import Segment
+from facecraft.vision.smoothing import runs
 from facecraft.vision.types import Tracks
 
-__all__ = ["AnalysisParams", "analyze", "runs", "fill_nan"]
+__all__ = ["AnalysisParams", "analyze", "runs", "fill_nan", "drop_short_runs", "segments"]
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,6 @@ class AnalysisParams:
     bridge_gap_s: float = 0.6  # listening gaps shorter than this inside speech become speaking
     min_speaking_s: float = 0.3  # speaking runs shorter than this become listening
     vad_aggressiveness: int = 2
-
-
-def runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) index pairs, end exclusive, of the True runs in a boolean array."""
-    padded = np.concatenate([[False], np.asarray(flags, dtype=bool), [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(a), int(b)) for a, b in zip(edges[0::2], edges[1::2])]
 
 
 def fill_nan(values: np.ndarray) -> np.ndarray:
@@ -76,7 +70,8 @@ def _close_gaps(flags: np.ndarray, max_gap: int) -> np.ndarray:
     return out
 
 
-def _drop_short(flags: np.ndarray, min_len: int) -> np.ndarray:
+def drop_short_runs(flags: np.ndarray, min_len: int) -> np.ndarray:
+    """``flags`` with runs of True shorter than ``min_len`` cleared."""
     out = flags.copy()
     for a, b in runs(flags):
         if b - a < min_len:
@@ -84,7 +79,8 @@ def _drop_short(flags: np.ndarray, min_len: int) -> np.ndarray:
     return out
 
 
-def _segments(flags: np.ndarray, fps: float) -> list[Segment]:
+def segments(flags: np.ndarray, fps: float) -> list[Segment]:
+    """The True runs of per-frame ``flags`` as time segments (seconds, ms precision)."""
     return [Segment(round(a / fps, 3), round(b / fps, 3)) for a, b in runs(flags)]
 
 
@@ -123,14 +119,14 @@ def analyze(tracks: Tracks, samples: np.ndarray | None, sample_rate: int,
     moving = motion >= threshold
     speaking = voiced & (moving | ~present)
     speaking = _close_gaps(speaking, round(p.bridge_gap_s * fps))
-    speaking = _drop_short(speaking, round(p.min_speaking_s * fps))
+    speaking = drop_short_runs(speaking, round(p.min_speaking_s * fps))
     state = speaking.astype(np.uint8)
     log.debug("analysis: %d frames, %.1f s speaking", n, speaking.sum() / fps)
     return Analysis(
         fps=fps,
         state=state,
-        speaking=_segments(speaking, fps),
-        listening=_segments(~speaking, fps),
+        speaking=segments(speaking, fps),
+        listening=segments(~speaking, fps),
         speech=speech,
         mouth_motion=motion.astype(np.float32),
     )

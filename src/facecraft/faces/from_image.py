@@ -38,7 +38,7 @@ from facecraft import __version__
 from facecraft.errors import InputError, VisionError
 from facecraft.faces import bundle as fb
 from facecraft.faces import motion_graph, mouthdb
-from facecraft.faces.analyze import analyze, runs
+from facecraft.faces.analyze import analyze, segments
 from facecraft.faces.build import (
     VOICE_RATE,
     BuildContext,
@@ -529,7 +529,7 @@ def make_plan(samples: np.ndarray, sample_rate: int, phones: list[Phone], params
     a = int(round(lead * VOICE_RATE))
     piece = speech[: max(0, total.size - a)]
     total[a:a + piece.size] = piece
-    segs = [Segment(round(x / FPS, 3), round(y / FPS, 3)) for x, y in runs(speaking_frames)]
+    segs = segments(speaking_frames, FPS)
     return Plan(poses=poses, state=speaking_frames.astype(np.uint8), phones=shifted, samples=total,
                 speech=segs)
 
@@ -633,11 +633,8 @@ def _step_analyze(job: _PhotoJob) -> Callable[[BuildContext], None]:
         m = min(n, job.plan.state.size)
         state[:m] = job.plan.state[:m]
         measured = analyze(ctx.tracks, None, VOICE_RATE)  # mouth motion only: no audio given
-
-        def segs(flags: np.ndarray) -> list[Segment]:
-            return [Segment(round(a / FPS, 3), round(b / FPS, 3)) for a, b in runs(flags)]
-
-        ctx.analysis = replace(measured, state=state, speaking=segs(state == 1), listening=segs(state == 0),
+        ctx.analysis = replace(measured, state=state, speaking=segments(state == 1, FPS),
+                               listening=segments(state == 0, FPS),
                                speech=list(job.plan.speech))
         fb.write_json(ctx.work_dir / fb.ANALYSIS, ctx.analysis.to_dict())
         seg = lambda xs: [[s.start, s.end] for s in xs]  # noqa: E731

@@ -21,6 +21,7 @@ import numpy as np
 
 from facecraft.errors import BundleError
 from facecraft.media.types import Frame
+from facecraft.vision.landmarks import EYE_OUTER_CORNERS
 from facecraft.vision.types import Tracks
 from facecraft.vision.warp import eye_frame
 
@@ -91,7 +92,7 @@ def _descriptors(frames: Iterable[Frame], tracks: Tracks, params: MotionGraphPar
         grey = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
         small = cv2.warpAffine(grey, full, (tw, th), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         small = small.astype(np.float32) / 255.0
-        mid = (lmk[33, :2] + lmk[263, :2]) / 2
+        mid = (lmk[EYE_OUTER_CORNERS[0], :2] + lmk[EYE_OUTER_CORNERS[1], :2]) / 2
         desc[i, :3] = np.asarray(tracks.pose[i], dtype=np.float32) / 4.0  # 4 degrees ~ one unit
         desc[i, 3:5] = mid / iod * 8.0  # an eighth of the iod ~ one unit
         desc[i, 5] = np.log(tracks.interocular[i] / iod) * 20.0

@@ -23,8 +23,6 @@ __all__ = [
     "drop_jaw",
 ]
 
-EYE_OUTER = (33, 263)
-
 
 def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity (Umeyama) mapping ``src`` (n, 2) points onto ``dst``; returns a 2x3 matrix."""
@@ -70,8 +68,8 @@ def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
 
 def eye_frame(landmarks: np.ndarray) -> np.ndarray:
     """Similarity taking image pixels to the eye frame (eye-corner midpoint at 0, eye line along x, iod = 1)."""
-    left = np.asarray(landmarks[EYE_OUTER[0], :2], dtype=np.float64)
-    right = np.asarray(landmarks[EYE_OUTER[1], :2], dtype=np.float64)
+    left = np.asarray(landmarks[lm.EYE_OUTER_CORNERS[0], :2], dtype=np.float64)
+    right = np.asarray(landmarks[lm.EYE_OUTER_CORNERS[1], :2], dtype=np.float64)
     mid = (left + right) / 2
     vec = right - left
     iod = float(np.hypot(*vec)) or 1.0
