@@ -55,14 +55,12 @@ def timings_dict(text: str, sample_rate: int, alignment: Any) -> dict[str, Any]:
 
 
 def run_tts(args: argparse.Namespace) -> int:
-    import numpy as np
     from tqdm import tqdm
 
     from facecraft.errors import InputError
     from facecraft.media import write_wav
     from facecraft.speech.text import split_sentences
     from facecraft.speech.tts import OpenAITTS, PiperTTS, TTSBackend
-    from facecraft.speech.types import Alignment
 
     backend: TTSBackend
     if args.url:
@@ -84,18 +82,11 @@ def run_tts(args: argparse.Namespace) -> int:
         for chunk in backend.stream(args.text):
             chunks.append(chunk)
             bar.update(1)
-    rate = chunks[0].sample_rate
-    samples = np.concatenate([c.samples for c in chunks]).astype(np.float32)
+    samples, rate, alignment = backend.join(chunks)
     if target is not None:
         from facecraft.speech.voice import adapt_voice
 
-        samples = adapt_voice(samples, rate, target, strength=args.strength)
-    alignment = Alignment(
-        words=[w for c in chunks for w in c.words],
-        phones=[p for c in chunks for p in c.phones],
-        duration_s=samples.size / rate,
-        source=backend.timing_source,
-    )
+        samples = adapt_voice(samples, rate, target, strength=args.strength)  # same length: alignment holds
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_wav(args.out, samples, rate)
     if args.timings is not None:

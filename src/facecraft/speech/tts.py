@@ -88,7 +88,10 @@ class TTSBackend(ABC):
 
     def synthesize(self, text: str) -> tuple[np.ndarray, int, Alignment]:
         """The whole utterance: samples (float32 mono), sample rate and its Alignment."""
-        chunks = list(self.stream(text))
+        return self.join(list(self.stream(text)))
+
+    def join(self, chunks: list[SpeechChunk]) -> tuple[np.ndarray, int, Alignment]:
+        """The chunks of ``stream`` as one utterance: samples, sample rate and Alignment."""
         rate = chunks[0].sample_rate
         samples = np.concatenate([c.samples for c in chunks]).astype(np.float32)
         phones = [p for c in chunks for p in c.phones]
@@ -191,7 +194,6 @@ class PiperTTS(TTSBackend):
         if length_scale is not None and not 0.25 <= length_scale <= 4.0:
             raise InputError(f"length_scale must be within 0.25..4, got {length_scale}")
         self._voice = load_piper_voice(voice)
-        self.voice_name = Path(_voice_paths(voice)[0]).stem
         self._config = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale, noise_w_scale=noise_w_scale)
 
     @property

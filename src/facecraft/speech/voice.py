@@ -147,13 +147,13 @@ def _analyse(samples: np.ndarray, sample_rate: int, *, for_synthesis: bool) -> _
         raise SpeechError("no voiced speech found in the audio (no pitch in at least 0.2 s of it)")
     ap = np.zeros((0, 0))
     if for_synthesis:
-        f0 = _fill_voicing(x, sample_rate, f0)
+        f0 = _fill_voicing(x, sample_rate, f0, loud)
         ap = pyworld.d4c(x, f0, t, sample_rate)
     sp = pyworld.cheaptrick(x, f0, t, sample_rate)
     return _World(samples=x, sample_rate=sample_rate, f0=f0, sp=sp, ap=ap, voiced=voiced, loud=loud)
 
 
-def _fill_voicing(x: np.ndarray, sample_rate: int, f0: np.ndarray) -> np.ndarray:
+def _fill_voicing(x: np.ndarray, sample_rate: int, f0: np.ndarray, loud: np.ndarray) -> np.ndarray:
     """Give a pitch to loud, sonorant frames that harvest left unvoiced, by log-interpolation.
 
     Piper's vocoded voice is breathy: harvest finds no pitch in about half of its vowels, and WORLD
@@ -172,7 +172,7 @@ def _fill_voicing(x: np.ndarray, sample_rate: int, f0: np.ndarray) -> np.ndarray
     high = sosfiltfilt(butter(4, 3000.0, btype="highpass", fs=sample_rate, output="sos"), x)
     e_low = 10.0 ** (_frame_energy_db(low, sample_rate, n) / 10.0)
     e_high = 10.0 ** (_frame_energy_db(high, sample_rate, n) / 10.0)
-    sonorant = _loud_frames(x, sample_rate, n) & (e_low / (e_low + e_high) > _SONORANT_SHARE)
+    sonorant = loud & (e_low / (e_low + e_high) > _SONORANT_SHARE)
     gaps = np.flatnonzero(sonorant & (f0 <= 0))
     after = np.searchsorted(voiced_idx, gaps)  # index of the next voiced frame
     log_f0 = np.log(np.where(f0 > 0, f0, 1.0))
@@ -230,9 +230,9 @@ def _mel_edges(top_hz: float = 8000.0) -> np.ndarray:
     return 700.0 * (10.0 ** (np.linspace(0.0, _mel(top_hz), MEL_BANDS + 1) / 2595.0) - 1.0)
 
 
-def _mean_log_envelope(world: _World) -> np.ndarray:
-    """Mean over voiced frames of the envelope in dB, per FFT bin (level-normalised per frame)."""
-    db = 10.0 * np.log10(np.maximum(world.sp[world.voiced], 1e-20))
+def _mean_log_envelope(sp: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+    """Mean over ``voiced`` frames of the envelope ``sp`` in dB, per FFT bin (level-normalised per frame)."""
+    db = 10.0 * np.log10(np.maximum(sp[voiced], 1e-20))
     db -= db.max(axis=1, keepdims=True)  # loudness does not change the timbre
     return db.mean(axis=0)
 
@@ -305,7 +305,7 @@ def profile_voice(samples: np.ndarray, sample_rate: int) -> VoiceProfile:
     if speech_s <= 0.0:
         speech_s = float(np.count_nonzero(world.voiced)) * FRAME_PERIOD_MS / 1000.0
     voiced_s = float(np.count_nonzero(world.voiced)) * FRAME_PERIOD_MS / 1000.0
-    env = _mean_log_envelope(world)
+    env = _mean_log_envelope(world.sp, world.voiced)
     freqs = world.freqs
     profile = VoiceProfile(
         f0_median_hz=median,
@@ -345,7 +345,7 @@ def adapt_voice(samples: np.ndarray, sample_rate: int, target: VoiceProfile, *, 
     # Map from the pitch that will actually be re-synthesised (gaps filled), which is lower than
     # harvest's own voiced frames: it misses Piper's low, breathy stretches.
     f0 = _map_f0(world.f0, (world.f0 > 0) & world.loud, target, strength)
-    env = _mean_log_envelope(world)
+    env = _mean_log_envelope(world.sp, world.voiced)
     alpha = float(np.clip((target.spectral_centroid_hz / _centroid(world.freqs, env)) ** strength, *_WARP_LIMITS))
     sp = _warp_envelope(world.sp, world.freqs, alpha)
     sp = _equalise(sp, world, target, strength)
@@ -391,9 +391,7 @@ def _equalise(sp: np.ndarray, world: _World, target: VoiceProfile, strength: flo
     top = min(8000.0, freqs[-1])
     edges = _mel_edges()
     centres = 0.5 * (edges[:-1] + edges[1:])
-    voiced_db = 10.0 * np.log10(np.maximum(sp[world.voiced], 1e-20))
-    voiced_db -= voiced_db.max(axis=1, keepdims=True)
-    current = _band_means(freqs, voiced_db.mean(axis=0), edges)
+    current = _band_means(freqs, _mean_log_envelope(sp, world.voiced), edges)
     gain = np.clip(np.asarray(target.mel_envelope_db) - current, -_MAX_EQ_DB, _MAX_EQ_DB) * strength
     gain -= np.max(gain)  # cut, never boost: keeps noise down and the peak level sane
     valid = centres <= top
