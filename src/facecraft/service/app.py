@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,16 +23,9 @@ from facecraft.service.runtime import Runtime
 from facecraft.service.settings import Settings
 from facecraft.service.views import FACE, REPLICA
 
-__all__ = ["create_app", "static_dir"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
-
-
-def static_dir() -> Path:
-    """The Maker portal's files (owned by ``facecraft.web``)."""
-    import facecraft.web
-
-    return Path(facecraft.web.__file__).with_name("static")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,16 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _mount_portal(app: FastAPI) -> None:
-    static = static_dir()
+    from facecraft.web import INDEX_HTML, STATIC_DIR
 
     @app.get("/", include_in_schema=False)
     def portal() -> FileResponse:
-        index = static / "index.html"
-        if not index.is_file():
+        if not INDEX_HTML.is_file():
             raise ApiError(404, "the Maker portal is not installed")
-        return FileResponse(index, media_type="text/html")
+        return FileResponse(INDEX_HTML, media_type="text/html")
 
-    app.mount("/static", StaticFiles(directory=static, check_dir=False), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -220,8 +220,8 @@ class VideoRenderHandler:
 
         bundle = load_bundle(bundle_path)
 
-        def on_progress(*args: Any, **_kw: Any) -> None:
-            ctx.progress(0.9 * _fraction(args))
+        def on_progress(fraction: float) -> None:  # engine.batch.Progress
+            ctx.progress(0.9 * fraction)
 
         if script is not None:
             text, _cues = parse_script(script)  # emotion cues are recorded; the engine speaks the words
@@ -284,15 +284,3 @@ def _read_audio(path: Path) -> tuple[Any, int]:
             error_id="audio_file_max_duration",
         )
     return audio.samples, audio.sample_rate
-
-
-def _fraction(args: tuple[Any, ...]) -> float:
-    """Read an engine progress report: a fraction, a percentage, or (done, total)."""
-    numbers = [float(a) for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
-    if not numbers:
-        return 0.0
-    if len(numbers) >= 2 and numbers[1] > 0:
-        value = numbers[0] / numbers[1]
-    else:
-        value = numbers[0] / 100.0 if numbers[0] > 1.0 else numbers[0]
-    return max(0.0, min(1.0, value))
