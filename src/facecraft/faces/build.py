@@ -9,6 +9,7 @@ a staging directory that becomes the bundle only when every step has succeeded.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -171,7 +172,7 @@ def step_footage(ctx: BuildContext) -> None:
     meter = SceneMeter()
 
     def frames(writer: Any) -> Iterator[Frame]:
-        for k, image in _chain(first, stream):
+        for k, image in itertools.chain([first], stream):
             image = np.ascontiguousarray(image[:h, :w])
             writer.write(image)
             meter.add(k / fps, image)
@@ -182,11 +183,6 @@ def step_footage(ctx: BuildContext) -> None:
                                          progress=lambda n: ctx.step_progress(n / expected))
     ctx.scene = meter.stats()
     ctx.manifest["output"] = {"fps": round(fps, 3), "size": [w, h], "frames": len(ctx.tracks)}
-
-
-def _chain(first: tuple[int, np.ndarray], rest: Iterator[tuple[int, np.ndarray]]) -> Iterator[tuple[int, np.ndarray]]:
-    yield first
-    yield from rest
 
 
 def step_audio(ctx: BuildContext) -> None:

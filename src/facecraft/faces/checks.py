@@ -8,6 +8,7 @@ report, so the service and the portal can always show the user what is wrong.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -451,18 +452,17 @@ def _fail(exc: BaseException) -> Check:
     return _check("video_processing", "Readable video", "fail", f"The video could not be processed ({exc}).")
 
 
-def check_video(path: str | Path, *, tracks: Tracks | None = None, thresholds: Thresholds = DEFAULT,
-                max_side: int = CHECK_MAX_SIDE, progress: Callable[[int], None] | None = None) -> CheckReport:
+def check_video(path: str | Path, *, thresholds: Thresholds = DEFAULT, max_side: int = CHECK_MAX_SIDE,
+                progress: Callable[[int], None] | None = None) -> CheckReport:
     """Run every upload check on a training video; a bad file gives a ``fail`` report, never an error.
 
-    ``tracks`` (from an earlier tracking pass) saves the tracking; the frames are then read once more
-    at thumbnail size for the cut detector. ``progress`` gets the number of frames tracked so far.
+    ``progress`` gets the number of frames tracked so far.
     """
     path = Path(path)
     checks: list[Check] = []
     report = CheckReport(source=str(path), checks=checks)
     try:
-        _run_video_checks(path, tracks, thresholds, max_side, progress, report)
+        _run_video_checks(path, thresholds, max_side, progress, report)
     except Exception as exc:  # noqa: BLE001 - the contract: a report, never an exception
         if not isinstance(exc, FacecraftError):
             log.exception("check of %s failed", path)
@@ -470,8 +470,8 @@ def check_video(path: str | Path, *, tracks: Tracks | None = None, thresholds: T
     return report
 
 
-def _run_video_checks(path: Path, tracks: Tracks | None, th: Thresholds, max_side: int,
-                      progress: Callable[[int], None] | None, report: CheckReport) -> None:
+def _run_video_checks(path: Path, th: Thresholds, max_side: int, progress: Callable[[int], None] | None,
+                      report: CheckReport) -> None:
     from facecraft import media, vision
 
     if path.is_file() and path.stat().st_size > 0:
@@ -484,18 +484,14 @@ def _run_video_checks(path: Path, tracks: Tracks | None, th: Thresholds, max_sid
     if info.video is None:
         return
     meter = SceneMeter()
-    if tracks is None:
-        frames = metered(media.iter_frames(path, max_side=max_side), meter)
-        first = next(frames, None)
-        if first is None:
-            report.checks.append(decode_check(0, info))
-            return
-        h, w = first.image.shape[:2]
-        tracks = vision.track_frames(_chain(first, frames), fps=info.video.fps, width=w, height=h,
-                                     progress=progress)
-    else:
-        for frame in media.iter_frames(path, max_side=160):
-            meter.add(frame.time_s, frame.image)
+    frames = metered(media.iter_frames(path, max_side=max_side), meter)
+    first = next(frames, None)
+    if first is None:
+        report.checks.append(decode_check(0, info))
+        return
+    h, w = first.image.shape[:2]
+    tracks = vision.track_frames(itertools.chain([first], frames), fps=info.video.fps, width=w, height=h,
+                                 progress=progress)
     report.checks.append(decode_check(len(tracks), info))
     samples = None
     if info.audio is not None:
@@ -506,11 +502,6 @@ def _run_video_checks(path: Path, tracks: Tracks | None, th: Thresholds, max_sid
                                         f"The audio track could not be decoded: {exc.message}"))
     analysis = analyze(tracks, samples, AUDIO_RATE)
     report.checks.extend(content_checks(tracks, meter.stats(), samples, AUDIO_RATE, analysis, th))
-
-
-def _chain(first: Frame, rest: Iterator[Frame]) -> Iterator[Frame]:
-    yield first
-    yield from rest
 
 
 # --- photos ---------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ class SceneStats:
     """Per-frame values, aligned on the frame index (the first frame has zero change)."""
 
     times: np.ndarray  # (N,) seconds
-    luma: np.ndarray  # (N,) mean grey level of the whole frame, 0..255
     hist_distance: np.ndarray  # (N,) half L1 distance of grey histograms to the previous frame, 0..1
     pixel_change: np.ndarray  # (N,) mean absolute grey change to the previous frame, 0..255
 
@@ -33,7 +32,6 @@ class SceneMeter:
     """Feed frames with :meth:`add`, read :meth:`stats` at the end."""
 
     _times: list[float] = field(default_factory=list)
-    _luma: list[float] = field(default_factory=list)
     _hist: list[float] = field(default_factory=list)
     _change: list[float] = field(default_factory=list)
     _prev: np.ndarray | None = None
@@ -49,7 +47,6 @@ class SceneMeter:
             dist = 0.5 * float(np.abs(hist - self._prev_hist).sum())
             change = float(np.abs(grey - self._prev).mean())
         self._times.append(float(time_s))
-        self._luma.append(float(grey.mean()))
         self._hist.append(dist)
         self._change.append(change)
         self._prev, self._prev_hist = grey, hist
@@ -57,7 +54,6 @@ class SceneMeter:
     def stats(self) -> SceneStats:
         return SceneStats(
             times=np.asarray(self._times, dtype=np.float64),
-            luma=np.asarray(self._luma, dtype=np.float32),
             hist_distance=np.asarray(self._hist, dtype=np.float32),
             pixel_change=np.asarray(self._change, dtype=np.float32),
         )
