@@ -30,10 +30,11 @@ from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
 from facecraft.faces.mouthdb import mouth_lead, rms_envelope
 from facecraft.media.types import Frame
-from facecraft.speech.vad import detect_speech
+from facecraft.speech.vad import speech_mask
 from facecraft.vision import landmarks as lm
 from facecraft.vision import track_frames
 from facecraft.vision.masks import lower_face_polygon, mask_edge
+from facecraft.vision.smoothing import runs
 from facecraft.vision.types import Tracks
 from facecraft.vision.warp import apply_affine, fit_similarity, invert_affine
 
@@ -83,23 +84,13 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 def silence_frames(samples: np.ndarray, fps: float, n: int) -> np.ndarray:
     """Frames inside audio pauses of at least 200 ms (including before the first and after the last word)."""
-    segs = detect_speech(samples, RATE, hangover_ms=0, min_speech_ms=60)
-    t = (np.arange(n) + 0.5) / fps
     speech = np.zeros(n, bool)
-    for s in segs:
-        speech |= (t >= s.start) & (t < s.end)
+    mask = speech_mask(samples, RATE, frame_s=1.0 / fps, hangover_ms=0, min_speech_ms=60)[:n]
+    speech[: mask.size] = mask
     out = np.zeros(n, bool)
-    i = 0
-    while i < n:
-        if speech[i]:
-            i += 1
-            continue
-        j = i
-        while j < n and not speech[j]:
-            j += 1
-        if (j - i) / fps >= 0.2:
-            out[i:j] = True
-        i = j
+    for a, b in runs(~speech):
+        if (b - a) / fps >= 0.2:
+            out[a:b] = True
     return out
 
 
@@ -129,15 +120,16 @@ def region_scores(gen: list[np.ndarray], gt: list[np.ndarray], gt_tracks: Tracks
 
 
 def seam_score(renderer: Renderer, gen: list[np.ndarray], gt: list[np.ndarray], tracks: Tracks,
-               mouths: list[int]) -> float:
+               plan: DubPlan) -> float:
     """Gradient energy on the blend boundary of the generated frames / the same place in the real ones."""
     ratios = []
     comp = renderer.compositor
+    mouths = plan.mouths
     for i in range(0, len(gen), 3):
         if not tracks.present[i] or mouths[i] < 0:
             continue
         geo = comp.geometry(tracks.landmarks[i])
-        mask = comp.mask(mouths[i], geo)
+        mask = comp.mask(mouths[i], geo, None if plan.aperture is None else float(plan.aperture[i]))
         h, w = gt[i].shape[:2]
         full = cv2.warpAffine(mask, invert_affine(geo.to_patch), (w, h), flags=cv2.INTER_LINEAR)
         band = mask_edge(full)
@@ -173,7 +165,6 @@ def run_clip(video: Path, work: Path) -> dict:
     gt_tracks = track(gt, fps)
     t0 = time.perf_counter()
     plan = select_dub_mouths(renderer, gt_tracks, samples, RATE)
-    mouths = plan.mouths
     gen = list(dub_frames(renderer, gt, gt_tracks, plan))
     dub_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
@@ -214,7 +205,7 @@ def run_clip(video: Path, work: Path) -> dict:
         "lf_psnr": psnr,
         "lf_ssim": ssim,
         "lf_ssim_random": ssim_rand,
-        "seam": seam_score(renderer, gen, gt, gt_tracks, mouths),
+        "seam": seam_score(renderer, gen, gt, gt_tracks, plan),
         "model_lag_frames": renderer.audio_model.lag if renderer.audio_model is not None else None,
         "model_cv_r": renderer.audio_model.cv_r if renderer.audio_model is not None else None,
     }

@@ -70,9 +70,10 @@ class Compositor:
         return (feathered_mask(shape, [lower_face_polygon(points, grow=grow)], feather_px=0),
                 feathered_mask(shape, [lower_face_polygon(base.points, grow=grow)], feather_px=0))
 
-    def mask(self, mouth: int, base: BaseGeometry) -> np.ndarray:
-        """The blend mask: the union of both lower faces, feathered, falling to zero at the patch border."""
-        return self._blend_mask(*self._lower_faces(self.db.points[mouth], base))
+    def mask(self, mouth: int, base: BaseGeometry, aperture: float | None = None) -> np.ndarray:
+        """The blend mask ``compose`` uses: the union of both lower faces, feathered, falling to zero at
+        the patch border."""
+        return self._blend_mask(*self._lower_faces(self._jawed(mouth, aperture)[1], base))
 
     def _blend_mask(self, patch_face: np.ndarray, base_face: np.ndarray) -> np.ndarray:
         return feather(np.maximum(patch_face, base_face), self.feather) * self.taper
@@ -88,16 +89,19 @@ class Compositor:
         gap = max(float(self.gap_px[mouth]), 0.0)
         return float(np.clip(shift, -0.8 * gap, c.jaw_max_open * self.px_per_unit))
 
+    def _jawed(self, mouth: int, aperture: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """Patch ``mouth`` and its landmarks, the jaw moved toward ``aperture`` when one is given."""
+        shift = self.jaw_shift(mouth, aperture) if aperture is not None else 0.0
+        if abs(shift) >= _MIN_SHIFT_PX:
+            return drop_jaw(self.db.patches[mouth], self.db.points[mouth], shift)
+        return self.db.patches[mouth], self.db.points[mouth]
+
     def compose(
         self, image: np.ndarray, mouth: int, base: BaseGeometry, aperture: float | None = None
     ) -> np.ndarray:
         """A copy of ``image`` with database patch ``mouth`` blended into its lower face, its jaw moved
         toward the target ``aperture`` (inter-ocular units) when one is given."""
-        patch = self.db.patches[mouth]
-        points = self.db.points[mouth]
-        shift = self.jaw_shift(mouth, aperture) if aperture is not None else 0.0
-        if abs(shift) >= _MIN_SHIFT_PX:
-            patch, points = drop_jaw(patch, points, shift)
+        patch, points = self._jawed(mouth, aperture)
         patch_face, base_face = self._lower_faces(points, base)
         mask = self._blend_mask(patch_face, base_face)
         c = self.config
