@@ -1,12 +1,15 @@
-"""Startup recovery of jobs a dead process left running: re-queued, or failed cleanly after too many tries."""
+"""Startup recovery of jobs a dead process left running (re-queued, or failed cleanly after too many tries),
+and the cancelling of a deleted target's jobs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from facecraft.service.face_service import delete_face
 from facecraft.service.ids import new_token
 from facecraft.service.keys import lookup_key
 from facecraft.service.models import Face, Job, Video
+from facecraft.service.video_service import delete_video
 from facecraft.service.runtime import Runtime
 from tests.service.helpers import make_settings, new_key
 
@@ -82,4 +85,38 @@ def test_targets_without_a_job_end_in_error(tmp_path: Path) -> None:
         face, video = session.get(Face, "rtest"), session.get(Video, "vtest")
         assert face.status == "error" and "interrupted" in face.error_message
         assert video.status == "error" and video.error_id == "video_error"
+    rt.close()
+
+
+def _start_jobs(rt: Runtime) -> str:
+    """Put both seeded jobs back to ``running`` (startup recovery re-queued them); the owner's id."""
+    with rt.db.session() as session:
+        for job in session.query(Job):
+            job.status = "running"
+        return session.get(Face, "rtest").owner_id
+
+
+def test_hard_deleting_a_face_cancels_its_running_build_and_renders(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, run_worker=False)
+    _seed(settings, attempts=1)
+    rt = Runtime.open(settings)
+    owner = _start_jobs(rt)
+    with rt.db.session() as session:
+        delete_face(session, rt.storage, owner_id=owner, face_id="rtest", hard=True)
+    with rt.db.session() as session:
+        jobs = {j.id: (j.status, j.error) for j in session.query(Job)}
+        assert jobs == {"jface": ("failed", "the Face was deleted"), "jvideo": ("failed", "the Face was deleted")}
+        assert session.get(Face, "rtest") is None and session.get(Video, "vtest").status == "deleted"
+    rt.close()
+
+
+def test_deleting_a_video_cancels_its_running_render_only(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, run_worker=False)
+    _seed(settings, attempts=1)
+    rt = Runtime.open(settings)
+    owner = _start_jobs(rt)
+    with rt.db.session() as session:
+        delete_video(session, rt.storage, owner_id=owner, video_id="vtest")
+    with rt.db.session() as session:
+        assert {j.id: j.status for j in session.query(Job)} == {"jface": "running", "jvideo": "failed"}
     rt.close()

@@ -16,7 +16,7 @@ from facecraft.errors import FacecraftError, InputError
 from facecraft.service.errors import BadRequest, NotFound
 from facecraft.service.fetch import FetchLimits, check_url, fetch_to_file
 from facecraft.service.ids import new_id, new_token
-from facecraft.service.jobs import JobContext, enqueue
+from facecraft.service.jobs import JobContext, cancel_jobs, enqueue
 from facecraft.service.models import Face, Job, Upload, Video, utcnow
 from facecraft.service.settings import Settings
 from facecraft.service.storage import Storage
@@ -174,10 +174,7 @@ def delete_face(session: Session, storage: Storage, *, owner_id: str, face_id: s
     face = get_face(session, owner_id=owner_id, face_id=face_id)
     if face.face_type == "system":
         raise BadRequest("stock Faces cannot be deleted through the API")
-    for job in session.scalars(
-        select(Job).where(Job.target_id == face.id, Job.status.in_(("queued", "running")))
-    ):
-        job.status, job.error, job.finished_at = "failed", "the Face was deleted", utcnow()
+    cancel_jobs(session, face.id, "the Face was deleted")
     storage.remove(storage.face_dir(face.id))
     if not hard:
         face.status, face.deleted_at, face.bundle_path = "deleted", utcnow(), None
@@ -190,8 +187,7 @@ def delete_face(session: Session, storage: Storage, *, owner_id: str, face_id: s
     for video in session.scalars(select(Video).where(Video.face_id == face.id)):
         storage.remove(storage.video_dir(video.id))
         video.status, video.progress = "deleted", 0
-        for job in session.scalars(select(Job).where(Job.target_id == video.id, Job.status == "queued")):
-            job.status, job.error, job.finished_at = "failed", "the Face was deleted", utcnow()
+        cancel_jobs(session, video.id, "the Face was deleted")
     session.delete(face)
 
 

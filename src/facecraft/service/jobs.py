@@ -22,7 +22,7 @@ from facecraft.service.db import Database
 from facecraft.service.ids import new_id
 from facecraft.service.models import Job, utcnow
 
-__all__ = ["JobInterrupted", "JobCancelled", "JobContext", "JobHandler", "Worker", "enqueue"]
+__all__ = ["JobInterrupted", "JobCancelled", "JobContext", "JobHandler", "Worker", "cancel_jobs", "enqueue"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,17 @@ def enqueue(session: Session, *, kind: str, target_id: str) -> Job:
     session.add(job)
     session.flush()
     return job
+
+
+def cancel_jobs(session: Session, target_id: str, reason: str) -> int:
+    """Fail the queued and running jobs of a target that is being deleted. A queued job never starts;
+    a running one stops at its next progress report (the worker then removes what it wrote)."""
+    jobs = session.scalars(
+        select(Job).where(Job.target_id == target_id, Job.status.in_(("queued", "running")))
+    ).all()
+    for job in jobs:
+        job.status, job.error, job.finished_at = "failed", reason, utcnow()
+    return len(jobs)
 
 
 class Worker:

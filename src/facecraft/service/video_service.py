@@ -16,8 +16,8 @@ from facecraft.service.face_service import get_face
 from facecraft.service.fetch import FetchLimits, check_url, fetch_to_file
 from facecraft.service.hls import write_hls
 from facecraft.service.ids import new_id, new_token
-from facecraft.service.jobs import JobContext, enqueue
-from facecraft.service.models import Face, Job, Upload, Video, utcnow
+from facecraft.service.jobs import JobContext, cancel_jobs, enqueue
+from facecraft.service.models import Face, Job, Upload, Video
 from facecraft.service.script import parse_script
 from facecraft.service.settings import Settings
 from facecraft.service.storage import Storage
@@ -123,10 +123,7 @@ def list_videos(session: Session, *, owner_id: str, limit: int, page: int) -> tu
 
 def delete_video(session: Session, storage: Storage, *, owner_id: str, video_id: str) -> None:
     video = get_video(session, owner_id=owner_id, video_id=video_id)
-    for job in session.scalars(
-        select(Job).where(Job.target_id == video.id, Job.status.in_(("queued", "running")))
-    ):
-        job.status, job.error, job.finished_at = "failed", "the video was deleted", utcnow()
+    cancel_jobs(session, video.id, "the video was deleted")
     storage.remove(storage.video_dir(video.id))
     video.status, video.progress = "deleted", 0
 
