@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from facecraft.errors import InputError, SpeechError
+from facecraft.media import resample
 from facecraft.speech.text import split_sentences, word_tokens
 from facecraft.speech.tts import OpenAITTS, PiperTTS, decode_wav
 from facecraft.speech.visemes import VISEMES, phone_to_viseme
@@ -150,6 +151,9 @@ def _wav_bytes(samples: np.ndarray, rate: int) -> bytes:
     return buf.getvalue()
 
 
+OTHER_RATE_WORD = "green"  # the test endpoint answers sentences with this word at 16 kHz
+
+
 @pytest.fixture(scope="module")
 def speech_server(tts: PiperTTS) -> Iterator[tuple[str, list[dict]]]:
     """A real local HTTP server speaking the /v1/audio/speech protocol, voiced by Piper."""
@@ -168,6 +172,8 @@ def speech_server(tts: PiperTTS) -> Iterator[tuple[str, list[dict]]]:
                 payload, ctype = b"not audio at all", "audio/wav"
             else:
                 samples, rate, _ = tts.synthesize(body["input"])
+                if OTHER_RATE_WORD in body["input"]:  # an endpoint whose answers come at varying rates
+                    samples, rate = resample(samples, rate, 16000), 16000
                 payload, ctype = _wav_bytes(samples, rate), "audio/wav"
             self.send_response(200)
             self.send_header("Content-Type", ctype)
@@ -201,6 +207,20 @@ def test_openai_backend_streams_aligned_sentences(speech_server) -> None:
     assert all(phone_to_viseme(p.symbol, strict=True) in VISEMES for c in chunks for p in c.phones)
     samples, rate, alignment = backend.synthesize("Set white with p two soon.")
     assert alignment.source == "align" and rate == 22050 and samples.size > rate
+
+
+def test_openai_backend_keeps_one_rate_when_the_endpoints_rate_varies(speech_server) -> None:
+    """The second sentence comes back at 16 kHz: it is resampled to the first's rate, so the joined
+    utterance has one rate and keeps its length in seconds."""
+    url, _ = speech_server
+    backend = OpenAITTS(url, "sk-test", "tts-1", "alloy")
+    chunks = list(backend.stream("Set white with p two soon. Place green by c four now."))
+    assert [c.sample_rate for c in chunks] == [22050, 22050]
+    assert list(backend.stream("Place green by c four now."))[0].sample_rate == 16000
+    samples, rate, alignment = backend.join(chunks)
+    assert rate == 22050 and samples.size / rate == pytest.approx(alignment.duration_s)
+    # the words, timed on the 16 kHz answer, end with the joined audio (not past it)
+    assert alignment.duration_s - 0.6 < alignment.words[-1].end <= alignment.duration_s + 1e-6
 
 
 def test_openai_backend_errors_are_speech_errors(speech_server) -> None:

@@ -80,10 +80,11 @@ class TTSBackend(ABC):
         sentences = split_sentences(require_speakable(text))
         if not sentences:
             raise InputError("text is empty or has only punctuation: there is nothing to say")
-        offset = 0.0
+        offset, rate = 0.0, 0
         for sentence in sentences:
-            chunk = self._sentence_chunk(sentence, offset)
+            chunk = self._sentence_chunk(sentence, offset, rate)
             offset += chunk.samples.size / chunk.sample_rate
+            rate = chunk.sample_rate
             yield chunk
 
     def synthesize(self, text: str) -> tuple[np.ndarray, int, Alignment]:
@@ -99,11 +100,12 @@ class TTSBackend(ABC):
         duration = samples.size / rate
         return samples, rate, Alignment(words=words, phones=phones, duration_s=duration, source=self.timing_source)
 
-    def _sentence_chunk(self, sentence: str, offset: float) -> SpeechChunk:
+    def _sentence_chunk(self, sentence: str, offset: float, rate: int = 0) -> SpeechChunk:
+        """One sentence's audio at ``rate`` (0: the first piece's), so that an utterance keeps one rate
+        even where a backend's answers vary (an HTTP endpoint)."""
         parts: list[np.ndarray] = []
         phones: list[Phone] = []
         words: list[Word] = []
-        rate = 0
         local = 0.0
         try:
             for piece in self._run(sentence):
