@@ -85,6 +85,21 @@ def test_pasting_a_frames_own_mouth_back_changes_almost_nothing(renderer) -> Non
     assert np.abs(changed.astype(np.int16) - image.astype(np.int16)).mean() > diff.mean()
 
 
+
+def test_opacity_blends_a_patch_with_the_frames_own_mouth(renderer) -> None:  # noqa: ANN001
+    db, comp = renderer.db, renderer.compositor
+    k = len(db) // 3
+    index = int(db.src_index[len(db) - 1 - k])
+    image, geo = renderer.footage.get(index), renderer.geometry(index)
+    full = comp.compose(image, k, geo).astype(np.float32)
+    half = comp.compose(image, k, geo, opacity=0.5).astype(np.float32)
+    none = comp.compose(image, k, geo, opacity=0.0)
+    assert np.array_equal(none, image)
+    changed = np.abs(full - image) > 8
+    assert changed.sum() > 100
+    expected = (full + image.astype(np.float32)) / 2
+    assert np.abs(half - expected)[changed].max() <= 1.5
+
 def _mouth_points(upper: float, lower: float, chin: float = 150.0) -> np.ndarray:
     """A 478-point face whose mouth spans x 70..130 (centre 100), lips apart from ``upper`` to ``lower``."""
     pts = np.full((478, 2), -1000.0)

@@ -125,6 +125,37 @@ def test_listening_footage_keeps_its_own_mouth_only_where_it_rests_closed(render
     assert kept and all(k == own for k in kept)
 
 
+
+def _drawn_opacities(renderer, grid_audio, fade: int) -> list[float]:  # noqa: ANN001
+    """Opacity of the composed mouth per frame over listening, speech, listening (own mouth kept)."""
+    from dataclasses import replace
+
+    from facecraft.engine import Renderer, StreamingRenderer
+
+    config = replace(renderer.config, min_state_s=1.0, own_listening_mouth_share=0.0, mouth_fade=fade)
+    stream = StreamingRenderer(Renderer(renderer.bundle, size=(128, 96), config=config))
+    seen = []
+    for seconds in (1.5, None, 3.0):
+        if seconds is None:
+            stream.push_audio(grid_audio.samples, grid_audio.sample_rate)
+            stream.end_of_speech()
+            seconds = grid_audio.duration_s
+        for _ in range(int(seconds * renderer.fps)):
+            stream.next_frame()
+            patch, opacity = stream.last_drawn
+            assert (patch is None) == (opacity == 0.0)
+            seen.append(opacity)
+    return seen
+
+
+def test_switches_between_composed_and_own_mouth_fade(renderer, grid_audio) -> None:  # noqa: ANN001
+    """At a turn the footage's own mouth and a composed one swap over a few frames, not in one."""
+    faded = _drawn_opacities(renderer, grid_audio, fade=3)
+    assert 0.0 in faded and 1.0 in faded and any(0.0 < o < 1.0 for o in faded)
+    assert max(abs(b - a) for a, b in zip(faded, faded[1:])) <= 0.25 + 1e-6
+    abrupt = _drawn_opacities(renderer, grid_audio, fade=0)
+    assert set(abrupt) == {0.0, 1.0} and max(abs(b - a) for a, b in zip(abrupt, abrupt[1:])) == 1.0
+
 def test_listening_render_length_and_size(renderer, tmp_path: Path) -> None:  # noqa: ANN001
     from facecraft.engine import Renderer, render_listening
 

@@ -97,13 +97,17 @@ class Compositor:
         return self.db.patches[mouth], self.db.points[mouth]
 
     def compose(
-        self, image: np.ndarray, mouth: int, base: BaseGeometry, aperture: float | None = None
+        self, image: np.ndarray, mouth: int, base: BaseGeometry, aperture: float | None = None,
+        opacity: float = 1.0,
     ) -> np.ndarray:
         """A copy of ``image`` with database patch ``mouth`` blended into its lower face, its jaw moved
-        toward the target ``aperture`` (inter-ocular units) when one is given."""
+        toward the target ``aperture`` (inter-ocular units) when one is given. ``opacity`` below 1 lets
+        the frame's own mouth show through (a switch between the two fades instead of popping)."""
         patch, points = self._jawed(mouth, aperture)
         patch_face, base_face = self._lower_faces(points, base)
         mask = self._blend_mask(patch_face, base_face)
+        if opacity < 1.0:
+            mask = mask * np.float32(max(opacity, 0.0))
         c = self.config
         if c.color_strength > 0:
             reference = cv2.warpAffine(image, base.to_patch, (self.w, self.h), flags=cv2.INTER_LINEAR,

@@ -115,12 +115,15 @@ class Renderer:
             return None
         return self.compositor.footage_geometry(index, self.tracks.landmarks[index])
 
-    def render(self, step: MotionStep, mouth: int | None, aperture: float | None = None) -> np.ndarray:
-        """The output frame for one plan: footage frame, mouth patch, and the aperture the timeline wants."""
+    def render(
+        self, step: MotionStep, mouth: int | None, aperture: float | None = None, opacity: float = 1.0
+    ) -> np.ndarray:
+        """The output frame for one plan: footage frame, mouth patch, the aperture the timeline wants, and
+        how opaque the patch is over the frame's own mouth."""
         image = self.base_image(step)
-        geo = self.geometry(step.index) if mouth is not None else None
+        geo = self.geometry(step.index) if mouth is not None and opacity > 0 else None
         if geo is not None and mouth is not None:
-            image = self.compositor.compose(image, mouth, geo, aperture)
+            image = self.compositor.compose(image, mouth, geo, aperture, opacity)
         return self.finish(image)
 
     def finish(self, image: np.ndarray, *, keep_size: bool = False) -> np.ndarray:

@@ -7,7 +7,9 @@ no utterance is playing the head keeps its listening motion and the footage's ow
 mouth rests closed. Speaking footage shown while silent (a state change waiting for a close pose,
 or a Face with too little listening footage) gets a closed mouth at rest instead, and so does
 listening footage that is mostly pauses between words with the lips apart (a Face built from a
-clip of speech only). If frames are pulled faster than audio arrives, the starved frames render
+clip of speech only). A switch between a composed mouth and the footage's own fades over a few
+frames (``mouth_fade``): the two never match exactly, and at every turn of a conversation a pop
+in the lower face would show. If frames are pulled faster than audio arrives, the starved frames render
 silent (push audio ahead of playback).
 """
 
@@ -66,7 +68,8 @@ class StreamingRenderer:
         self.frame_index = 0
         self._utt: _Utterance | None = None
         self._rest = rest_timeline(1, self.fps, self.renderer.priors, self.config)
-        self._last_mouth: int | None = None  # the mouth patch shown last (continuity of the next choice)
+        self._last_mouth: int | None = None  # the mouth patch planned last (continuity of the next choice)
+        self._drawn: tuple[int | None, float] | None = None  # patch drawn last and its opacity; None: no frame yet
 
     @property
     def fps(self) -> float:
@@ -78,8 +81,14 @@ class StreamingRenderer:
 
     @property
     def last_mouth(self) -> int | None:
-        """The mouth-database patch composed into the last frame; None where the footage's own mouth showed."""
+        """The mouth-database patch planned for the last frame; None where the footage's own mouth was."""
         return self._last_mouth
+
+    @property
+    def last_drawn(self) -> tuple[int | None, float]:
+        """The patch drawn into the last frame and its opacity over the frame's own mouth ((None, 0.0):
+        the own mouth alone). Differs from ``last_mouth`` while a switch between the two fades."""
+        return self._drawn if self._drawn is not None else (None, 0.0)
 
     # --- input ---------------------------------------------------------------------------
 
@@ -154,7 +163,21 @@ class StreamingRenderer:
         if mouth is not None and mouth < 0:
             mouth = None
         self._last_mouth = mouth
-        return self.renderer.render(step, mouth, aperture)
+        drawn, opacity = self._drawn = self._fade(mouth)
+        return self.renderer.render(step, drawn, aperture, opacity)
+
+    def _fade(self, mouth: int | None) -> tuple[int | None, float]:
+        """The patch to draw for a planned ``mouth`` and its opacity: a switch to the footage's own mouth
+        keeps the last patch, fading out; a switch away from it fades the new patch in."""
+        frames = self.config.mouth_fade
+        if frames <= 0 or self._drawn is None:  # no fading, or the first frame: nothing to fade from
+            return mouth, 0.0 if mouth is None else 1.0
+        last, opacity = self._drawn
+        step = 1.0 / (frames + 1)
+        if mouth is None:
+            opacity -= step
+            return (last, opacity) if last is not None and opacity > 1e-6 else (None, 0.0)
+        return mouth, min(1.0, (opacity if last is not None else 0.0) + step)
 
     def _rest_mouth(self, step: MotionStep) -> int | None:
         """A closed mouth at rest for a silent frame; None keeps the footage's own (listening footage whose
