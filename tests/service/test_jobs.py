@@ -88,19 +88,20 @@ def test_targets_without_a_job_end_in_error(tmp_path: Path) -> None:
     rt.close()
 
 
-def _start_jobs(rt: Runtime) -> str:
-    """Put both seeded jobs back to ``running`` (startup recovery re-queued them); the owner's id."""
-    with rt.db.session() as session:
-        for job in session.query(Job):
-            job.status = "running"
-        return session.get(Face, "rtest").owner_id
-
-
-def test_hard_deleting_a_face_cancels_its_running_build_and_renders(tmp_path: Path) -> None:
+def _running_jobs(tmp_path: Path) -> tuple[Runtime, str]:
+    """A runtime whose seeded build and render are ``running`` (startup recovery re-queued them; they are
+    put back), and the owner's id."""
     settings = make_settings(tmp_path, run_worker=False)
     _seed(settings, attempts=1)
     rt = Runtime.open(settings)
-    owner = _start_jobs(rt)
+    with rt.db.session() as session:
+        for job in session.query(Job):
+            job.status = "running"
+        return rt, session.get(Face, "rtest").owner_id
+
+
+def test_hard_deleting_a_face_cancels_its_running_build_and_renders(tmp_path: Path) -> None:
+    rt, owner = _running_jobs(tmp_path)
     with rt.db.session() as session:
         delete_face(session, rt.storage, owner_id=owner, face_id="rtest", hard=True)
     with rt.db.session() as session:
@@ -111,10 +112,7 @@ def test_hard_deleting_a_face_cancels_its_running_build_and_renders(tmp_path: Pa
 
 
 def test_deleting_a_video_cancels_its_running_render_only(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, run_worker=False)
-    _seed(settings, attempts=1)
-    rt = Runtime.open(settings)
-    owner = _start_jobs(rt)
+    rt, owner = _running_jobs(tmp_path)
     with rt.db.session() as session:
         delete_video(session, rt.storage, owner_id=owner, video_id="vtest")
     with rt.db.session() as session:
