@@ -17,7 +17,13 @@ clip has). Per clip:
   little footage of its own);
 - listen_closed: share of frames of an 8 s streamed listening render whose tracked mouth is closed
   (below a quarter of the Face's closed-to-open range), and listen_own_mouth: share of those frames
-  that keep the footage's own mouth (listening footage) rather than a composed mouth at rest.
+  that keep the footage's own mouth (listening footage) rather than a composed mouth at rest;
+- turn_change / turn_change_abrupt: at the turns of a streamed conversation (listening, a GRID
+  sentence, listening, the sentence again, listening) the mouth switches between a composed patch
+  and the footage's own (forced here on all listening footage, as on a Face whose listening mouth
+  rests closed). The largest change of the mouth region from one frame to the next over the frames
+  of each switch, averaged over the switches, relative to the median change of all frames, with the engine's fade (``mouth_fade``) and without
+  it (0), in the same run on the same plan. NaN where the walk never shows listening footage.
 """
 
 from __future__ import annotations
@@ -27,13 +33,15 @@ import logging
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from _common import machine_info, run_clips, write_result
-from fidelity import default_videos, track
+from fidelity import TESTDATA, default_videos, track
 
+from facecraft import media
 from facecraft.engine import Renderer, StreamingRenderer
 from facecraft.engine.motion import MotionWalker
 from facecraft.faces.build import build_face
@@ -42,8 +50,10 @@ from facecraft.faces.bundle import load_bundle
 REPO = Path(__file__).resolve().parents[1]
 PATTERN = ((1, 10.0), (0, 6.0), (1, 20.0), (0, 10.0), (1, 30.0), (0, 20.0))  # (speaking, seconds)
 LISTEN_SECONDS = 8.0
+TURN_AUDIO = TESTDATA / "speech" / "grid_id2_vcd_swwp2s_16k.wav"
+TURN_PATTERN = (1.5, None, 3.0, None, 3.0)  # seconds of listening; None: the sentence
 KEYS = ("jumps_per_min", "max_jump_deg", "p99_step_deg", "coverage_speaking", "coverage_listening",
-        "repeat_3s", "wrong_state", "listen_closed", "listen_own_mouth")
+        "repeat_3s", "wrong_state", "listen_closed", "listen_own_mouth", "turn_change", "turn_change_abrupt")
 
 
 def walk_scores(renderer: Renderer) -> dict[str, float]:
@@ -92,6 +102,48 @@ def listen_scores(renderer: Renderer) -> dict[str, float]:
     return {"listen_closed": float(np.mean(ap < limit)) if ap.size else float("nan"), "listen_own_mouth": own / n}
 
 
+def _turn_render(renderer: Renderer, fade: int, audio: media.Audio) -> tuple[list[np.ndarray], list[bool]]:
+    """Frames of the turn pattern and, per frame, whether the footage's own mouth was planned."""
+    config = replace(renderer.config, own_listening_mouth_share=0.0, mouth_fade=fade)
+    stream = StreamingRenderer(Renderer(renderer.bundle, config=config))
+    frames, own = [], []
+    for seconds in TURN_PATTERN:
+        if seconds is None:
+            stream.push_audio(audio.samples, audio.sample_rate)
+            stream.end_of_speech()
+            seconds = audio.duration_s
+        for _ in range(int(round(seconds * renderer.fps))):
+            frames.append(stream.next_frame())
+            own.append(stream.last_mouth is None)
+    return frames, own
+
+
+def _mouth_box(renderer: Renderer) -> tuple[slice, slice]:
+    """The footage's typical mouth region, grown by half its size on every side."""
+    from facecraft.vision import landmarks as lm
+
+    tracks = renderer.tracks
+    lips = tracks.landmarks[np.asarray(tracks.present, dtype=bool)][:, list(lm.LIPS_OUTER), :2]
+    lo, hi = np.nanmedian(lips.min(axis=1), axis=0), np.nanmedian(lips.max(axis=1), axis=0)
+    (x0, y0), (x1, y1) = np.maximum(lo - (hi - lo) / 2, 0).astype(int), (hi + (hi - lo) / 2).astype(int)
+    return slice(y0, y1), slice(x0, x1)
+
+
+def turn_scores(renderer: Renderer) -> dict[str, float]:
+    audio = media.read_audio(TURN_AUDIO, sample_rate=16000)
+    box = _mouth_box(renderer)
+    width = max(renderer.config.mouth_fade, 1)
+    scores = {}
+    for key, fade in (("turn_change", renderer.config.mouth_fade), ("turn_change_abrupt", 0)):
+        frames, own = _turn_render(renderer, fade, audio)
+        roi = np.stack([f[box] for f in frames]).astype(np.float32)
+        change = np.abs(np.diff(roi, axis=0)).mean(axis=(1, 2, 3))  # change[j - 1]: frame j - 1 to j
+        switches = [j for j in range(1, len(own)) if own[j] != own[j - 1]]
+        peaks = [change[i - 1: i - 1 + width].max() for i in switches]
+        scores[key] = float(np.mean(peaks) / np.median(change)) if peaks else float("nan")
+    return scores
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=Path, nargs="+", help="clips to build Faces from (default: the test videos)")
@@ -103,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     def run(video: Path) -> dict:
         t0 = time.perf_counter()
         renderer = Renderer(load_bundle(build_face(video, name=video.stem, out_dir=Path(tmp))))
-        row = {"clip": video.name, **walk_scores(renderer), **listen_scores(renderer)}
+        row = {"clip": video.name, **walk_scores(renderer), **listen_scores(renderer),
+               **turn_scores(renderer)}
         row["seconds"] = time.perf_counter() - t0
         return row
 
