@@ -16,6 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[1]
+TESTDATA = Path(os.environ.get("FACECRAFT_TESTDATA", REPO.parent / "shared" / "testdata"))  # the real recordings
+
 
 def cpu_model() -> str:
     """The processor's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from _common import machine_info, run_clips, write_result
+from _common import REPO, TESTDATA, machine_info, run_clips, write_result
 
 from facecraft import media
 from facecraft.engine import DubPlan, Renderer, dub_frames, select_dub_mouths
@@ -38,8 +37,6 @@ from facecraft.vision.smoothing import runs
 from facecraft.vision.types import Tracks
 from facecraft.vision.warp import apply_affine, fit_similarity, invert_affine
 
-REPO = Path(__file__).resolve().parents[1]
-TESTDATA = Path(os.environ.get("FACECRAFT_TESTDATA", REPO.parent / "shared" / "testdata"))
 TRAIN_SHARE = 0.7
 RATE = 16000
 KEYS = ("aperture_r", "mlmd", "mlmd_still", "mlmd_random", "silence_closure", "av_offset_frames",

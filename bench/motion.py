@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import machine_info, run_clips, write_result
-from fidelity import TESTDATA, default_videos, track
+from _common import REPO, TESTDATA, machine_info, run_clips, write_result
+from fidelity import default_videos, track
 
 from facecraft import media
 from facecraft.engine import Renderer, StreamingRenderer
@@ -47,7 +47,6 @@ from facecraft.engine.motion import MotionWalker
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
 
-REPO = Path(__file__).resolve().parents[1]
 PATTERN = ((1, 10.0), (0, 6.0), (1, 20.0), (0, 10.0), (1, 30.0), (0, 20.0))  # (speaking, seconds)
 LISTEN_SECONDS = 8.0
 TURN_AUDIO = TESTDATA / "speech" / "grid_id2_vcd_swwp2s_16k.wav"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -20,15 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import machine_info, write_result
+from _common import REPO, TESTDATA, machine_info, write_result
 
 from facecraft import media
 from facecraft.engine import Renderer, StreamingRenderer, render_speech, speech_frames
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
 
-REPO = Path(__file__).resolve().parents[1]
-TESTDATA = Path(os.environ.get("FACECRAFT_TESTDATA", REPO.parent / "shared" / "testdata"))
 CLIP_512 = TESTDATA / "video" / "mimictalk_German_20s.mp4"
 CLIP_720 = TESTDATA / "video" / "latentsync_demo3_vertical_hevc.mp4"
 SPEECH = TESTDATA / "speech" / "whisper_jfk.flac"

@@ -22,19 +22,16 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from importlib.metadata import version  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _common import machine_info, write_result  # noqa: E402
+from _common import REPO, TESTDATA, machine_info, write_result  # noqa: E402
 
 from facecraft.media import read_audio  # noqa: E402
 from facecraft.speech.align import BOUNDARY_SHIFT_S, align, phone_loop  # noqa: E402
 from facecraft.speech.asr import PocketSphinxASR, word_error_rate  # noqa: E402
 from facecraft.speech.vad import detect_speech  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-TESTDATA = Path(os.environ.get("FACECRAFT_TESTDATA", REPO.parent / "shared" / "testdata"))
 SPEECH = TESTDATA / "speech"
 SHORT_SENTENCE = "Hello, nice to meet you."
 PARAGRAPH = (

@@ -20,10 +20,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import machine_info, write_result
+from _common import REPO, TESTDATA, machine_info, write_result
 
-REPO = Path(__file__).resolve().parents[1]
-TESTDATA = Path(os.environ.get("FACECRAFT_TESTDATA", REPO.parent / "shared" / "testdata")) / "video"
+VIDEOS = TESTDATA / "video"
 # Clips with audio that a Face can be built from, and the clips tracked at 512 (long side).
 BUILD_CLIPS = ("mimictalk_German_20s.mp4", "styletalk_Obama_clip2_muxed.mp4", "sadtalker_WDA_KatieHill_000.mp4",
                "edtalk_uncrop_Obama.mp4")
@@ -79,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "track_speed.json")
     parser.add_argument("--clips", nargs="*", help="restrict to these file names")
     args = parser.parse_args(argv)
-    pick = lambda names: [TESTDATA / n for n in names if (not args.clips or n in args.clips)  # noqa: E731
-                          and (TESTDATA / n).exists()]
+    pick = lambda names: [VIDEOS / n for n in names if (not args.clips or n in args.clips)  # noqa: E731
+                          and (VIDEOS / n).exists()]
     track_rows = [bench_tracking(p) for p in pick(TRACK_CLIPS)]
     with tempfile.TemporaryDirectory() as tmp:
         build_rows = [bench_build(p, Path(tmp)) for p in pick(BUILD_CLIPS)]
