@@ -6,7 +6,10 @@ players fetch them without an ``x-api-key`` header, like a pre-signed object-sto
 
 from __future__ import annotations
 
-__all__ = ["face_media_url", "video_media_url", "hosted_url"]
+__all__ = ["VIDEO_FILE", "HLS_INDEX", "face_media_url", "video_media_url", "hosted_url", "video_urls"]
+
+VIDEO_FILE = "video.mp4"  # a rendered video, in its folder
+HLS_INDEX = "hls/index.m3u8"  # its HLS playlist, next to it
 
 
 def face_media_url(base: str, token: str, name: str) -> str:
@@ -19,3 +22,12 @@ def video_media_url(base: str, token: str, name: str) -> str:
 
 def hosted_url(base: str, token: str) -> str:
     return f"{base.rstrip('/')}/watch/{token}"
+
+
+def video_urls(base: str, token: str, *, ready: bool = True) -> dict[str, str | None]:
+    """A video's ``download_url``, ``stream_url`` (None until it is ready) and ``hosted_url``."""
+    return {
+        "download_url": video_media_url(base, token, VIDEO_FILE) if ready else None,
+        "stream_url": video_media_url(base, token, HLS_INDEX) if ready else None,
+        "hosted_url": hosted_url(base, token),
+    }

@@ -21,7 +21,7 @@ from facecraft.service.models import Face, Job, Upload, Video
 from facecraft.service.script import parse_script
 from facecraft.service.settings import Settings
 from facecraft.service.storage import Storage
-from facecraft.service.urls import hosted_url, video_media_url
+from facecraft.service.urls import VIDEO_FILE, video_urls
 from facecraft.service.webhooks import WebhookSender
 
 __all__ = [
@@ -31,11 +31,9 @@ __all__ = [
     "delete_video",
     "VideoRenderHandler",
     "fail_orphaned_videos",
-    "VIDEO_FILE",
 ]
 
 log = logging.getLogger(__name__)
-VIDEO_FILE = "video.mp4"
 AUDIO_TYPES = ("audio/", "video/", "application/ogg")
 MIN_AUDIO_S, MAX_AUDIO_S = 3.0, 600.0
 MAX_SCRIPT_CHARS = 20_000
@@ -243,13 +241,8 @@ class VideoRenderHandler:
         ctx.progress(0.03)
         engine.render_speech(bundle, samples, sample_rate, out_path=out_path, progress=on_progress)
 
-    def _urls(self, video: Video) -> dict[str, str]:
-        base = self.settings.public_url or video.options.get("base_url", "")
-        return {
-            "download_url": video_media_url(base, video.share_token, VIDEO_FILE),
-            "stream_url": video_media_url(base, video.share_token, "hls/index.m3u8"),
-            "hosted_url": hosted_url(base, video.share_token),
-        }
+    def _urls(self, video: Video) -> dict[str, str | None]:
+        return video_urls(self.settings.public_url or video.options.get("base_url", ""), video.share_token)
 
     def fail(self, session: Session, job: Job, error_id: str, message: str) -> None:
         video = session.get(Video, job.target_id)

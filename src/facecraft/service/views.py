@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from facecraft.service.models import Face, Video
-from facecraft.service.urls import face_media_url, hosted_url, video_media_url
-from facecraft.service.video_service import VIDEO_FILE
+from facecraft.service.urls import face_media_url, video_urls
 
 __all__ = ["Naming", "FACE", "REPLICA", "face_view", "video_view", "iso"]
 
@@ -87,9 +86,7 @@ def video_view(video: Video, *, base: str) -> dict[str, Any]:
         "status_details": video.status_details,
         "error_id": video.error_id,
         "generation_progress": f"{video.progress}/100",
-        "download_url": video_media_url(base, video.share_token, VIDEO_FILE) if ready else None,
-        "stream_url": video_media_url(base, video.share_token, "hls/index.m3u8") if ready else None,
-        "hosted_url": hosted_url(base, video.share_token),
+        **video_urls(base, video.share_token, ready=ready),
         "duration_s": video.duration_s,
         "data": data,
         "created_at": iso(video.created_at),

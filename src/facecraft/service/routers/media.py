@@ -14,8 +14,7 @@ from sqlalchemy import select
 from facecraft.service.deps import BaseUrlDep, RuntimeDep
 from facecraft.service.errors import NotFound
 from facecraft.service.models import Face, Video
-from facecraft.service.urls import video_media_url
-from facecraft.service.video_service import VIDEO_FILE
+from facecraft.service.urls import VIDEO_FILE, video_media_url
 
 __all__ = ["router"]
 
