@@ -22,8 +22,9 @@ clip has). Per clip:
   sentence, listening, the sentence again, listening) the mouth switches between a composed patch
   and the footage's own (forced here on all listening footage, as on a Face whose listening mouth
   rests closed). The largest change of the mouth region from one frame to the next over the frames
-  of each switch, averaged over the switches, relative to the median change of all frames, with the engine's fade (``mouth_fade``) and without
-  it (0), in the same run on the same plan. NaN where the walk never shows listening footage.
+  of each switch, averaged over the switches, relative to the median change of all frames; with
+  the engine's fade (``mouth_fade``) and without it (0), in the same run on the same plan. NaN
+  where the walk never shows listening footage.
 """
 
 from __future__ import annotations

@@ -106,7 +106,8 @@ def test_hard_deleting_a_face_cancels_its_running_build_and_renders(tmp_path: Pa
         delete_face(session, rt.storage, owner_id=owner, face_id="rtest", hard=True)
     with rt.db.session() as session:
         jobs = {j.id: (j.status, j.error) for j in session.query(Job)}
-        assert jobs == {"jface": ("failed", "the Face was deleted"), "jvideo": ("failed", "the Face was deleted")}
+        gone = ("failed", "the Face was deleted")
+        assert jobs == {"jface": gone, "jvideo": gone}
         assert session.get(Face, "rtest") is None and session.get(Video, "vtest").status == "deleted"
     rt.close()
 

@@ -49,7 +49,7 @@ class EngineConfig:
     max_reversals: int = 2  # times a run is played back and forth before moving on at up to 2x max_jump_deg
     switch_wait_s: float = 1.0  # longest the head keeps the other state's footage waiting for a close pose
     own_listening_mouth_share: float = 0.5  # listening footage keeps its own mouth where this share of it is closed
-    mouth_fade: int = 3  # frames over which a switch between a composed mouth and the footage's own is blended
+    mouth_fade: int = 3  # frames a switch between a composed mouth and the footage's own is blended over
     min_state_s: float = 2.0  # less footage of a state than this: the other state's footage stands in for it
     # compose
     mask_grow: float = 0.06  # share the lower-face polygon grows beyond the jaw line

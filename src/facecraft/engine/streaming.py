@@ -69,7 +69,7 @@ class StreamingRenderer:
         self._utt: _Utterance | None = None
         self._rest = rest_timeline(1, self.fps, self.renderer.priors, self.config)
         self._last_mouth: int | None = None  # the mouth patch planned last (continuity of the next choice)
-        self._drawn: tuple[int | None, float] | None = None  # patch drawn last and its opacity; None: no frame yet
+        self._drawn: tuple[int | None, float] | None = None  # patch drawn last, its opacity (None: no frame)
 
     @property
     def fps(self) -> float:
