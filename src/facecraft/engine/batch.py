@@ -18,7 +18,6 @@ import numpy as np
 
 from facecraft.engine.renderer import Renderer
 from facecraft.engine.streaming import RATE, StreamingRenderer
-from facecraft.engine.timeline import build_timeline
 from facecraft.errors import FacecraftError, InputError, RenderError, SpeechError
 from facecraft.faces.bundle import FaceBundle
 from facecraft.media.types import Frame
@@ -238,9 +237,7 @@ def select_dub_mouths(
     n = len(tracks)
     cfg = renderer.config
     phones, trusted = _phones(x16, alignment, text)
-    tl = build_timeline(x16, RATE, fps=tracks.fps, n_frames=n, phones=phones, priors=renderer.priors, config=cfg,
-                        predicted=renderer.predict_mouth(x16, n, tracks.fps), trust_phones=trusted,
-                        mouth_lead=renderer.mouth_lead)
+    tl = renderer.timeline(x16, n, phones, trust_phones=trusted, fps=tracks.fps)
     pose = np.nan_to_num(np.asarray(tracks.pose, dtype=np.float64))
     chosen: list[int] = []
     for b0 in range(0, n, cfg.block):

@@ -23,6 +23,7 @@ import numpy as np
 
 from facecraft.engine.config import EngineConfig
 from facecraft.faces.motion_graph import MotionGraph
+from facecraft.vision.smoothing import runs
 
 __all__ = ["MotionWalker", "MotionStep"]
 
@@ -182,9 +183,9 @@ class MotionWalker:
 
 def _runway(valid: np.ndarray, state: np.ndarray) -> np.ndarray:
     """(N,) frames of footage from each frame on (itself included) that have a face and its state."""
+    valid, state = np.asarray(valid, dtype=bool), np.asarray(state)
     room = np.zeros(len(valid), dtype=np.int64)
-    for i in range(len(valid) - 1, -1, -1):
-        if valid[i]:
-            same = i + 1 < len(valid) and valid[i + 1] and state[i + 1] == state[i]
-            room[i] = 1 + (room[i + 1] if same else 0)
+    for s in np.unique(state[valid]):
+        for a, b in runs(valid & (state == s)):
+            room[a:b] = np.arange(b - a, 0, -1)
     return room

@@ -18,10 +18,11 @@ from facecraft.engine.config import EngineConfig
 from facecraft.engine.footage import FootageReader
 from facecraft.engine.motion import MotionStep
 from facecraft.engine.select import MouthSelector
-from facecraft.engine.timeline import ShapePriors
+from facecraft.engine.timeline import ShapePriors, Timeline, build_timeline
 from facecraft.errors import BundleError, InputError
 from facecraft.faces import motion_graph, mouthdb
 from facecraft.faces.bundle import FORMAT, FaceBundle
+from facecraft.speech.types import Phone
 from facecraft.vision import landmarks as lm
 from facecraft.vision.types import Tracks
 from facecraft.vision.warp import fit_similarity
@@ -79,6 +80,16 @@ class Renderer:
         raw = self.audio_model.predict(samples16k, 16000, fps or self.fps, n)
         lead = self.config.model_lead_frames  # optional extra lead on top of the model's learned lag
         return np.concatenate([raw[lead:], np.repeat(raw[-1:], min(lead, n), axis=0)]) if lead > 0 else raw
+
+    def timeline(
+        self, samples16k: np.ndarray, n: int, phones: list[Phone], *, trust_phones: bool, fps: float | None = None
+    ) -> Timeline:
+        """The timeline of ``n`` frames for 16 kHz speech, shaped by this Face: its mouth priors, its audio
+        model's prediction and its lips' lead."""
+        fps = fps or self.fps
+        return build_timeline(samples16k, 16000, fps=fps, n_frames=n, phones=phones, priors=self.priors,
+                              config=self.config, predicted=self.predict_mouth(samples16k, n, fps),
+                              trust_phones=trust_phones, mouth_lead=self.mouth_lead)
 
     @property
     def mouth_lead(self) -> int:

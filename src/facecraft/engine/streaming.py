@@ -23,7 +23,7 @@ import numpy as np
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.motion import MotionStep, MotionWalker
 from facecraft.engine.renderer import Renderer
-from facecraft.engine.timeline import Timeline, build_timeline, rest_timeline
+from facecraft.engine.timeline import Timeline, rest_timeline
 from facecraft.errors import InputError
 from facecraft.faces.bundle import FaceBundle
 from facecraft.media import resample
@@ -208,11 +208,7 @@ class StreamingRenderer:
 
     def _retime(self, utt: _Utterance) -> None:
         n = self._total(utt) if utt.ended else int(utt.n_samples / RATE * self.fps)
-        x = utt.samples()
-        utt.timeline = build_timeline(x, RATE, fps=self.fps, n_frames=n, phones=utt.phones,
-                                      priors=self.renderer.priors, config=self.config,
-                                      predicted=self.renderer.predict_mouth(x, n),
-                                      trust_phones=utt.trust_phones, mouth_lead=self.renderer.mouth_lead)
+        utt.timeline = self.renderer.timeline(utt.samples(), n, utt.phones, trust_phones=utt.trust_phones)
 
     def _plan(self, utt: _Utterance, k: int) -> None:
         """Plan blocks until frame ``k`` has a motion step and a mouth."""
@@ -236,4 +232,3 @@ class StreamingRenderer:
             prev = next((m for m in reversed(utt.mouths) if m >= 0), None)
             path = self.renderer.selector.decode(costs, prev)
             utt.mouths.extend(int(m) for m in path[: b1 - b0])
-

@@ -65,11 +65,12 @@ def match_shading(
     scale = min(1.0, 4.0 / max(sigma_px, 1e-3))  # blur at reduced size: sigma of ~4 px is enough
     small = (max(1, int(round(wd * scale))), max(1, int(round(h * scale))))
     ws = cv2.resize(w, small, interpolation=cv2.INTER_AREA)
-    ds = cv2.resize(diff * w[..., None], small, interpolation=cv2.INTER_AREA)
+    weighted = diff * w[..., None]
+    ds = cv2.resize(weighted, small, interpolation=cv2.INTER_AREA)
     sig = max(0.5, sigma_px * scale)
     den = cv2.GaussianBlur(ws, (0, 0), sig)
     num = cv2.GaussianBlur(ds, (0, 0), sig)
-    mean = (diff * w[..., None]).sum((0, 1)) / total
+    mean = weighted.sum((0, 1)) / total
     conf = np.clip(den / max(float(den.max()), 1e-6) * 4.0, 0.0, 1.0)[..., None]
     local = np.where(den[..., None] > 1e-4, num / np.maximum(den[..., None], 1e-4), mean)
     offset = conf * local + (1.0 - conf) * mean

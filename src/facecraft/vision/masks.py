@@ -23,6 +23,8 @@ LOWER_FACE: tuple[int, ...] = (
 
 UNDER_NOSE = (98, 2, 327)  # nostril wings and subnasale: the polygon's top edge
 UPPER_LIP_TOP = 0
+SUBNASALE = UNDER_NOSE[1]
+_UNDER_NOSE_AT = [LOWER_FACE.index(i) for i in UNDER_NOSE]  # their places in the polygon
 
 
 def lower_face_polygon(points: np.ndarray, *, grow: float = 0.0, nose_clear: float = 0.35) -> np.ndarray:
@@ -38,10 +40,8 @@ def lower_face_polygon(points: np.ndarray, *, grow: float = 0.0, nose_clear: flo
         centre = poly.mean(0)
         poly = centre + (poly - centre) * (1.0 + grow)
     if nose_clear:
-        down = nose_clear * (pts[UPPER_LIP_TOP, :2] - pts[2, :2])
-        for idx in UNDER_NOSE:
-            k = LOWER_FACE.index(idx)
-            poly[k] = pts[idx, :2] + down
+        down = nose_clear * (pts[UPPER_LIP_TOP, :2] - pts[SUBNASALE, :2])
+        poly[_UNDER_NOSE_AT] = pts[list(UNDER_NOSE), :2] + down
     return poly
 
 
