@@ -174,7 +174,7 @@ def delete_face(session: Session, storage: Storage, *, owner_id: str, face_id: s
     face = get_face(session, owner_id=owner_id, face_id=face_id)
     if face.face_type == "system":
         raise BadRequest("stock Faces cannot be deleted through the API")
-    cancel_jobs(session, face.id, "the Face was deleted")
+    cancel_jobs(session, [face.id], "the Face was deleted")
     storage.remove(storage.face_dir(face.id))
     if not hard:
         face.status, face.deleted_at, face.bundle_path = "deleted", utcnow(), None
@@ -184,10 +184,11 @@ def delete_face(session: Session, storage: Storage, *, owner_id: str, face_id: s
         if upload is not None:
             storage.remove(storage.upload_dir(upload.id))
             session.delete(upload)
-    for video in session.scalars(select(Video).where(Video.face_id == face.id)):
+    videos = session.scalars(select(Video).where(Video.face_id == face.id)).all()
+    for video in videos:
         storage.remove(storage.video_dir(video.id))
         video.status, video.progress = "deleted", 0
-        cancel_jobs(session, video.id, "the Face was deleted")
+    cancel_jobs(session, [video.id for video in videos], "the Face was deleted")
     session.delete(face)
 
 

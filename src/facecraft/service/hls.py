@@ -8,11 +8,11 @@ from pathlib import Path
 import av
 
 from facecraft.errors import RenderError
+from facecraft.service.urls import PLAYLIST
 
 __all__ = ["PLAYLIST", "write_hls"]
 
 log = logging.getLogger(__name__)
-PLAYLIST = "index.m3u8"
 
 
 def write_hls(mp4_path: Path, out_dir: Path, *, segment_s: float = 4.0) -> Path:

@@ -83,15 +83,15 @@ def enqueue(session: Session, *, kind: str, target_id: str) -> Job:
     return job
 
 
-def cancel_jobs(session: Session, target_id: str, reason: str) -> int:
-    """Fail the queued and running jobs of a target that is being deleted. A queued job never starts;
+def cancel_jobs(session: Session, target_ids: list[str], reason: str) -> None:
+    """Fail the queued and running jobs of targets that are being deleted. A queued job never starts;
     a running one stops at its next progress report (the worker then removes what it wrote)."""
-    jobs = session.scalars(
-        select(Job).where(Job.target_id == target_id, Job.status.in_(("queued", "running")))
-    ).all()
-    for job in jobs:
+    if not target_ids:
+        return
+    for job in session.scalars(
+        select(Job).where(Job.target_id.in_(target_ids), Job.status.in_(("queued", "running")))
+    ):
         job.status, job.error, job.finished_at = "failed", reason, utcnow()
-    return len(jobs)
 
 
 class Worker:

@@ -6,10 +6,13 @@ players fetch them without an ``x-api-key`` header, like a pre-signed object-sto
 
 from __future__ import annotations
 
-__all__ = ["VIDEO_FILE", "HLS_INDEX", "face_media_url", "video_media_url", "hosted_url", "video_urls"]
+__all__ = ["VIDEO_FILE", "HLS_DIR", "PLAYLIST", "HLS_INDEX", "face_media_url", "video_media_url", "hosted_url",
+           "video_urls"]
 
 VIDEO_FILE = "video.mp4"  # a rendered video, in its folder
-HLS_INDEX = "hls/index.m3u8"  # its HLS playlist, next to it
+HLS_DIR = "hls"  # its HLS segments, in this folder next to it
+PLAYLIST = "index.m3u8"  # their playlist
+HLS_INDEX = f"{HLS_DIR}/{PLAYLIST}"
 
 
 def face_media_url(base: str, token: str, name: str) -> str:

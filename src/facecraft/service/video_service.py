@@ -21,7 +21,7 @@ from facecraft.service.models import Face, Job, Upload, Video
 from facecraft.service.script import parse_script
 from facecraft.service.settings import Settings
 from facecraft.service.storage import Storage
-from facecraft.service.urls import VIDEO_FILE, video_urls
+from facecraft.service.urls import HLS_DIR, VIDEO_FILE, video_urls
 from facecraft.service.webhooks import WebhookSender
 
 __all__ = [
@@ -121,7 +121,7 @@ def list_videos(session: Session, *, owner_id: str, limit: int, page: int) -> tu
 
 def delete_video(session: Session, storage: Storage, *, owner_id: str, video_id: str) -> None:
     video = get_video(session, owner_id=owner_id, video_id=video_id)
-    cancel_jobs(session, video.id, "the video was deleted")
+    cancel_jobs(session, [video.id], "the video was deleted")
     storage.remove(storage.video_dir(video.id))
     video.status, video.progress = "deleted", 0
 
@@ -187,7 +187,7 @@ class VideoRenderHandler:
         out_path = out_dir / VIDEO_FILE
         self._render(ctx, bundle_path, script, audio_url, upload_path, out_path)
         ctx.progress(0.92)
-        write_hls(out_path, out_dir / "hls")
+        write_hls(out_path, out_dir / HLS_DIR)
         from facecraft import media
 
         duration = media.probe(out_path).duration_s

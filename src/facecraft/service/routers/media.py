@@ -14,7 +14,7 @@ from sqlalchemy import select
 from facecraft.service.deps import BaseUrlDep, RuntimeDep
 from facecraft.service.errors import NotFound
 from facecraft.service.models import Face, Video
-from facecraft.service.urls import VIDEO_FILE, video_media_url
+from facecraft.service.urls import HLS_DIR, VIDEO_FILE, video_media_url
 
 __all__ = ["router"]
 
@@ -54,7 +54,7 @@ def video_hls(token: str, name: str, rt: RuntimeDep) -> FileResponse:
     if not HLS_NAME.match(name):
         raise NotFound("file not found")
     video = _video(rt, token)
-    return _file(rt.storage.video_dir(video.id) / "hls" / name)
+    return _file(rt.storage.video_dir(video.id) / HLS_DIR / name)
 
 
 @router.get("/media/faces/{token}/{name}")
