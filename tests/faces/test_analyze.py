@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facecraft.faces.analyze import analyze, runs
+from facecraft.faces.analyze import analyze
 from facecraft.faces.types import Analysis
+from facecraft.vision.smoothing import runs
 from tests.utils import testdata_path
 
 

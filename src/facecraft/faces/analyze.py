@@ -19,7 +19,7 @@ from facecraft.speech.types import Segment
 from facecraft.vision.smoothing import runs
 from facecraft.vision.types import Tracks
 
-__all__ = ["AnalysisParams", "analyze", "runs", "fill_nan", "drop_short_runs", "segments"]
+__all__ = ["AnalysisParams", "analyze", "fill_nan", "drop_short_runs", "segments"]
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,11 @@ def voice_mask(samples: np.ndarray | None, sample_rate: int, n_frames: int, fps:
     mask = np.zeros(n_frames, dtype=bool)
     if samples is None or len(samples) == 0 or n_frames == 0:
         return mask, []
-    segments = detect_speech(samples, sample_rate, aggressiveness=aggressiveness)
+    found = detect_speech(samples, sample_rate, aggressiveness=aggressiveness)
     times = np.arange(n_frames) / fps + 0.5 / fps
-    for seg in segments:
+    for seg in found:
         mask |= (times >= seg.start) & (times < seg.end)
-    return mask, segments
+    return mask, found
 
 
 def analyze(tracks: Tracks, samples: np.ndarray | None, sample_rate: int,

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from facecraft.errors import FacecraftError
-from facecraft.faces.analyze import analyze, fill_nan, runs
+from facecraft.faces.analyze import analyze, fill_nan
 from facecraft.faces.scene import SceneMeter, SceneStats
 from facecraft.faces.thresholds import DEFAULT, Thresholds
 from facecraft.faces.types import Analysis, Check, CheckReport
 from facecraft.media.types import Frame, MediaInfo
 from facecraft.speech.types import Segment
+from facecraft.vision.smoothing import runs
 from facecraft.vision.types import Tracks
 
 __all__ = [

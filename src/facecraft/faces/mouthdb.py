@@ -264,16 +264,13 @@ class AudioMouthModel:
     @classmethod
     def fit(
         cls, samples: np.ndarray, sample_rate: int, tracks: Tracks, params: AudioModelParams | None = None,
-        targets: np.ndarray | None = None,
     ) -> AudioMouthModel | None:
-        """Learn from the footage's audio and ``targets`` (N, k) per frame (NaN where unknown; default:
-        the tracked aperture and mouth width). Column 0 is the aperture: lag and ridge are chosen on it."""
+        """Learn from the footage's audio and its tracked aperture and mouth width (NaN where unknown);
+        lag and ridge are chosen on the aperture."""
         params = params or AudioModelParams()
         n = len(tracks)
-        if targets is None:
-            targets = np.column_stack([np.asarray(tracks.aperture, dtype=np.float64),
-                                       np.asarray(tracks.mouth_width, dtype=np.float64)])
-        targets = np.asarray(targets, dtype=np.float64).reshape(n, -1)
+        targets = np.column_stack([np.asarray(tracks.aperture, dtype=np.float64),
+                                   np.asarray(tracks.mouth_width, dtype=np.float64)])
         ok = np.asarray(tracks.present, dtype=bool) & np.isfinite(targets).all(1)
         if samples is None or ok.sum() < max(2 * tracks.fps, 4 * params.folds) or np.std(targets[ok, 0]) == 0:
             return None
