@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,18 @@ def testdata_path(*parts: str) -> Path:
 
 
 testdata_path.__test__ = False  # its name starts with "test": keep pytest from collecting it
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def missing_dependency(message: str) -> None:
+    """Skip the test for a system dependency that is not installed here; fail on CI, whose setup
+    installs it, so that a broken install step cannot hide behind skips."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)

@@ -14,7 +14,6 @@ import logging
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from facecraft.service.db import Database
 from facecraft.service.models import Base, Face, Job
 from facecraft.service.settings import Settings
 from tests.service.helpers import LiveServer, live_server, make_settings, new_key, poll
+from tests.utils import free_port, missing_dependency
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,6 @@ def _pg_bindir() -> Path | None:
     if not found:
         return None
     return max(found, key=lambda d: int(d.parent.name) if d.parent.name.isdigit() else 0)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -91,9 +85,7 @@ def _start_server() -> Iterator[PgServer]:
     bindir = _pg_bindir()
     if bindir is None:
         message = "PostgreSQL server binaries not found under /usr/lib/postgresql (scripts/postgres_deps.sh)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must install them")
-        pytest.skip(message)
+        missing_dependency(message)
     # /tmp, not a private TMPDIR: as root the server's own user must reach the folder.
     root = Path(tempfile.mkdtemp(prefix="facecraft-pg-", dir="/tmp" if os.getuid() == 0 else None))
     run_as: list[str] = []
@@ -104,7 +96,7 @@ def _start_server() -> Iterator[PgServer]:
             pg_user = pwd.getpwnam("postgres")
             os.chown(root, pg_user.pw_uid, pg_user.pw_gid)
             run_as, user = ["runuser", "-u", "postgres", "--"], "postgres"
-        server = PgServer(bindir=bindir, root=root, port=_free_port(), user=user, run_as=run_as)
+        server = PgServer(bindir=bindir, root=root, port=free_port(), user=user, run_as=run_as)
         initdb = [
             *run_as, str(bindir / "initdb"), "-D", str(server.datadir), "-U", user,
             "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync",
@@ -282,9 +274,9 @@ def test_api_basics(served: LiveServer) -> None:
     db.dispose()
 
 
-def test_worker_runs_jobs_on_postgres(pg: PgServer, tmp_path: Path) -> None:
+def test_worker_runs_jobs_on_postgres(pg_url: str, tmp_path: Path) -> None:
     """The worker claims a queued job (FOR UPDATE SKIP LOCKED) and records its failure on a bad upload."""
-    settings = make_settings(tmp_path, database_url=pg.url(pg.create_database()), max_upload_bytes=1_000_000)
+    settings = make_settings(tmp_path, database_url=pg_url, max_upload_bytes=1_000_000)
     with live_server(settings) as server, server.client(new_key(settings, "worker")) as client:
         data = b"this is not a video at all " * 100
         up = client.post("/v2/uploads", files={"file": ("bad.mp4", data, "video/mp4")}).json()

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.utils import free_port
 from tests.web.portal import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Portal,
     create_key,
     facecraft_command,
-    free_port,
     require_browser,
     wait_until_up,
 )

@@ -7,7 +7,6 @@ key from ``facecraft keys create``), so the browser talks to exactly what a user
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from tests.utils import REPO
+from tests.utils import REPO, missing_dependency
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -65,10 +64,6 @@ def require_browser() -> None:
     Under CI (``CI`` set) a missing browser fails instead: ``make test`` installs it, so a skip there
     would hide a broken install step.
     """
-    import os
-
-    import pytest
-
     missing = None
     if not CHROMIUM.exists():
         missing = f"{CHROMIUM} missing: run scripts/browser_deps.sh"
@@ -78,16 +73,7 @@ def require_browser() -> None:
         except ImportError:
             missing = "playwright missing: pip install -e '.[dev]'"
     if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        missing_dependency(missing)
 
 
 def create_key(data_dir: Path, env: dict[str, str]) -> str:
