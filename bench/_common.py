@@ -12,9 +12,11 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 # the real recordings
@@ -55,14 +57,22 @@ def write_result(out: Path | str, payload: dict[str, Any]) -> Path:
 
 
 def run_clips(videos: list[Path], run: Callable[[Path], dict[str, Any]]) -> list[dict[str, Any]]:
-    """``run(video)`` for each clip, its seconds on stderr. A clip that fails is kept as
+    """``run(video)`` for each clip, with its ``seconds`` (also on stderr). A clip that fails is kept as
     ``{"clip", "error"}`` and the bench goes on: one bad clip must not lose the others' figures."""
     clips: list[dict[str, Any]] = []
     for video in videos:
         t0 = time.perf_counter()
         try:
-            clips.append(run(video))
+            row = run(video)
         except Exception as exc:  # noqa: BLE001 - reported in the table and the JSON
-            clips.append({"clip": video.name, "error": f"{type(exc).__name__}: {exc}"})
-        print(f"{video.name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+            row = {"clip": video.name, "error": f"{type(exc).__name__}: {exc}"}
+        row["seconds"] = time.perf_counter() - t0
+        clips.append(row)
+        print(f"{video.name}: {row['seconds']:.1f} s", file=sys.stderr)
     return clips
+
+
+def clip_means(clips: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, float]:
+    """Mean of each key over the clips that did not fail (NaN-aware; NaN when every clip failed)."""
+    ok = [c for c in clips if "error" not in c]
+    return {k: float(np.nanmean([c[k] for c in ok])) if ok else float("nan") for k in keys}

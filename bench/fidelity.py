@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from _common import REPO, TESTDATA, machine_info, run_clips, write_result
+from _common import REPO, TESTDATA, clip_means, machine_info, run_clips, write_result
 
 from facecraft import media
 from facecraft.engine import DubPlan, Renderer, dub_frames, select_dub_mouths
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="fidelity-") as tmp:
         clips = run_clips(videos, lambda video: run_clip(video, Path(tmp)))
     ok = [c for c in clips if "error" not in c]
-    mean = {k: float(np.nanmean([c[k] for c in ok])) if ok else float("nan") for k in KEYS}
+    mean = clip_means(clips, KEYS)
     for key in ("av_offset_frames", "av_offset_direct_frames"):
         mean[key.replace("_frames", "_abs_frames")] = float(np.mean([abs(c[key]) for c in ok])) if ok else float("nan")
     widths = {k: max(17, len(k) + 2) for k in KEYS}

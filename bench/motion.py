@@ -33,13 +33,12 @@ import argparse
 import logging
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from _common import REPO, TESTDATA, machine_info, run_clips, write_result
+from _common import REPO, TESTDATA, clip_means, machine_info, run_clips, write_result
 from fidelity import default_videos, track
 
 from facecraft import media
@@ -89,17 +88,22 @@ def walk_scores(renderer: Renderer) -> dict[str, float]:
     }
 
 
-def listen_scores(renderer: Renderer) -> dict[str, float]:
-    stream = StreamingRenderer(renderer)
-    n = int(round(LISTEN_SECONDS * renderer.fps))
-    frames, own = [], 0
-    for _ in range(n):
+def _pull(stream: StreamingRenderer, seconds: float) -> tuple[list[np.ndarray], list[bool]]:
+    """``seconds`` of frames from ``stream`` and, per frame, whether the footage's own mouth was planned."""
+    frames, own = [], []
+    for _ in range(int(round(seconds * stream.fps))):
         frames.append(stream.next_frame())
-        own += int(stream.last_mouth is None)
+        own.append(stream.last_mouth is None)
+    return frames, own
+
+
+def listen_scores(renderer: Renderer) -> dict[str, float]:
+    frames, own = _pull(StreamingRenderer(renderer), LISTEN_SECONDS)
     tracks = track(frames, renderer.fps)
     limit = renderer.priors.closed_limit
     ap = np.asarray(tracks.aperture, dtype=np.float64)[np.asarray(tracks.present, dtype=bool)]
-    return {"listen_closed": float(np.mean(ap < limit)) if ap.size else float("nan"), "listen_own_mouth": own / n}
+    return {"listen_closed": float(np.mean(ap < limit)) if ap.size else float("nan"),
+            "listen_own_mouth": float(np.mean(own))}
 
 
 def _turn_render(renderer: Renderer, fade: int, audio: media.Audio) -> tuple[list[np.ndarray], list[bool]]:
@@ -112,9 +116,9 @@ def _turn_render(renderer: Renderer, fade: int, audio: media.Audio) -> tuple[lis
             stream.push_audio(audio.samples, audio.sample_rate)
             stream.end_of_speech()
             seconds = audio.duration_s
-        for _ in range(int(round(seconds * renderer.fps))):
-            frames.append(stream.next_frame())
-            own.append(stream.last_mouth is None)
+        more_frames, more_own = _pull(stream, seconds)
+        frames += more_frames
+        own += more_own
     return frames, own
 
 
@@ -129,8 +133,7 @@ def _mouth_box(renderer: Renderer) -> tuple[slice, slice]:
     return slice(y0, y1), slice(x0, x1)
 
 
-def turn_scores(renderer: Renderer) -> dict[str, float]:
-    audio = media.read_audio(TURN_AUDIO, sample_rate=16000)
+def turn_scores(renderer: Renderer, audio: media.Audio) -> dict[str, float]:
     box = _mouth_box(renderer)
     width = max(renderer.config.mouth_fade, 1)
     scores = {}
@@ -152,21 +155,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     videos = args.videos or default_videos()
 
+    audio = media.read_audio(TURN_AUDIO, sample_rate=16000)
+
     def run(video: Path) -> dict:
-        t0 = time.perf_counter()
         renderer = Renderer(load_bundle(build_face(video, name=video.stem, out_dir=Path(tmp))))
-        row = {"clip": video.name, **walk_scores(renderer), **listen_scores(renderer),
-               **turn_scores(renderer)}
-        row["seconds"] = time.perf_counter() - t0
-        return row
+        return {"clip": video.name, **walk_scores(renderer), **listen_scores(renderer),
+                **turn_scores(renderer, audio)}
 
     with tempfile.TemporaryDirectory(prefix="bench-motion-") as tmp:
         clips = run_clips(videos, run)
-    ok = [c for c in clips if "error" not in c]
     for c in clips:
-        scores = " ".join(f"{k}={c[k]:.2f}" for k in KEYS) if c in ok else f"ERROR {c['error']}"
+        scores = f"ERROR {c['error']}" if "error" in c else " ".join(f"{k}={c[k]:.2f}" for k in KEYS)
         print(f"{Path(c['clip']).stem[:28]:<28}", scores)
-    mean = {k: float(np.nanmean([c[k] for c in ok])) if ok else float("nan") for k in KEYS}
+    mean = clip_means(clips, KEYS)
     print(f"\n{'measure':<20} {'mean':>8}")
     for k in KEYS:
         print(f"{k:<20} {mean[k]:>8.2f}")
