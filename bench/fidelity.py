@@ -27,7 +27,7 @@ from facecraft import media
 from facecraft.engine import DubPlan, Renderer, dub_frames, select_dub_mouths
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
-from facecraft.faces.mouthdb import mouth_lead, rms_envelope
+from facecraft.engine.audio_model import mouth_lead, rms_envelope
 from facecraft.media.types import Frame
 from facecraft.speech.vad import speech_mask
 from facecraft.vision import landmarks as lm

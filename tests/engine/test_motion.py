@@ -6,7 +6,7 @@ import numpy as np
 
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.motion import MotionWalker
-from facecraft.faces.motion_graph import MotionGraph, MotionGraphParams
+from facecraft.engine.motion_graph import MotionGraph, MotionGraphParams
 
 
 def test_walk_plays_real_runs_for_any_length_without_short_loops(renderer) -> None:  # noqa: ANN001

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facecraft.engine.renderer import Renderer
+from facecraft.engine.renderer import FaceData, Renderer
 from facecraft.engine.streaming import RATE, StreamingRenderer
 from facecraft.errors import FacecraftError, InputError, RenderError, SpeechError
-from facecraft.faces.bundle import FaceBundle
 from facecraft.media.types import Frame
 from facecraft.speech.types import Alignment, Phone
 from facecraft.vision.types import Tracks
@@ -46,7 +45,7 @@ Progress = Callable[[float], None]
 MIN_AUDIO_S = 0.1
 
 
-def _renderer(bundle: FaceBundle | Renderer, size: tuple[int, int] | None) -> Renderer:
+def _renderer(bundle: FaceData | Renderer, size: tuple[int, int] | None) -> Renderer:
     if isinstance(bundle, Renderer):
         if size is not None and tuple(size) != bundle.size:
             return Renderer(bundle.bundle, size=size, config=bundle.config)
@@ -124,7 +123,7 @@ def _write(frames: Iterator[np.ndarray], out_path: str | Path, fps: float, sampl
 
 
 def render_speech(
-    bundle: FaceBundle | Renderer,
+    bundle: FaceData | Renderer,
     samples: np.ndarray,
     sample_rate: int,
     *,
@@ -160,7 +159,7 @@ def check_text(text: str) -> str:
 
 
 def render_text(
-    bundle: FaceBundle | Renderer,
+    bundle: FaceData | Renderer,
     text: str,
     *,
     out_path: str | Path,
@@ -187,7 +186,7 @@ def render_text(
 
 
 def render_listening(
-    bundle: FaceBundle | Renderer,
+    bundle: FaceData | Renderer,
     seconds: float,
     *,
     out_path: str | Path,
@@ -273,7 +272,7 @@ def dub_frames(
 
 
 def render_dub(
-    bundle: FaceBundle | Renderer,
+    bundle: FaceData | Renderer,
     video_path: str | Path,
     *,
     out_path: str | Path,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facecraft.engine.config import EngineConfig
-from facecraft.faces.motion_graph import MotionGraph
+from facecraft.engine.motion_graph import MotionGraph
 from facecraft.vision.smoothing import runs
 
 __all__ = ["MotionWalker", "MotionStep"]

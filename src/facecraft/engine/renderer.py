@@ -9,10 +9,14 @@ database, the motion graph, the decoded-footage cache, the selector and the comp
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from facecraft.engine import motion_graph, mouthdb
+from facecraft.engine.audio_model import AudioMouthModel
 from facecraft.engine.compose import BaseGeometry, Compositor
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.footage import FootageReader
@@ -20,16 +24,30 @@ from facecraft.engine.motion import MotionStep
 from facecraft.engine.select import MouthSelector
 from facecraft.engine.timeline import ShapePriors, Timeline, build_timeline
 from facecraft.errors import BundleError, InputError
-from facecraft.faces import motion_graph, mouthdb
-from facecraft.faces.bundle import FORMAT, FaceBundle
 from facecraft.speech.types import Phone
 from facecraft.vision import landmarks as lm
 from facecraft.vision.types import Tracks
 from facecraft.vision.warp import fit_similarity
 
-__all__ = ["Renderer"]
+__all__ = ["Renderer", "FaceData"]
 
 log = logging.getLogger(__name__)
+
+
+class FaceData(Protocol):
+    """What the engine reads of a Face: its tracks, its footage and its engine files by name.
+
+    A loaded bundle (``faces.bundle.FaceBundle``, which checks the format version) is one; the engine
+    itself never opens a bundle directory.
+    """
+
+    @property
+    def tracks(self) -> Tracks: ...
+
+    @property
+    def footage_path(self) -> Path: ...
+
+    def file(self, name: str) -> Path: ...
 
 
 def _even(v: int) -> int:
@@ -40,11 +58,8 @@ class Renderer:
     """Shared, loaded state of one Face; ``size`` (width, height) scales the output frames."""
 
     def __init__(
-        self, bundle: FaceBundle, *, size: tuple[int, int] | None = None, config: EngineConfig | None = None
+        self, bundle: FaceData, *, size: tuple[int, int] | None = None, config: EngineConfig | None = None
     ) -> None:
-        if bundle.manifest.get("format", FORMAT) != FORMAT:
-            raise BundleError(f"unknown Face bundle format {bundle.manifest.get('format')!r}",
-                              error_id="bundle_version")
         self.bundle = bundle
         self.config = config or EngineConfig()
         self.db = mouthdb.MouthDB.load(bundle.file(mouthdb.FILENAME))
@@ -58,7 +73,7 @@ class Renderer:
         self.selector = MouthSelector(self.db, self.config, closed_aperture=self.priors.closed)
         self.compositor = Compositor(self.db, self.config)
         self.listening_mouth_rests = _listening_mouth_rests(self.graph, self.tracks, self.priors, self.config)
-        self.audio_model = mouthdb.AudioMouthModel.unpack(self.db.audio_model)
+        self.audio_model = AudioMouthModel.unpack(self.db.audio_model)
         if self.audio_model is not None and self.audio_model.future_frames > self.config.lookahead:
             log.warning("the audio model reads %d frames ahead, more than the %d-frame look-ahead: streamed "
                         "renders may differ from batch ones",

@@ -17,7 +17,7 @@ import numpy as np
 
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.timeline import Timeline
-from facecraft.faces.mouthdb import MouthDB, lip_points
+from facecraft.engine.mouthdb import MouthDB, lip_points
 
 __all__ = ["MouthSelector"]
 

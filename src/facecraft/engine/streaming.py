@@ -22,10 +22,9 @@ import numpy as np
 
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.motion import MotionStep, MotionWalker
-from facecraft.engine.renderer import Renderer
+from facecraft.engine.renderer import FaceData, Renderer
 from facecraft.engine.timeline import Timeline, rest_timeline
 from facecraft.errors import InputError
-from facecraft.faces.bundle import FaceBundle
 from facecraft.media import resample
 from facecraft.speech.types import Phone
 
@@ -59,7 +58,7 @@ class StreamingRenderer:
     """Live renderer of one Face. ``bundle`` may be a loaded ``Renderer`` to share its caches."""
 
     def __init__(
-        self, bundle: FaceBundle | Renderer, *, size: tuple[int, int] | None = None,
+        self, bundle: FaceData | Renderer, *, size: tuple[int, int] | None = None,
         config: EngineConfig | None = None,
     ) -> None:
         self.renderer = bundle if isinstance(bundle, Renderer) else Renderer(bundle, size=size, config=config)

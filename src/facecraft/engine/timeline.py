@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from facecraft.engine.config import EngineConfig
-from facecraft.faces.analyze import drop_short_runs
 from facecraft.speech.types import Phone
 from facecraft.speech.vad import speech_mask
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
+from facecraft.vision.smoothing import drop_short_runs
 
 __all__ = ["Timeline", "ShapePriors", "build_timeline", "frame_energy_db"]
 
@@ -154,7 +154,7 @@ def build_timeline(
     """Targets for ``n_frames`` output frames of the audio ``samples`` (16 kHz mono expected).
 
     ``predicted`` is the Face's own audio-to-aperture prediction per frame (see
-    ``faces.mouthdb.AudioMouthModel``), blended with the viseme shapes. Bilabials and silences in
+    ``engine.audio_model.AudioMouthModel``), blended with the viseme shapes. Bilabials and silences in
     the phones close the lips only when ``trust_phones`` (given or forced-aligned phones, not
     recognised ones); quiet audio always does. ``mouth_lead`` (frames the Face's lips lead its sound, see
     ``AudioMouthModel.mouth_lead``) closes the lips that much before a pause.

@@ -16,10 +16,10 @@ import numpy as np
 
 from facecraft.faces.types import Analysis
 from facecraft.speech.types import Segment
-from facecraft.vision.smoothing import runs
+from facecraft.vision.smoothing import drop_short_runs, runs
 from facecraft.vision.types import Tracks
 
-__all__ = ["AnalysisParams", "analyze", "fill_nan", "drop_short_runs", "segments"]
+__all__ = ["AnalysisParams", "analyze", "fill_nan", "segments"]
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +67,6 @@ def _close_gaps(flags: np.ndarray, max_gap: int) -> np.ndarray:
     for a, b in runs(~flags):
         if a > 0 and b < flags.size and b - a <= max_gap:
             out[a:b] = True
-    return out
-
-
-def drop_short_runs(flags: np.ndarray, min_len: int) -> np.ndarray:
-    """``flags`` with runs of True shorter than ``min_len`` cleared."""
-    out = flags.copy()
-    for a, b in runs(flags):
-        if b - a < min_len:
-            out[a:b] = False
     return out
 
 

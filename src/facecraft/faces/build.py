@@ -24,8 +24,8 @@ import numpy as np
 from facecraft import __version__
 from facecraft.errors import InputError, MediaError
 from facecraft.faces import bundle as fb
-from facecraft.faces import motion_graph, mouthdb  # the engine's build steps
 from facecraft.faces.analyze import analyze
+from facecraft.faces.artefacts import step_motion, step_mouths  # the engine's build steps
 from facecraft.faces.checks import content_checks, decode_check, file_checks
 from facecraft.faces.scene import SceneMeter, SceneStats
 from facecraft.faces.types import Analysis, CheckReport
@@ -305,8 +305,8 @@ BUILD_STEPS: list[BuildStep] = [
     ("checks", step_checks),
     ("voice", step_voice),
     ("thumbnail", step_thumbnail),
-    ("mouths", mouthdb.step_mouths),
-    ("motion", motion_graph.step_motion),
+    ("mouths", step_mouths),
+    ("motion", step_motion),
 ]
 # Share of the progress bar per step, from bench/track_speed.py's time per step (others weigh 1).
 STEP_WEIGHTS = {"footage": 5.0, "voice": 2.0, "mouths": 8.0}

@@ -32,12 +32,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay
 
 from facecraft import __version__
 from facecraft.errors import InputError, VisionError
 from facecraft.faces import bundle as fb
-from facecraft.faces import motion_graph, mouthdb
+from facecraft.engine.mouthdb import frame_visemes
+from facecraft.faces.artefacts import step_motion, step_mouths
 from facecraft.faces.analyze import analyze, segments
 from facecraft.faces.build import (
     VOICE_RATE,
@@ -55,6 +55,7 @@ from facecraft.media.types import Frame, MediaInfo, VideoStreamInfo
 from facecraft.speech.types import Phone, Segment
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
 from facecraft.vision import landmarks as lm
+from facecraft.vision.mesh_warp import MESH_POINTS, MeshWarp, anchor_ring, head_mask, head_motion
 from facecraft.vision.types import N_LANDMARKS
 from facecraft.vision.warp import apply_affine, eye_frame, invert_affine
 
@@ -210,7 +211,7 @@ class FaceSynth:
     landmarks: np.ndarray  # (478, 3) pixels
 
     def __post_init__(self) -> None:
-        pts = np.asarray(self.landmarks[:468, :2], dtype=np.float64)
+        pts = np.asarray(self.landmarks[:MESH_POINTS, :2], dtype=np.float64)
         self.to_units = eye_frame(self.landmarks)
         self.from_units = invert_affine(self.to_units)
         self.iod = float(np.hypot(*(pts[263] - pts[33])))
@@ -223,28 +224,15 @@ class FaceSynth:
         self.y_chin = float(u[152, 1])
         self.x_jaw = float(abs(u[454, 0] - u[234, 0]) / 2) or 0.7
         # Anchors: a ring outside the face oval that never moves, so the warp ends inside it.
-        oval = u[list(lm.FACE_OVAL)]
-        centre = oval.mean(0)
-        ring = centre + (oval - centre) * 1.3
-        ring_px = apply_affine(self.from_units, ring)
-        h, w = self.image.shape[:2]
-        ring_px = np.clip(ring_px, 0, [w - 1, h - 1])
-        self.anchor_px = ring_px
+        self.anchor_px = anchor_ring(u, self.from_units, self.image.shape)
         # Triangulate on a mouth-open, eyes-open reference so no triangle spans the lips or the lids.
         ref = self._target_units(MouthPose(aperture=0.8, width=0.55, closure=False))
-        ref_px = np.vstack([apply_affine(self.from_units, ref), ring_px])
-        tri = Delaunay(ref_px).simplices
-        self.tris = tri.astype(np.int32)
-        self.src_px = np.vstack([pts, ring_px])
-        x0, y0 = np.floor(self.src_px.min(0)).astype(int)
-        x1, y1 = np.ceil(self.src_px.max(0)).astype(int)
-        self.roi = (max(0, x0), max(0, y0), min(w, x1 + 1), min(h, y1 + 1))
+        ref_px = np.vstack([apply_affine(self.from_units, ref), self.anchor_px])
+        self.mesh = MeshWarp(self.image, np.vstack([pts, self.anchor_px]), ref_px)
         self.teeth_rgb, self.cavity_rgb = self._mouth_colours()
-        self.head_mask = self._head_mask()
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        self._grid = (gx, gy)
-        rx0, ry0, rx1, ry1 = self.roi
-        self._roi_grid = (gx[ry0:ry1, rx0:rx1].copy(), gy[ry0:ry1, rx0:rx1].copy())
+        self.head_mask = head_mask(self.landmarks, self.image.shape)
+        h, w = self.image.shape[:2]
+        self._grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
 
     # - landmarks -
 
@@ -317,61 +305,19 @@ class FaceSynth:
         cavity = np.clip(lip_mean * 0.55, 30, 130)
         return teeth.astype(np.float32), cavity.astype(np.float32)
 
-    def _head_mask(self) -> np.ndarray:
-        """Float mask, 1 on the head (face, hair, ears), feathered into the neck and background."""
-        h, w = self.image.shape[:2]
-        oval = self.landmarks[list(lm.FACE_OVAL), :2]
-        (x0, y0), (x1, y1) = oval.min(0), oval.max(0)
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - 0.08 * (y1 - y0)
-        axes = (int(0.5 * (x1 - x0) * 1.35), int(0.5 * (y1 - y0) * 1.4))
-        mask = np.zeros((h, w), np.float32)
-        cv2.ellipse(mask, (int(cx), int(cy)), axes, 0, 0, 360, 1.0, -1)
-        return cv2.GaussianBlur(mask, (0, 0), max(2.0, 0.25 * (x1 - x0)))
-
     # - rendering -
 
     def render(self, pose: MouthPose) -> np.ndarray:
         target_u = self._target_units(pose)
         dst = np.vstack([apply_affine(self.from_units, target_u), self.anchor_px])
         out = self.image.copy()
-        moved = np.abs(dst - self.src_px).max(1) > 0.05
+        moved = self.mesh.moved(dst)
         if moved.any():
-            self._mesh_warp(out, dst, moved)
+            self.mesh.warp_into(out, dst, moved)
             self._mouth_interior(out, dst, pose)
         if pose.angle_deg or pose.shift != (0.0, 0.0) or pose.scale != 1.0:
             out = self._head_motion(out, pose)
         return out
-
-    def _mesh_warp(self, out: np.ndarray, dst: np.ndarray, moved: np.ndarray) -> None:
-        """Piecewise-affine warp of the photo onto ``dst`` landmarks, inside the face ROI."""
-        rx0, ry0, rx1, ry1 = self.roi
-        tris = self.tris[moved[self.tris].any(1)]
-        d = dst[tris]  # (T, 3, 2)
-        s = self.src_px[tris]
-        area = ((d[:, 1, 0] - d[:, 0, 0]) * (d[:, 2, 1] - d[:, 0, 1])
-                - (d[:, 2, 0] - d[:, 0, 0]) * (d[:, 1, 1] - d[:, 0, 1]))
-        ok = np.abs(area) > 1e-3
-        tris, d, s = tris[ok], d[ok], s[ok]
-        if not len(tris):
-            return
-        ones = np.ones((len(tris), 3, 1))
-        dh = np.concatenate([d, ones], axis=2)  # (T, 3, 3)
-        mats = np.linalg.solve(dh, s)  # (T, 3, 2): [x y 1] @ M = source
-        labels = np.zeros((ry1 - ry0, rx1 - rx0), np.uint16)
-        off = np.array([rx0, ry0])
-        for k, poly in enumerate(np.round(d - off).astype(np.int32)):
-            cv2.fillConvexPoly(labels, poly, k + 1)
-        inside = labels > 0
-        if not inside.any():
-            return
-        gx, gy = self._roi_grid
-        m = mats[labels[inside].astype(np.int64) - 1]  # (P, 3, 2)
-        px, py = gx[inside], gy[inside]
-        mapx, mapy = gx.copy(), gy.copy()
-        mapx[inside] = px * m[:, 0, 0] + py * m[:, 1, 0] + m[:, 2, 0]
-        mapy[inside] = px * m[:, 0, 1] + py * m[:, 1, 1] + m[:, 2, 1]
-        out[ry0:ry1, rx0:rx1] = cv2.remap(self.image, mapx, mapy, cv2.INTER_LINEAR,
-                                          borderMode=cv2.BORDER_REPLICATE)
 
     def _mouth_interior(self, out: np.ndarray, dst: np.ndarray, pose: MouthPose) -> None:
         """Paint the opened inner-lip region: dark cavity gradient, upper-teeth band under the lip."""
@@ -418,20 +364,9 @@ class FaceSynth:
 
     def _head_motion(self, image: np.ndarray, pose: MouthPose) -> np.ndarray:
         """Move the head by a small similarity about the neck, blended into the still background."""
-        pts = self.landmarks[:, :2]
-        pivot = pts[152] + np.array([0.0, 0.35 * self.iod])
-        t = np.radians(pose.angle_deg)
-        c, s = np.cos(t) * pose.scale, np.sin(t) * pose.scale
-        fwd = np.array([[c, -s, 0.0], [s, c, 0.0]])
-        fwd[:, 2] = pivot - fwd[:, :2] @ pivot + np.asarray(pose.shift) * self.iod
-        inv = invert_affine(fwd)
-        gx, gy = self._grid
-        bx = (inv[0, 0] * gx + inv[0, 1] * gy + inv[0, 2]).astype(np.float32)
-        by = (inv[1, 0] * gx + inv[1, 1] * gy + inv[1, 2]).astype(np.float32)
-        m = self.head_mask
-        mapx = gx + m * (bx - gx)
-        mapy = gy + m * (by - gy)
-        return cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        pivot = self.landmarks[152, :2] + np.array([0.0, 0.35 * self.iod])
+        shift = np.asarray(pose.shift) * self.iod
+        return head_motion(image, self.head_mask, self._grid, pivot, pose.angle_deg, shift, pose.scale)
 
 
 # --- the plan: what each frame shows ------------------------------------------------------------
@@ -482,7 +417,7 @@ def make_plan(samples: np.ndarray, sample_rate: int, phones: list[Phone], params
     speak_s = lead + speech.size / VOICE_RATE + 0.3
     n = int(round((speak_s + params.listening_s) * FPS))
     shifted = [Phone(p.symbol, p.start + lead, p.end + lead) for p in phones]
-    vis = mouthdb.frame_visemes(shifted, n, FPS)
+    vis = frame_visemes(shifted, n, FPS)
     shapes = [VISEME_SHAPES[VISEMES[v]] for v in vis]
     ap = np.array([s.aperture for s in shapes])
     wd = np.array([s.width for s in shapes])
@@ -717,8 +652,8 @@ def build_face_from_image(
         ("checks", _step_checks(job)),
         ("voice", _step_voice(job)),
         ("thumbnail", step_thumbnail),
-        ("mouths", mouthdb.step_mouths),
-        ("motion", motion_graph.step_motion),
+        ("mouths", step_mouths),
+        ("motion", step_motion),
     ]
     log.info("photo Face %s from %s (voice %s)", face_id, filename, voice_name)
     return run_build(ctx, steps, final)
