@@ -92,7 +92,7 @@ def _pull(stream: StreamingRenderer, seconds: float) -> tuple[list[np.ndarray], 
     """``seconds`` of frames from ``stream`` and, per frame, whether the footage's own mouth was planned."""
     frames, own = [], []
     for _ in range(int(round(seconds * stream.fps))):
-        frames.append(stream.next_frame())
+        frames.append(stream.next_frame().image)
         own.append(stream.last_mouth is None)
     return frames, own
 

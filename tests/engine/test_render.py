@@ -76,16 +76,16 @@ def test_streaming_matches_batch_at_the_output_rate(renderer, grid_audio) -> Non
         if i >= lead:
             want = int(round((i - lead + 1) * per_chunk))
             while len(frames) < want:
-                frames.append(stream.next_frame())
+                frames.append(stream.next_frame().image)
     stream.end_of_speech()
     while len(frames) < len(batch):
-        frames.append(stream.next_frame())
+        frames.append(stream.next_frame().image)
     assert len(frames) == len(batch) == int(round(len(x) / 16000 * renderer.fps))
     assert all(f.shape == (renderer.size[1], renderer.size[0], 3) for f in frames)
     diff = np.mean([np.abs(a.astype(np.int16) - b.astype(np.int16)).mean() for a, b in zip(frames, batch)])
     assert diff < 1.0
     # after the utterance the head keeps moving (listening) with no audio at all
-    idle = [stream.next_frame() for _ in range(10)]
+    idle = [stream.next_frame().image for _ in range(10)]
     assert len(idle) == 10 and idle[0].shape == frames[0].shape
 
 
@@ -97,7 +97,7 @@ def test_listening_on_speaking_footage_keeps_the_mouth_closed(renderer) -> None:
     from facecraft.vision import track_frames
 
     stream = StreamingRenderer(renderer)
-    frames = [stream.next_frame() for _ in range(int(4 * renderer.fps))]
+    frames = [stream.next_frame().image for _ in range(int(4 * renderer.fps))]
     assert renderer.graph.state[stream.walker.cur] == 1
     h, w = frames[0].shape[:2]
     tracks = track_frames((Frame(i, i / renderer.fps, im) for i, im in enumerate(frames)), fps=renderer.fps,
@@ -216,11 +216,12 @@ def test_speech_queued_while_speaking_follows_on_the_same_clock(renderer, grid_a
     stream.push_audio(x, 16000)
     stream.end_of_speech()
     first = [stream.next_frame() for _ in range(10)]
+    assert stream.speaking and all(f.speaking for f in first)
     stream.push_audio(x, 16000)  # the second utterance arrives while the first still plays
     stream.end_of_speech()
     total = int(round(2 * len(x) / 16000 * renderer.fps))
     rest = [stream.next_frame() for _ in range(total - 10)]
     assert len(first) + len(rest) == total
-    assert stream._utt is not None and stream._utt.start_frame == 0
-    stream.next_frame()  # past the end: back to listening
-    assert stream._utt is None
+    assert stream._utt is not None and stream._utt.start_frame == 0 and not stream.speaking
+    assert not stream.next_frame().speaking  # past the end: back to listening
+    assert stream._utt is None and not stream.speaking

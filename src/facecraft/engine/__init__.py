@@ -17,12 +17,17 @@ from facecraft.engine.batch import (
     speech_frames,
 )
 from facecraft.engine.config import EngineConfig
-from facecraft.engine.renderer import Renderer
-from facecraft.engine.streaming import StreamingRenderer
+from facecraft.engine.cues import EMOTIONS, Emotion
+from facecraft.engine.renderer import FaceData, Renderer
+from facecraft.engine.streaming import StreamFrame, StreamingRenderer
 
 __all__ = [
+    "EMOTIONS",
+    "Emotion",
     "EngineConfig",
+    "FaceData",
     "Renderer",
+    "StreamFrame",
     "StreamingRenderer",
     "render_speech",
     "render_text",

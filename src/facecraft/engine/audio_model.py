@@ -64,9 +64,11 @@ _BANK = _mel_bank(512, 16000)
 
 
 def audio_features(
-    samples: np.ndarray, sample_rate: int, fps: float, n: int, sub_windows: int = 3
+    samples: np.ndarray, sample_rate: int, fps: float, n: int, sub_windows: int = 3, *, first: int = 0,
+    offset: int = 0,
 ) -> np.ndarray:
-    """(n, N_MELS + 1) log-mel spectra and log energy per video frame (16 kHz, 32 ms windows).
+    """(n, N_MELS + 1) log-mel spectra and log energy of video frames ``first`` .. ``first + n - 1``
+    (16 kHz, 32 ms windows); ``samples[0]`` is sample ``offset`` of the stream (zeros beyond its end).
 
     Each frame's spectrum is the mean of ``sub_windows`` windows spread over the frame's duration.
     """
@@ -74,11 +76,15 @@ def audio_features(
         raise ValueError("audio_features expects 16 kHz audio")
     win = 512
     hop = sample_rate / fps
-    x = np.pad(np.asarray(samples, dtype=np.float64).reshape(-1), (win, win + int(n * hop) + win))
+    frames = np.arange(first, first + n)
+    starts = [(frames * hop + (k + 0.5) / sub_windows * hop).astype(np.int64) - offset + win
+              for k in range(sub_windows)]
+    x = np.asarray(samples, dtype=np.float64).reshape(-1)
+    reach = max((int(c.max()) for c in starts), default=0) + win // 2 + 1
+    x = np.pad(x, (win, max(0, reach - win - x.size)))
     power = np.zeros((n, _BANK.shape[0]))
     taper = np.hanning(win)[None, :]
-    for k in range(sub_windows):
-        centres = (np.arange(n) * hop + (k + 0.5) / sub_windows * hop).astype(np.int64) + win
+    for centres in starts:
         idx = centres[:, None] + np.arange(-win // 2, win // 2)[None, :]
         power += (np.abs(np.fft.rfft(x[idx] * taper, axis=1)) ** 2) @ _BANK.T
     power /= sub_windows
@@ -146,11 +152,15 @@ class AudioMouthModel:
         delta = np.gradient(z, axis=0) if len(z) > 1 else np.zeros_like(z)
         return np.concatenate([_stack(z, context), _stack(delta, delta_context)], axis=1)
 
-    def predict(self, samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:
-        """(n, outputs) predicted aperture and mouth width per frame."""
+    def predict(
+        self, samples: np.ndarray, sample_rate: int, fps: float, n: int, *, first: int = 0, offset: int = 0
+    ) -> np.ndarray:
+        """(n, outputs) predicted aperture and mouth width of frames ``first`` .. ``first + n - 1``
+        (``samples[0]`` is sample ``offset``: see ``audio_features``). A stretch of a longer stream
+        gives the whole stream's predictions ``future_frames`` (and as many past frames) from its edges."""
         if n == 0:
             return np.zeros((0, MODEL_OUTPUTS))
-        base = audio_features(samples, sample_rate, fps, n, self.sub_windows)
+        base = audio_features(samples, sample_rate, fps, n, self.sub_windows, first=first, offset=offset)
         x = self._design(base, self.mean, self.scale, self.context, self.delta_context)
         x = (x - self.x_mean) / self.x_scale
         return _shift(x, self.lag) @ self.weights + self.bias

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facecraft.engine.renderer import FaceData, Renderer
-from facecraft.engine.streaming import RATE, StreamingRenderer
+from facecraft.audio import RATE
+from facecraft.engine.streaming import StreamingRenderer
 from facecraft.errors import FacecraftError, InputError, RenderError, SpeechError
 from facecraft.media.types import Frame
 from facecraft.speech.types import Alignment, Phone
@@ -103,7 +104,7 @@ def speech_frames(
     stream.end_of_speech()
     n = max(1, int(round(x16.size / RATE * renderer.fps)))
     for i in range(n):
-        yield stream.next_frame()
+        yield stream.next_frame().image
         if progress and i % 10 == 0:
             progress(i / n)
 
@@ -202,7 +203,7 @@ def render_listening(
 
     def frames() -> Iterator[np.ndarray]:
         for i in range(n):
-            yield stream.next_frame()
+            yield stream.next_frame().image
             if progress and i % 10 == 0:
                 progress(i / n)
 

@@ -23,6 +23,7 @@ from facecraft.engine.footage import FootageReader
 from facecraft.engine.motion import MotionStep
 from facecraft.engine.select import MouthSelector
 from facecraft.engine.timeline import ShapePriors, Timeline, build_timeline
+from facecraft.audio import RATE
 from facecraft.errors import BundleError, InputError
 from facecraft.speech.types import Phone
 from facecraft.vision import landmarks as lm
@@ -88,13 +89,17 @@ class Renderer:
         else:
             self.size = (_even(self.source_size[0]), _even(self.source_size[1]))
 
-    def predict_mouth(self, samples16k: np.ndarray, n: int, fps: float | None = None) -> np.ndarray | None:
-        """(n, 2) aperture and width from the Face's own audio-to-mouth model (None without a model)."""
+    def predict_mouth(
+        self, samples16k: np.ndarray, n: int, fps: float | None = None, *, first: int = 0, offset: int = 0,
+    ) -> np.ndarray | None:
+        """(n, 2) aperture and width of frames ``first`` .. ``first + n - 1`` from the Face's own
+        audio-to-mouth model (None without a model); ``samples16k[0]`` is sample ``offset``."""
         if self.audio_model is None or n == 0:
             return None
-        raw = self.audio_model.predict(samples16k, 16000, fps or self.fps, n)
         lead = self.config.model_lead_frames  # optional extra lead on top of the model's learned lag
-        return np.concatenate([raw[lead:], np.repeat(raw[-1:], min(lead, n), axis=0)]) if lead > 0 else raw
+        m = n + max(lead, 0)
+        raw = self.audio_model.predict(samples16k, RATE, fps or self.fps, m, first=first, offset=offset)
+        return raw[lead:] if lead > 0 else raw
 
     def timeline(
         self, samples16k: np.ndarray, n: int, phones: list[Phone], *, trust_phones: bool, fps: float | None = None
@@ -102,7 +107,7 @@ class Renderer:
         """The timeline of ``n`` frames for 16 kHz speech, shaped by this Face: its mouth priors, its audio
         model's prediction and its lips' lead."""
         fps = fps or self.fps
-        return build_timeline(samples16k, 16000, fps=fps, n_frames=n, phones=phones, priors=self.priors,
+        return build_timeline(samples16k, RATE, fps=fps, n_frames=n, phones=phones, priors=self.priors,
                               config=self.config, predicted=self.predict_mouth(samples16k, n, fps),
                               trust_phones=trust_phones, mouth_lead=self.mouth_lead)
 
