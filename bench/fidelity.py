@@ -24,7 +24,8 @@ from skimage.metrics import structural_similarity
 from _common import REPO, TESTDATA, clip_means, machine_info, run_clips, write_result
 
 from facecraft import media
-from facecraft.engine import DubPlan, Renderer, dub_frames, select_dub_mouths
+from facecraft.engine import Renderer
+from facecraft.perform import DubPlan, dub_frames, select_dub_mouths
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
 from facecraft.engine.audio_model import mouth_lead, rms_envelope

@@ -22,7 +22,8 @@ import numpy as np
 from _common import REPO, TESTDATA, machine_info, write_result
 
 from facecraft import media
-from facecraft.engine import Renderer, StreamingRenderer, render_speech, speech_frames
+from facecraft.engine import Renderer, StreamingRenderer
+from facecraft.perform import render_speech, speech_frames
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
 

@@ -19,9 +19,10 @@ def _size(value: str) -> tuple[int, int]:
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add ``say``, ``render`` and ``listen`` to the top-level parser."""
-    s = sub.add_parser("say", help="the Face says a text (built-in TTS, voice adapted to the Face)")
+    s = sub.add_parser("say", help="the Face says a text (built-in TTS, voice adapted to the Face; <emotion value=\"sad\"/> tags allowed)")
     s.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
-    s.add_argument("text", help="what to say")
+    s.add_argument("text", nargs="?", help="what to say (or --text-file)")
+    s.add_argument("--text-file", help="read what to say from this file (long scripts)")
     s.add_argument("-o", "--out", required=True, help="output mp4")
     s.add_argument("--size", type=_size, help="output WxH (default: the footage size)")
     s.add_argument("--no-adapt", action="store_true", help="keep the TTS voice as it is")
@@ -54,9 +55,15 @@ def _renderer(args: argparse.Namespace):  # noqa: ANN202
 
 
 def say(args: argparse.Namespace) -> int:
-    from facecraft.engine import render_text
-    from facecraft.engine.batch import check_text
+    from facecraft.perform import check_text, render_text
 
+    if (args.text is None) == (args.text_file is None):
+        raise InputError("give the text to say, or --text-file, not both")
+    if args.text_file is not None:
+        try:
+            args.text = Path(args.text_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {args.text_file}: {exc}") from exc
     check_text(args.text)
     renderer = _renderer(args)
     with PercentBar("say", enabled=not args.no_progress) as update:
@@ -67,7 +74,7 @@ def say(args: argparse.Namespace) -> int:
 
 def render(args: argparse.Namespace) -> int:
     from facecraft import media
-    from facecraft.engine import render_speech
+    from facecraft.perform import render_speech
 
     if not Path(args.audio).is_file():
         raise InputError(f"audio file not found: {args.audio}")
@@ -81,7 +88,7 @@ def render(args: argparse.Namespace) -> int:
 
 
 def listen(args: argparse.Namespace) -> int:
-    from facecraft.engine import render_listening
+    from facecraft.perform import render_listening
 
     renderer = _renderer(args)
     with PercentBar("listen", enabled=not args.no_progress) as update:

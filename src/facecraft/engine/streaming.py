@@ -158,6 +158,14 @@ class StreamingRenderer:
             return 0.0 if utt is None else max(0, self._remaining(utt)) / self.fps
 
     @property
+    def ready(self) -> int:
+        """Frames of speech that can be pulled now with their full look-ahead (a file render pulls these,
+        then pushes more; a live puller just pulls at its frame rate)."""
+        with self._lock:
+            utt = self._utt
+            return 0 if utt is None else max(0, self._final(utt) - utt.shown)
+
+    @property
     def emotion(self) -> Emotion:
         """The emotion cued last (shown while listening, and by speech pushed from now on)."""
         return self._emotion

@@ -18,7 +18,6 @@ from facecraft.service.hls import write_hls
 from facecraft.service.ids import new_id, new_token
 from facecraft.service.jobs import JobContext, cancel_jobs, enqueue
 from facecraft.service.models import Face, Job, Upload, Video
-from facecraft.service.script import parse_script
 from facecraft.service.settings import Settings
 from facecraft.service.storage import Storage
 from facecraft.service.urls import HLS_DIR, VIDEO_FILE, video_urls
@@ -36,7 +35,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 AUDIO_TYPES = ("audio/", "video/", "application/ogg")
 MIN_AUDIO_S, MAX_AUDIO_S = 3.0, 600.0
-MAX_SCRIPT_CHARS = 20_000
 
 
 def create_video(
@@ -58,10 +56,10 @@ def create_video(
         raise BadRequest("give exactly one of script, audio_url or audio_upload_id")
     options = dict(options or {})
     if script is not None:
-        if len(script) > MAX_SCRIPT_CHARS:
-            raise BadRequest(f"the script is longer than {MAX_SCRIPT_CHARS} characters")
+        from facecraft.perform.script import parse_script
+
         try:
-            _, cues = parse_script(script)
+            cues = parse_script(script).cues  # refused now rather than when the render starts
         except InputError as exc:
             raise BadRequest(exc.message, error_id=exc.error_id) from exc
         options["emotions"] = [cue.to_dict() for cue in cues]
@@ -210,17 +208,16 @@ class VideoRenderHandler:
         upload_path: Path | None,
         out_path: Path,
     ) -> None:
-        from facecraft import engine
+        from facecraft import perform
         from facecraft.faces.bundle import load_bundle
 
         bundle = load_bundle(bundle_path)
 
-        def on_progress(fraction: float) -> None:  # engine.batch.Progress
+        def on_progress(fraction: float) -> None:  # perform.render.Progress
             ctx.progress(0.9 * fraction)
 
         if script is not None:
-            text, _cues = parse_script(script)  # emotion cues are recorded; the engine speaks the words
-            engine.render_text(bundle, text, out_path=out_path, progress=on_progress)
+            perform.render_text(bundle, script, out_path=out_path, progress=on_progress)  # its cues too
             return
         if audio_url is not None:
             limits = FetchLimits(
@@ -239,7 +236,7 @@ class VideoRenderHandler:
             raise FacecraftError("the audio upload is gone", error_id="audio_file_download_link")
         samples, sample_rate = _read_audio(audio_path)
         ctx.progress(0.03)
-        engine.render_speech(bundle, samples, sample_rate, out_path=out_path, progress=on_progress)
+        perform.render_speech(bundle, samples, sample_rate, out_path=out_path, progress=on_progress)
 
     def _urls(self, video: Video) -> dict[str, str | None]:
         return video_urls(self.settings.public_url or video.options.get("base_url", ""), video.share_token)
