@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 VIDEO ?=
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps browser-deps postgres-deps demo test bench clean
+.PHONY: install system-deps browser-deps postgres-deps demo lint test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,15 @@ postgres-deps:
 demo: install
 	@bash scripts/demo.sh "$(VIDEO)"
 
+# Lint and type-check first (a new type error fails CI), then the suite.
 # pytest exits 5 when it collects no tests: that is not a failure of the suite.
-test: install browser-deps postgres-deps
+test: install browser-deps postgres-deps lint
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+# ruff (style and import order) over src, tests and bench; mypy over the package (config in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
 
 # Speed and quality, each printing a table and writing bench/results/NAME.json (several minutes).
 bench: install

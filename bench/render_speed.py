@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from _common import REPO, TESTDATA, machine_info, write_result
-
 from facecraft import media
 from facecraft.engine import Renderer, StreamingRenderer
-from facecraft.perform import render_speech, speech_frames
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
+from facecraft.perform import render_speech, speech_frames
 
 CLIP_512 = TESTDATA / "video" / "mimictalk_German_20s.mp4"
 CLIP_720 = TESTDATA / "video" / "latentsync_demo3_vertical_hevc.mp4"

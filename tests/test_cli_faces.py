@@ -12,7 +12,6 @@ import pytest
 
 from tests.utils import testdata_path
 
-
 FACECRAFT = Path(sys.executable).parent / "facecraft"
 
 

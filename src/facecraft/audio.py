@@ -14,7 +14,7 @@ from scipy.signal import resample_poly
 
 from facecraft.errors import InputError
 
-__all__ = ["RATE", "resample", "frame_rms", "to_db"]
+__all__ = ["RATE", "resample", "frame_power", "frame_rms", "power_db"]
 
 RATE = 16000  # Hz: what VAD, alignment, recognition, voice analysis and the engine's timeline read
 
@@ -31,22 +31,28 @@ def resample(samples: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
-def frame_rms(samples: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """RMS of ``samples[starts[i]:stops[i]]`` for each frame i (clipped to the samples; 0 where empty).
+def frame_power(samples: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean square of ``samples[starts[i]:stops[i]]`` for each frame i (bounds clipped to the samples),
+    and whether the frame holds any sample (its power is 0 where not).
 
-    Every per-frame loudness (the timeline's, the audio model's envelope, the voice profile's)
-    is this with its own frame placement.
+    Every per-frame loudness (the timeline's, the audio model's envelope, the voice profile's, the
+    photo builder's) is this with its own frame placement.
     """
     x = np.asarray(samples, dtype=np.float64).reshape(-1)
-    sq = np.concatenate([[0.0], np.cumsum(x * x)])
+    sq = np.concatenate([[0.0], np.cumsum(x**2)])
     lo = np.clip(np.asarray(starts, dtype=np.int64), 0, x.size)
     hi = np.clip(np.asarray(stops, dtype=np.int64), 0, x.size)
-    out = np.zeros(len(lo))
+    power = np.zeros(len(lo))
     ok = hi > lo
-    out[ok] = np.sqrt(np.maximum(sq[hi[ok]] - sq[lo[ok]], 0.0) / (hi[ok] - lo[ok]))
-    return out
+    power[ok] = (sq[hi[ok]] - sq[lo[ok]]) / (hi[ok] - lo[ok])
+    return power, ok
 
 
-def to_db(rms: np.ndarray, floor: float = 1e-10) -> np.ndarray:
-    """RMS to dBFS (power ``rms**2 + floor``, so silence is finite)."""
-    return 10.0 * np.log10(np.asarray(rms, dtype=np.float64) ** 2 + floor)
+def frame_rms(samples: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """RMS of each frame (see ``frame_power``; 0 where a frame is empty)."""
+    return np.sqrt(np.maximum(frame_power(samples, starts, stops)[0], 0.0))
+
+
+def power_db(power: np.ndarray, floor: float = 1e-10) -> np.ndarray:
+    """Mean-square power to dBFS (``floor`` keeps silence finite)."""
+    return 10 * np.log10(np.asarray(power, dtype=np.float64) + floor)

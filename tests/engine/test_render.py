@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from facecraft import media
-from facecraft.errors import BundleError, InputError
+from facecraft.errors import BundleError
 from tests.utils import testdata_path as data_path
 
 GRID = ("speech", "grid_id2_vcd_swwp2s_16k.wav")

@@ -15,7 +15,6 @@ from facecraft.faces import bundle as fb
 from facecraft.faces.build import FOOTAGE_GOP, ChecksFailed, build_face
 from tests.utils import testdata_path
 
-
 OBAMA_SHA256 = "311cf83bde979fb12b62d6f7c2ef408ca95dcf982e393f6fe4bfe290612ba6d8"  # SOURCES.md
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from facecraft import media
-from facecraft.errors import BundleError, InputError
+from facecraft.errors import InputError
 from tests.utils import testdata_path as data_path
 
 GRID = ("speech", "grid_id2_vcd_swwp2s_16k.wav")

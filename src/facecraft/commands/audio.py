@@ -41,9 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
 
 
 def _read(path: str) -> tuple[Any, int]:
+    from facecraft.audio import RATE
     from facecraft.media import read_audio
 
-    audio = read_audio(path, sample_rate=16000, mono=True)
+    audio = read_audio(path, sample_rate=RATE, mono=True)
     return audio.samples, audio.sample_rate
 
 

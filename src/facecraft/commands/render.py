@@ -19,7 +19,8 @@ def _size(value: str) -> tuple[int, int]:
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add ``say``, ``render`` and ``listen`` to the top-level parser."""
-    s = sub.add_parser("say", help="the Face says a text (built-in TTS, voice adapted to the Face; <emotion value=\"sad\"/> tags allowed)")
+    s = sub.add_parser("say", help='the Face says a text (built-in TTS, voice adapted to the Face; '
+                       '<emotion value="sad"/> tags allowed)')
     s.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
     s.add_argument("text", nargs="?", help="what to say (or --text-file)")
     s.add_argument("--text-file", help="read what to say from this file (long scripts)")
@@ -74,12 +75,13 @@ def say(args: argparse.Namespace) -> int:
 
 def render(args: argparse.Namespace) -> int:
     from facecraft import media
+    from facecraft.audio import RATE
     from facecraft.perform import render_speech
 
     if not Path(args.audio).is_file():
         raise InputError(f"audio file not found: {args.audio}")
     renderer = _renderer(args)
-    audio = media.read_audio(args.audio, sample_rate=16000, mono=True)
+    audio = media.read_audio(args.audio, sample_rate=RATE, mono=True)
     with PercentBar("render", enabled=not args.no_progress) as update:
         out = render_speech(renderer, audio.samples, audio.sample_rate, text=args.text, out_path=args.out,
                             progress=update)

@@ -47,7 +47,8 @@ def timings_dict(text: str, sample_rate: int, alignment: Any) -> dict[str, Any]:
         "duration_s": round(alignment.duration_s, 4),
         "source": alignment.source,
         "phones": [
-            {"symbol": p.symbol, "start": round(p.start, 4), "end": round(p.end, 4), "viseme": phone_to_viseme(p.symbol)}
+            {"symbol": p.symbol, "start": round(p.start, 4), "end": round(p.end, 4),
+             "viseme": phone_to_viseme(p.symbol)}
             for p in alignment.phones
         ],
         "words": [{"text": w.text, "start": round(w.start, 4), "end": round(w.end, 4)} for w in alignment.words],

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facecraft.audio import RATE, frame_rms
 from facecraft.errors import BundleError
 from facecraft.vision.types import Tracks
 
@@ -60,7 +61,7 @@ def _mel_bank(n_fft: int, rate: int, n: int = N_MELS) -> np.ndarray:
     return bank
 
 
-_BANK = _mel_bank(512, 16000)
+_BANK = _mel_bank(512, RATE)
 
 
 def audio_features(
@@ -72,8 +73,8 @@ def audio_features(
 
     Each frame's spectrum is the mean of ``sub_windows`` windows spread over the frame's duration.
     """
-    if sample_rate != 16000:
-        raise ValueError("audio_features expects 16 kHz audio")
+    if sample_rate != RATE:
+        raise ValueError(f"audio_features expects {RATE} Hz audio")
     win = 512
     hop = sample_rate / fps
     frames = np.arange(first, first + n)
@@ -225,12 +226,8 @@ class AudioMouthModel:
 def rms_envelope(samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:
     """(n,) RMS level of each video frame's own stretch of audio (0 past the end)."""
     hop = sample_rate / fps
-    x = np.asarray(samples, dtype=np.float64).reshape(-1)
-    env = np.zeros(n)
-    for i in range(n):
-        seg = x[int(i * hop): int((i + 1) * hop)]
-        env[i] = np.sqrt(np.mean(seg**2)) if seg.size else 0.0
-    return env
+    edges = (np.arange(n + 1) * hop).astype(np.int64)
+    return frame_rms(samples, edges[:-1], edges[1:])
 
 
 def mouth_lead(aperture: np.ndarray, envelope: np.ndarray, max_frames: int) -> int:

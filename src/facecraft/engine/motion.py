@@ -72,6 +72,7 @@ class MotionWalker:
 
     def _pose_gap(self, after: int, targets: np.ndarray) -> np.ndarray:
         """Largest head-rotation difference (degrees) between frame ``after`` and each of ``targets``."""
+        assert self.pose is not None
         ref = self.pose[min(max(after, 0), self.n - 1)]
         return np.abs(self.pose[targets] - ref).max(axis=1)
 

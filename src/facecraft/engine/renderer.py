@@ -15,6 +15,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from facecraft.audio import RATE
 from facecraft.engine import motion_graph, mouthdb
 from facecraft.engine.audio_model import AudioMouthModel
 from facecraft.engine.compose import BaseGeometry, Compositor
@@ -23,7 +24,6 @@ from facecraft.engine.footage import FootageReader
 from facecraft.engine.motion import MotionStep
 from facecraft.engine.select import MouthSelector
 from facecraft.engine.timeline import ShapePriors, Timeline, build_timeline
-from facecraft.audio import RATE
 from facecraft.errors import BundleError, InputError
 from facecraft.speech.types import Phone
 from facecraft.vision import landmarks as lm

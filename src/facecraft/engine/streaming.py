@@ -283,6 +283,7 @@ class StreamingRenderer:
 
     def _listening_plan(self) -> _Planned:
         step = self.walker.step(False)
+        mouth: int | None
         if self._closing:
             aperture = self._closing.pop(0)
             mouth = self._closing_mouth(step, aperture)

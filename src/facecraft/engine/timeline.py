@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facecraft.audio import frame_power, power_db
 from facecraft.engine.config import EngineConfig
 from facecraft.speech.types import Phone
 from facecraft.speech.vad import speech_mask
@@ -93,13 +94,9 @@ def frame_energy_db(
     hop = sample_rate / fps
     half = int(round(hop))
     centres = ((np.arange(first, first + n) + 0.5) * hop).astype(np.int64) - offset
+    power, ok = frame_power(samples, centres - half, centres + half)
     out = np.full(n, -100.0)
-    sq = np.concatenate([[0.0], np.cumsum(samples.astype(np.float64) ** 2)])
-    lo = np.clip(centres - half, 0, len(samples))
-    hi = np.clip(centres + half, 0, len(samples))
-    ok = hi > lo
-    mean = (sq[hi[ok]] - sq[lo[ok]]) / (hi[ok] - lo[ok])
-    out[ok] = 10 * np.log10(mean + 1e-10)
+    out[ok] = power_db(power[ok])
     return out
 
 

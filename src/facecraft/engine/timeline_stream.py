@@ -27,9 +27,9 @@ from facecraft.audio import RATE
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.cues import Emotion
 from facecraft.engine.timeline import (
+    VAD_MIN_SPEECH_MS,
     ShapePriors,
     Timeline,
-    VAD_MIN_SPEECH_MS,
     _phone_visemes,
     frame_energy_db,
     shape_timeline,

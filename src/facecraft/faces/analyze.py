@@ -3,8 +3,9 @@
 Voice activity alone is not enough: a voice off camera (an interviewer) or a noisy room would mark
 listening footage as speaking. Mouth motion alone is not enough either: chewing, smiling or a
 nod moves the lips. A frame is speaking when the audio has speech AND the lips move (the rolling
-spread of the inner-lip aperture, against a threshold scaled to the speaker), or when there is speech and no face to judge by. Short gaps
-inside speech (breaths, pauses between words) are bridged so that a phrase stays one segment.
+spread of the inner-lip aperture, against a threshold scaled to the speaker), or when there is speech
+and no face to judge by. Short gaps inside speech (breaths, pauses between words) are bridged so that a
+phrase stays one segment.
 """
 
 from __future__ import annotations

@@ -47,20 +47,22 @@ def step_mouths(ctx: BuildContext) -> None:
     from facecraft.media import iter_frames
 
     assert ctx.tracks is not None and ctx.footage_path is not None
+    footage = ctx.footage_path
     known = ctx.phones is not None
-    phones = ctx.phones if known else footage_phones(ctx.samples, ctx.sample_rate)
+    phones = ctx.phones if ctx.phones is not None else footage_phones(ctx.samples, ctx.sample_rate)
     ctx.step_progress(0.3)
     n = max(1, len(ctx.tracks))
     state = ctx.analysis.state if ctx.analysis is not None else np.zeros(n, np.uint8)
 
     def frames() -> Iterable[Frame]:
-        for frame in iter_frames(ctx.footage_path):
+        for frame in iter_frames(footage):
             if frame.index % 50 == 0:
                 ctx.step_progress(0.3 + 0.7 * frame.index / n)
             yield frame
 
     voiced = ctx.samples is not None and bool(ctx.analysis is not None and ctx.analysis.speaking)
-    model = AudioMouthModel.fit(ctx.samples, ctx.sample_rate, ctx.tracks) if voiced else None
+    model = AudioMouthModel.fit(ctx.samples, ctx.sample_rate, ctx.tracks) if ctx.samples is not None and voiced \
+        else None
     db = mouthdb.build_mouth_db(frames(), ctx.tracks, phones=phones, state=state, audio_model=model)
     db.save(ctx.work_dir / mouthdb.FILENAME)
     counts = np.bincount(db.viseme, minlength=len(VISEMES))
@@ -80,11 +82,12 @@ def step_motion(ctx: BuildContext) -> None:
     from facecraft.media import iter_frames
 
     assert ctx.tracks is not None and ctx.footage_path is not None
+    footage = ctx.footage_path
     n = max(1, len(ctx.tracks))
     state = ctx.analysis.state if ctx.analysis is not None else np.zeros(n, np.uint8)
 
     def frames() -> Iterable[Frame]:
-        for frame in iter_frames(ctx.footage_path):
+        for frame in iter_frames(footage):
             if frame.index % 50 == 0:
                 ctx.step_progress(0.8 * frame.index / n)
             yield frame

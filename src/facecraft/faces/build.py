@@ -14,7 +14,7 @@ import logging
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from facecraft import __version__
+from facecraft.audio import RATE
 from facecraft.errors import InputError, MediaError
 from facecraft.faces import bundle as fb
 from facecraft.faces.analyze import analyze
@@ -50,7 +51,7 @@ FOOTAGE_MAX_SIDE = 1280  # long side of the bundle footage
 FOOTAGE_MAX_FPS = 30.0  # faster sources are resampled down to this constant rate
 FOOTAGE_GOP = 12  # short GOP: the engine seeks into the footage often
 FOOTAGE_CRF = 20
-VOICE_RATE = 16000
+VOICE_RATE = RATE  # the footage's audio is analysed at the speech rate
 VOICE_PROFILE_MAX_S = 12.0  # seconds of clean speech the voice profile is measured on
 _VOICE_FADE_S = 0.02
 
@@ -337,7 +338,7 @@ def build_face(
     ctx = BuildContext(video_path=Path(video_path), name=name.strip(), face_id=face_id, work_dir=work,
                        source_range=source_range, progress=progress)
     ctx.manifest.update({"id": face_id, "name": ctx.name,
-                         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                          "engine": {"version": __version__, "params": {}}})
     return run_build(ctx, BUILD_STEPS, final)
 

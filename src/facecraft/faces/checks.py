@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facecraft.audio import RATE
 from facecraft.errors import FacecraftError
 from facecraft.faces.analyze import analyze, fill_nan
 from facecraft.faces.scene import SceneMeter, SceneStats
@@ -40,7 +41,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHECK_MAX_SIDE = 640  # frames are analysed at this long side: enough for the mesh, fast on 2 cores
-AUDIO_RATE = 16000
+AUDIO_RATE = RATE
 _MAX_RANGES = 20
 _CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"}
 _CODECS = {"h264", "hevc", "vp8", "vp9", "av1", "mpeg4"}

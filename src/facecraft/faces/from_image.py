@@ -27,18 +27,19 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from facecraft import __version__
+from facecraft.audio import frame_rms
+from facecraft.engine.mouthdb import frame_visemes
 from facecraft.errors import InputError, VisionError
 from facecraft.faces import bundle as fb
-from facecraft.engine.mouthdb import frame_visemes
-from facecraft.faces.artefacts import step_motion, step_mouths
 from facecraft.faces.analyze import analyze, segments
+from facecraft.faces.artefacts import step_motion, step_mouths
 from facecraft.faces.build import (
     VOICE_RATE,
     BuildContext,
@@ -232,7 +233,8 @@ class FaceSynth:
         self.teeth_rgb, self.cavity_rgb = self._mouth_colours()
         self.head_mask = head_mask(self.landmarks, self.image.shape)
         h, w = self.image.shape[:2]
-        self._grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        self._grid = (gx, gy)
 
     # - landmarks -
 
@@ -377,7 +379,7 @@ class Plan:
     poses: list[MouthPose]
     state: np.ndarray  # (N,) 0 listening, 1 speaking
     phones: list[Phone]  # on the footage clock
-    samples: np.ndarray  # (N / fps * 16000,) float32, the speech on the footage clock
+    samples: np.ndarray  # (N / fps * RATE,) float32, the speech on the footage clock
     speech: list[Segment]
 
 
@@ -393,12 +395,8 @@ def _smooth_noise(rng: np.random.Generator, n: int, fps: float) -> np.ndarray:
 def _loudness_gain(speech: np.ndarray, lead_s: float, n: int) -> np.ndarray:
     """Per-frame opening gain, 0.6..1.1, from the speech's loudness (dB below its loud frames)."""
     hop = VOICE_RATE / FPS
-    rms = np.full(n, 1e-6)
-    for i in range(n):
-        a = int((i / FPS - lead_s) * VOICE_RATE)
-        chunk = speech[max(0, a): max(0, int(a + hop))]
-        if chunk.size:
-            rms[i] += float(np.sqrt(np.mean(chunk.astype(np.float64) ** 2)))
+    a = ((np.arange(n) / FPS - lead_s) * VOICE_RATE).astype(np.int64)
+    rms = 1e-6 + frame_rms(speech, np.maximum(0, a), np.maximum(0, (a + hop).astype(np.int64)))
     db = 20 * np.log10(rms)
     voiced = db > -60.0
     if not voiced.any():
@@ -452,14 +450,14 @@ def make_plan(samples: np.ndarray, sample_rate: int, phones: list[Phone], params
         t += rng.uniform(*params.blink_every_s)
     poses = []
     for i in range(n):
-        motion = {"blink": float(blink[i]), "angle_deg": float(angle[i]),
-                  "shift": (float(sx[i]), float(sy[i])), "scale": float(sc[i])}
+        still = MouthPose(blink=float(blink[i]), angle_deg=float(angle[i]), shift=(float(sx[i]), float(sy[i])),
+                          scale=float(sc[i]))
         if not speaking_frames[i]:  # listening (and the lead-in): lips closed
-            poses.append(MouthPose(aperture=0.0, width=0.5, rounding=0.0, closure=True, **motion))
+            poses.append(replace(still, aperture=0.0, width=0.5, rounding=0.0, closure=True))
             continue
         closure = bool(closed[i]) and ap[i] < 0.05
-        poses.append(MouthPose(aperture=float(ap[i]), width=float(wd[i]), rounding=float(rd[i]),
-                               closure=closure, teeth=float(th[i]), **motion))
+        poses.append(replace(still, aperture=float(ap[i]), width=float(wd[i]), rounding=float(rd[i]),
+                             closure=closure, teeth=float(th[i])))
     total = np.zeros(int(round(n / FPS * VOICE_RATE)), np.float32)
     a = int(round(lead * VOICE_RATE))
     piece = speech[: max(0, total.size - a)]
@@ -548,6 +546,7 @@ def _step_speech(job: _PhotoJob) -> Callable[[BuildContext], None]:
         ctx.phones = plan.phones  # the script's own timings: no recognition of the footage's audio
         ctx.manifest["source"].update({"duration": round(duration, 3), "fps": FPS,
                                        "range": [0.0, round(duration, 3)], "script": SCRIPT})
+        assert job.image is not None and job.landmarks is not None
         synth = FaceSynth(job.image, job.landmarks)
 
         def frames() -> Iterator[Frame]:
@@ -642,7 +641,7 @@ def build_face_from_image(
     ctx = BuildContext(video_path=Path(filename), name=name.strip(), face_id=face_id,
                        work_dir=fb.staging_dir(out_dir), progress=progress)
     ctx.manifest.update({"id": face_id, "name": ctx.name,
-                         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                          "engine": {"version": __version__, "params": {}}})
     steps: list[BuildStep] = [
         ("photo", _step_photo(job)),

@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from facecraft.audio import RATE
 from facecraft.errors import MediaError
 from facecraft.media._errors import check_readable, translate_av_errors
 from facecraft.media.probe import _tag_rotation, clockwise_rotation, is_still_image
@@ -104,6 +105,7 @@ def _decode_video(
         out_w, out_h = scaled_size(disp_w, disp_h, max_side)
         if rotation in (90, 270):
             out_w, out_h = out_h, out_w
+        image: np.ndarray
         if (out_w, out_h) != (frame.width, frame.height):
             image = frame.to_ndarray(format="rgb24", width=out_w, height=out_h, interpolation="BILINEAR")
         else:
@@ -157,7 +159,7 @@ def _seek(
         back = 1.0 if back == 0.0 else 2.0 * back
 
 
-def read_audio(path: str | Path, *, sample_rate: int = 16000, mono: bool = True) -> Audio:
+def read_audio(path: str | Path, *, sample_rate: int = RATE, mono: bool = True) -> Audio:
     """Decode the first audio stream to float32 at ``sample_rate`` (mono by default).
 
     Raises MediaError ``audio_processing`` when there is no audio stream or it cannot be decoded,
@@ -169,7 +171,7 @@ def read_audio(path: str | Path, *, sample_rate: int = 16000, mono: bool = True)
         if not container.streams.audio:
             raise MediaError(f"{path.name} has no audio stream", error_id="audio_processing")
         stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = "AUTO"  # type: ignore[attr-defined]  # PyAV sets it on any stream
         channels = 1 if mono else max(1, int(stream.codec_context.channels or 1))
         layout = "mono" if channels == 1 else ("stereo" if channels == 2 else stream.layout.name)
         resampler = av.AudioResampler(format="flt", layout=layout, rate=sample_rate)

@@ -15,8 +15,8 @@ from types import TracebackType
 import av
 import numpy as np
 
-from facecraft.errors import InputError, MediaError
 from facecraft.audio import resample
+from facecraft.errors import InputError, MediaError
 from facecraft.media.types import Audio
 
 __all__ = ["VideoWriter", "encode_video"]

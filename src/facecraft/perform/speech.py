@@ -122,8 +122,7 @@ def text_pieces(
             rate = rate or chunk.sample_rate
             shift = clock - chunk.start_s
             phones = [Phone(p.symbol, p.start + shift, p.end + shift) for p in chunk.phones]
-            for piece in adapter.feed(Piece(samples, rate, phones, True, pending, chunk.text)):
-                yield piece
+            yield from adapter.feed(Piece(samples, rate, phones, True, pending, chunk.text))
             pending = None
             clock += samples.size / rate
     yield from adapter.flush()

@@ -4,9 +4,9 @@ build job handler that calls ``faces.build.build_face``."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, or_, select

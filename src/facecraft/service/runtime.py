@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from facecraft.service.db import Database
 from facecraft.service.face_service import FaceBuildHandler, fail_orphaned_faces
-from facecraft.service.jobs import Worker
+from facecraft.service.jobs import JobHandler, Worker
 from facecraft.service.keys import ensure_key
 from facecraft.service.models import Face, Video
 from facecraft.service.settings import Settings
@@ -44,7 +44,7 @@ class Runtime:
             backoff_s=settings.webhook_backoff_s,
             allow_private=settings.allow_private_urls,
         )
-        handlers = {
+        handlers: dict[str, JobHandler] = {
             FaceBuildHandler.kind: FaceBuildHandler(settings, storage, webhooks),
             VideoRenderHandler.kind: VideoRenderHandler(settings, storage, webhooks),
         }
@@ -75,9 +75,9 @@ def _progress_writer(db: Database):  # noqa: ANN202
         if last.get(target_id) == pct:
             return True
         last[target_id] = pct
-        model = Face if kind == FaceBuildHandler.kind else Video
         with db.session() as session:
-            row = session.get(model, target_id)
+            row: Face | Video | None = (session.get(Face, target_id) if kind == FaceBuildHandler.kind
+                                        else session.get(Video, target_id))
             if row is None or row.status == "deleted":
                 return False
             row.progress = pct

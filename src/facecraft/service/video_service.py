@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from facecraft.audio import RATE
 from facecraft.errors import FacecraftError, InputError
 from facecraft.service.errors import BadRequest, NotFound
 from facecraft.service.face_service import get_face
@@ -255,7 +256,7 @@ def _read_audio(path: Path) -> tuple[Any, int]:
     from facecraft.errors import MediaError
 
     try:
-        audio = media.read_audio(path, sample_rate=16000, mono=True)
+        audio = media.read_audio(path, sample_rate=RATE, mono=True)
     except MediaError as exc:
         raise FacecraftError(
             f"the audio file cannot be read: {exc.message}", error_id="audio_file_type"

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from facecraft.audio import RATE, frame_power, power_db
 from facecraft.errors import InputError, SpeechError
 from facecraft.speech._pcm import check_audio, to_float16k
 
@@ -39,7 +40,7 @@ F0_FLOOR_HZ = 55.0
 F0_CEIL_HZ = 500.0
 SEMITONE_REF_HZ = 55.0  # semitone values are relative to A1
 MEL_BANDS = 24
-_ANALYSIS_RATE = 16000
+_ANALYSIS_RATE = RATE
 _FORMANT_BAND = (200.0, 4000.0)  # where the centroid (vocal-tract length cue) is measured
 _TILT_BAND = (100.0, 5000.0)
 _SILENT_RMS = 1e-4
@@ -214,7 +215,8 @@ def _frame_energy_db(x: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarr
     hop = int(round(sample_rate * FRAME_PERIOD_MS / 1000.0))
     n = min(n_frames, x.size // hop)
     energy = np.full(n_frames, -120.0)
-    energy[:n] = 10.0 * np.log10(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
+    starts = np.arange(n) * hop
+    energy[:n] = power_db(frame_power(x, starts, starts + hop)[0], floor=1e-12)
     return energy
 
 
