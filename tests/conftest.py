@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.fixtures import build_small_bundle
-from tests.utils import TESTDATA
+from tests.utils import GRID, TESTDATA, testdata_path
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +29,11 @@ def renderer(bundle_dir: Path):  # noqa: ANN201
     from facecraft.faces.bundle import load_bundle
 
     return Renderer(load_bundle(bundle_dir))
+
+
+@pytest.fixture(scope="session")
+def grid_audio():  # noqa: ANN201
+    """The GRID sentence ``tests.utils.GRID_TEXT`` at 16 kHz (``media.Audio``)."""
+    from facecraft import media
+
+    return media.read_audio(testdata_path(*GRID), sample_rate=16000)

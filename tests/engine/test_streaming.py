@@ -9,16 +9,12 @@ import time
 import numpy as np
 import pytest
 
-from facecraft import media
 from facecraft.engine.cues import Emotion
-from tests.utils import testdata_path as data_path
-
-GRID = ("speech", "grid_id2_vcd_swwp2s_16k.wav")
 
 
 @pytest.fixture(scope="module")
-def speech() -> np.ndarray:
-    return media.read_audio(data_path(*GRID), sample_rate=16000).samples
+def speech(grid_audio) -> np.ndarray:  # noqa: ANN001
+    return grid_audio.samples
 
 
 @pytest.fixture(scope="module")

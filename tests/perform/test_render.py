@@ -9,17 +9,11 @@ import pytest
 
 from facecraft import media
 from facecraft.errors import InputError
+from tests.utils import GRID_TEXT
 from tests.utils import testdata_path as data_path
 
-GRID = ("speech", "grid_id2_vcd_swwp2s_16k.wav")
-GRID_TEXT = "set white with p two soon"
 SILENT_TAIL = (2.35, 2.9)  # GRID .align: silence from 2.21 s
 OPEN_WORDS = (0.75, 1.25)  # "white with": the open AY of "white"
-
-
-@pytest.fixture(scope="module")
-def grid_audio() -> media.Audio:
-    return media.read_audio(data_path(*GRID), sample_rate=16000)
 
 
 @pytest.fixture(scope="module")
