@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float], None]
 MAX_LISTEN_S = 3600.0
+PROGRESS_FRAMES = 25
 
 
 def renderer_for(face: FaceData | Renderer, size: tuple[int, int] | None = None) -> Renderer:
@@ -41,17 +42,28 @@ def renderer_for(face: FaceData | Renderer, size: tuple[int, int] | None = None)
 
 def render_pieces(
     renderer: Renderer, pieces: Iterable[Piece], *, out_path: str | Path,
-    progress: Callable[[Piece, int], None] | None = None,
+    progress: Callable[[Piece | None, int], None] | None = None,
 ) -> Path:
     """Push ``pieces`` into a streaming renderer and write its frames and their audio to an mp4 as they
-    come (H.264 + AAC at the first piece's rate, footage fps). ``progress(piece, frames)`` after each
-    piece. Nothing is created when the first piece fails."""
+    come (H.264 + AAC at the first piece's rate, footage fps). ``progress(piece, frames written)`` after
+    each piece, and ``progress(None, frames)`` every ``PROGRESS_FRAMES`` frames. Nothing is left behind
+    when a piece fails."""
     from facecraft.media import VideoWriter
 
     stream = StreamingRenderer(renderer)
     out = Path(out_path)
     writer: VideoWriter | None = None
     frames = 0
+
+    def pull(n: int) -> None:
+        nonlocal frames
+        assert writer is not None
+        for _ in range(n):
+            writer.write(stream.next_frame().image)
+            frames += 1
+            if progress and frames % PROGRESS_FRAMES == 0:
+                progress(None, frames)
+
     try:
         for piece in pieces:
             if writer is None:
@@ -62,16 +74,13 @@ def render_pieces(
                 stream.set_emotion(piece.emotion)
             stream.push_audio(piece.samples, piece.sample_rate, piece.phones, trust_phones=piece.trust_phones)
             writer.write_audio(piece.samples)
-            for _ in range(stream.ready):
-                writer.write(stream.next_frame().image)
-                frames += 1
+            pull(stream.ready)
             if progress:
                 progress(piece, frames)
         if writer is None:
             raise InputError("there is nothing to say")
         stream.end_of_speech()
-        for _ in range(stream.ready):
-            writer.write(stream.next_frame().image)
+        pull(stream.ready)
         writer.close()
     except FacecraftError:
         _discard(writer, out)
@@ -117,8 +126,10 @@ def render_text(
     total = max(1, len(script.text))
     said = 0
 
-    def report(piece: Piece, _frames: int) -> None:
+    def report(piece: Piece | None, _frames: int) -> None:
         nonlocal said
+        if piece is None:
+            return
         said += len(piece.text) + 1
         if progress:
             progress(min(0.99, said / total))
@@ -144,7 +155,13 @@ def render_speech(
     renderer = renderer_for(face, size)
     pieces = audio_pieces(samples, sample_rate, alignment=alignment, text=text)
     first = next(pieces)  # validates the input before a file is created
-    path = render_pieces(renderer, [first], out_path=out_path)
+    total = max(1, int(round(first.samples.size / first.sample_rate * renderer.fps)))
+
+    def report(_piece: Piece | None, frames: int) -> None:
+        if progress:
+            progress(min(0.99, frames / total))
+
+    path = render_pieces(renderer, [first], out_path=out_path, progress=report)
     if progress:
         progress(1.0)
     return path
