@@ -209,7 +209,7 @@ class StreamingRenderer:
         """Show ``emotion`` from now on: while listening at once, in speech from the audio pushed next."""
         with self._lock:
             self._emotion = emotion
-            if self._utt is not None and not self._utt.timeline.ended:
+            if self._utt is not None:  # from its end on: speech queued after it carries the cue
                 self._utt.timeline.cue(emotion)
 
     def end_of_speech(self) -> None:
