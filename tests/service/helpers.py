@@ -28,6 +28,7 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
         "max_training_seconds": 8.0,
         "webhook_secret": "test-secret",
         "webhook_backoff_s": 0.05,
+        "worker_poll_s": 0.2,
         "_env_file": None,
     }
     values.update(overrides)

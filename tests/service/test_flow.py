@@ -197,12 +197,12 @@ def test_restart_during_a_render_finishes_the_job(built: dict, settings, key: st
     client = built["client"]
     video_id = client.post("/v2/videos", json={"face_id": face_id, "script": SCRIPT}).json()["video_id"]
     poll(lambda: client.get(f"/v2/videos/{video_id}").json(), lambda v: v["status"] != "queued", every=0.05)
-    server.stop()  # mid-render: the worker stops at the engine's next progress report
+    server.stop()  # mid-render: the job process stops at the engine's next progress report
 
     db = Database(settings.db_url)
     with db.session() as session:
         job = session.query(Job).filter(Job.target_id == video_id).one()
-        interrupted = job.status == "running"
+        interrupted = job.status == "queued" and job.attempts == 1  # back in the queue for the next start
     db.dispose()
 
     with live_server(settings) as again, again.client(key) as client2:

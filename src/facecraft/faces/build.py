@@ -125,6 +125,7 @@ def step_probe(ctx: BuildContext) -> None:
         if not (0.0 <= start < end) or start >= info.duration_s:
             raise InputError(f"source_range {ctx.source_range} is outside the video (0-{info.duration_s:.2f} s)")
         ctx.source_range = (start, min(end, info.duration_s))
+    _fail_early(ctx, info)
     digest = hashlib.sha256()
     with open(ctx.video_path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -139,6 +140,19 @@ def step_probe(ctx: BuildContext) -> None:
         "codec": info.video.codec,
         "range": [round(ctx.start_s, 3), round(ctx.end_s, 3)],
     }
+
+
+# File-level failures that make decoding pointless (or, for hours of video, costly): they stop the build
+# before the footage is decoded. Others (no audio track) wait for the full report.
+_EARLY_FAILURES = frozenset({"video_duration", "video_fps"})
+
+
+def _fail_early(ctx: BuildContext, info: MediaInfo) -> None:
+    checks = file_checks(replace(info, duration_s=ctx.end_s - ctx.start_s))
+    failures = [c for c in checks if c.status == "fail" and c.id in _EARLY_FAILURES]
+    if failures:
+        report = CheckReport(source=ctx.video_path.name, checks=checks, duration_s=info.duration_s)
+        raise ChecksFailed(f"{failures[0].label}: {failures[0].message}", error_id=failures[0].id, report=report)
 
 
 def _constant_rate(frames: Iterable[Frame], fps: float, start_s: float) -> Iterator[tuple[int, np.ndarray]]:
