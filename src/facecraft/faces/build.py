@@ -27,8 +27,9 @@ from facecraft.faces import bundle as fb
 from facecraft.faces import motion_graph, mouthdb  # the engine's build steps
 from facecraft.faces.analyze import analyze
 from facecraft.faces.checks import content_checks, decode_check, file_checks
+from facecraft.faces.consent import ConsentPolicy
 from facecraft.faces.scene import SceneMeter, SceneStats
-from facecraft.faces.types import Analysis, CheckReport
+from facecraft.faces.types import Analysis, Check, CheckReport
 from facecraft.media.types import Frame, MediaInfo
 from facecraft.speech.types import Phone, Segment
 from facecraft.vision.types import Tracks
@@ -88,6 +89,9 @@ class BuildContext:
     # Phones of the source speech when they are known (a photo's TTS script): the mouth database uses
     # them instead of recognising the footage's audio.
     phones: list[Phone] | None = None
+    # How consent is established (None: not checked here; the caller answers for it).
+    consent: ConsentPolicy | None = None
+    consent_checks: list[Check] = field(default_factory=list)
     _span: tuple[float, float, str] = (0.0, 1.0, "")  # current step: start, share of the build, name
 
     @property
@@ -212,6 +216,39 @@ def step_audio(ctx: BuildContext) -> None:
     ctx.sample_rate = VOICE_RATE
 
 
+def step_consent(ctx: BuildContext) -> None:
+    """The consent checks of ``ctx.consent``: the statement opening the training video, or a consent clip
+    that says it and shows the same person, or the operator's attestation (recorded as such)."""
+    from facecraft import media
+    from facecraft.faces import consent as fc
+
+    policy = ctx.consent
+    if policy is None:
+        return
+    record: dict[str, Any] = {"method": policy.mode, **policy.details}
+    if policy.mode == "attested":
+        ctx.consent_checks = [fc.attested_check(policy.attested_by)]
+        record["attested_by"] = policy.attested_by
+    else:
+        source = Path(policy.clip_path) if policy.mode == "clip" and policy.clip_path else ctx.video_path
+        where = "consent clip" if policy.mode == "clip" else "video"
+        try:
+            audio = media.read_audio(source, sample_rate=VOICE_RATE, mono=True, max_s=fc.STATEMENT_WINDOW_S)
+            samples = audio.samples
+        except MediaError:
+            samples = None
+        statement = fc.statement_check(samples, VOICE_RATE, where=where)
+        ctx.consent_checks = [statement]
+        record.update({"coverage": statement.value, "range": statement.ranges[0] if statement.ranges else None})
+        if policy.mode == "clip":
+            from facecraft.faces.identity import clip_identity, identity_check
+
+            same = identity_check(clip_identity(source), clip_identity(ctx.video_path, start_s=ctx.start_s))
+            ctx.consent_checks.append(same)
+            record["face_distance"] = same.value
+    ctx.manifest["consent"] = record
+
+
 def step_analyze(ctx: BuildContext) -> None:
     """Speaking/listening segments and the per-frame state."""
     assert ctx.tracks is not None
@@ -227,6 +264,7 @@ def step_checks(ctx: BuildContext) -> None:
     info = replace(ctx.info, duration_s=ctx.end_s - ctx.start_s)
     checks = file_checks(info) + [decode_check(len(ctx.tracks), _expected_info(info, ctx))]
     checks += content_checks(ctx.tracks, ctx.scene, ctx.samples, ctx.sample_rate, ctx.analysis)
+    checks = ctx.consent_checks + checks
     ctx.report = CheckReport(source=ctx.video_path.name, checks=checks, duration_s=info.duration_s)
     fb.write_json(ctx.work_dir / fb.REPORT, ctx.report.to_dict())
     ctx.manifest["report"] = {"status": ctx.report.status,
@@ -315,6 +353,7 @@ BUILD_STEPS: list[BuildStep] = [
     ("probe", step_probe),
     ("footage", step_footage),
     ("audio", step_audio),
+    ("consent", step_consent),
     ("analyze", step_analyze),
     ("checks", step_checks),
     ("voice", step_voice),
@@ -334,10 +373,12 @@ def build_face(
     progress: Callable[[float, str], None] | None = None,
     source_range: tuple[float, float] | None = None,
     face_id: str | None = None,
+    consent: ConsentPolicy | None = None,
 ) -> Path:
     """Build a Face bundle from a training video; returns the bundle directory ``out_dir/<face id>``.
 
-    Raises the error of the first failing upload check (its ``error_id`` from API.md), a MediaError
+    ``consent`` says how consent is checked (``faces.consent``); None leaves it to the caller. Raises
+    the error of the first failing upload check (its ``error_id`` from API.md), a MediaError
     for an unreadable video, or InputError for a bad ``source_range``. Nothing is left behind on
     failure.
     """
@@ -349,7 +390,7 @@ def build_face(
         raise InputError(f"{final} already exists")
     work = fb.staging_dir(out_dir)
     ctx = BuildContext(video_path=Path(video_path), name=name.strip(), face_id=face_id, work_dir=work,
-                       source_range=source_range, progress=progress)
+                       source_range=source_range, progress=progress, consent=consent)
     ctx.manifest.update({"id": face_id, "name": ctx.name,
                          "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          "engine": {"version": __version__, "params": {}}})

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,9 @@ from facecraft.service.settings import Settings
 from facecraft.service.storage import Storage
 from facecraft.service.views import iso
 from facecraft.service.webhooks import WebhookSender
+
+if TYPE_CHECKING:
+    from facecraft.faces.consent import ConsentPolicy
 
 __all__ = [
     "FaceSource",
@@ -253,6 +256,7 @@ class FaceBuildHandler:
             auto_fix = bool((face.options or {}).get("auto_fix_training_image"))
             upload = session.get(Upload, upload_id) if upload_id else None
             upload_path = Path(upload.path) if upload is not None else None
+            consent_url, consent_record = face.consent_video_url, dict(face.consent or {})
         face_dir = self.storage.face_dir(ctx.target_id)
         work = face_dir / "bundles"
         if work.exists():
@@ -276,8 +280,13 @@ class FaceBuildHandler:
         if kind == "image":
             bundle_path, report = self._build_photo(ctx, video_path, name=name, out_dir=work, voice=voice,
                                                     auto_fix=auto_fix)
+            consent = consent_record or None
         else:
-            bundle_path, report = self._build(ctx, video_path, name=name, out_dir=work)
+            policy = self._consent_policy(face_dir, consent_url, consent_record)
+            bundle_path, report = self._build(ctx, video_path, name=name, out_dir=work, consent=policy)
+            from facecraft.faces.bundle import load_bundle
+
+            consent = load_bundle(bundle_path).manifest.get("consent")
         with ctx.db.session() as session:
             face = session.get(Face, ctx.target_id)
             if face is None or face.deleted_at is not None:
@@ -286,11 +295,33 @@ class FaceBuildHandler:
                 return
             face.status, face.progress, face.bundle_path = "completed", 100, str(bundle_path)
             face.report = report
+            face.consent = consent
             face.error_id = face.error_message = None
             callback = face.callback_url
         self.webhooks.send(callback, {"face_id": ctx.target_id, "status": "ready"})
 
-    def _build(self, ctx: JobContext, video_path: Path, *, name: str, out_dir: Path) -> tuple[Path, dict]:
+    def _consent_policy(self, face_dir: Path, consent_url: str | None, record: dict[str, Any]) -> ConsentPolicy:
+        """Attested (allowed by the deployment and recorded at creation), a consent clip (fetched here),
+        or the statement in the training video."""
+        from facecraft.faces.consent import ConsentPolicy
+
+        if record.get("method") == "attested":
+            return ConsentPolicy("attested", attested_by=record.get("attested_by"),
+                                 details={"at": record.get("at")})
+        if consent_url:
+            limits = FetchLimits(
+                max_bytes=self.settings.max_fetch_bytes,
+                timeout_s=self.settings.fetch_timeout_s,
+                allow_private=self.settings.allow_private_urls,
+                content_types=VIDEO_TYPES,
+            )
+            clip = fetch_to_file(consent_url, face_dir / "source" / "consent_clip", limits=limits).path
+            return ConsentPolicy("clip", clip_path=str(clip), details={"clip_url": consent_url})
+        return ConsentPolicy("statement")
+
+    def _build(
+        self, ctx: JobContext, video_path: Path, *, name: str, out_dir: Path, consent: ConsentPolicy
+    ) -> tuple[Path, dict]:
         from facecraft import media
         from facecraft.faces.build import build_face
 
@@ -309,6 +340,7 @@ class FaceBuildHandler:
                 progress=progress,
                 source_range=source_range,
                 face_id=ctx.target_id,
+                consent=consent,
             ),
             recheck=video_path,
         )
