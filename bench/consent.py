@@ -24,7 +24,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info  # noqa: E402
-
 from facecraft import media  # noqa: E402
 from facecraft.faces.consent import MIN_COVERAGE, STATEMENT, match_statement, recognise_opening  # noqa: E402
 from facecraft.faces.identity import SAME_PERSON_DISTANCE, clip_identity, embedding_distance  # noqa: E402
@@ -66,7 +65,10 @@ def identity_bench() -> dict:
     for clip in clips():
         dur = media.probe(clip).duration_s
         half = min(10.0, dur / 2)
-        parts = [clip_identity(clip, start_s=0.0, end_s=half), clip_identity(clip, start_s=half, end_s=2 * half)]
+        parts = [
+            clip_identity(clip, start_s=0.0, end_s=half),
+            clip_identity(clip, start_s=half, end_s=2 * half),
+        ]
         embs = [p.embedding for p in parts if p.embedding is not None]
         print(f"  {clip.name:45s} faces {[p.faces for p in parts]}", flush=True)
         if embs:
@@ -116,8 +118,9 @@ def statement_bench() -> dict:
         }
         for what, samples in variants.items():
             match = match_statement(recognise_opening(samples, sr))
-            positives.append({"name": name, "variant": what, "coverage": round(match.coverage, 3),
-                              "span": match.span})
+            positives.append(
+                {"name": name, "variant": what, "coverage": round(match.coverage, 3), "span": match.span}
+            )
     negatives = []
     for clip in sorted((TESTDATA / "video").glob("*.mp4")) + sorted((TESTDATA / "corpus").glob("*.mp4")):
         try:
@@ -148,19 +151,31 @@ def main() -> int:
     print("statement: recognition of the consent statement")
     statement = statement_bench()
     print()
-    print(f"identity  clips {identity['clips']}, same pairs {identity['same_pairs']}, "
-          f"different pairs {identity['different_pairs']}")
-    print(f"          same distance median {identity['same_distance']['median']:.3f} max "
-          f"{identity['same_distance']['max']:.3f}; different median "
-          f"{identity['different_distance']['median']:.3f} min {identity['different_distance']['min']:.3f}")
-    print(f"          at threshold {identity['threshold']:.2f}: FAR {identity['false_accept_rate']:.3f} "
-          f"FRR {identity['false_reject_rate']:.3f}; EER {identity['equal_error_rate']:.3f} at "
-          f"{identity['eer_threshold']:.3f}")
-    print(f"statement threshold {statement['threshold']:.2f}: positives accepted "
-          f"{statement['accepted_positives']:.0%} ({[p['coverage'] for p in statement['positives']]}), "
-          f"negatives accepted {statement['accepted_negatives']:.0%} (max {statement['negatives_max']:.2f})")
-    result = {"machine": machine_info(), "seconds": round(time.time() - t0, 1), "identity": identity,
-              "statement": statement}
+    print(
+        f"identity  clips {identity['clips']}, same pairs {identity['same_pairs']}, "
+        f"different pairs {identity['different_pairs']}"
+    )
+    print(
+        f"          same distance median {identity['same_distance']['median']:.3f} max "
+        f"{identity['same_distance']['max']:.3f}; different median "
+        f"{identity['different_distance']['median']:.3f} min {identity['different_distance']['min']:.3f}"
+    )
+    print(
+        f"          at threshold {identity['threshold']:.2f}: FAR {identity['false_accept_rate']:.3f} "
+        f"FRR {identity['false_reject_rate']:.3f}; EER {identity['equal_error_rate']:.3f} at "
+        f"{identity['eer_threshold']:.3f}"
+    )
+    print(
+        f"statement threshold {statement['threshold']:.2f}: positives accepted "
+        f"{statement['accepted_positives']:.0%} ({[p['coverage'] for p in statement['positives']]}), "
+        f"negatives accepted {statement['accepted_negatives']:.0%} (max {statement['negatives_max']:.2f})"
+    )
+    result = {
+        "machine": machine_info(),
+        "seconds": round(time.time() - t0, 1),
+        "identity": identity,
+        "statement": statement,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
     print(f"wrote {args.out}")

@@ -22,7 +22,6 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from _common import REPO, TESTDATA, clip_means, machine_info, run_clips, write_result
-
 from facecraft import media
 from facecraft.engine import DubPlan, Renderer, dub_frames, select_dub_mouths
 from facecraft.faces.build import build_face

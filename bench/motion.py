@@ -39,13 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from _common import REPO, TESTDATA, clip_means, machine_info, run_clips, write_result
-from fidelity import default_videos, track
-
 from facecraft import media
 from facecraft.engine import Renderer, StreamingRenderer
 from facecraft.engine.motion import MotionWalker
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
+from fidelity import default_videos, track
 
 PATTERN = ((1, 10.0), (0, 6.0), (1, 20.0), (0, 10.0), (1, 30.0), (0, 20.0))  # (speaking, seconds)
 LISTEN_SECONDS = 8.0

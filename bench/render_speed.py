@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from _common import REPO, TESTDATA, machine_info, write_result
-
 from facecraft import media
 from facecraft.engine import Renderer, StreamingRenderer, render_speech, speech_frames
 from facecraft.faces.build import build_face

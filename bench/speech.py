@@ -25,8 +25,8 @@ from importlib.metadata import version  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _common import REPO, TESTDATA, machine_info, write_result  # noqa: E402
 
+from _common import REPO, TESTDATA, machine_info, write_result  # noqa: E402
 from facecraft.media import read_audio  # noqa: E402
 from facecraft.speech.align import BOUNDARY_SHIFT_S, align, phone_loop  # noqa: E402
 from facecraft.speech.asr import PocketSphinxASR, word_error_rate  # noqa: E402

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from bench.hostile import _clip_frames, _encode
+
 from facecraft import media
 from facecraft.faces.build import BuildContext, step_consent
 from facecraft.faces.checks import check_video
@@ -43,7 +43,7 @@ def test_spoken_statement_passes_with_its_time_range(statement_audio) -> None:  
     samples, rate = statement_audio
     check = statement_check(samples, rate)
     assert check.status == "pass", check.message
-    (start, end), = check.ranges
+    ((start, end),) = check.ranges
     assert 0.0 <= start < 3.0 and end > 8.0 and end <= len(samples) / rate + 0.5
 
 
@@ -77,8 +77,14 @@ def test_build_step_records_how_consent_was_established(consent_clip: Path, tmp_
     video = testdata_path("video", "mimictalk_German_20s.mp4")
 
     def run(policy: ConsentPolicy, training: Path = video) -> BuildContext:
-        ctx = BuildContext(video_path=training, name="t", face_id="rtest", work_dir=tmp_path,
-                           source_range=(0.0, 8.0), consent=policy)
+        ctx = BuildContext(
+            video_path=training,
+            name="t",
+            face_id="rtest",
+            work_dir=tmp_path,
+            source_range=(0.0, 8.0),
+            consent=policy,
+        )
         step_consent(ctx)
         return ctx
 

@@ -298,3 +298,35 @@ def test_a_job_that_kills_its_process_is_not_retried_forever(tmp_path: Path) -> 
         face = poll(kill_job_process, lambda f: f["status"] != "started", timeout=120, every=0.1)
     assert len(killed) == 2
     assert face["status"] == "error" and "died 2 times" in face["error_message"], face
+
+
+def test_the_api_process_loads_no_compute_stack() -> None:
+    """Decoding, tracking, TTS and embeddings live in job processes: the server does not even import them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, facecraft.service.app as a; a.create_app(a.Settings(_env_file=None, data_dir='unused'));"
+        "print(','.join(m for m in ('cv2', 'mediapipe', 'onnxruntime', 'dlib', 'piper', 'facecraft.engine',"
+        " 'facecraft.faces.build', 'facecraft.vision') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "", out.stdout
+
+
+def test_error_id_literals_of_the_service_path_are_listed() -> None:
+    """Every error id written in the code a service request or job goes through is a contract id or one
+    of ours listed in facecraft.errors (internal ids never reach a client: public_error_id)."""
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "src" / "facecraft"
+    pattern = re.compile(r"""(?:error_id=|\bCheck\(|_check\()\s*["']([a-z_]+)["']""")
+    found: dict[str, set[str]] = {}
+    for folder in ("service", "faces", "media", "speech"):
+        for path in (root / folder).rglob("*.py"):
+            for error_id in pattern.findall(path.read_text()):
+                found.setdefault(error_id, set()).add(path.name)
+    internal = {"bundle_invalid", "bundle_version"}  # bundles on disk: mapped to the job's id in the service
+    unknown = {k: v for k, v in found.items() if k not in SERVICE_ERROR_IDS | internal}
+    assert not unknown, unknown

@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     consent.add_argument("--consent-clip", default=None,
                          help="a separate clip in which the same person says the consent statement")
     consent.add_argument("--consent-attested", action="store_true",
-                         help="skip the consent checks: you attest the person's consent (recorded in the bundle)")
+                         help="skip the consent checks: you attest the person's consent (recorded in the "
+                              "bundle)")
     c.set_defaults(handler=create)
 
     s = fsub.add_parser("show", help="summarise a Face bundle")

@@ -156,7 +156,8 @@ def _fail_early(ctx: BuildContext, info: MediaInfo) -> None:
     failures = [c for c in checks if c.status == "fail" and c.id in _EARLY_FAILURES]
     if failures:
         report = CheckReport(source=ctx.video_path.name, checks=checks, duration_s=info.duration_s)
-        raise ChecksFailed(f"{failures[0].label}: {failures[0].message}", error_id=failures[0].id, report=report)
+        first = failures[0]
+        raise ChecksFailed(f"{first.label}: {first.message}", error_id=first.id, report=report)
 
 
 def _constant_rate(frames: Iterable[Frame], fps: float, start_s: float) -> Iterator[tuple[int, np.ndarray]]:
@@ -239,7 +240,8 @@ def step_consent(ctx: BuildContext) -> None:
             samples = None
         statement = fc.statement_check(samples, VOICE_RATE, where=where)
         ctx.consent_checks = [statement]
-        record.update({"coverage": statement.value, "range": statement.ranges[0] if statement.ranges else None})
+        record["coverage"] = statement.value
+        record["range"] = statement.ranges[0] if statement.ranges else None
         if policy.mode == "clip":
             from facecraft.faces.identity import clip_identity, identity_check
 

@@ -87,7 +87,7 @@ def expected_words(statement: str = STATEMENT) -> list[str]:
 
 
 def _merge_letters(words: list[Word]) -> list[Word]:
-    """"a" followed by "i" (how "AI" is often recognised) becomes one word "ai"."""
+    """ "a" followed by "i" (how "AI" is often recognised) becomes one word "ai"."""
     out: list[Word] = []
     for word in words:
         if out and _norm(out[-1].text) in ("a", "ay") and _norm(word.text) in ("i", "eye"):
@@ -124,7 +124,9 @@ def match_statement(words: list[Word], statement: str = STATEMENT) -> StatementM
     return StatementMatch(coverage, matched, " ".join(w.text for w in words))
 
 
-def recognise_opening(samples: np.ndarray, sample_rate: int, window_s: float = STATEMENT_WINDOW_S) -> list[Word]:
+def recognise_opening(
+    samples: np.ndarray, sample_rate: int, window_s: float = STATEMENT_WINDOW_S
+) -> list[Word]:
     """Words recognised (offline) in the first ``window_s`` seconds; none for silence."""
     from facecraft.errors import SpeechError
     from facecraft.speech.asr import PocketSphinxASR
@@ -143,24 +145,50 @@ def statement_check(
     (``consent_phrase_mismatch``) with the time range where it was heard."""
     label = "Consent statement"
     if samples is None or len(samples) == 0:
-        return Check("consent_phrase_mismatch", label, "fail",
-                     f"The {where} has no audio, so it cannot carry the consent statement.")
+        return Check(
+            "consent_phrase_mismatch",
+            label,
+            "fail",
+            f"The {where} has no audio, so it cannot carry the consent statement.",
+        )
     match = match_statement(recognise_opening(samples, sample_rate))
     span = match.span
     ranges = [span] if span is not None else []
     value, threshold = round(match.coverage, 3), min_coverage
-    log.info("consent statement coverage %.2f in the %s (heard: %s)", match.coverage, where, match.heard[:200])
+    log.info(
+        "consent statement coverage %.2f in the %s (heard: %s)", match.coverage, where, match.heard[:200]
+    )
     if match.coverage >= min_coverage and span is not None:
-        return Check("consent_phrase_mismatch", label, "pass",
-                     f"The consent statement was heard at {span[0]:.1f}-{span[1]:.1f} s "
-                     f"({match.coverage:.0%} of its words recognised).", value, threshold, ranges)
-    return Check("consent_phrase_mismatch", label, "fail",
-                 f"The {where} must open with the consent statement (\"I, [your full name], am currently "
-                 f"speaking and give consent to create an AI clone of me...\"); only {match.coverage:.0%} of "
-                 f"its words were heard in the first {STATEMENT_WINDOW_S:.0f} s.", value, threshold, ranges)
+        return Check(
+            "consent_phrase_mismatch",
+            label,
+            "pass",
+            f"The consent statement was heard at {span[0]:.1f}-{span[1]:.1f} s "
+            f"({match.coverage:.0%} of its words recognised).",
+            value,
+            threshold,
+            ranges,
+        )
+    return Check(
+        "consent_phrase_mismatch",
+        label,
+        "fail",
+        f'The {where} must open with the consent statement ("I, [your full name], am currently '
+        f'speaking and give consent to create an AI clone of me..."); only {match.coverage:.0%} of '
+        f"its words were heard in the first {STATEMENT_WINDOW_S:.0f} s.",
+        value,
+        threshold,
+        ranges,
+    )
 
 
 def attested_check(attested_by: str | None) -> Check:
     who = f" ({attested_by})" if attested_by else ""
-    return Check("consent_phrase_mismatch", "Consent statement", "pass",
-                 f"Not checked: the operator attested the person's consent{who}.", "attested", None)
+    return Check(
+        "consent_phrase_mismatch",
+        "Consent statement",
+        "pass",
+        f"Not checked: the operator attested the person's consent{who}.",
+        "attested",
+        None,
+    )

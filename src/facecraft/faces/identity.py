@@ -65,7 +65,9 @@ def _model_path(name: str) -> Path:
     if not path.is_file() or path.stat().st_size != size:
         raise VisionError(f"model file {name} is missing or has the wrong size", error_id="video_processing")
     if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-        raise VisionError(f"model file {name} does not match its recorded sha256", error_id="video_processing")
+        raise VisionError(
+            f"model file {name} does not match its recorded sha256", error_id="video_processing"
+        )
     return path
 
 
@@ -96,8 +98,9 @@ def frame_embedding(image: np.ndarray) -> np.ndarray | None:
     return np.asarray(encoder.compute_face_descriptor(image, shapes(image, rect)), dtype=np.float64)
 
 
-def clip_identity(path: str | Path, *, frames: int = FRAMES_PER_CLIP, start_s: float = 0.0,
-                  end_s: float | None = None) -> ClipIdentity:
+def clip_identity(
+    path: str | Path, *, frames: int = FRAMES_PER_CLIP, start_s: float = 0.0, end_s: float | None = None
+) -> ClipIdentity:
     """The mean face embedding of a clip over ``frames`` frames spread over ``[start_s, end_s)``."""
     from facecraft import media
 
@@ -128,22 +131,39 @@ def embedding_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
 
 
-def identity_check(consent: ClipIdentity, training: ClipIdentity, *,
-                   threshold: float = SAME_PERSON_DISTANCE) -> Check:
+def identity_check(
+    consent: ClipIdentity, training: ClipIdentity, *, threshold: float = SAME_PERSON_DISTANCE
+) -> Check:
     """Pass when the consent clip and the training footage show the same person
     (``consent_identity_mismatch`` otherwise)."""
     label = "Consent clip: same person"
     if consent.embedding is None:
-        return Check("consent_identity_mismatch", label, "fail",
-                     "No face was found in the consent clip: it must show the person speaking the statement.")
+        return Check(
+            "consent_identity_mismatch",
+            label,
+            "fail",
+            "No face was found in the consent clip: it must show the person speaking the statement.",
+        )
     if training.embedding is None:
-        return Check("consent_identity_mismatch", label, "fail",
-                     "No face could be compared in the training video.")
+        return Check(
+            "consent_identity_mismatch", label, "fail", "No face could be compared in the training video."
+        )
     distance = embedding_distance(consent.embedding, training.embedding)
     if distance <= threshold:
-        return Check("consent_identity_mismatch", label, "pass",
-                     f"The consent clip shows the same person (face distance {distance:.2f}).",
-                     round(distance, 3), threshold)
-    return Check("consent_identity_mismatch", label, "fail",
-                 f"The consent clip shows someone else than the training video (face distance {distance:.2f}, "
-                 f"the same person is below {threshold:.2f}).", round(distance, 3), threshold)
+        return Check(
+            "consent_identity_mismatch",
+            label,
+            "pass",
+            f"The consent clip shows the same person (face distance {distance:.2f}).",
+            round(distance, 3),
+            threshold,
+        )
+    return Check(
+        "consent_identity_mismatch",
+        label,
+        "fail",
+        f"The consent clip shows someone else than the training video (face distance {distance:.2f}, "
+        f"the same person is below {threshold:.2f}).",
+        round(distance, 3),
+        threshold,
+    )

@@ -300,7 +300,9 @@ class FaceBuildHandler:
             callback = face.callback_url
         self.webhooks.send(callback, {"face_id": ctx.target_id, "status": "ready"})
 
-    def _consent_policy(self, face_dir: Path, consent_url: str | None, record: dict[str, Any]) -> ConsentPolicy:
+    def _consent_policy(
+        self, face_dir: Path, consent_url: str | None, record: dict[str, Any]
+    ) -> ConsentPolicy:
         """Attested (allowed by the deployment and recorded at creation), a consent clip (fetched here),
         or the statement in the training video."""
         from facecraft.faces.consent import ConsentPolicy
