@@ -410,6 +410,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="robustness-") as tmp:
         server = Server(Path(tmp), args.port, workers=2)
         try:
+            rss_start = server.rss_mb()
             rows = hostile_inputs(server, args.quick)
             kills: dict[str, Any] = {}
             if not args.quick:
@@ -422,6 +423,7 @@ def main() -> int:
                 long = long_render(server, kills["face_id"])
             stuck, lost = census(server)
             tracebacks = server.tracebacks()
+            rss_end = server.rss_mb()
         finally:
             server.stop()
     failed = [r for r in rows if not r["ok"]]
@@ -435,6 +437,8 @@ def main() -> int:
         "lost_faces": lost,
         "peak_rss_mb": long.get("peak_rss_mb") if long else loaded["job_rss_peak_mb"],
         "api_p95_ms_under_load": loaded["p95_ms"],
+        # The API process across every job of the run (jobs run in their own processes).
+        "server_rss_mb": {"start": round(rss_start, 1), "end": round(rss_end, 1)},
         "inputs": rows,
         "kills": kills,
         "load": loaded,
@@ -443,13 +447,12 @@ def main() -> int:
     }
     print(f"{'input':48s} {'expected':28s} {'got':28s} ok")
     for r in rows:
-        print(
-            f"{r['input'][:48]:48s} {str(r['expected'])[:28]:28s} {str(r['got'])[:28]:28s} {'yes' if r['ok'] else 'NO'}"
-        )
+        mark = "yes" if r["ok"] else "NO"
+        print(f"{r['input'][:48]:48s} {str(r['expected'])[:28]:28s} {str(r['got'])[:28]:28s} {mark}")
     print()
     print(
         f"inputs tried {len(rows)} (failed {len(failed)}), tracebacks {tracebacks}, stuck jobs {stuck}, "
-        f"lost Faces {lost}"
+        f"lost Faces {lost}; server RSS {rss_start:.0f} MB at start, {rss_end:.0f} MB at the end"
     )
     print(
         f"load: {loaded['clients']} clients x {loaded['seconds']:.0f} s, {loaded['requests']} requests, "

@@ -42,7 +42,9 @@ STATEMENT = (
     "and sound like me."
 )
 STATEMENT_WINDOW_S = 45.0  # the statement takes ~15 s to say; it must open the video
-MIN_COVERAGE = 0.5  # measured by bench/consent.py (see its JSON); below it: consent_phrase_mismatch
+# Measured by bench/consent.py (bench/results/consent.json): spoken statements (clean, noisy, after other
+# speech) reached 0.45-0.95, the openings of 34 clips without it at most 0.05; the threshold sits between.
+MIN_COVERAGE = 0.25
 _FUNCTION_WORDS = frozenset(
     "i a an the of to and by me my am is are be can that this which with like for in on at it".split()
 )

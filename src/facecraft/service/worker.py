@@ -69,7 +69,6 @@ class WorkerPool:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.last_outcome: dict[str, Outcome] = {}  # job id -> how its process ended (for tests, benches)
 
     def start(self) -> None:
         if self._threads:
@@ -163,7 +162,6 @@ class WorkerPool:
             on_tick=heartbeat,
             tick_s=HEARTBEAT_S,
         )
-        self.last_outcome[claimed.job_id] = outcome
         log.info(
             "job %s process ended: %s (peak %.0f MB, %.1f s)",
             claimed.job_id,
