@@ -78,7 +78,7 @@ class LiveServer:
 
     def client(self, key: str | None) -> httpx.Client:
         headers = {"x-api-key": key} if key else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=120, trust_env=False)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=300, trust_env=False)
 
 
 @contextmanager

@@ -330,3 +330,35 @@ def test_error_id_literals_of_the_service_path_are_listed() -> None:
     internal = {"bundle_invalid", "bundle_version"}  # bundles on disk: mapped to the job's id in the service
     unknown = {k: v for k, v in found.items() if k not in SERVICE_ERROR_IDS | internal}
     assert not unknown, unknown
+
+
+def test_facecraft_worker_runs_the_jobs_of_a_server_without_workers(tmp_path: Path) -> None:
+    """``facecraft worker`` alone (as on another machine sharing the database and data directory)."""
+    import signal
+    import subprocess
+    import sys
+
+    settings = make_settings(tmp_path, run_worker=False)
+    key = new_key(settings)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACECRAFT_")}
+    exe = Path(sys.executable).parent / "facecraft"
+    with live_server(settings) as srv, srv.client(key) as client:
+        resp = client.post(
+            "/v2/faces", json={"face_name": "w", "train_video_upload_id": _upload(client, b"x" * 99, "a.mp4")}
+        )
+        face_id = resp.json()["face_id"]
+        time.sleep(1.0)
+        assert client.get(f"/v2/faces/{face_id}").json()["status"] == "started"  # no worker in the server
+        worker = subprocess.Popen(
+            [str(exe), "worker", "--data-dir", str(tmp_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            face = _finished(client, face_id, timeout=120)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            out, _ = worker.communicate(timeout=60)
+    assert (face["status"], face["error_id"]) == ("error", "video_format"), face
+    assert worker.returncode == 0, out.decode(errors="replace")[-2000:]

@@ -30,7 +30,7 @@ def _worker(args: argparse.Namespace) -> int:
     logging.getLogger("facecraft").setLevel(logging.INFO)
     runtime = Runtime.open(settings)
     pool = runtime.workers
-    signal.signal(signal.SIGTERM, lambda *_: pool.stop(timeout=0))
+    signal.signal(signal.SIGTERM, lambda *_: pool.request_stop())
     print(f"facecraft worker: {pool.count} job(s) at once (data in {settings.data_dir})", flush=True)
     try:
         pool.run_forever()

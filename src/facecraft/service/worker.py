@@ -84,6 +84,11 @@ class WorkerPool:
     def wake(self) -> None:
         self._wake.set()
 
+    def request_stop(self) -> None:
+        """Ask the loops to stop (safe in a signal handler); ``run_forever`` then waits for them."""
+        self._stop.set()
+        self._wake.set()
+
     def stop(self, timeout: float = 60.0) -> None:
         """Stop the running job processes (their jobs go back to the queue) and wait for the loops."""
         self._stop.set()
