@@ -19,6 +19,7 @@ Prints a table and writes ``bench/results/robustness.json`` (keys ``inputs_tried
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -26,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from _common import machine_info  # noqa: E402
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 CLIP = TESTDATA / "video" / "mimictalk_German_20s.mp4"
 LONG_SCRIPT_CHARS = 20_000
+THINK_S = 0.25  # between two requests of one load client
 
 
 class Server:
@@ -276,7 +277,8 @@ def _kill_first_job_process(server: Server, after_s: float) -> bool:
 
 
 def load(server: Server, seconds: float, clients: int, builds: int) -> dict:
-    """``clients`` concurrent API clients for ``seconds`` while ``builds`` Faces build."""
+    """``clients`` concurrent polling API clients for ``seconds`` while ``builds`` Faces build; latency as
+    the clients see it."""
     with server.client() as client:
         building = [
             create_face(client, upload(client, CLIP.read_bytes(), CLIP.name), f"load {i}")
@@ -288,53 +290,52 @@ def load(server: Server, seconds: float, clients: int, builds: int) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
     peak = {"server": 0.0, "jobs": 0.0}
-    stop = threading.Event()
-    lock = threading.Lock()
-
-    def one_client(n: int) -> None:
-        paths = ["/v2/faces", "/openapi.json", "/v2/videos", "/v2/replicas?page=0&limit=5"]
-        paths += [f"/v2/faces/{fid}" for fid in building]
-        with server.client(timeout=30) as c:
-            i = n
-            while not stop.is_set():
-                path = paths[i % len(paths)]
-                i += 1
-                t = time.perf_counter()
-                try:
-                    status = c.get(path).status_code
-                except httpx.HTTPError as exc:
-                    status = -1
-                    with lock:
-                        errors.append(f"{path}: {exc}")
-                with lock:
-                    latencies.append(time.perf_counter() - t)
-                    if status != 200 and status != -1:
-                        errors.append(f"{path}: {status}")
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak["server"] = max(peak["server"], server.rss_mb())
-            for pid in server.job_processes():
-                peak["jobs"] = max(peak["jobs"], server.rss_mb(pid))
-            time.sleep(0.2)
-
-    threads = [threading.Thread(target=one_client, args=(n,)) for n in range(clients)]
-    threads.append(threading.Thread(target=sample))
+    paths = ["/v2/faces", "/openapi.json", "/v2/videos", "/v2/replicas?page=0&limit=5"]
+    paths += [f"/v2/faces/{fid}" for fid in building]
     jobs_during = 0
-    for t in threads:
-        t.start()
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        jobs_during = max(jobs_during, len(server.job_processes()))
-        time.sleep(0.5)
-    stop.set()
-    for t in threads:
-        t.join()
+
+    async def one_client(n: int, client: httpx.AsyncClient, end: float) -> None:
+        """A polling client: a request, then THINK_S of think time (what the portal and SDKs do)."""
+        i = n
+        while time.monotonic() < end:
+            path = paths[i % len(paths)]
+            i += 1
+            t = time.perf_counter()
+            try:
+                status = (await client.get(path)).status_code
+            except httpx.HTTPError as exc:
+                status = -1
+                errors.append(f"{path}: {exc}")
+            latencies.append(time.perf_counter() - t)
+            if status not in (200, -1):
+                errors.append(f"{path}: {status}")
+            await asyncio.sleep(THINK_S)
+
+    async def sample(end: float) -> None:
+        nonlocal jobs_during
+        while time.monotonic() < end:
+            peak["server"] = max(peak["server"], server.rss_mb())
+            pids = server.job_processes()
+            jobs_during = max(jobs_during, len(pids))
+            for pid in pids:
+                peak["jobs"] = max(peak["jobs"], server.rss_mb(pid))
+            await asyncio.sleep(0.2)
+
+    async def run() -> None:
+        end = time.monotonic() + seconds
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(
+            base_url=server.url, headers={"x-api-key": server.key}, timeout=30, trust_env=False, limits=limits
+        ) as client:
+            await asyncio.gather(*(one_client(n, client, end) for n in range(clients)), sample(end))
+
+    asyncio.run(run())
     ms = sorted(x * 1000 for x in latencies)
     with server.client() as client:
         finished = [wait_face(client, fid) for fid in building]
     return {
         "clients": clients,
+        "think_s": THINK_S,
         "seconds": seconds,
         "requests": len(ms),
         "errors": len(errors),
