@@ -29,6 +29,9 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
         "webhook_secret": "test-secret",
         "webhook_backoff_s": 0.05,
         "worker_poll_s": 0.2,
+        # Job processes at normal priority: on a machine shared with other test runs a lowered one only
+        # slows the suite (the benches keep the default).
+        "job_nice": 0,
         "_env_file": None,
     }
     values.update(overrides)

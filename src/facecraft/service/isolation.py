@@ -49,6 +49,7 @@ DATA_LIMIT_FACTOR = 2.0
 class Budget:
     memory_mb: int
     time_s: float
+    nice: int = 10  # priority increment of the child
 
 
 @dataclass
@@ -95,7 +96,13 @@ def run_isolated(
     SIGKILL after a grace period).
     """
     read_fd, write_fd = os.pipe()
-    spec = {"target": target, "payload": payload, "memory_mb": budget.memory_mb, "message_fd": write_fd}
+    spec = {
+        "target": target,
+        "payload": payload,
+        "memory_mb": budget.memory_mb,
+        "nice": budget.nice,
+        "message_fd": write_fd,
+    }
     started = time.monotonic()
     child = subprocess.Popen(
         [sys.executable, "-m", "facecraft.service.isolation"],
@@ -236,10 +243,11 @@ class _Lines:
 # --- the child side ------------------------------------------------------------------------------
 
 
-def _limit_self(memory_mb: int) -> None:
+def _limit_self(memory_mb: int, nice: int) -> None:
     """Lower priority (the API keeps its CPU share), cap the data segment, die with the parent."""
     try:
-        os.nice(10)
+        if nice:
+            os.nice(nice)
     except OSError:
         pass
     limit = int(memory_mb * DATA_LIMIT_FACTOR) * 1024 * 1024
@@ -265,7 +273,7 @@ def _child_main() -> int:
         with lock:
             out.write(data)
 
-    _limit_self(int(spec["memory_mb"]))
+    _limit_self(int(spec["memory_mb"]), int(spec.get("nice", 10)))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s [job process]: %(message)s")
     logging.getLogger("facecraft").setLevel(logging.INFO)
     from facecraft.errors import FacecraftError

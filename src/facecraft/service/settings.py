@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # Budget of a check run for /v2/faces/*-validation (also in its own process).
     check_time_s: float = 300.0
     worker_poll_s: float = 1.0
+    # Scheduling priority of job processes (os.nice increment): the API keeps its share of the CPU.
+    job_nice: int = 10
     # Decoders refuse frames beyond these before allocating them (see facecraft.media.limits).
     max_video_pixels: int = 4096 * 2304
     max_image_pixels: int = 50_000_000

@@ -52,7 +52,7 @@ RECOVER_EVERY_S = 15.0  # how often an idle worker looks for jobs abandoned by d
 
 def job_budget(settings: Settings, kind: str) -> Budget:
     time_s = settings.build_time_s if kind == "face_build" else settings.render_time_s
-    return Budget(memory_mb=settings.job_memory_mb, time_s=time_s)
+    return Budget(memory_mb=settings.job_memory_mb, time_s=time_s, nice=settings.job_nice)
 
 
 class WorkerPool:

@@ -35,7 +35,9 @@ def run_check(rt: Runtime, task: str, path: Path, name: str) -> dict[str, Any]:
         "max_video_pixels": rt.settings.max_video_pixels,
         "max_image_pixels": rt.settings.max_image_pixels,
     }
-    budget = Budget(memory_mb=rt.settings.job_memory_mb, time_s=rt.settings.check_time_s)
+    budget = Budget(
+        memory_mb=rt.settings.job_memory_mb, time_s=rt.settings.check_time_s, nice=rt.settings.job_nice
+    )
     outcome = run_isolated(
         f"facecraft.service.tasks:{task}", {"path": str(path), "name": name, "limits": limits}, budget
     )
