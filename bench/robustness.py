@@ -406,21 +406,23 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="reduced form: no builds, a short load")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--no-long-render", action="store_true", help="skip the 20,000-character render")
+    parser.add_argument("--load-only", action="store_true",
+                        help="only the load phase (two builds, 20 clients, 60 s): to re-measure latency")
     args = parser.parse_args()
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="robustness-") as tmp:
         server = Server(Path(tmp), args.port, workers=2)
         try:
             rss_start = server.rss_mb()
-            rows = hostile_inputs(server, args.quick)
+            rows = [] if args.load_only else hostile_inputs(server, args.quick)
             kills: dict[str, Any] = {}
-            if not args.quick:
+            if not args.quick and not args.load_only:
                 kills = kill_mid_job(server)
             loaded = load(
                 server, 10.0 if args.quick else 60.0, 4 if args.quick else 20, 0 if args.quick else 2
             )
             long: dict[str, Any] = {}
-            if not args.quick and not args.no_long_render and kills.get("face_id"):
+            if not args.quick and not args.load_only and not args.no_long_render and kills.get("face_id"):
                 long = long_render(server, kills["face_id"])
             stuck, lost = census(server)
             tracebacks = server.tracebacks()
