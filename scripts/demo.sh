@@ -9,9 +9,11 @@ video="${1:-}"
 fc=.venv/bin/facecraft
 stock_source=../shared/testdata/video/edtalk_uncrop_Obama.mp4
 
-build() {  # build VIDEO NAME: check, build into ./faces, summarise
-  "$fc" check "$1" || echo "(the checks above failed: the build will stop at the first failure)"
-  bundle="$("$fc" faces create --video "$1" --name "$2" --out faces | tail -n 1)"
+build() {  # build VIDEO NAME [CONSENT...]: check, build into ./faces, summarise
+  local video="$1" name="$2"
+  shift 2
+  "$fc" check "$video" || echo "(the checks above failed: the build will stop at the first failure)"
+  bundle="$("$fc" faces create --video "$video" --name "$name" --out faces "$@" | tail -n 1)"
   "$fc" faces show "$bundle"
 }
 
@@ -23,7 +25,9 @@ if [ -n "$video" ]; then
   build "$video" "$(basename "${video%.*}")"
 elif [ -z "$(ls -A faces 2>/dev/null)" ] && [ -f "$stock_source" ]; then
   echo "Building a stock Face from $stock_source (once; later runs reuse ./faces)"
-  build "$stock_source" "Obama (stock)"
+  # A public address, not a personal recording: it has no consent statement, so the demo attests it
+  # explicitly (recorded in the bundle's manifest and report as "attested").
+  build "$stock_source" "Obama (stock)" --consent-attested
 else
   echo "Tip: build a Face from your own training video with: make demo VIDEO=path/to/clip.mp4"
 fi

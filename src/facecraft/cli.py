@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from facecraft import __version__
 from facecraft.errors import FacecraftError
 
-COMMAND_MODULES = ("check", "faces", "speech", "audio", "render", "serve", "keys")
+COMMAND_MODULES = ("check", "faces", "speech", "audio", "render", "serve", "worker", "keys")
 
 
 def build_parser() -> argparse.ArgumentParser:

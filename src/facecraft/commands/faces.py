@@ -24,6 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     c.add_argument("--voice", default=None, help="stock voice of a photo Face (default: joe-us)")
     c.add_argument("--auto-fix", action="store_true", help="reframe a photo to a head-and-shoulders square")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    consent = c.add_mutually_exclusive_group()
+    consent.add_argument("--consent-clip", default=None,
+                         help="a separate clip in which the same person says the consent statement")
+    consent.add_argument("--consent-attested", action="store_true",
+                         help="skip the consent checks: you attest the person's consent (recorded in the "
+                              "bundle)")
     c.set_defaults(handler=create)
 
     s = fsub.add_parser("show", help="summarise a Face bundle")
@@ -52,6 +58,8 @@ def create(args: argparse.Namespace) -> int:
         raise InputError("--voice and --auto-fix apply to --image (a photo) only")
     if args.image is not None and args.range:
         raise InputError("--range applies to --video only")
+    if args.image is not None and (args.consent_clip or args.consent_attested):
+        raise InputError("--consent-clip and --consent-attested apply to --video only")
 
     with PercentBar("building", enabled=not args.no_progress, width=18) as progress:
         if args.image is not None:
@@ -61,9 +69,20 @@ def create(args: argparse.Namespace) -> int:
                                          voice=args.voice or DEFAULT_VOICE_NAME, auto_fix=args.auto_fix)
         else:
             path = build_face(args.video, name=args.name, out_dir=args.out, progress=progress,
-                              source_range=tuple(args.range) if args.range else None)
+                              source_range=tuple(args.range) if args.range else None,
+                              consent=_consent_policy(args))
     print(path)
     return 0
+
+
+def _consent_policy(args: argparse.Namespace):  # noqa: ANN202 - a ConsentPolicy, imported lazily
+    from facecraft.faces.consent import ConsentPolicy
+
+    if args.consent_attested:
+        return ConsentPolicy("attested", attested_by="cli")
+    if args.consent_clip:
+        return ConsentPolicy("clip", clip_path=str(args.consent_clip))
+    return ConsentPolicy("statement")
 
 
 def summary(bundle) -> str:  # noqa: ANN001 - FaceBundle, imported lazily

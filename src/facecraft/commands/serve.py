@@ -1,4 +1,5 @@
-"""``facecraft serve``: run the HTTP API, the job worker and the Maker portal in one process."""
+"""``facecraft serve``: run the HTTP API and the Maker portal; its job workers run each build and render in a
+process of its own (``Settings.workers`` at once)."""
 
 from __future__ import annotations
 

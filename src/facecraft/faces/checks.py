@@ -455,16 +455,17 @@ def _fail(exc: BaseException) -> Check:
 
 
 def check_video(path: str | Path, *, thresholds: Thresholds = DEFAULT, max_side: int = CHECK_MAX_SIDE,
-                progress: Callable[[int], None] | None = None) -> CheckReport:
+                progress: Callable[[int], None] | None = None, consent: bool = False) -> CheckReport:
     """Run every upload check on a training video; a bad file gives a ``fail`` report, never an error.
 
-    ``progress`` gets the number of frames tracked so far.
+    ``progress`` gets the number of frames tracked so far; ``consent`` adds the consent-statement check
+    (``faces.consent``: recognised in the opening seconds, with its time range).
     """
     path = Path(path)
     checks: list[Check] = []
     report = CheckReport(source=str(path), checks=checks)
     try:
-        _run_video_checks(path, thresholds, max_side, progress, report)
+        _run_video_checks(path, thresholds, max_side, progress, report, consent)
     except Exception as exc:  # noqa: BLE001 - the contract: a report, never an exception
         if not isinstance(exc, FacecraftError):
             log.exception("check of %s failed", path)
@@ -473,7 +474,7 @@ def check_video(path: str | Path, *, thresholds: Thresholds = DEFAULT, max_side:
 
 
 def _run_video_checks(path: Path, th: Thresholds, max_side: int, progress: Callable[[int], None] | None,
-                      report: CheckReport) -> None:
+                      report: CheckReport, consent: bool = False) -> None:
     from facecraft import media, vision
 
     if path.is_file() and path.stat().st_size > 0:
@@ -503,6 +504,10 @@ def _run_video_checks(path: Path, th: Thresholds, max_side: int, progress: Calla
             report.checks.append(_check("audio_processing", "Speech", "fail",
                                         f"The audio track could not be decoded: {exc.message}"))
     analysis = analyze(tracks, samples, AUDIO_RATE)
+    if consent:
+        from facecraft.faces.consent import statement_check
+
+        report.checks.append(statement_check(samples, AUDIO_RATE))
     report.checks.extend(content_checks(tracks, meter.stats(), samples, AUDIO_RATE, analysis, th))
 
 

@@ -172,7 +172,8 @@ class VideoWriter:
             if self._track is not None:
                 self._track.write_until(self.frames_written / self.fps)
         except av.error.FFmpegError as exc:
-            raise MediaError(f"encoding failed for {self.path} ({exc})", error_id="video_processing") from exc
+            message = f"encoding failed for {Path(self.path).name} ({exc})"
+            raise MediaError(message, error_id="video_processing") from exc
 
     def _open_stream_track(self) -> None:
         if self._track is None and self.audio_rate is not None:
@@ -207,7 +208,8 @@ class VideoWriter:
             if self._track is not None:
                 self._track.finish()
         except av.error.FFmpegError as exc:
-            raise MediaError(f"encoding failed for {self.path} ({exc})", error_id="video_processing") from exc
+            message = f"encoding failed for {Path(self.path).name} ({exc})"
+            raise MediaError(message, error_id="video_processing") from exc
         finally:
             self._container.close()
         if late_audio:
@@ -241,7 +243,8 @@ def _add_audio(path: Path, audio: Audio) -> None:
                     track.write_until(float(packet.pts * packet.time_base))
             track.finish()
     except av.error.FFmpegError as exc:
-        raise MediaError(f"adding audio to {path} failed ({exc})", error_id="video_processing") from exc
+        message = f"adding audio to {Path(path).name} failed ({exc})"
+        raise MediaError(message, error_id="video_processing") from exc
     finally:
         silent.unlink(missing_ok=True)
 

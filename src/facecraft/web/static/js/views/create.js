@@ -4,7 +4,7 @@ import { ApiError, post, upload, uploadIdOf } from "../api.js";
 import { announce, errorBox, h, mount, progressBar } from "../dom.js";
 import { FrameGrabber } from "../frames.js";
 import { go, onLeave } from "../nav.js";
-import { renderReport, reportOf, reportStatus } from "../report.js";
+import { checkStatus, renderReport, reportOf, reportStatus } from "../report.js";
 
 const VIDEO_TYPES = "video/mp4,video/webm,video/quicktime,.mp4,.webm,.mov";
 const IMAGE_TYPES = "image/jpeg,image/png,.jpg,.jpeg,.png";
@@ -58,6 +58,22 @@ export function showCreate(view) {
   const trainHelp = h("p", { class: "help", id: "train-help" }, "Upload a file first: it is checked before training starts.");
   trainButton.setAttribute("aria-describedby", "train-help");
   const formError = h("div", { id: "create-error" });
+  // The consent statement is missing (the only failing check): an operator of a deployment that allows it
+  // may attest consent given outside the video; the server records it on the Face (and refuses it when
+  // the deployment does not allow attestation).
+  const attestBox = h("input", { type: "checkbox", id: "consent-attest", name: "consent-attest" });
+  const attestRow = h(
+    "div",
+    { class: "field consent-attest", hidden: true },
+    attestBox,
+    h("label", { for: "consent-attest" }, "I attest that this person gave consent outside this video (recorded on the Face)"),
+  );
+  attestBox.addEventListener("change", () => updateTrain());
+
+  function consentOnlyFailure(rep) {
+    const failing = rep.checks.filter((c) => checkStatus(c) === "fail");
+    return failing.length > 0 && failing.every((c) => c.id === "consent_phrase_mismatch");
+  }
 
   function kind() {
     return kindPhoto.checked ? "photo" : "video";
@@ -91,10 +107,14 @@ export function showCreate(view) {
   }
 
   function updateTrain() {
-    const ok = Boolean(uploadId && report && reportStatus(report) !== "fail");
+    const consentOnly = Boolean(report && consentOnlyFailure(report));
+    attestRow.hidden = !consentOnly;
+    if (!consentOnly) attestBox.checked = false;
+    const ok = Boolean(uploadId && report && (reportStatus(report) !== "fail" || (consentOnly && attestBox.checked)));
     trainButton.disabled = !ok;
     if (!uploadId && !report) trainHelp.textContent = "Upload a file first: it is checked before training starts.";
     else if (!report) trainHelp.textContent = "Waiting for the checks…";
+    else if (!ok && consentOnly) trainHelp.textContent = "The video does not open with the consent statement.";
     else if (!ok) trainHelp.textContent = "Training is disabled because a check failed.";
     else trainHelp.textContent = "Ready: training starts on the server and takes a few minutes.";
   }
@@ -192,6 +212,7 @@ export function showCreate(view) {
     }
     const body = { face_name: name };
     if (kind() === "video") body.train_video_upload_id = uploadId;
+    if (kind() === "video" && attestBox.checked) body.consent_attested = true;
     else {
       body.train_image_upload_id = uploadId;
       body.voice_name = voiceInput.value.trim() || "joe-us";
@@ -231,6 +252,7 @@ export function showCreate(view) {
     status,
     reportBox,
     formError,
+    attestRow,
     h("div", { class: "actions" }, trainButton, trainHelp),
   );
   mount(view, h("h1", {}, "New Face"), form);
