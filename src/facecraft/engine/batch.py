@@ -169,13 +169,18 @@ def render_text(
     size: tuple[int, int] | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Synthesise ``text`` (Piper by default), adapt the voice toward the Face's, and render it."""
+    """Synthesise ``text`` and render it. Without ``tts``, the Face's own voice: the stock voice a photo
+    Face was built with, or the default voice adapted toward a video Face's speaker."""
     from facecraft.speech import voice as sv
-    from facecraft.speech.tts import PiperTTS
+    from facecraft.speech.voices import face_speaker
 
     text = check_text(text)
     renderer = _renderer(bundle, size)
-    backend = tts if tts is not None else PiperTTS()
+    if tts is not None:
+        backend = tts
+    else:
+        backend, adapts = face_speaker(renderer.bundle.manifest.get("voice"))
+        adapt_voice = adapt_voice and adapts
     samples, sr, alignment = backend.synthesize(text)
     if adapt_voice:
         try:

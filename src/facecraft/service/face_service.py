@@ -112,10 +112,11 @@ def photo_voice(voice_name: str | None, default_voice_id: str | None) -> str | N
 
 def _check_photo_voice(voice_name: str | None, default_voice_id: str | None) -> None:
     """A photo has no voice: one of the stock voices must be named (400 otherwise)."""
-    from facecraft.faces.from_image import STOCK_VOICES, resolve_voice
+    from facecraft.faces.from_image import resolve_voice
+    from facecraft.speech.voices import list_voices
 
     voice = photo_voice(voice_name, default_voice_id)
-    names = ", ".join(sorted(STOCK_VOICES))
+    names = ", ".join(v.voice_id for v in list_voices())
     if voice is None:
         raise BadRequest(
             "a photo has no voice: give voice_name or default_voice_id (a stock voice: " + names + ")",

@@ -49,7 +49,8 @@ def face_create_model(naming: Naming) -> type[BaseModel]:
         "voice_name": (
             str | None,
             Field(default=None, max_length=200,
-                  description="Stock voice of a photo Face (required with an image; e.g. joe-us)"),
+                  description="Stock voice of a photo Face (required with an image; GET /v2/voices lists "
+                              "them, e.g. ada-us)"),
         ),
         "default_voice_id": (
             str | None,
