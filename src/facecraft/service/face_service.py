@@ -30,6 +30,7 @@ __all__ = [
     "delete_face",
     "FaceBuildHandler",
     "fail_orphaned_faces",
+    "check_voice_name",
     "VIDEO_TYPES",
 ]
 
@@ -124,6 +125,18 @@ def _check_photo_voice(voice_name: str | None, default_voice_id: str | None) -> 
         )
     try:
         resolve_voice(voice)
+    except InputError as exc:
+        raise BadRequest(exc.message, error_id="invalid_input") from exc
+
+
+def check_voice_name(value: str | None) -> None:
+    """A stock voice name given to a Face (``default_voice_id`` on PATCH) must exist: 400 listing them."""
+    from facecraft.speech.voices import get_voice
+
+    if value is None:
+        return
+    try:
+        get_voice(value)
     except InputError as exc:
         raise BadRequest(exc.message, error_id="invalid_input") from exc
 

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Path, Query
 
 from facecraft.service.deps import BaseUrlDep, LimitQuery, OwnerDep, PageQuery, RuntimeDep
 from facecraft.service.errors import BadRequest
-from facecraft.service.face_service import FaceSource, create_face, delete_face, get_face, list_faces
+from facecraft.service.face_service import (
+    FaceSource,
+    check_voice_name,
+    create_face,
+    delete_face,
+    get_face,
+    list_faces,
+)
 from facecraft.service.schemas import (
     face_create_model,
     face_created_model,
@@ -94,6 +101,7 @@ def build_router(naming: Naming) -> APIRouter:
             if changes.get(naming.name) is not None:
                 face.name = changes[naming.name]
             if "default_voice_id" in changes:
+                check_voice_name(changes["default_voice_id"])
                 face.default_voice_id = changes["default_voice_id"]
             session.flush()
             return face_view(face, naming, base=base, verbose=True)
