@@ -57,7 +57,7 @@ def test_the_demo_builds_each_stock_face_with_a_sample_video(clone: Path, demo_b
         assert bundle.manifest["source"]["sha256"] == source.sha256
         assert bundle.manifest["voice"]["source"]["voice_name"] == source.voice
         preview = folder / "preview.mp4"
-        assert f"{source.name}: preview {preview.relative_to(clone)}" in demo_build.stdout
+        assert f"{source.name}: sample video {preview.relative_to(clone)}" in demo_build.stdout
         info = media.probe(preview)
         assert info.video is not None and info.audio is not None and info.duration_s > 3.0
     # Quiet: no native log lines from MediaPipe/TFLite in what a person reads.

@@ -53,7 +53,7 @@ def build(args: argparse.Namespace) -> int:
                                   on_step=lambda line: print(line, flush=True))
     for face in faces:
         print(f"{face.name}: bundle {face.bundle}")
-        print(f"{face.name}: preview {face.preview}")
+        print(f"{face.name}: sample video {face.preview}")
     return 0
 
 
