@@ -59,6 +59,12 @@ def test_progress_is_one_line_per_stage_off_a_terminal() -> None:
     assert "%|" in tty.getvalue() and "building: photo\n" not in tty.getvalue()  # a bar, not lines
 
 
+def test_progress_notes_go_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    with PercentBar("building", stream=io.StringIO()) as bar:
+        bar.write("Eileen Collins: building")
+    assert capsys.readouterr().out == "Eileen Collins: building\n"
+
+
 def test_native_log_lines_stay_out_of_a_command_run() -> None:
     photo = source_path(STOCK_SOURCES[0])
     done = subprocess.run([sys.executable, "-m", "facecraft.cli", "check", str(photo)], capture_output=True,

@@ -120,3 +120,24 @@ def test_stock_faces_are_listed_as_system_faces_and_render(server: LiveServer, s
         assert video["status"] == "ready", video
         mp4 = client.get(video["download_url"])
         assert mp4.status_code == 200 and len(mp4.content) > 10_000
+
+
+def test_stock_add_takes_a_face_file_and_skips_a_damaged_one(clone: Path, demo_build,  # noqa: ANN001
+                                                              tmp_path: Path) -> None:
+    from facecraft.faces.bundle import export_bundle
+    from facecraft.service.stock import install_stock_faces
+
+    folder = clone / "faces" / "stock" / STOCK_SOURCES[0].key
+    bundle = next(p for p in folder.iterdir() if (p / "manifest.json").is_file())
+    drop = tmp_path / "drop"
+    export_bundle(bundle, drop / "eileen.face")
+    (drop / "junk.face").write_bytes(b"not a zip at all")
+    settings = make_settings(tmp_path / "data")
+    added = install_stock_faces(drop, settings=settings)
+    assert len(added) == 1  # the damaged file is skipped with a warning, not an error
+    assert install_stock_faces(drop, settings=settings) == []  # the same bundle is not added twice
+    with live_server(settings) as srv, srv.client(new_key(settings)) as client:
+        faces = client.get("/v2/faces", params={"face_type": "system"}).json()["data"]
+        assert [f["face_name"] for f in faces] == [STOCK_SOURCES[0].name]
+        # Without a preview clip of its own, the thumbnail video is the bundle's footage.
+        assert client.get(faces[0]["thumbnail_video_url"]).content == (bundle / "footage.mp4").read_bytes()

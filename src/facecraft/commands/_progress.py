@@ -47,6 +47,13 @@ class PercentBar:
         if percent > self._bar.n:
             self._bar.update(percent - self._bar.n)
 
+    def write(self, line: str) -> None:
+        """Print a line to stdout above the bar (a bare print would break the bar on a terminal)."""
+        if self._bar is not None:
+            self._bar.write(line, file=sys.stdout)
+        else:
+            print(line, flush=True)
+
     def close(self, *, ok: bool = True) -> None:
         if self._bar is not None:
             self._bar.close()

@@ -49,8 +49,7 @@ def build(args: argparse.Namespace) -> int:
     from facecraft.service.stock import build_stock_faces
 
     with PercentBar("building", enabled=not args.no_progress, width=18) as progress:
-        faces = build_stock_faces(args.out, keys=args.only, progress=progress,
-                                  on_step=lambda line: print(line, flush=True))
+        faces = build_stock_faces(args.out, keys=args.only, progress=progress, on_step=progress.write)
     for face in faces:
         print(f"{face.name}: bundle {face.bundle}")
         print(f"{face.name}: sample video {face.preview}")
