@@ -79,8 +79,8 @@ VOICES: tuple[StockVoice, ...] = (
                "Piper's joe-us voice, pitch +9 semitones and formants x1.18 (a female voice).",
                semitones=9.0, formants=1.18),
     StockVoice("grace-us", "Grace", "female", "US", "piper", "en_US-joe-medium",
-               "Piper's joe-us voice, pitch +7 semitones, formants x1.14, calmer and slower "
-               "(a lower, older female voice).",
+               "Piper's joe-us voice, pitch +7 semitones, formants x1.14, narrower intonation, a "
+               "little slower (a lower, older female voice).",
                semitones=7.0, formants=1.14, intonation=0.85, length_scale=1.1),
     StockVoice("sam-us", "Sam", "male", "US", "piper", "en_US-joe-medium",
                "Piper's joe-us voice, pitch -3 semitones (a deeper male voice; lower formants cost "
