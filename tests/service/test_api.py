@@ -180,6 +180,10 @@ def test_isolation_between_keys_and_alias_naming(server: LiveServer, keys) -> No
         )
         patched = a.patch(f"/v2/replicas/{face_id}", json={"default_voice_id": "joe"}).json()
         assert patched["replica_name"] == "Alice B" and patched["default_voice_id"] == "joe"
+        # An unknown voice is refused with the list of voices, and nothing changes.
+        bad = a.patch(f"/v2/replicas/{face_id}", json={"default_voice_id": "nobody"})
+        assert bad.status_code == 400 and "ada-us" in bad.json()["error"]
+        assert a.get(f"/v2/faces/{face_id}", params={"verbose": "true"}).json()["default_voice_id"] == "joe"
 
 
 def test_list_paging_and_filters(server: LiveServer, keys) -> None:

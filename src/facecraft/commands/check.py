@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from facecraft.commands._help import example
+
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 _MARK = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
@@ -14,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add ``check`` to the top-level parser."""
     p = sub.add_parser("check", help="run the upload checks on a training video or photo",
                        description="Run the upload checks on a training video (or a photo). "
-                                   "Exit 0 when no check fails, 1 otherwise.")
+                                   "Exit 0 when no check fails, 1 otherwise.",
+                       **example("facecraft check clip.mp4", "facecraft check portrait.jpg --json"))
     p.add_argument("path", metavar="VIDEO", help="training video (or a JPG/PNG photo)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -72,4 +75,4 @@ def _progress_bar(path: Path):  # noqa: ANN202 - a tqdm bar, imported lazily
     except FacecraftError:
         return None
     total = info.video.frame_count if info.video else None
-    return tqdm(total=total or None, unit="frame", desc="checking", leave=False)
+    return tqdm(total=total or None, unit="frame", desc="checking", leave=False, disable=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from facecraft.commands._help import example
 from facecraft.commands._progress import PercentBar
 from facecraft.errors import InputError
 
@@ -19,8 +20,8 @@ def _size(value: str) -> tuple[int, int]:
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add ``say``, ``render`` and ``listen`` to the top-level parser."""
-    s = sub.add_parser("say", help='the Face says a text (built-in TTS, voice adapted to the Face; '
-                       '<emotion value="sad"/> tags allowed)')
+    s = sub.add_parser("say", help='the Face says a text in its own voice (<emotion value="sad"/> tags allowed)',
+                       **example('facecraft say faces/r1234abcd "Hello there." -o hello.mp4'))
     s.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
     s.add_argument("text", nargs="?", help="what to say (or --text-file)")
     s.add_argument("--text-file", help="read what to say from this file (long scripts)")
@@ -30,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(handler=say)
 
-    r = sub.add_parser("render", help="the Face speaks an audio file, lip-synced")
+    r = sub.add_parser("render", help="the Face speaks an audio file, lip-synced",
+                       **example("facecraft render faces/r1234abcd --audio speech.wav -o out.mp4"))
     r.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
     r.add_argument("--audio", required=True, help="speech audio (wav, mp3, flac, or a video's audio)")
     r.add_argument("--text", help="transcript of the audio (better lip-sync)")
@@ -39,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(handler=render)
 
-    li = sub.add_parser("listen", help="the Face listens (idle motion) for some seconds")
+    li = sub.add_parser("listen", help="the Face listens (idle motion) for some seconds",
+                        **example("facecraft listen faces/r1234abcd --seconds 10 -o idle.mp4"))
     li.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
     li.add_argument("--seconds", type=float, default=10.0, help="length (default 10)")
     li.add_argument("-o", "--out", required=True, help="output mp4")

@@ -2,7 +2,7 @@
 
 A photo has no motion, no mouth shapes and no voice. We make them, classically and on the CPU:
 
-* **Speech**: the chosen stock TTS voice (Piper) reads a short passage that covers every viseme.
+* **Speech**: the chosen stock voice (``speech.voices``) reads a short passage that covers every viseme.
   Its audio becomes the Face's voice clip, and its phone timings drive the mouth.
 * **Mouth**: per frame the viseme's expected lip shape (``speech.visemes.VISEME_SHAPES``: opening,
   width, rounding, closure) moves the photo's lip, jaw and chin landmarks; a piecewise-affine warp
@@ -55,13 +55,14 @@ from facecraft.faces.types import CheckReport
 from facecraft.media.types import Frame, MediaInfo, VideoStreamInfo
 from facecraft.speech.types import Phone, Segment
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
+from facecraft.speech.voices import DEFAULT_VOICE_ID, StockVoice, get_voice, voice_available
 from facecraft.vision import landmarks as lm
 from facecraft.vision.mesh_warp import MESH_POINTS, MeshWarp, anchor_ring, head_mask, head_motion
 from facecraft.vision.types import N_LANDMARKS
 from facecraft.vision.warp import apply_affine, eye_frame, invert_affine
 
 __all__ = [
-    "STOCK_VOICES",
+    "DEFAULT_VOICE_NAME",
     "SCRIPT",
     "PhotoParams",
     "resolve_voice",
@@ -72,15 +73,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Stock voices a photo Face may speak with: API/CLI names -> the Piper voice (speech.tts). Only one
-# voice ships inside the installed packages.
-STOCK_VOICES: dict[str, str] = {
-    "joe-us": "en_US-joe-medium",
-    "joe": "en_US-joe-medium",
-    "en_US-joe-medium": "en_US-joe-medium",
-    "default": "en_US-joe-medium",
-}
-DEFAULT_VOICE_NAME = "joe-us"
+# A photo Face speaks with a stock voice (``speech.voices``), the default unless the request names one.
+DEFAULT_VOICE_NAME = DEFAULT_VOICE_ID
 
 # Read by the stock voice in the speaking part: every one of the 15 visemes, several times.
 SCRIPT = (
@@ -107,12 +101,14 @@ class PhotoParams:
     seed: int = 7
 
 
-def resolve_voice(voice: str | None) -> tuple[str, str]:
-    """(stock voice name, Piper voice id) for an API/CLI voice name; InputError for an unknown one."""
-    name = (voice or DEFAULT_VOICE_NAME).strip()
-    if name not in STOCK_VOICES:
-        raise InputError(f"unknown voice {name!r}: a photo Face can use {', '.join(sorted(STOCK_VOICES))}")
-    return ("joe-us" if STOCK_VOICES[name] == STOCK_VOICES[DEFAULT_VOICE_NAME] else name), STOCK_VOICES[name]
+def resolve_voice(voice: str | None) -> StockVoice:
+    """The stock voice an API/CLI voice name (id or alias) means; InputError listing the voices for an
+    unknown one, or naming what is missing for one this machine cannot speak with."""
+    chosen = get_voice(voice)
+    if not voice_available(chosen):
+        raise InputError(f"the voice {chosen.voice_id} needs Debian's flite, which is not installed here "
+                         "(scripts/system_deps.sh installs it)")
+    return chosen
 
 
 # --- the photo ------------------------------------------------------------------------------
@@ -476,8 +472,7 @@ class _PhotoJob:
 
     data: bytes
     filename: str
-    voice_name: str
-    piper_voice: str
+    voice: StockVoice
     auto_fix: bool
     params: PhotoParams
     report: CheckReport | None = None
@@ -526,10 +521,10 @@ def _step_photo(job: _PhotoJob) -> Callable[[BuildContext], None]:
 
 def _step_speech(job: _PhotoJob) -> Callable[[BuildContext], None]:
     def step(ctx: BuildContext) -> None:
-        from facecraft.speech.tts import PiperTTS
+        from facecraft.speech.voices import tts_for
 
         assert job.image is not None
-        tts = PiperTTS(job.piper_voice, noise_scale=0.0, noise_w_scale=0.0)
+        tts = tts_for(job.voice, deterministic=True)
         samples, rate, alignment = tts.synthesize(SCRIPT)
         plan = make_plan(samples, rate, list(alignment.phones), job.params)
         job.plan = plan
@@ -594,13 +589,14 @@ def _step_voice(job: _PhotoJob) -> Callable[[BuildContext], None]:
     def step(ctx: BuildContext) -> None:
         """The stock voice's speech as the voice clip and profile; the choice is recorded."""
         step_voice(ctx)
-        choice = {"kind": "stock", "engine": "piper", "voice_name": job.voice_name,
-                  "voice_id": job.piper_voice}
+        v = job.voice
+        choice = {"kind": "stock", "engine": v.engine, "voice_name": v.voice_id, "voice_id": v.base}
         path = ctx.work_dir / fb.VOICE_PROFILE
         profile = json.loads(path.read_text(encoding="utf-8"))
         profile["source"] = choice
         fb.write_json(path, profile)
-        ctx.manifest["voice"].update({"source": choice, "tts": {"engine": "piper", "voice": job.piper_voice}})
+        ctx.manifest["voice"].update({"source": choice, "tts": {"engine": v.engine, "voice": v.base,
+                                                                "voice_name": v.voice_id}})
 
     return step
 
@@ -624,7 +620,7 @@ def build_face_from_image(
     """
     if not name or not name.strip():
         raise InputError("a Face needs a name")
-    voice_name, piper_voice = resolve_voice(voice)
+    stock_voice = resolve_voice(voice)
     if isinstance(image, (bytes, bytearray)):
         data, filename = bytes(image), "photo"
     else:
@@ -636,7 +632,7 @@ def build_face_from_image(
     final = Path(out_dir) / face_id
     if final.exists():
         raise InputError(f"{final} already exists")
-    job = _PhotoJob(data=data, filename=filename, voice_name=voice_name, piper_voice=piper_voice,
+    job = _PhotoJob(data=data, filename=filename, voice=stock_voice,
                     auto_fix=auto_fix, params=params or PhotoParams())
     ctx = BuildContext(video_path=Path(filename), name=name.strip(), face_id=face_id,
                        work_dir=fb.staging_dir(out_dir), progress=progress)
@@ -654,5 +650,5 @@ def build_face_from_image(
         ("mouths", step_mouths),
         ("motion", step_motion),
     ]
-    log.info("photo Face %s from %s (voice %s)", face_id, filename, voice_name)
+    log.info("photo Face %s from %s (voice %s)", face_id, filename, stock_voice.voice_id)
     return run_build(ctx, steps, final)

@@ -18,7 +18,7 @@ from facecraft.engine.renderer import FaceData, Renderer
 from facecraft.engine.streaming import StreamingRenderer
 from facecraft.errors import FacecraftError, InputError, RenderError
 from facecraft.perform.script import Script, parse_script
-from facecraft.perform.speech import Piece, audio_pieces, face_voice, prepare_audio, text_pieces
+from facecraft.perform.speech import Piece, audio_pieces, face_speaker, face_voice, prepare_audio, text_pieces
 from facecraft.speech.types import Alignment
 
 __all__ = ["Progress", "renderer_for", "render_pieces", "render_text", "render_speech", "render_listening",
@@ -115,13 +115,18 @@ def render_text(
     size: tuple[int, int] | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """The Face says ``text`` (a script: emotion tags allowed), synthesised sentence by sentence (Piper
-    by default) with its voice adapted toward the Face's."""
-    from facecraft.speech.tts import PiperTTS, TTSBackend
+    """The Face says ``text`` (a script: emotion tags allowed), synthesised sentence by sentence. Without
+    ``tts``, in the Face's own voice: the stock voice a photo Face was built with, as it is, or the default
+    voice adapted toward a video Face's speaker."""
+    from facecraft.speech.tts import TTSBackend
 
     script = check_text(text)
     renderer = renderer_for(face, size)
-    backend = tts if isinstance(tts, TTSBackend) else PiperTTS()
+    if isinstance(tts, TTSBackend):
+        backend = tts
+    else:
+        backend, adapts = face_speaker(renderer.bundle)
+        adapt_voice = adapt_voice and adapts
     voice = face_voice(renderer.bundle) if adapt_voice else None
     total = max(1, len(script.text))
     said = 0

@@ -28,7 +28,7 @@ from facecraft.speech.types import Alignment, Phone
 from facecraft.speech.voice import VoiceMapping, VoiceProfile, adapt_voice, plan_voice
 
 __all__ = ["Piece", "prepare_audio", "audio_phones", "audio_pieces", "text_pieces", "face_voice",
-           "MIN_AUDIO_S", "VOICE_PLAN_S"]
+           "face_speaker", "MIN_AUDIO_S", "VOICE_PLAN_S"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,16 @@ def face_voice(face: FaceData) -> VoiceProfile | None:
     except (FacecraftError, ValueError, KeyError, OSError) as exc:
         log.warning("voice adaptation skipped: %s", exc)
         return None
+
+
+def face_speaker(face: FaceData) -> tuple[TTSBackend, bool]:
+    """The TTS a Face speaks with and whether to adapt it toward the Face's voice profile (a photo Face's
+    stock voice speaks as it is; see ``speech.voices.face_speaker``). Reads the bundle's manifest where
+    the Face has one."""
+    from facecraft.speech.voices import face_speaker as speaker_for_manifest
+
+    manifest = getattr(face, "manifest", None)
+    return speaker_for_manifest(manifest.get("voice") if isinstance(manifest, dict) else None)
 
 
 def text_pieces(

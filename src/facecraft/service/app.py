@@ -25,7 +25,7 @@ from facecraft.errors import (
     public_error_id,
 )
 from facecraft.service.redact import redact_paths
-from facecraft.service.routers import media, uploads, validation, videos
+from facecraft.service.routers import media, uploads, validation, videos, voices
 from facecraft.service.routers.faces import build_router
 from facecraft.service.runtime import Runtime
 from facecraft.service.settings import Settings
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_router(REPLICA))
     app.include_router(uploads.router)
     app.include_router(videos.router)
+    app.include_router(voices.router)
     app.include_router(media.router)
     _mount_portal(app)
     return app

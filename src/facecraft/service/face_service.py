@@ -35,6 +35,7 @@ __all__ = [
     "own_face",
     "FaceBuildHandler",
     "fail_orphaned_faces",
+    "check_voice_name",
     "VIDEO_TYPES",
 ]
 
@@ -128,16 +129,25 @@ def photo_voice(voice_name: str | None, default_voice_id: str | None) -> str | N
 
 def _check_photo_voice(voice_name: str | None, default_voice_id: str | None) -> None:
     """A photo has no voice: one of the stock voices must be named (400 otherwise)."""
-    from facecraft.faces.from_image import STOCK_VOICES, resolve_voice
+    from facecraft.faces.from_image import resolve_voice
+    from facecraft.speech.voices import list_voices
 
     voice = photo_voice(voice_name, default_voice_id)
-    names = ", ".join(sorted(STOCK_VOICES))
+    names = ", ".join(v.voice_id for v in list_voices())
     if voice is None:
         raise InputError(
             "a photo has no voice: give voice_name or default_voice_id (a stock voice: " + names + ")",
             error_id="invalid_input",
         )
     resolve_voice(voice)
+
+
+def check_voice_name(value: str | None) -> None:
+    """A stock voice name given to a Face (``default_voice_id`` on PATCH) must exist: 400 listing them."""
+    from facecraft.speech.voices import get_voice
+
+    if value is not None:
+        get_voice(value)  # InputError (400, invalid_input) listing the voices
 
 
 def _check_url(url: str, settings: Settings) -> None:

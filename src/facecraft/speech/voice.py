@@ -30,7 +30,8 @@ with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on
     import pyworld
 
 __all__ = [
-    "VoiceProfile", "VoiceMapping", "profile_voice", "plan_voice", "adapt_voice", "f0_distance", "hz_to_semitones",
+    "VoiceProfile", "VoiceMapping", "profile_voice", "plan_voice", "adapt_voice", "shift_voice", "f0_distance",
+    "hz_to_semitones",
 ]
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,8 @@ def _checked(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return arr
 
 
-def _analyse(samples: np.ndarray, sample_rate: int, *, for_synthesis: bool) -> _World:
+def _analyse(samples: np.ndarray, sample_rate: int, *, for_synthesis: bool,
+             min_voiced_frames: int = _MIN_VOICED_FRAMES) -> _World:
     """WORLD analysis with harvest (dio + stonemask is 10x faster but makes octave errors on Piper's
     breathy voice; harvest still runs at ~0.1 x real time).
 
@@ -144,9 +146,9 @@ def _analyse(samples: np.ndarray, sample_rate: int, *, for_synthesis: bool) -> _
     loud = _loud_frames(x, sample_rate, len(f0))
     pitched = (f0 > 0) & loud
     voiced = _steady_runs(f0, pitched, _MIN_RUN_FRAMES)
-    if for_synthesis and int(np.count_nonzero(voiced)) < _MIN_VOICED_FRAMES:
+    if for_synthesis and int(np.count_nonzero(voiced)) < min_voiced_frames:
         voiced = pitched
-    if int(np.count_nonzero(voiced)) < _MIN_VOICED_FRAMES:
+    if int(np.count_nonzero(voiced)) < min_voiced_frames:
         raise SpeechError("no voiced speech found in the audio (no pitch in at least 0.2 s of it)")
     ap = np.zeros((0, 0))
     if for_synthesis:
@@ -398,6 +400,46 @@ def adapt_voice(
     if peak_out > 0:
         y *= peak_in / peak_out
     log.debug("adapted voice: warp %.3f, strength %.2f", plan.warp, plan.strength)
+    return np.clip(y, -1.0, 1.0).astype(np.float32)
+
+
+def shift_voice(samples: np.ndarray, sample_rate: int, *, semitones: float = 0.0, formants: float = 1.0,
+                intonation: float = 1.0) -> np.ndarray:
+    """A fixed change of voice: pitch moved by ``semitones``, formants scaled by ``formants`` (> 1 moves
+    them up: a shorter vocal tract), the pitch's spread around its median scaled by ``intonation``.
+
+    This is how stock voices are made from one packaged TTS voice (``speech.voices``): a plain pitch
+    shift alone sounds like the same speaker sped up; moving the formants with it makes another
+    speaker. Same length and peak level as the input, so TTS phone timings stay valid. Raises
+    SpeechError for unusable audio, InputError for a shift outside -12..12 semitones or a formant
+    scale outside the warp limits.
+    """
+    if not -12.0 <= semitones <= 12.0:
+        raise InputError(f"a pitch shift must be within -12..12 semitones, got {semitones}")
+    if not _WARP_LIMITS[0] <= formants <= _WARP_LIMITS[1]:
+        raise InputError(f"a formant scale must be within {_WARP_LIMITS[0]}..{_WARP_LIMITS[1]}, "
+                         f"got {formants}")
+    if not _SPREAD_LIMITS[0] <= intonation <= _SPREAD_LIMITS[1]:
+        raise InputError(f"an intonation scale must be within {_SPREAD_LIMITS[0]}..{_SPREAD_LIMITS[1]}, "
+                         f"got {intonation}")
+    x = check_audio(samples, sample_rate)
+    silent = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) < _SILENT_RMS
+    if silent or (semitones == 0.0 and formants == 1.0 and intonation == 1.0):
+        return x.copy()
+    # Any pitch at all will do: a short word ("Hi.") has too little for a profile but must still move.
+    world = _analyse(x, sample_rate, for_synthesis=True, min_voiced_frames=0)
+    f0 = world.f0.copy()
+    voiced = f0 > 0
+    if np.any(voiced):
+        st = hz_to_semitones(f0[voiced])
+        med = float(np.median(st))
+        f0[voiced] = SEMITONE_REF_HZ * 2.0 ** ((med + semitones + (st - med) * intonation) / 12.0)
+    sp = _warp_envelope(world.sp, world.freqs, float(formants))
+    y = pyworld.synthesize(f0, np.ascontiguousarray(sp), world.ap, sample_rate, FRAME_PERIOD_MS)
+    y = _fit_length(y, x.size)
+    peak_in, peak_out = float(np.max(np.abs(x))), float(np.max(np.abs(y)))
+    if peak_out > 0:
+        y *= peak_in / peak_out
     return np.clip(y, -1.0, 1.0).astype(np.float32)
 
 

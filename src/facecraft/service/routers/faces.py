@@ -11,6 +11,7 @@ from facecraft.errors import InputError
 from facecraft.service.deps import BaseUrlDep, LimitQuery, OwnerDep, PageQuery, RuntimeDep
 from facecraft.service.face_service import (
     FaceSource,
+    check_voice_name,
     create_face,
     delete_face,
     get_face,
@@ -114,6 +115,7 @@ def build_router(naming: Naming) -> APIRouter:
             if body.name is not None:
                 face.name = body.name
             if "default_voice_id" in changes:
+                check_voice_name(changes["default_voice_id"])
                 face.default_voice_id = changes["default_voice_id"]
             session.flush()
             return face_view(face, naming, base=base, verbose=True)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from facecraft.errors import ConflictError, NotFoundError
 from facecraft.service.deps import BaseUrlDep, RuntimeDep
 from facecraft.service.models import Face, Video
+from facecraft.service.stock import PREVIEW
 from facecraft.service.urls import HLS_DIR, VIDEO_FILE, video_media_url
 
 __all__ = ["router"]
@@ -79,7 +80,10 @@ def face_file(token: str, name: str, rt: RuntimeDep) -> FileResponse:
         or name not in FACE_FILES
     ):
         raise NotFoundError("file not found")
-    return _file(Path(face.bundle_path) / FACE_FILES[name])
+    bundle = Path(face.bundle_path)
+    if name == "preview.mp4" and (bundle.parent / PREVIEW).is_file():
+        return _file(bundle.parent / PREVIEW)  # a stock Face's preview: the Face speaking its greeting
+    return _file(bundle / FACE_FILES[name])
 
 
 @router.get("/watch/{token}", response_class=HTMLResponse)

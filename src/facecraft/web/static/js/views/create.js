@@ -1,6 +1,6 @@
 // Create a Face: upload a video (or photo), see the check report inline, then confirm training.
 
-import { ApiError, post, upload, uploadIdOf } from "../api.js";
+import { ApiError, get, post, upload, uploadIdOf } from "../api.js";
 import { announce, errorBox, h, mount, progressBar } from "../dom.js";
 import { FrameGrabber } from "../frames.js";
 import { go, onLeave } from "../nav.js";
@@ -37,21 +37,29 @@ export function showCreate(view) {
   const nameInput = h("input", { id: "face-name", name: "face-name", type: "text", required: true, maxlength: "100" });
   const fileInput = h("input", { id: "train-file", name: "train-file", type: "file", accept: VIDEO_TYPES, "aria-describedby": "train-file-help" });
   const fileHelp = h("p", { class: "help", id: "train-file-help" });
-  const voiceInput = h("input", {
-    id: "voice-name",
-    name: "voice-name",
-    type: "text",
-    value: "joe-us",
-    placeholder: "joe-us",
-    "aria-describedby": "voice-help",
-  });
+  // The stock voices come from GET /v2/voices; until they arrive (or if that fails) the default is offered.
+  const voiceInput = h(
+    "select",
+    { id: "voice-name", name: "voice-name", "aria-describedby": "voice-help" },
+    h("option", { value: "joe-us" }, "Joe (male, US)"),
+  );
   const voiceRow = h(
     "div",
     { class: "field", hidden: true },
     h("label", { for: "voice-name" }, "Voice"),
     voiceInput,
-    h("p", { class: "help", id: "voice-help" }, "A photo carries no voice: name the stock voice this Face speaks with (joe-us)."),
+    h("p", { class: "help", id: "voice-help" }, "A photo carries no voice: choose the stock voice this Face speaks with."),
   );
+  get("/v2/voices")
+    .then((answer) => {
+      const voices = (answer.data || []).filter((v) => v.available);
+      if (!voices.length) return;
+      mount(
+        voiceInput,
+        voices.map((v) => h("option", { value: v.voice_id }, `${v.voice_name} (${v.gender}, ${v.accent}) · ${v.voice_id}`)),
+      );
+    })
+    .catch(() => {});
   const status = h("div", { class: "upload-status", id: "upload-status", role: "status", "aria-live": "polite" });
   const reportBox = h("div", { id: "validation", class: "validation" });
   const trainButton = h("button", { type: "submit", id: "train-button", class: "primary", disabled: true }, "Train this Face");
@@ -215,7 +223,7 @@ export function showCreate(view) {
     if (kind() === "video" && attestBox.checked) body.consent_attested = true;
     else {
       body.train_image_upload_id = uploadId;
-      body.voice_name = voiceInput.value.trim() || "joe-us";
+      body.voice_name = voiceInput.value || "joe-us";
     }
     trainButton.disabled = true;
     trainButton.textContent = "Starting…";
