@@ -1,8 +1,13 @@
 """Pixel limits are enforced from headers, before any frame is allocated: a 431 KB PNG of 20000x20000
-pixels and an 8192x8192 video are refused with ``video_format`` and leave resident memory where it was."""
+pixels and an 8192x8192 video are refused with ``video_format`` and leave resident memory where it was.
+
+Memory is measured in a fresh interpreter (modules imported first), so what earlier tests left in a
+worker's heap cannot move the figure."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,17 +16,45 @@ from bench.hostile import huge_video, png_bomb, tiny_video
 from facecraft import media
 from facecraft.errors import MediaError
 from facecraft.faces.checks import check_image, check_video
-from facecraft.service.isolation import rss_mb
 
 # Decoding either input would take >= 400 MB; what the refusal may cost (the test's own allocations,
 # allocator noise) stays far below.
 MAX_GROWTH_MB = 60.0
 
 
-def _rss() -> float:
-    import os
+_MEASURE = """
+import sys
+from pathlib import Path
+from facecraft import media
+from facecraft.errors import MediaError
+from facecraft.faces.checks import check_image, check_video
+from facecraft.service.isolation import rss_mb
+import os
+path = Path(sys.argv[1])
+before = rss_mb(os.getpid())[0]
+if path.suffix == ".png":
+    for source in (path.read_bytes(), path):
+        try:
+            media.read_image(source)
+        except MediaError:
+            pass
+    check_image(path.read_bytes())
+else:
+    for read in (media.probe, lambda p: next(media.iter_frames(p))):
+        try:
+            read(path)
+        except MediaError:
+            pass
+    check_video(path)
+print(rss_mb(os.getpid())[0] - before)
+"""
 
-    return rss_mb(os.getpid())[0]
+
+def _growth_mb(path: Path) -> float:
+    """Resident memory a fresh interpreter gains refusing ``path`` every way the tests below do."""
+    done = subprocess.run([sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True,
+                          timeout=300, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -34,27 +67,25 @@ def bomb() -> bytes:
 def test_png_bomb_refused_before_decoding(bomb: bytes, tmp_path: Path) -> None:
     path = tmp_path / "bomb.png"
     path.write_bytes(bomb)
-    before = _rss()
     for source in (bomb, path):
         with pytest.raises(MediaError) as err:
             media.read_image(source)
         assert err.value.error_id == "video_format" and "20000x20000" in err.value.message
     report = check_image(bomb)
     assert not report.passed and report.checks[-1].id == "video_format"
-    assert _rss() - before < MAX_GROWTH_MB, f"RSS grew from {before:.0f} to {_rss():.0f} MB"
+    assert (grown := _growth_mb(path)) < MAX_GROWTH_MB, f"RSS grew by {grown:.0f} MB"
 
 
 def test_huge_video_refused_before_decoding(tmp_path: Path) -> None:
     path = tmp_path / "huge.mp4"
     path.write_bytes(huge_video(tmp_path))
-    before = _rss()
     for read in (media.probe, lambda p: next(media.iter_frames(p))):
         with pytest.raises(MediaError) as err:
             read(path)
         assert err.value.error_id == "video_format" and "8192x8192" in err.value.message
     report = check_video(path)
     assert [c.id for c in report.failures()] == ["video_format"]
-    assert _rss() - before < MAX_GROWTH_MB, f"RSS grew from {before:.0f} to {_rss():.0f} MB"
+    assert (grown := _growth_mb(path)) < MAX_GROWTH_MB, f"RSS grew by {grown:.0f} MB"
 
 
 def test_one_pixel_video_is_a_format_error(tmp_path: Path) -> None:
