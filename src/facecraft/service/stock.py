@@ -34,6 +34,7 @@ def install_stock_faces(source_dir: Path, *, settings: Settings | None = None) -
     candidates = [source_dir] if (source_dir / "manifest.json").is_file() else sorted(source_dir.iterdir())
     installed: list[str] = []
     try:
+        _retire_outdated(db)
         for folder in candidates:
             if not (folder / "manifest.json").is_file():
                 continue
@@ -71,3 +72,19 @@ def install_stock_faces(source_dir: Path, *, settings: Settings | None = None) -
     finally:
         db.dispose()
     return installed
+
+
+def _retire_outdated(db: Database) -> None:
+    """Installed stock Faces whose bundle this version no longer reads (an older format) turn to
+    ``error`` with the rebuild instruction, so they are not offered for videos that would fail."""
+    from facecraft.errors import BundleError
+    from facecraft.faces.bundle import load_bundle
+
+    with db.session() as session:
+        for face in session.scalars(select(Face).where(Face.face_type == "system", Face.status == "completed")):
+            try:
+                load_bundle(face.bundle_path or "")
+            except BundleError as exc:
+                if exc.error_id == "bundle_version":
+                    face.status, face.error_id, face.error_message = "error", exc.error_id, exc.message
+                    log.warning("stock Face %s needs a rebuild: %s", face.id, exc.message)
