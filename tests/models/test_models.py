@@ -36,7 +36,8 @@ def test_models_md_lists_every_model_with_its_hash() -> None:
 
 
 def test_the_command_checks_them_all() -> None:
-    result = subprocess.run([sys.executable, "-m", "facecraft.models"], capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-m", "facecraft.models"], capture_output=True, text=True,
+                            check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert all(m.sha256 in result.stdout for m in MODELS.values())
 

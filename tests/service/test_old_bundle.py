@@ -43,7 +43,8 @@ def test_a_video_of_a_face_with_an_old_bundle_fails_clearly(tmp_path: Path) -> N
                      lambda v: v["status"] in ("ready", "error"), timeout=120)
     assert video["status"] == "error", video
     assert video["error_id"] == "bundle_version", video
-    assert "facecraft faces create" in video["status_details"] and "facecraft.face/1" in video["status_details"]
+    assert "facecraft faces create" in video["status_details"]
+    assert "facecraft.face/1" in video["status_details"]
 
 
 def test_an_installed_stock_face_with_an_old_bundle_is_retired(tmp_path: Path) -> None:

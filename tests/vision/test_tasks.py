@@ -26,8 +26,8 @@ def test_blendshape_names_are_the_models_categories() -> None:
     from facecraft.models import model_path
 
     image = read_image(recording("photo", "real3dportrait_Macron.png"))
-    options = vision.FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(model_path("face_landmarker"))),
-                                           output_face_blendshapes=True)
+    base = BaseOptions(model_asset_path=str(model_path("face_landmarker")))
+    options = vision.FaceLandmarkerOptions(base_options=base, output_face_blendshapes=True)
     with native_log_captured(), vision.FaceLandmarker.create_from_options(options) as task:
         result = task.detect(Image(image_format=ImageFormat.SRGB, data=image))
     categories = result.face_blendshapes[0]
@@ -45,7 +45,8 @@ def test_tracking_prints_nothing_on_stderr() -> None:
         "assert t.present.all(), t.present\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GLOG", "TF_CPP", "ABSL"))}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                            env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == "" and result.stdout == ""
 
@@ -82,7 +83,8 @@ def test_video_mode_takes_any_frame_times() -> None:
     the landmarker runs on its own clock."""
     frames = list(iter_frames(recording("video", "styletalk_Obama_clip2.mp4"), end_s=1.0))
     times = [0.0, 0.0, 0.033, 0.02, 0.5, 0.5001, 0.49] + [0.6 + 0.04 * i for i in range(len(frames) - 7)]
-    odd = [Frame(index=i, time_s=t, image=f.image) for i, (t, f) in enumerate(zip(times, frames, strict=True))]
+    odd = [Frame(index=i, time_s=t, image=f.image)
+           for i, (t, f) in enumerate(zip(times, frames, strict=True))]
     tracks = track_frames(odd, fps=30.0, width=256, height=256)
     assert tracks.present.all()
     assert np.isfinite(tracks.blendshapes).all() and np.isfinite(tracks.transform).all()

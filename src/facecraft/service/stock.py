@@ -81,7 +81,8 @@ def _retire_outdated(db: Database) -> None:
     from facecraft.faces.bundle import load_bundle
 
     with db.session() as session:
-        for face in session.scalars(select(Face).where(Face.face_type == "system", Face.status == "completed")):
+        installed = select(Face).where(Face.face_type == "system", Face.status == "completed")
+        for face in session.scalars(installed):
             try:
                 load_bundle(face.bundle_path or "")
             except BundleError as exc:

@@ -35,7 +35,7 @@ _decoder: pocketsphinx.Decoder | None = None
 def _create() -> pocketsphinx.Decoder:
     from facecraft.models import model_path
 
-    model = model_path("pocketsphinx_en_us")  # the wheel's en-us folder (the decoder's defaults), hash-checked
+    model = model_path("pocketsphinx_en_us")  # the wheel's en-us folder (the decoder's defaults), checked
     try:
         dec = pocketsphinx.Decoder(samprate=PCM_RATE, loglevel="FATAL", **_SEARCH_LIMITS)
         dec.add_allphone_file(_ALLPHONE, str(model / "en-us-phone.lm.bin"))

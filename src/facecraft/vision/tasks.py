@@ -30,6 +30,7 @@ import re
 import sys
 import tempfile
 import threading
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ _QUIET_CALLS = 2  # first calls of a task that may still log (absl's first line,
 _NATIVE_LINE = re.compile(r"^(?:[IWEF]\d{4} |[IWEF]\d{8} |INFO: |WARNING: |ERROR: |E\d{4})")
 _NATIVE_ERROR = re.compile(r"^(?:[EF]\d{4}|ERROR: )")
 _fd_lock = threading.Lock()
+_SHORT_RANGE = "face_detector.tflite"  # the landmarker's own detector, inside face_landmarker.task
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 Detection = tuple[Box, float]  # box and detector score
@@ -190,27 +192,36 @@ class Landmarker(_Task):
 
 
 class Detector(_Task):
-    """Full-range face detector (IMAGE mode): finds faces down to a few percent of the frame.
+    """Face detector (IMAGE mode), full range by default: finds faces down to a few percent of the frame.
 
     The landmarker's own detector is short-range and misses faces smaller than about a fifth of the
-    frame (a person filmed full-body by a phone); this one sees a 128 px face in a 640 px frame.
+    frame (a person filmed full-body by a phone); the full-range one sees a 128 px face in a 640 px
+    frame. ``full_range=False`` runs that short-range detector (``face_detector.tflite`` inside
+    ``face_landmarker.task``): a third of the cost (1.8 against 5.4 ms a 512 px frame), for faces of
+    a size the landmarker itself would find.
     """
 
-    def __init__(self, *, min_detection_confidence: float = 0.5) -> None:
+    def __init__(self, *, full_range: bool = True, min_detection_confidence: float = 0.5) -> None:
         super().__init__()
-        path = model_path("face_detector_full_range")
         mp, base_options, vision = _tasks()
         self._mp = mp
+        if full_range:
+            path = model_path("face_detector_full_range")
+            base = base_options(model_asset_path=str(path))
+            name = path.name
+        else:
+            with zipfile.ZipFile(model_path("face_landmarker")) as task:
+                base = base_options(model_asset_buffer=task.read(_SHORT_RANGE))
+            name = f"{_SHORT_RANGE} of face_landmarker.task"
         options = vision.FaceDetectorOptions(
-            base_options=base_options(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.IMAGE,
+            base_options=base, running_mode=vision.RunningMode.IMAGE,
             min_detection_confidence=min_detection_confidence,
         )
         try:
             with native_log_captured():
                 self._task = vision.FaceDetector.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
-            raise VisionError(f"cannot start the face detector ({path.name}): {exc}") from exc
+            raise VisionError(f"cannot start the face detector ({name}): {exc}") from exc
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Face boxes (pixels of ``image``, a contiguous RGB uint8 array) with their scores."""

@@ -5,7 +5,7 @@ For video the landmarker runs in VIDEO mode for one face: it tracks landmarks be
 re-detects when it loses the face. (Asked for two faces, it re-detects every frame while it sees one
 and takes its region from the detection instead of the tracked landmarks: slower, and 7% of the
 inter-ocular distance off the legacy mesh on the small phone face instead of 1.8%.) Other people are
-looked for separately every few frames (full-range detector with the primary face blanked out).
+looked for separately every few frames, with a face detector.
 Photos use IMAGE mode with up to ``max_faces`` faces.
 
 The landmarker's built-in detector is short-range and misses faces smaller than about a fifth of the
@@ -103,6 +103,7 @@ class FaceTracker:
         self._crop_mesh: Landmarker | None = None
         self._verifier: Landmarker | None = None  # IMAGE mode: is a detector box a face?
         self._detector: Detector | None = None
+        self._near_detector: Detector | None = None  # short range: other people beside a large face
         self._crop: _Crop | None = None  # set while following a small face
         self._previous: Box | None = None
         self._others: list[FaceObservation] = []  # detector-only faces found beside the primary one
@@ -113,6 +114,11 @@ class FaceTracker:
         if self._detector is None:
             self._detector = Detector(min_detection_confidence=max(self._min_conf, _DETECTOR_MIN_SCORE))
         return self._detector
+
+    def _get_near_detector(self) -> Detector:
+        if self._near_detector is None:
+            self._near_detector = Detector(full_range=False, min_detection_confidence=self._min_conf)
+        return self._near_detector
 
     def _get_crop_mesh(self) -> Landmarker:
         if self._crop_mesh is None:
@@ -141,17 +147,17 @@ class FaceTracker:
         elif not self.static_image_mode:
             if self._previous is None:
                 self._since_others = _OTHERS_EVERY  # a new face: look for others now
-            faces = [faces[0], *self._other_faces(image, faces[0], tiles=False)]
+            faces = [faces[0], *self._other_faces(image, faces[0], small=False)]
         faces = self._order(faces)
         self._previous = faces[0].box if faces else None
         return faces
 
     def close(self) -> None:
         """Free the MediaPipe tasks (safe to call twice)."""
-        for task in (self._mesh, self._crop_mesh, self._verifier, self._detector):
+        for task in (self._mesh, self._crop_mesh, self._verifier, self._detector, self._near_detector):
             if task is not None:
                 task.close()
-        self._mesh = self._crop_mesh = self._verifier = self._detector = None
+        self._mesh = self._crop_mesh = self._verifier = self._detector = self._near_detector = None
 
     def __enter__(self) -> FaceTracker:
         return self
@@ -174,14 +180,14 @@ class FaceTracker:
             return None
         return _observation(meshes[0], crop.x0, crop.y0)
 
-    def _detect(self, image: np.ndarray, *, tiles: bool = True) -> list[Detection]:
+    def _detect(self, image: np.ndarray) -> list[Detection]:
         """Full-range face detection; when the whole frame gives nothing, look again in tiles.
 
         The model sees the frame shrunk to 192x192 and often returns nothing when several small
         faces share the frame; square tiles make the faces bigger for it.
         """
         found = self._detect_in(image, 0, 0)
-        if not found and tiles:
+        if not found:
             for x0, y0, side in _tiles(image.shape[1], image.shape[0]):
                 for box, score in self._detect_in(image[y0:y0 + side, x0:x0 + side], x0, y0):
                     if not any(_same_face(box, other) for other, _ in found):
@@ -217,15 +223,17 @@ class FaceTracker:
         self._crop = _square_crop((x0 + x1) / 2, (y0 + y1) / 2, side, width, height)
         return [primary, *self._other_faces(image, primary)]
 
-    def _other_faces(self, image: np.ndarray, primary: FaceObservation, *, tiles: bool = True
+    def _other_faces(self, image: np.ndarray, primary: FaceObservation, *, small: bool = True
                      ) -> list[FaceObservation]:
-        """Faces besides the primary one, found with the primary blanked out (detector boxes).
+        """Faces besides the primary one (detector boxes); a box counts only when the landmarker finds
+        a face in it.
 
-        The full-range detector tends to report only the strongest of several faces, so a square
-        around the primary is filled with grey before looking again; a box counts only when the
-        landmarker finds a face in it. ``tiles``: look in tiles too when the whole frame shows
-        nothing (beside a small face, where other faces are small too). Runs every ``_OTHERS_EVERY``
-        frames in video mode (the answer is reused in between), every time for photos.
+        Beside a small primary face (``small``) other faces are small too: the full-range detector,
+        which tends to report only the strongest of several faces, looks again with a square around
+        the primary filled with grey, and in tiles when the whole frame shows nothing. Beside a face
+        the landmarker found by itself, its short-range detector looks (as the legacy face mesh did
+        for its second face). Runs every ``_OTHERS_EVERY`` frames in video mode (the answer is
+        reused in between), every time for photos.
         """
         if self.max_faces < 2:
             return []
@@ -233,13 +241,17 @@ class FaceTracker:
         if not self.static_image_mode and self._since_others < _OTHERS_EVERY:
             return self._others
         self._since_others = 0
-        height, width = image.shape[:2]
-        x0, y0, x1, y1 = primary.box
-        side = max(x1 - x0, y1 - y0) * _CROP_SCALE
-        blank = _square_crop((x0 + x1) / 2, (y0 + y1) / 2, side, width, height)
-        masked = image.copy()
-        masked[blank.y0:blank.y1, blank.x0:blank.x1] = 127
-        found = [(box, score) for box, score in self._detect(masked, tiles=tiles)
+        if small:
+            height, width = image.shape[:2]
+            x0, y0, x1, y1 = primary.box
+            side = max(x1 - x0, y1 - y0) * _CROP_SCALE
+            blank = _square_crop((x0 + x1) / 2, (y0 + y1) / 2, side, width, height)
+            masked = image.copy()
+            masked[blank.y0:blank.y1, blank.x0:blank.x1] = 127
+            candidates = self._detect(masked)
+        else:
+            candidates = self._get_near_detector().detect(image)
+        found = [(box, score) for box, score in candidates
                  if not _same_face(box, primary.box) and self._is_face(image, box)]
         self._others = [_box_only(box, score) for box, score in found][: self.max_faces - 1]
         return self._others
