@@ -7,7 +7,10 @@ Tasks API does that the tracker must not inherit:
   XNNPACK delegate", "Sparsity tensors may not yet be fully supported" 46 times for the sparse
   detector, "Feedback manager ...") straight to file descriptor 2; no environment variable or Python
   API silences them. Creating, the first calls and closing run with fd 2 captured: native lines go to
-  this module's logger (DEBUG; errors at WARNING), anything else is written back to stderr.
+  this module's logger (DEBUG; errors at WARNING), anything else is written back to stderr. One line
+  comes once per process at whichever inference first meets an unaligned input tensor ("Input tensor
+  memory is not aligned", LiteRT), which can be any later frame of the landmarker: the first task of
+  a process runs one full-range detection under capture, which always logs it, to use it up.
 - **Smoothing in VIDEO mode.** The landmarker smooths landmarks with a One-Euro filter driven by the
   timestamps, which delays the mouth by 0.25-0.6 frame (measured against IMAGE mode on two speaking
   clips). The tracker smooths without lag afterwards (``vision.smoothing``), so each VIDEO-mode
@@ -111,6 +114,27 @@ def _square(image: np.ndarray) -> np.ndarray:
     return canvas
 
 
+_one_time_logs_done = False
+_one_time_lock = threading.Lock()
+
+
+def _use_up_one_time_logs() -> None:
+    """Run one full-range detection under capture, once per process (see the module docstring)."""
+    global _one_time_logs_done
+    with _one_time_lock:
+        if _one_time_logs_done:
+            return
+        _one_time_logs_done = True
+        mp, base_options, vision = _tasks()
+        options = vision.FaceDetectorOptions(
+            base_options=base_options(model_asset_path=str(model_path("face_detector_full_range"))),
+            running_mode=vision.RunningMode.IMAGE,
+        )
+        with native_log_captured():
+            with vision.FaceDetector.create_from_options(options) as task:
+                task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
+
+
 class _Task:
     """Common life cycle: create and close quietly, count calls, refuse use after close."""
 
@@ -118,6 +142,10 @@ class _Task:
 
     def __init__(self) -> None:
         self._calls = 0
+        try:
+            _use_up_one_time_logs()
+        except (RuntimeError, ValueError) as exc:
+            raise VisionError(f"cannot start MediaPipe: {exc}") from exc
 
     def _run(self, call):  # noqa: ANN001, ANN202 - a closure over the task
         if self._task is None:
