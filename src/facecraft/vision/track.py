@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,9 @@ def track_image(image: np.ndarray, *, max_faces: int = 2) -> Tracks:
 
 def _track(tracker: FaceTracker, frames: Iterable[Frame], *, fps: float, width: int, height: int,
            progress: Callable[[int], None] | None = None, keep_raw: bool = False) -> Tracks:
+    """One pass: the tracker works on frame n in a worker thread while this thread takes frame n+1
+    from ``frames`` (decoding it; in a build also encoding it), then the pixel features of frame n.
+    MediaPipe and PyAV release the GIL, so on two cores the two overlap."""
     times: list[float] = []
     raw: list[np.ndarray] = []
     shapes: list[np.ndarray] = []
@@ -67,8 +71,8 @@ def _track(tracker: FaceTracker, frames: Iterable[Frame], *, fps: float, width: 
     pixels: list[tuple[float, float, float]] = []
     absent = FaceObservation(landmarks=np.full((N_LANDMARKS, 3), np.nan, np.float32), box=(0, 0, 0, 0),
                              score=0.0)
-    for n, frame in enumerate(frames, start=1):
-        faces = tracker.process(frame.image)
+
+    def finish(frame: Frame, faces: list[FaceObservation]) -> None:
         counts.append(len(faces))
         times.append(frame.time_s)
         primary = faces[0] if faces and np.isfinite(faces[0].landmarks[0, 0]) else absent
@@ -81,7 +85,17 @@ def _track(tracker: FaceTracker, frames: Iterable[Frame], *, fps: float, width: 
             feats = pixel_features(frame.image, primary.landmarks)
             pixels.append((feats.teeth, feats.sharpness, feats.luminance))
         if progress is not None:
-            progress(n)
+            progress(len(times))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker") as worker:
+        pending: tuple[Frame, Future[list[FaceObservation]]] | None = None
+        for frame in frames:
+            submitted = (frame, worker.submit(tracker.process, frame.image))
+            if pending is not None:
+                finish(pending[0], pending[1].result())
+            pending = submitted
+        if pending is not None:
+            finish(pending[0], pending[1].result())
     landmarks = np.stack(raw) if raw else np.zeros((0, N_LANDMARKS, 3), np.float32)
     pix = np.asarray(pixels, dtype=np.float32).reshape(-1, 3)
     return tracks_from_landmarks(
