@@ -16,7 +16,7 @@ import numpy as np
 
 from facecraft.errors import VisionError
 
-N_LANDMARKS = 478  # MediaPipe face mesh with iris refinement
+N_LANDMARKS = 478  # MediaPipe face landmarks: 468 mesh points + 10 iris points
 # The FaceLandmarker's blendshape categories, in its output order (index 0 is its "neutral" score).
 BLENDSHAPE_NAMES: tuple[str, ...] = (
     "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
