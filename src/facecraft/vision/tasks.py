@@ -147,6 +147,14 @@ class _Task:
         except (RuntimeError, ValueError) as exc:
             raise VisionError(f"cannot start MediaPipe: {exc}") from exc
 
+    def _start(self, factory, options, what: str) -> None:  # noqa: ANN001 - a Tasks class and its options
+        """Create the MediaPipe task (``factory.create_from_options``) with its log lines captured."""
+        try:
+            with native_log_captured():
+                self._task = factory.create_from_options(options)
+        except (RuntimeError, ValueError) as exc:
+            raise VisionError(f"cannot start the {what}: {exc}") from exc
+
     def _run(self, call):  # noqa: ANN001, ANN202 - a closure over the task
         if self._task is None:
             raise VisionError("the face tracker is closed")
@@ -191,11 +199,7 @@ class Landmarker(_Task):
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        try:
-            with native_log_captured():
-                self._task = vision.FaceLandmarker.create_from_options(options)
-        except (RuntimeError, ValueError) as exc:
-            raise VisionError(f"cannot start the face landmarker ({path.name}): {exc}") from exc
+        self._start(vision.FaceLandmarker, options, f"face landmarker ({path.name})")
 
     def detect(self, image: np.ndarray) -> list[Mesh]:
         """Faces in a contiguous RGB uint8 image (consecutive frames in VIDEO mode)."""
@@ -245,11 +249,7 @@ class Detector(_Task):
             base_options=base, running_mode=vision.RunningMode.IMAGE,
             min_detection_confidence=min_detection_confidence,
         )
-        try:
-            with native_log_captured():
-                self._task = vision.FaceDetector.create_from_options(options)
-        except (RuntimeError, ValueError) as exc:
-            raise VisionError(f"cannot start the face detector ({name}): {exc}") from exc
+        self._start(vision.FaceDetector, options, f"face detector ({name})")
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Face boxes (pixels of ``image``, a contiguous RGB uint8 array) with their scores."""
