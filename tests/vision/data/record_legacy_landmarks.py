@@ -13,9 +13,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import mediapipe as mp
 import numpy as np
 
-import mediapipe as mp
 from facecraft.media import iter_frames, read_image
 from facecraft.vision import FaceTracker
 
