@@ -76,7 +76,7 @@ def test_check_a_photo():
 def test_create_and_show(german_bundle):
     result = facecraft("faces", "show", german_bundle)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "German anchor" in result.stdout and "facecraft.face/1" in result.stdout
+    assert "German anchor" in result.stdout and "facecraft.face/2" in result.stdout
     assert "mimictalk_German_20s.mp4" in result.stdout and "speaking" in result.stdout
     shown = json.loads(facecraft("faces", "show", german_bundle, "--json").stdout)
     assert shown["manifest"]["output"]["frames"] == 500 and shown["report"]["passed"] is True

@@ -16,6 +16,7 @@ __all__ = [
     "VisionError",
     "SpeechError",
     "BundleError",
+    "ModelError",
     "RenderError",
     "InputError",
     "NotFoundError",
@@ -124,6 +125,15 @@ class BundleError(FacecraftError):
     """A Face bundle is missing, damaged or of an unknown format version."""
 
     default_error_id = "bundle_invalid"
+
+
+class ModelError(FacecraftError):
+    """A model file the project ships (or a pinned package ships) is missing or differs from its sha256.
+
+    An installation problem, not bad input: reinstall facecraft (or the named package).
+    """
+
+    default_error_id = "model_invalid"
 
 
 class RenderError(FacecraftError):

@@ -1,6 +1,6 @@
 """facecraft.faces: upload checks, speaking/listening analysis, and the Face bundle (build, load, export).
 
-See DESIGN.md. The bundle format is ``facecraft.face/1``; thresholds of the checks live in
+See DESIGN.md. The bundle format is ``facecraft.face/2``; thresholds of the checks live in
 ``facecraft.faces.thresholds``.
 """
 

@@ -550,7 +550,7 @@ def _run_image_checks(path_or_bytes: str | Path | bytes, th: Thresholds, checks:
                              f"{w}x{h} is too small; the photo must be at least {side}x{side}.", min(h, w), side))
     else:
         checks.append(_check("quality_issue_detected", "Resolution", "pass", f"{w}x{h}.", min(h, w), side))
-    tracks = vision.track_frames([Frame(index=0, time_s=0.0, image=image)], fps=1.0, width=w, height=h)
+    tracks = vision.track_image(image)
     count = int(tracks.face_count[0]) if len(tracks) else 0
     if count == 0 or not bool(tracks.present[0]):
         checks.append(_check("face_or_obstruction_detected", "Face visible", "fail",

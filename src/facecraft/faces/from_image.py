@@ -118,8 +118,7 @@ def _track_one(image: np.ndarray) -> np.ndarray | None:
     """Landmarks (478, 3) of the primary face in a still image, or None."""
     from facecraft import vision
 
-    h, w = image.shape[:2]
-    tracks = vision.track_frames([Frame(index=0, time_s=0.0, image=image)], fps=1.0, width=w, height=h)
+    tracks = vision.track_image(image)
     if not len(tracks) or not bool(tracks.present[0]):
         return None
     return np.asarray(tracks.landmarks[0], dtype=np.float64)

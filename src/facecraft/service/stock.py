@@ -162,6 +162,7 @@ def install_stock_faces(source: Path, *, settings: Settings | None = None) -> li
     storage = Storage(settings.data_dir)
     changed: list[str] = []
     try:
+        _retire_outdated(db)
         with tempfile.TemporaryDirectory(prefix="facecraft-stock-") as tmp:
             for path, preview, key in find_stock_faces(source):
                 try:
@@ -210,3 +211,20 @@ def _install_one(db: Database, storage: Storage, folder: Path, bundle, preview: 
         face.voice_name = voice.get("voice_name") if isinstance(voice, dict) else None
     log.info("installed stock Face %s (%s) from %s", name, face_id, folder)
     return face_id
+
+
+def _retire_outdated(db: Database) -> None:
+    """Installed stock Faces whose bundle this version no longer reads (an older format) turn to
+    ``error`` with the rebuild instruction, so they are not offered for videos that would fail."""
+    from facecraft.errors import BundleError
+    from facecraft.faces.bundle import load_bundle
+
+    with db.session() as session:
+        installed = select(Face).where(Face.face_type == "system", Face.status == "completed")
+        for face in session.scalars(installed):
+            try:
+                load_bundle(face.bundle_path or "")
+            except BundleError as exc:
+                if exc.error_id == "bundle_version":
+                    face.status, face.error_id, face.error_message = "error", exc.error_id, exc.message
+                    log.warning("stock Face %s needs a rebuild: %s", face.id, exc.message)

