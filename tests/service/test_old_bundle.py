@@ -42,7 +42,7 @@ def test_a_video_of_a_face_with_an_old_bundle_fails_clearly(tmp_path: Path) -> N
         video = poll(lambda: client.get(f"/v2/videos/{video_id}").json(),
                      lambda v: v["status"] in ("ready", "error"), timeout=120)
     assert video["status"] == "error", video
-    assert video["error_id"] == "bundle_version", video
+    assert video["error_id"] == "video_error", video  # a contract id; the sentence says what to do
     assert "facecraft faces create" in video["status_details"]
     assert "facecraft.face/1" in video["status_details"]
 

@@ -6,10 +6,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from facecraft.commands._help import example
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add ``worker`` to the top-level parser."""
-    parser = sub.add_parser("worker", help="run job workers (builds and renders) without the API")
+    parser = sub.add_parser(
+        "worker", help="run job workers (builds and renders) without the API",
+        **example("facecraft worker --data-dir /srv/facecraft --jobs 2"),
+    )
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="data directory (default: FACECRAFT_DATA_DIR)"
     )
