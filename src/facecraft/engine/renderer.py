@@ -20,7 +20,7 @@ from facecraft.engine.motion import MotionStep
 from facecraft.engine.select import MouthSelector
 from facecraft.engine.timeline import ShapePriors, Timeline, build_timeline
 from facecraft.errors import BundleError, InputError
-from facecraft.faces import motion_graph, mouthdb
+from facecraft.faces import lipsync, motion_graph, mouthdb
 from facecraft.faces.bundle import FORMAT, FaceBundle
 from facecraft.speech.types import Phone
 from facecraft.vision import landmarks as lm
@@ -58,7 +58,12 @@ class Renderer:
         self.selector = MouthSelector(self.db, self.config, closed_aperture=self.priors.closed)
         self.compositor = Compositor(self.db, self.config)
         self.listening_mouth_rests = _listening_mouth_rests(self.graph, self.tracks, self.priors, self.config)
-        self.audio_model = mouthdb.AudioMouthModel.unpack(self.db.audio_model)
+        # the speaker-independent model adapted to this Face; older bundles have only their own model
+        self.audio_model: lipsync.FaceLipModel | mouthdb.AudioMouthModel | None
+        if (bundle.path / lipsync.FILENAME).is_file():
+            self.audio_model = lipsync.FaceLipModel.load(bundle.file(lipsync.FILENAME))
+        else:
+            self.audio_model = mouthdb.AudioMouthModel.unpack(self.db.audio_model)
         if self.audio_model is not None and self.audio_model.future_frames > self.config.lookahead:
             log.warning("the audio model reads %d frames ahead, more than the %d-frame look-ahead: streamed "
                         "renders may differ from batch ones",
@@ -74,7 +79,7 @@ class Renderer:
             self.size = (_even(self.source_size[0]), _even(self.source_size[1]))
 
     def predict_mouth(self, samples16k: np.ndarray, n: int, fps: float | None = None) -> np.ndarray | None:
-        """(n, 2) aperture and width from the Face's own audio-to-mouth model (None without a model)."""
+        """(n, 2) aperture and width from the Face's audio-to-mouth model (None without a model)."""
         if self.audio_model is None or n == 0:
             return None
         raw = self.audio_model.predict(samples16k, 16000, fps or self.fps, n)
