@@ -183,7 +183,10 @@ def build_timeline(
     lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
     if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
         quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])
-    press = (_CLOSURE[vis] & (vis != SIL)) if trusted else np.zeros(n, dtype=bool)  # p, b, m
+    # p, b, m press the lips together during the phone itself, not ``lead_s`` before it: the lips close
+    # as the stop's closure begins (the lead suits the opening gestures, which start before their sound)
+    at_phone = _phone_visemes(phones, n, fps, 0.0) if trusted else vis
+    press = (_CLOSURE[at_phone] & (at_phone != SIL)) if trusted else np.zeros(n, dtype=bool)
     closed = quiet | press
     share = np.where(closed, 0.0, share)
     share_s = _smooth(share, config.coartic) if n else share
