@@ -79,14 +79,18 @@ def clips(*, corpus: bool = True, dev: bool = True) -> list[Clip]:
     return out
 
 
+TRACKING_CODE = ("tracker.py", "track.py", "smoothing.py", "features.py", "pose.py", "types.py", "landmarks.py")
+
+
 @lru_cache(maxsize=1)
 def tracker_signature() -> str:
-    """Changes whenever the tracking code or MediaPipe changes."""
+    """Changes whenever the tracking code (``TRACKING_CODE`` in ``facecraft.vision``) or MediaPipe changes."""
     import mediapipe
 
     digest = hashlib.sha256(str(getattr(mediapipe, "__version__", "")).encode())
-    for path in sorted((REPO / "src" / "facecraft" / "vision").glob("*.py")):
-        digest.update(path.read_bytes())
+    for name in TRACKING_CODE:
+        path = REPO / "src" / "facecraft" / "vision" / name
+        digest.update(path.read_bytes() if path.exists() else b"")
     return digest.hexdigest()[:12]
 
 

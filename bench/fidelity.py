@@ -17,9 +17,9 @@ check's 5 s minimum is lowered for the bench). Tracks of the clips are cached (`
 Besides the lip-shape figures: ``mouth_sharpness`` (variance of the Laplacian in the mouth box of the
 generated frames over that of the real ones), and for the text path ``bilabial_error_frames``: the
 clip's audio is recognised (Whisper) and force-aligned, re-voiced with those phones trusted as a
-transcript's would be, and for each p/b/m the frame where the generated lips close is compared with
-the phone (0 inside the phone, else frames before its start (negative) or after its end);
-``bilabial_within_1`` is the share within one frame. The same measure on the real footage is
+transcript's would be, and for each p/b/m (not right after a pause) the frame where the generated lips
+close minus the phone's first frame (see ``bilabial_errors``); ``bilabial_within_1`` is the share
+within one frame. The same measure on the real footage is
 ``bilabial_error_footage``.
 """
 
@@ -194,24 +194,35 @@ def mouth_sharpness(gen: list[np.ndarray], gt: list[np.ndarray], gt_tracks: Trac
 
 
 def bilabial_errors(aperture: np.ndarray, phones: list, fps: float, span: float) -> list[int]:
-    """Per p/b/m phone: frames between where the lips close and the phone (0 inside it, negative before
-    its start, positive after its end). The lips close at the first frame of the window around the phone
-    (6 frames before to 3 after) within 15 % of ``span`` (the closed-to-open range) of its smallest
-    aperture; a window with no tracked frame is skipped."""
+    """Per p/b/m phone: the frame where the lips close minus the phone's first frame.
+
+    Closed frames are those of the window around the phone (6 frames before to 3 after) within 15 % of
+    ``span`` (the closed-to-open range) of the window's smallest aperture; the run of closed frames that
+    overlaps the phone (else the nearest) starts the closure. Phones right after a pause or another
+    bilabial are skipped (the lips are already closed: there is no closure to time)."""
     ap = np.asarray(aperture, dtype=np.float64)
     n = len(ap)
     out = []
-    for p in phones:
+    for k, p in enumerate(phones):
         if p.symbol.upper() not in BILABIAL:
             continue
-        f0, f1 = int(np.floor(p.start * fps)), max(int(np.floor(p.start * fps)), int(np.ceil(p.end * fps)) - 1)
+        before = phones[k - 1] if k else None
+        if before is None or before.symbol.upper() in BILABIAL | {"SIL"} or p.start - before.start < 0.03:
+            continue
+        f0 = int(np.floor(p.start * fps))
+        f1 = max(f0, int(np.ceil(p.end * fps)) - 1)
         a, b = max(0, f0 - 6), min(n, f1 + 4)
         window = ap[a:b]
-        if b <= a or not np.isfinite(window).any():
+        if b - a < 3 or not np.isfinite(window).any():
             continue
-        lo = np.nanmin(window)
-        onset = a + int(np.flatnonzero(np.nan_to_num(window, nan=np.inf) <= lo + 0.15 * span)[0])
-        out.append(onset - f0 if onset < f0 else (onset - f1 if onset > f1 else 0))
+        closed = np.nan_to_num(window, nan=np.inf) <= np.nanmin(window) + 0.15 * span
+        best = None
+        for r0, r1 in runs(closed):
+            s0, s1 = a + r0, a + r1 - 1
+            gap = 0 if s1 >= f0 and s0 <= f1 else min(abs(s0 - f1), abs(s1 - f0))
+            if best is None or gap < best[0]:
+                best = (gap, s0)
+        out.append(int(best[1] - f0))
     return out
 
 
@@ -339,7 +350,9 @@ def loso_run(names: list[str] | None, work: Path) -> tuple[list[Path], list[dict
 
         def run(video: Path, model=model) -> dict:  # noqa: ANN001
             with lipsync.general_override(model):
-                return {**run_clip(video, work, loso=True), "speaker": clip.speaker, "dev": clip.dev}
+                row = {**run_clip(video, work, loso=True), "speaker": clip.speaker, "dev": clip.dev}
+            print(" ".join(f"{k}={row[k]:.3f}" for k in TABLE if isinstance(row.get(k), float)), file=sys.stderr)
+            return row
 
         rows += run_clips([clip.path], run)
     return [c.path for c in chosen], rows
