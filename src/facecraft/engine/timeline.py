@@ -20,6 +20,7 @@ from facecraft.faces.analyze import drop_short_runs
 from facecraft.speech.types import Phone
 from facecraft.speech.vad import speech_mask
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
+from facecraft.vision.smoothing import runs
 
 __all__ = ["Timeline", "ShapePriors", "build_timeline", "frame_energy_db"]
 
@@ -179,7 +180,12 @@ def build_timeline(
     width_share = _SHAPE_W[vis]
     trusted = bool(phones) and trust_phones
     quiet = ~voiced | (db < config.silence_db) | (trusted & (vis == SIL))
+    # a short pause between words need not close the lips, but the quiet before the first word and after
+    # the last does, however short (else the first frame shows a mouth open on silence)
+    edges = [(a, b) for a, b in runs(quiet) if a == 0 or b == n]
     quiet = drop_short_runs(quiet, int(round(config.min_pause_s * fps)))
+    for a, b in edges:
+        quiet[a:b] = True
     lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
     if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
         quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])

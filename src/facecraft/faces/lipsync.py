@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -119,8 +120,11 @@ class GeneralLipModel:
             found = _sha256(path)
             if found != sha256:
                 raise BundleError(f"the general lip-sync model {path.name} has sha256 {found}, expected {sha256}")
-        with np.load(path, allow_pickle=False) as data:
-            fields = {k: data[k] for k in cls.__dataclass_fields__}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                fields = {k: data[k] for k in cls.__dataclass_fields__}
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise BundleError(f"the general lip-sync model {path.name} is damaged: {exc}") from exc
         fields["lag_frames"] = float(fields["lag_frames"])
         return cls(**fields)
 
@@ -306,7 +310,7 @@ class FaceLipModel:
                     raise BundleError("the Face's lip-sync model is from another engine version; rebuild the Face",
                                       error_id="bundle_invalid")
                 fields = {k: data[k] for k in cls.__dataclass_fields__}
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise BundleError(f"the Face's lip-sync model {Path(path).name} is damaged: {exc}",
                               error_id="bundle_invalid") from exc
         for k in ("closed", "span", "width_mean", "width_std", "cv_r", "pull"):
