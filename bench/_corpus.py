@@ -79,7 +79,8 @@ def clips(*, corpus: bool = True, dev: bool = True) -> list[Clip]:
     return out
 
 
-TRACKING_CODE = ("tracker.py", "track.py", "smoothing.py", "features.py", "pose.py", "types.py", "landmarks.py")
+TRACKING_CODE = ("tracker.py", "track.py", "smoothing.py", "features.py", "pose.py", "types.py",
+                 "landmarks.py")
 
 
 @lru_cache(maxsize=1)
@@ -116,7 +117,9 @@ def cached_tracker(key: str) -> Callable[..., Tracks]:
     return track
 
 
-def constant_rate(path: Path, fps: float, start_s: float = 0.0, end_s: float | None = None) -> Iterator[Frame]:
+def constant_rate(
+    path: Path, fps: float, start_s: float = 0.0, end_s: float | None = None
+) -> Iterator[Frame]:
     """Decoded frames at a constant rate (as a Face build stores its footage), long side <= 1280."""
     k = 0
     for frame in media.iter_frames(path, max_side=FOOTAGE_MAX_SIDE, start_s=start_s, end_s=end_s):

@@ -351,7 +351,8 @@ def loso_run(names: list[str] | None, work: Path) -> tuple[list[Path], list[dict
         def run(video: Path, model=model) -> dict:  # noqa: ANN001
             with lipsync.general_override(model):
                 row = {**run_clip(video, work, loso=True), "speaker": clip.speaker, "dev": clip.dev}
-            print(" ".join(f"{k}={row[k]:.3f}" for k in TABLE if isinstance(row.get(k), float)), file=sys.stderr)
+            figures = (f"{k}={row[k]:.3f}" for k in TABLE if isinstance(row.get(k), float))
+            print(" ".join(figures), file=sys.stderr)
             return row
 
         rows += run_clips([clip.path], run)
@@ -361,7 +362,8 @@ def loso_run(names: list[str] | None, work: Path) -> tuple[list[Path], list[dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", nargs="+", type=Path, help="clips with audio (default: the test videos)")
-    parser.add_argument("--loso", action="store_true", help="leave-one-speaker-out over the corpus and dev clips")
+    parser.add_argument("--loso", action="store_true",
+                        help="leave-one-speaker-out over the corpus and dev clips")
     parser.add_argument("--clips", nargs="+", help="with --loso: only these clip names (file stems)")
     parser.add_argument("--out", type=Path, help="default bench/results/fidelity.json (fidelity_loso.json)")
     args = parser.parse_args(argv)
@@ -379,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         mean[key.replace("_frames", "_abs_frames")] = float(np.mean([abs(c[key]) for c in ok])) if ok else float("nan")
     groups = {"MEAN": ok}
     if args.loso:
-        groups = {"MEAN dev": [c for c in ok if c["dev"]], "MEAN corpus": [c for c in ok if not c["dev"]], **groups}
+        groups = {"MEAN dev": [c for c in ok if c["dev"]], "MEAN corpus": [c for c in ok if not c["dev"]],
+                  **groups}
     all_errors = [e for c in ok for e in c.get("bilabial_error_frames", [])]
     mean["bilabial_within_1_all"] = float(np.mean(np.abs(all_errors) <= 1)) if all_errors else float("nan")
     mean["mlmd_over_still"] = mean["mlmd"] / mean["mlmd_still"]

@@ -213,7 +213,8 @@ def seam_scores(renderer: Renderer) -> dict[str, float]:
         "ghosting": float(np.nanmax(drops)) if drops else nan,
         "ghosting_footage": float(np.nanpercentile(natural, 99)) if np.isfinite(natural).any() else nan,
         "scale_jump": float(np.nanmax(at_jumps)) if at_jumps else nan,
-        "scale_jump_footage": float(np.nanpercentile(foot_scale, 99)) if np.isfinite(foot_scale).any() else nan,
+        "scale_jump_footage": float(np.nanpercentile(foot_scale, 99))
+        if np.isfinite(foot_scale).any() else nan,
         "seam_jumps": len(jumps),
     }
 

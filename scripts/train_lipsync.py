@@ -48,11 +48,11 @@ def loso(data: list[lipsync.TrainingClip], **kwargs) -> list[dict]:
             pred = model.predict_states(d.states, d.fps, d.n)
             lag = lipsync.best_lag(pred[:, 0], d.targets[:, 0], d.ok)
             ys, oks = lipsync.shifted(d.targets, d.ok, lag)
-            row = {"clip": d.name, "r0": _r(pred[d.ok, 0], d.targets[d.ok, 0]), "r_lag": _r(pred[oks, 0], ys[oks, 0]),
-                   "lag": lag, "r_width": _r(pred[oks, 1], ys[oks, 1])}
+            row = {"clip": d.name, "r0": _r(pred[d.ok, 0], d.targets[d.ok, 0]),
+                   "r_lag": _r(pred[oks, 0], ys[oks, 0]), "lag": lag, "r_width": _r(pred[oks, 1], ys[oks, 1])}
             rows.append(row)
-            print(f"{d.name:<36} r0 {row['r0']:.3f} r_lag {row['r_lag']:.3f} lag {lag:+d} width r {row['r_width']:.3f}",
-                  flush=True)
+            print(f"{d.name:<36} r0 {row['r0']:.3f} r_lag {row['r_lag']:.3f} lag {lag:+d} "
+                  f"width r {row['r_width']:.3f}", flush=True)
     return rows
 
 
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     data = _corpus.load_training_data()
     if args.loso:
         rows = loso(data, n_pca=args.pca, ridge=args.ridge)
-        print(f"MEAN r0 {np.mean([r['r0'] for r in rows]):.3f} r_lag {np.mean([r['r_lag'] for r in rows]):.3f} "
+        print(f"MEAN r0 {np.mean([r['r0'] for r in rows]):.3f} "
+              f"r_lag {np.mean([r['r_lag'] for r in rows]):.3f} "
               f"width {np.mean([r['r_width'] for r in rows]):.3f}")
         return 0
     if args.features != "whisper":

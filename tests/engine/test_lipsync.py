@@ -48,7 +48,9 @@ def held_out() -> tuple[np.ndarray, np.ndarray, float]:
     return audio[a: a + int(len(frames) / fps * 16000)], np.asarray(tracks.aperture), fps
 
 
-def test_a_built_face_carries_its_adapted_model_and_follows_unseen_speech(renderer, held_out) -> None:  # noqa: ANN001
+def test_a_built_face_carries_its_adapted_model_and_follows_unseen_speech(  # noqa: ANN001
+    renderer, held_out
+) -> None:
     model = renderer.audio_model
     assert isinstance(model, lipsync.FaceLipModel)
     assert abs(model.lag) <= lipsync.MAX_LAG and np.isfinite(model.cv_r)
@@ -62,7 +64,9 @@ def test_a_built_face_carries_its_adapted_model_and_follows_unseen_speech(render
     assert renderer.priors.closed - 0.05 < np.median(pred[:, 0]) < renderer.priors.open
 
 
-def test_the_per_face_file_round_trips_and_a_damaged_one_is_a_clear_error(renderer, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_per_face_file_round_trips_and_a_damaged_one_is_a_clear_error(  # noqa: ANN001
+    renderer, tmp_path: Path
+) -> None:
     path = tmp_path / lipsync.FILENAME
     renderer.audio_model.save(path)
     again = lipsync.FaceLipModel.load(path)

@@ -109,7 +109,9 @@ class Renderer:
                 image = self._morph(old, step.fade_index, image, step.index, step.fade_weight)
         return image
 
-    def _morph(self, old: np.ndarray, old_index: int, new: np.ndarray, new_index: int, w: float) -> np.ndarray:
+    def _morph(
+        self, old: np.ndarray, old_index: int, new: np.ndarray, new_index: int, w: float
+    ) -> np.ndarray:
         """The frame ``w`` of the way back from footage frame ``new_index`` to ``old_index`` (a jump's fade).
 
         Both frames are moved onto in-between head geometry (their stable landmarks blended with weight

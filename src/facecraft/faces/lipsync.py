@@ -47,14 +47,17 @@ log = logging.getLogger(__name__)
 
 FILENAME = "lipsync.npz"  # the per-Face file in a bundle
 GENERAL_FILE = Path(__file__).resolve().parents[1] / "models" / "lipsync_general.npz"
-GENERAL_SHA256 = "3df905ee48fba82a95267c0730aac41267fd5d61080d97f6da2ad54b9312123f"  # set by scripts/train_lipsync.py when it writes the file
+# written by scripts/train_lipsync.py together with the file
+GENERAL_SHA256 = "3df905ee48fba82a95267c0730aac41267fd5d61080d97f6da2ad54b9312123f"
 # encoder states read at these offsets (seconds) from each frame's centre
 OFFSETS_S = (-0.16, -0.12, -0.08, -0.04, 0.0, 0.04, 0.08, 0.12, 0.16)
 STATE_RATE = 50.0
 FACE_VERSION = 1
 
 
-def normalise_targets(aperture: np.ndarray, width: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+def normalise_targets(
+    aperture: np.ndarray, width: np.ndarray, ok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Aperture as a share of the speaker's 5th..95th percentile range, width as its z-score; and the
     statistics to undo it."""
     ap, wd = np.asarray(aperture, np.float64), np.asarray(width, np.float64)
@@ -115,11 +118,13 @@ class GeneralLipModel:
     def load(cls, path: Path, sha256: str | None = None) -> GeneralLipModel:
         path = Path(path)
         if not path.is_file():
-            raise BundleError(f"the general lip-sync model {path.name} is missing; run scripts/train_lipsync.py")
+            raise BundleError(f"the general lip-sync model {path.name} is missing; "
+                              "run scripts/train_lipsync.py")
         if sha256:
             found = _sha256(path)
             if found != sha256:
-                raise BundleError(f"the general lip-sync model {path.name} has sha256 {found}, expected {sha256}")
+                raise BundleError(f"the general lip-sync model {path.name} has sha256 {found}, "
+                                  f"expected {sha256}")
         try:
             with np.load(path, allow_pickle=False) as data:
                 fields = {k: data[k] for k in cls.__dataclass_fields__}
@@ -229,7 +234,8 @@ def fit_general(data: list[TrainingClip], *, n_pca: int = N_PCA, ridge: float = 
         y_mean = y.mean(0)
         w = np.linalg.solve(xz.T @ xz + ridge * np.eye(xz.shape[1]), xz.T @ (y - y_mean))
         if rnd == 0 and align:
-            lags = [best_lag(((xi - x_mean) / x_scale @ w)[:, 0], d.targets[:, 0], d.ok) for xi, d in zip(xs, data)]
+            lags = [best_lag(((xi - x_mean) / x_scale @ w)[:, 0], d.targets[:, 0], d.ok)
+                    for xi, d in zip(xs, data)]
             log.info("clip lags: %s", dict(zip([d.name for d in data], lags)))
     return GeneralLipModel(mean=mean.astype(np.float32), scale=scale.astype(np.float32),
                            basis=basis.astype(np.float32), x_mean=x_mean.astype(np.float32),
@@ -307,7 +313,8 @@ class FaceLipModel:
         try:
             with np.load(path, allow_pickle=False) as data:
                 if int(data["version"]) != FACE_VERSION:
-                    raise BundleError("the Face's lip-sync model is from another engine version; rebuild the Face",
+                    raise BundleError("the Face's lip-sync model is from another engine version; "
+                                      "rebuild the Face",
                                       error_id="bundle_invalid")
                 fields = {k: data[k] for k in cls.__dataclass_fields__}
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
@@ -319,8 +326,8 @@ class FaceLipModel:
         return cls(**fields)
 
     @classmethod
-    def fit(cls, samples: np.ndarray, sample_rate: int, tracks: Tracks, general: GeneralLipModel | None = None,
-            params: AdaptParams | None = None) -> FaceLipModel | None:
+    def fit(cls, samples: np.ndarray, sample_rate: int, tracks: Tracks,
+            general: GeneralLipModel | None = None, params: AdaptParams | None = None) -> FaceLipModel | None:
         """Adapt ``general`` (default: the shipped one) to the footage's audio and tracked lips; None when the
         footage has too little tracked speech to learn from."""
         from facecraft.speech.encoder import encoder
@@ -348,8 +355,8 @@ class FaceLipModel:
         weights = weights * np.array([gain, 1.0])
         bias = bias.copy()  # stretched about the footage's mean aperture, which stays where it was
         bias[0] += float(np.mean(ys[oks, 0]) - np.mean(x[oks] @ weights[:, 0] + bias[0]))
-        log.info("lip-sync model adapted: lag %+d frames, pull %g, cross-validated r %.2f, gain %.2f", lag, pull,
-                 cv_r, gain)
+        log.info("lip-sync model adapted: lag %+d frames, pull %g, cross-validated r %.2f, gain %.2f",
+                 lag, pull, cv_r, gain)
         # fitted: the lips of frame t + lag on the audio of frame t, so frame t reads the audio of t - lag
         return cls(mean=general.mean, scale=general.scale, basis=general.basis, x_mean=general.x_mean,
                    x_scale=general.x_scale, weights=weights.astype(np.float32), bias=bias.astype(np.float32),
@@ -369,8 +376,11 @@ def _choose_lag(pred: np.ndarray, y: np.ndarray, ok: np.ndarray, params: AdaptPa
     return best
 
 
-def _pulled_ridge(x: np.ndarray, y: np.ndarray, general: GeneralLipModel, pull: float) -> tuple[np.ndarray, np.ndarray]:
-    """Weights minimising |x w + b - y|^2 + pull |w - w_general|^2 (``pull`` inf: the general weights, refit bias)."""
+def _pulled_ridge(
+    x: np.ndarray, y: np.ndarray, general: GeneralLipModel, pull: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weights minimising |x w + b - y|^2 + pull |w - w_general|^2 (``pull`` inf: the general weights with
+    the bias refit)."""
     w0 = general.weights.astype(np.float64)
     if not np.isfinite(pull):
         return w0, (y - x @ w0).mean(0)

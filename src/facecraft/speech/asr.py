@@ -27,7 +27,8 @@ from facecraft.speech.g2p import transcript_words
 from facecraft.speech.types import Segment, Word
 from facecraft.speech.vad import detect_speech
 
-__all__ = ["ASRBackend", "OpenAIASR", "PocketSphinxASR", "WhisperASR", "Transcript", "speech_windows", "word_error_rate"]
+__all__ = ["ASRBackend", "OpenAIASR", "PocketSphinxASR", "WhisperASR", "Transcript", "speech_windows",
+           "word_error_rate"]
 
 log = logging.getLogger(__name__)
 

