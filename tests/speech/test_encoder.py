@@ -47,6 +47,14 @@ def test_a_window_depends_only_on_its_own_audio(jfk: np.ndarray) -> None:
     assert np.allclose(short[:first], long[:first], atol=1e-5)
 
 
+def test_windows_already_encoded_are_reused(jfk: np.ndarray) -> None:
+    """A streaming renderer re-reads its growing utterance: complete windows are not encoded again."""
+    window = jfk[: int(enc.WINDOW_S * 16000)]
+    first = enc.encoder().states(window)
+    assert enc.encoder().states(window.copy()) is first
+    assert not first.flags.writeable
+
+
 def test_a_model_file_with_another_hash_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(enc, "MODEL_SHA256", "0" * 64)
     enc.whisper_model.cache_clear()

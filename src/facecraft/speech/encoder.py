@@ -34,6 +34,7 @@ STATE_RATE = 50.0  # encoder states per second (10 ms mel hop, stride-2 convolut
 WINDOW_S = 10.0  # audio per encoder call (Whisper's own is 30 s; 10 s costs a sixth and reads as well)
 HOP_S = 8.0  # window starts; the 2 s overlap is split evenly between neighbouring windows
 _MEL_HOP = 160
+_CACHED_WINDOWS = 8
 
 
 def _model_dir() -> Path:
@@ -81,15 +82,33 @@ class WhisperEncoder:
         self._mel = FeatureExtractor(feature_size=80, sampling_rate=RATE, hop_length=_MEL_HOP,
                                      chunk_length=int(WINDOW_S))
         self._lock = threading.Lock()
+        self._cache: dict[bytes, np.ndarray] = {}
 
     def states(self, window: np.ndarray) -> np.ndarray:
-        """(WINDOW_S * 50, DIM) encoder states of one window of 16 kHz audio (zero-padded to WINDOW_S)."""
-        import ctranslate2
+        """(WINDOW_S * 50, DIM) encoder states of one window of 16 kHz audio (zero-padded to WINDOW_S).
 
+        The last few windows are remembered by their audio: a streaming renderer recomputes its timeline
+        as speech arrives, and only the window still growing needs encoding again."""
         n = int(WINDOW_S * RATE)
         x = np.zeros(n, np.float32)
         window = np.asarray(window, dtype=np.float32)[:n]
         x[: window.size] = window
+        key = hashlib.sha1(x.tobytes()).digest()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        out = self._encode(x)
+        out.setflags(write=False)  # shared with later callers
+        with self._lock:
+            self._cache[key] = out
+            while len(self._cache) > _CACHED_WINDOWS:
+                self._cache.pop(next(iter(self._cache)))
+        return out
+
+    def _encode(self, x: np.ndarray) -> np.ndarray:
+        import ctranslate2
+
         mel = self._mel(x, padding=0)[:, : int(WINDOW_S * RATE / _MEL_HOP)]
         view = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None], dtype=np.float32))
         with self._lock:
