@@ -4,9 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 VIDEO ?=
+PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps browser-deps postgres-deps demo test bench clean
+.PHONY: install system-deps browser-deps postgres-deps demo lint test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +17,8 @@ $(STAMP): pyproject.toml
 
 install: system-deps $(STAMP)
 
-# MediaPipe needs libGL and GLib at run time; pyworld compiles with gcc. Installed only when missing.
+# MediaPipe needs libGL and GLib at run time; pyworld compiles with gcc; flite speaks the flite stock
+# voices. Installed only when missing.
 system-deps:
 	@bash scripts/system_deps.sh
 
@@ -28,12 +30,19 @@ browser-deps: $(STAMP)
 postgres-deps:
 	@bash scripts/postgres_deps.sh
 
+# Builds the stock Faces once (and VIDEO's Face), renders a sample video of each, serves the portal.
 demo: install
-	@bash scripts/demo.sh "$(VIDEO)"
+	@PORT="$(PORT)" bash scripts/demo.sh "$(VIDEO)"
 
+# Lint and type-check first (a new type error fails CI), then the suite.
 # pytest exits 5 when it collects no tests: that is not a failure of the suite.
-test: install browser-deps postgres-deps
+test: install browser-deps postgres-deps lint
 	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+
+# ruff (style and import order) over src, tests and bench; mypy over the package (config in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
 
 # Speed and quality, each printing a table and writing bench/results/NAME.json (several minutes).
 bench: install
@@ -42,6 +51,7 @@ bench: install
 	$(PY) bench/render_speed.py
 	$(PY) bench/fidelity.py
 	$(PY) bench/motion.py
+	$(PY) bench/voices.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

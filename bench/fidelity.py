@@ -38,14 +38,14 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from _common import REPO, TESTDATA, clip_means, machine_info, run_clips, write_result
-
 from facecraft import media
-from facecraft.engine import DubPlan, Renderer, dub_frames, select_dub_mouths
+from facecraft.engine import Renderer
+from facecraft.engine.audio_model import mouth_lead, rms_envelope
 from facecraft.faces.build import build_face
 from facecraft.faces.thresholds import Thresholds
 from facecraft.faces.bundle import load_bundle
-from facecraft.faces.mouthdb import mouth_lead, rms_envelope
 from facecraft.media.types import Frame
+from facecraft.perform import DubPlan, dub_frames, select_dub_mouths
 from facecraft.speech.vad import speech_mask
 from facecraft.vision import landmarks as lm
 from facecraft.vision import track_frames

@@ -48,13 +48,12 @@ from pathlib import Path
 import numpy as np
 
 from _common import REPO, TESTDATA, clip_means, machine_info, run_clips, write_result
-from fidelity import default_videos, track
-
 from facecraft import media
 from facecraft.engine import Renderer, StreamingRenderer
 from facecraft.engine.motion import MotionWalker
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
+from fidelity import default_videos, track
 
 PATTERN = ((1, 10.0), (0, 6.0), (1, 20.0), (0, 10.0), (1, 30.0), (0, 20.0))  # (speaking, seconds)
 LISTEN_SECONDS = 8.0
@@ -103,7 +102,7 @@ def _pull(stream: StreamingRenderer, seconds: float) -> tuple[list[np.ndarray], 
     """``seconds`` of frames from ``stream`` and, per frame, whether the footage's own mouth was planned."""
     frames, own = [], []
     for _ in range(int(round(seconds * stream.fps))):
-        frames.append(stream.next_frame())
+        frames.append(stream.next_frame().image)
         own.append(stream.last_mouth is None)
     return frames, own
 

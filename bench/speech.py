@@ -25,8 +25,8 @@ from importlib.metadata import version  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _common import REPO, TESTDATA, machine_info, write_result  # noqa: E402
 
+from _common import REPO, TESTDATA, machine_info, write_result  # noqa: E402
 from facecraft.media import read_audio  # noqa: E402
 from facecraft.speech.align import BOUNDARY_SHIFT_S, align, phone_loop  # noqa: E402
 from facecraft.speech.asr import PocketSphinxASR, word_error_rate  # noqa: E402
@@ -100,7 +100,7 @@ def bench_recognition(repeat: int) -> dict[str, Any]:
         ("librivox", "pocketsphinx_librivox_0870.wav", "pocketsphinx_librivox_0870.txt"),
     ):
         samples, rate = load(audio)
-        seconds, wall, transcript = best_time(lambda: asr.transcribe(samples, rate), repeat)
+        seconds, wall, transcript = best_time(lambda x=samples, r=rate: asr.transcribe(x, r), repeat)
         out[f"wer_{key}"] = word_error_rate((SPEECH / text).read_text(), transcript.text)
         out[f"asr_text_{key}"] = transcript.text
         total_s += seconds

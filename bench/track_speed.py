@@ -3,8 +3,8 @@
 Measures (1) face tracking speed at 512x512 (frames decoded first, so only the tracker is timed) and
 (2) the wall time of a whole Face build as a multiple of the video's duration (< 1 means a build
 takes less time than the video lasts), with the time of each build step and the CPU time (the
-wall time is only meaningful on an otherwise idle machine: the load average is recorded). Prints a table; writes ``bench/results/track_speed.json``
-(or ``--out``) with the machine and the inputs.
+wall time is only meaningful on an otherwise idle machine: the load average is recorded). Prints a
+table; writes ``bench/results/track_speed.json`` (or ``--out``) with the machine and the inputs.
 
     .venv/bin/python bench/track_speed.py [--clips NAME ...] [--out PATH]
 """
@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _common import REPO, TESTDATA, machine_info, write_result
@@ -69,7 +69,8 @@ def bench_build(path: Path, out_dir: Path) -> dict[str, object]:
     if bundle is not None:
         shutil.rmtree(bundle, ignore_errors=True)
     return {"clip": path.name, "size": [info.video.width, info.video.height], "duration_s": round(info.duration_s, 2),
-            "build_s": round(seconds, 2), "cpu_s": round(cpu, 2), "realtime_factor": round(seconds / info.duration_s, 3),
+            "build_s": round(seconds, 2), "cpu_s": round(cpu, 2),
+            "realtime_factor": round(seconds / info.duration_s, 3),
             "steps_s": steps, "error": error}
 
 
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "bench": "track_speed",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "track_fps_512": round(track_fps, 1),
         "build_realtime_factor": round(factor, 3),

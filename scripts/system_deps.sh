@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages facecraft needs at run time, only those missing (needs root or sudo).
 set -euo pipefail
-needed=(libgl1 libglib2.0-0 gcc)
+needed=(libgl1 libglib2.0-0 gcc flite)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -12,7 +12,6 @@ import pytest
 
 from tests.utils import testdata_path
 
-
 FACECRAFT = Path(sys.executable).parent / "facecraft"
 
 
@@ -24,7 +23,7 @@ def facecraft(*args: object, timeout: float = 300) -> subprocess.CompletedProces
 def german_bundle(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("faces")
     result = facecraft("faces", "create", "--video", testdata_path("video", "mimictalk_German_20s.mp4"),
-                       "--name", "German anchor", "--out", out)
+                       "--name", "German anchor", "--out", out, "--consent-attested")
     assert result.returncode == 0, result.stderr[-2000:]
     path = Path(result.stdout.strip().splitlines()[-1])
     assert path.parent == out and path.is_dir()
@@ -32,7 +31,7 @@ def german_bundle(tmp_path_factory) -> Path:
 
 
 def test_check_json_on_a_real_clip():
-    result = facecraft("check", testdata_path("video", "styletalk_Obama_clip2_muxed.mp4"), "--json")
+    result = facecraft("check", testdata_path("video", "styletalk_Obama_clip2_muxed.mp4"), "--json", "--no-consent")
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["passed"] is True and report["status"] == "warn"
@@ -53,6 +52,21 @@ def test_check_table_and_exit_code_on_bad_files(tmp_path):
     assert result.returncode == 1 and json.loads(result.stdout)["checks"][-1]["id"] == "video_format"
 
 
+def test_check_reports_the_missing_consent_statement():
+    """The dev clips do not open with the consent statement: the check fails with its API id."""
+    result = facecraft("check", testdata_path("video", "mimictalk_German_20s.mp4"))
+    assert result.returncode == 1
+    line = next(x for x in result.stdout.splitlines() if "consent_phrase_mismatch" in x)
+    assert "FAIL" in line and "Consent statement" in line
+
+
+def test_create_without_consent_stops_with_its_id(tmp_path):
+    result = facecraft("faces", "create", "--video", testdata_path("video", "mimictalk_German_20s.mp4"),
+                       "--name", "no consent", "--out", tmp_path, "--range", "0", "6", "--no-progress")
+    assert result.returncode == 2 and "error [consent_phrase_mismatch]" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_check_a_photo():
     result = facecraft("check", testdata_path("photo", "face_recognition_biden2.jpg"))
     assert result.returncode == 0, result.stdout
@@ -62,7 +76,7 @@ def test_check_a_photo():
 def test_create_and_show(german_bundle):
     result = facecraft("faces", "show", german_bundle)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "German anchor" in result.stdout and "facecraft.face/1" in result.stdout
+    assert "German anchor" in result.stdout and "facecraft.face/2" in result.stdout
     assert "mimictalk_German_20s.mp4" in result.stdout and "speaking" in result.stdout
     shown = json.loads(facecraft("faces", "show", german_bundle, "--json").stdout)
     assert shown["manifest"]["output"]["frames"] == 500 and shown["report"]["passed"] is True
@@ -95,6 +109,7 @@ def test_export_and_import(german_bundle, tmp_path):
 
 def test_create_refuses_a_clip_without_voice(tmp_path):
     result = facecraft("faces", "create", "--video", testdata_path("video", "styletalk_Obama_clip2.mp4"),
-                       "--name", "mute", "--out", tmp_path, "--range", "0", "6", "--no-progress")
+                       "--name", "mute", "--out", tmp_path, "--range", "0", "6", "--no-progress",
+                       "--consent-attested")
     assert result.returncode == 2 and "error [audio_processing]" in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -36,3 +36,8 @@ def missing_dependency(message: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+# A GRID corpus sentence (16 kHz) and its words: the engine's and perform's render tests speak it.
+GRID = ("speech", "grid_id2_vcd_swwp2s_16k.wav")
+GRID_TEXT = "set white with p two soon"

@@ -1,8 +1,11 @@
-"""One exception tree for the whole project.
+"""One exception tree for the whole project, the HTTP service included.
 
-Every error a caller can see carries an ``error_id`` from ``reference/API.md`` (``video_processing``,
-``audio_processing``, ...) and a human sentence. Third-party errors (PyAV, MediaPipe, PocketSphinx,
-Piper) are translated at the package boundary with ``raise ... from exc``.
+Every error a caller can see carries an ``error_id`` and a human sentence. The ids are those of
+``reference/API.md`` (``video_processing``, ``audio_processing``, ...) plus the few request-level ids
+of ours listed in ``SERVICE_ERROR_IDS``; ``public_error_id`` keeps anything else (an internal id such
+as ``bundle_invalid``) from reaching an API client. Third-party errors (PyAV, MediaPipe, PocketSphinx,
+Piper) are translated at the package boundary with ``raise ... from exc``; the service maps classes to
+HTTP statuses at its boundary (``facecraft.service.app``), never inside the layers below.
 """
 
 from __future__ import annotations
@@ -13,9 +16,42 @@ __all__ = [
     "VisionError",
     "SpeechError",
     "BundleError",
+    "ModelError",
     "RenderError",
     "InputError",
+    "NotFoundError",
+    "AuthError",
+    "ConflictError",
+    "TooLargeError",
+    "JobBudgetError",
+    "CONTRACT_ERROR_IDS",
+    "SERVICE_ERROR_IDS",
+    "public_error_id",
 ]
+
+# The error ids of reference/API.md (training video, videos), in its order.
+CONTRACT_ERROR_IDS = frozenset(
+    {
+        "download_link", "file_size", "video_format", "video_codec", "video_codec_and_format",
+        "video_duration", "video_fps", "consent_phrase_mismatch", "face_or_obstruction_detected",
+        "lighting_change_detected", "background_noise_detected", "video_editing_detected",
+        "excessive_movement_detected", "video_processing", "audio_processing", "quality_issue_detected",
+        "hands_obstructing_face", "second_person_detected", "improper_distance", "inconsistent_distance",
+        "face_turned_away", "improper_camera_angle", "poor_lighting", "teeth_not_visible",
+        "other_quality_issue",
+        "video_error", "replica_in_error_state", "audio_file_max_size", "audio_file_type",
+        "audio_file_min_duration", "audio_file_max_duration", "audio_file_download_link",
+        "replica_in_training",
+    }
+)
+# Ours, for problems API.md gives no id to (they must be listed there): a malformed request, an unknown
+# resource, a consent clip that shows someone else.
+SERVICE_ERROR_IDS = CONTRACT_ERROR_IDS | {"invalid_input", "not_found", "consent_identity_mismatch"}
+
+
+def public_error_id(error_id: str, fallback: str) -> str:
+    """``error_id`` when an API client may see it, else ``fallback`` (an internal id stays inside)."""
+    return error_id if error_id in SERVICE_ERROR_IDS else fallback
 
 
 class FacecraftError(Exception):
@@ -33,9 +69,38 @@ class FacecraftError(Exception):
 
 
 class InputError(FacecraftError):
-    """The caller gave something unusable (empty text, bad option)."""
+    """The caller gave something unusable (empty text, bad option, a malformed request): HTTP 400."""
 
     default_error_id = "invalid_input"
+
+
+class NotFoundError(InputError):
+    """The named resource does not exist or is not the caller's: HTTP 404."""
+
+    default_error_id = "not_found"
+
+
+class AuthError(FacecraftError):
+    """No or an unknown API key: HTTP 401 with API.md's ``{"message": "Invalid access token"}``."""
+
+    default_error_id = "invalid_input"
+
+
+class ConflictError(FacecraftError):
+    """The resource exists but is not in a state that allows this (media not ready yet): HTTP 409, with
+    the resource's ``status`` in the body."""
+
+    default_error_id = "invalid_input"
+
+    def __init__(self, message: str, *, status: str, error_id: str | None = None) -> None:
+        super().__init__(message, error_id=error_id)
+        self.status = status
+
+
+class TooLargeError(InputError):
+    """A body or file over a configured size limit: HTTP 413."""
+
+    default_error_id = "file_size"
 
 
 class MediaError(FacecraftError):
@@ -62,7 +127,22 @@ class BundleError(FacecraftError):
     default_error_id = "bundle_invalid"
 
 
+class ModelError(FacecraftError):
+    """A model file the project ships (or a pinned package ships) is missing or differs from its sha256.
+
+    An installation problem, not bad input: reinstall facecraft (or the named package).
+    """
+
+    default_error_id = "model_invalid"
+
+
 class RenderError(FacecraftError):
     """The engine could not render the requested video."""
 
     default_error_id = "video_error"
+
+
+class JobBudgetError(FacecraftError):
+    """A background job went over its memory or time budget and was stopped (it is not retried)."""
+
+    default_error_id = "video_processing"

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from facecraft import media
+from facecraft.engine.audio_model import AudioModelParams, AudioMouthModel, audio_features
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.timeline import ShapePriors, build_timeline
 from facecraft.errors import BundleError
-from facecraft.faces.mouthdb import AudioModelParams, AudioMouthModel, audio_features
 from facecraft.vision.types import Tracks
 from tests.utils import testdata_path as data_path
 

@@ -9,7 +9,12 @@ import pytest
 from facecraft.vision.color import match_color, match_shading
 from facecraft.vision.masks import feathered_mask, lower_face_polygon, mask_edge
 from facecraft.vision.warp import (
-    apply_affine, compose_affine, drop_jaw, fit_similarity, invert_affine, normalise_shape,
+    apply_affine,
+    compose_affine,
+    drop_jaw,
+    fit_similarity,
+    invert_affine,
+    normalise_shape,
 )
 
 

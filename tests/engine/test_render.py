@@ -1,4 +1,4 @@
-"""End-to-end renders of a real Face bundle: durations, streams, lip shapes, streaming == batch, errors."""
+"""The streaming renderer on a real Face bundle: streaming == batch, listening mouths, fades, bundle errors."""
 
 from __future__ import annotations
 
@@ -9,57 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecraft import media
-from facecraft.errors import BundleError, InputError
-from tests.utils import testdata_path as data_path
-
-GRID = ("speech", "grid_id2_vcd_swwp2s_16k.wav")
-GRID_TEXT = "set white with p two soon"
-SILENT_TAIL = (2.35, 2.9)  # GRID .align: silence from 2.21 s
-OPEN_WORDS = (0.75, 1.25)  # "white with": the open AY of "white"
-
-
-@pytest.fixture(scope="module")
-def grid_audio() -> media.Audio:
-    return media.read_audio(data_path(*GRID), sample_rate=16000)
-
-
-@pytest.fixture(scope="module")
-def spoken(renderer, grid_audio, tmp_path_factory) -> Path:  # noqa: ANN001
-    from facecraft.engine import render_speech
-
-    out = tmp_path_factory.mktemp("render") / "grid.mp4"
-    return render_speech(renderer, grid_audio.samples, grid_audio.sample_rate, text=GRID_TEXT, out_path=out)
-
-
-def test_speech_render_has_both_streams_and_the_audio_length(spoken: Path, grid_audio, renderer) -> None:  # noqa: ANN001
-    info = media.probe(spoken)
-    assert info.video is not None and info.audio is not None
-    assert info.video.codec == "h264" and info.audio.codec == "aac"
-    assert (info.video.width, info.video.height) == renderer.size
-    assert info.video.fps == pytest.approx(renderer.fps, rel=1e-3)
-    frames = sum(1 for _ in media.iter_frames(spoken))
-    assert abs(frames / renderer.fps - grid_audio.duration_s) <= 1.0 / renderer.fps + 1e-6
-
-
-def test_mouth_closes_in_silence_and_opens_on_vowels(spoken: Path, renderer) -> None:  # noqa: ANN001
-    from facecraft.vision import track_video
-
-    tracks = track_video(spoken)
-    assert tracks.present.mean() > 0.95
-    t = tracks.times
-    ap = tracks.aperture
-    silent = ap[(t >= SILENT_TAIL[0]) & (t <= SILENT_TAIL[1])]
-    vowels = ap[(t >= OPEN_WORDS[0]) & (t <= OPEN_WORDS[1])]
-    p = renderer.priors
-    closed_limit = p.closed_limit
-    assert np.mean(silent < closed_limit) >= 0.9, (silent, closed_limit)
-    assert np.nanmax(vowels) > closed_limit + 0.2 * (p.open - p.closed)
-    assert np.nanmax(vowels) > np.nanmedian(silent) + 0.03
+from facecraft.errors import BundleError
+from tests.utils import GRID_TEXT
 
 
 def test_streaming_matches_batch_at_the_output_rate(renderer, grid_audio) -> None:  # noqa: ANN001
-    from facecraft.engine import StreamingRenderer, speech_frames
+    from facecraft.engine import StreamingRenderer
+    from facecraft.perform import speech_frames
     from facecraft.speech.align import align
 
     x = grid_audio.samples
@@ -76,16 +32,16 @@ def test_streaming_matches_batch_at_the_output_rate(renderer, grid_audio) -> Non
         if i >= lead:
             want = int(round((i - lead + 1) * per_chunk))
             while len(frames) < want:
-                frames.append(stream.next_frame())
+                frames.append(stream.next_frame().image)
     stream.end_of_speech()
     while len(frames) < len(batch):
-        frames.append(stream.next_frame())
+        frames.append(stream.next_frame().image)
     assert len(frames) == len(batch) == int(round(len(x) / 16000 * renderer.fps))
     assert all(f.shape == (renderer.size[1], renderer.size[0], 3) for f in frames)
     diff = np.mean([np.abs(a.astype(np.int16) - b.astype(np.int16)).mean() for a, b in zip(frames, batch)])
     assert diff < 1.0
     # after the utterance the head keeps moving (listening) with no audio at all
-    idle = [stream.next_frame() for _ in range(10)]
+    idle = [stream.next_frame().image for _ in range(10)]
     assert len(idle) == 10 and idle[0].shape == frames[0].shape
 
 
@@ -97,7 +53,7 @@ def test_listening_on_speaking_footage_keeps_the_mouth_closed(renderer) -> None:
     from facecraft.vision import track_frames
 
     stream = StreamingRenderer(renderer)
-    frames = [stream.next_frame() for _ in range(int(4 * renderer.fps))]
+    frames = [stream.next_frame().image for _ in range(int(4 * renderer.fps))]
     assert renderer.graph.state[stream.walker.cur] == 1
     h, w = frames[0].shape[:2]
     tracks = track_frames((Frame(i, i / renderer.fps, im) for i, im in enumerate(frames)), fps=renderer.fps,
@@ -156,36 +112,6 @@ def test_switches_between_composed_and_own_mouth_fade(renderer, grid_audio) -> N
     abrupt = _drawn_opacities(renderer, grid_audio, fade=0)
     assert set(abrupt) == {0.0, 1.0} and max(abs(b - a) for a, b in zip(abrupt, abrupt[1:])) == 1.0
 
-def test_listening_render_length_and_size(renderer, tmp_path: Path) -> None:  # noqa: ANN001
-    from facecraft.engine import Renderer, render_listening
-
-    small = Renderer(renderer.bundle, size=(128, 96))
-    out = render_listening(small, 2.0, out_path=tmp_path / "idle.mp4")
-    info = media.probe(out)
-    assert info.audio is not None and info.video is not None
-    assert (info.video.width, info.video.height) == (128, 96)
-    frames = sum(1 for _ in media.iter_frames(out))
-    assert frames == int(round(2.0 * renderer.fps))
-
-
-def test_dub_mode_keeps_the_length_of_the_range(renderer, tmp_path: Path) -> None:  # noqa: ANN001
-    from facecraft.engine import render_dub
-
-    video = data_path("video", "styletalk_Obama_clip2_muxed.mp4")
-    out = render_dub(renderer, video, out_path=tmp_path / "dub.mp4", start_s=8.0, end_s=10.0)
-    frames = sum(1 for _ in media.iter_frames(out))
-    assert abs(frames - 2.0 * renderer.fps) <= 1
-
-
-def test_empty_and_punctuation_only_input_are_refused(renderer, tmp_path: Path) -> None:  # noqa: ANN001
-    from facecraft.engine import render_speech, render_text
-
-    with pytest.raises(InputError, match="empty"):
-        render_speech(renderer, np.zeros(0, np.float32), 16000, out_path=tmp_path / "a.mp4")
-    with pytest.raises(InputError, match="nothing to say"):
-        render_text(renderer, " ?!... ", out_path=tmp_path / "b.mp4")
-    assert not (tmp_path / "a.mp4").exists() and not (tmp_path / "b.mp4").exists()
-
 
 def test_unknown_bundle_version_and_missing_engine_files(bundle_dir: Path, tmp_path: Path) -> None:
     from facecraft.engine import Renderer
@@ -216,11 +142,12 @@ def test_speech_queued_while_speaking_follows_on_the_same_clock(renderer, grid_a
     stream.push_audio(x, 16000)
     stream.end_of_speech()
     first = [stream.next_frame() for _ in range(10)]
+    assert stream.speaking and all(f.speaking for f in first)
     stream.push_audio(x, 16000)  # the second utterance arrives while the first still plays
     stream.end_of_speech()
     total = int(round(2 * len(x) / 16000 * renderer.fps))
     rest = [stream.next_frame() for _ in range(total - 10)]
     assert len(first) + len(rest) == total
-    assert stream._utt is not None and stream._utt.start_frame == 0
-    stream.next_frame()  # past the end: back to listening
-    assert stream._utt is None
+    assert stream._utt is not None and stream._utt.start_frame == 0 and not stream.speaking
+    assert not stream.next_frame().speaking  # past the end: back to listening
+    assert stream._utt is None and not stream.speaking

@@ -10,7 +10,6 @@ from facecraft.faces.types import Analysis
 from facecraft.vision.smoothing import runs
 from tests.utils import testdata_path
 
-
 CLIP = ("video", "styletalk_Obama_clip2_muxed.mp4")  # 30 s, speech with about 4.4 s of pauses
 
 

@@ -15,7 +15,6 @@ from facecraft.faces import bundle as fb
 from facecraft.faces.build import FOOTAGE_GOP, ChecksFailed, build_face
 from tests.utils import testdata_path
 
-
 OBAMA_SHA256 = "311cf83bde979fb12b62d6f7c2ef408ca95dcf982e393f6fe4bfe290612ba6d8"  # SOURCES.md
 
 
@@ -35,7 +34,7 @@ def test_build_writes_a_complete_bundle(built):
     for name in fb.REQUIRED_FILES:
         assert (path / name).stat().st_size > 0, name
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format"] == "facecraft.face/1" and m["id"] == path.name and m["name"] == "Obama"
+    assert m["format"] == "facecraft.face/2" and m["id"] == path.name and m["name"] == "Obama"
     assert m["source"]["kind"] == "video" and m["source"]["sha256"] == OBAMA_SHA256
     assert m["source"]["duration"] == pytest.approx(30.07, abs=0.05)
     assert m["source"]["size"] == [256, 256]
@@ -134,10 +133,36 @@ def test_corrupt_manifest_and_tracks_are_invalid(copy):
 
 def test_other_format_version(copy):
     manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["format"] = "facecraft.face/2"
+    manifest["format"] = "facecraft.face/3"
     (copy / "manifest.json").write_text(json.dumps(manifest))
     err = _error(copy)
-    assert err.error_id == "bundle_version" and "facecraft.face/2" in err.message
+    assert err.error_id == "bundle_version" and "facecraft.face/3" in err.message
+
+
+def _as_format_1(path: Path) -> None:
+    """Rewrite a bundle as the legacy tracker wrote it: format 1, tracks without version or blendshapes."""
+    with np.load(path / "tracks.npz") as data:
+        arrays = {k: data[k] for k in data.files if k not in ("blendshapes", "transform")}
+    arrays["meta"] = arrays["meta"][:3]
+    np.savez_compressed(path / "tracks.npz", **arrays)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["format"] = "facecraft.face/1"
+    manifest["files"]["tracks.npz"] = (path / "tracks.npz").stat().st_size
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_old_bundle_says_to_rebuild(copy):
+    """A bundle built before the Tasks tracker (format 1) fails with the rebuild instruction."""
+    _as_format_1(copy)
+    err = _error(copy)
+    assert err.error_id == "bundle_version" and "facecraft.face/1" in err.message
+    assert "facecraft faces create" in err.message
+    # The same old tracks under a current manifest: caught by the tracks version.
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps(manifest | {"format": fb.FORMAT}))
+    err = _error(copy)
+    assert err.error_id == "bundle_version" and "version 1" in err.message
+    assert "facecraft faces create" in err.message
 
 
 def test_unfinished_staging_dir_never_loads(built, tmp_path):

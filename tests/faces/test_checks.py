@@ -11,7 +11,6 @@ from facecraft.faces.checks import check_image, check_video
 from facecraft.faces.types import CheckReport
 from tests.utils import testdata_path
 
-
 VIDEOS = (
     "mimictalk_German_20s.mp4",
     "styletalk_Obama_clip2_muxed.mp4",

@@ -66,7 +66,7 @@ def test_synthesised_footage_moves_like_a_person(photo_bundle: Path) -> None:
 
 
 def test_sentence_from_photo_face_speaks_then_closes(photo_bundle: Path, tmp_path: Path) -> None:
-    from facecraft.engine import render_text
+    from facecraft.perform import render_text
 
     out = render_text(load_bundle(photo_bundle), "Hello, this Face was made from a single photo.",
                       out_path=tmp_path / "said.mp4")

@@ -28,6 +28,10 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
         "max_training_seconds": 8.0,
         "webhook_secret": "test-secret",
         "webhook_backoff_s": 0.05,
+        "worker_poll_s": 0.2,
+        # Job processes at normal priority: on a machine shared with other test runs a lowered one only
+        # slows the suite (the benches keep the default).
+        "job_nice": 0,
         "_env_file": None,
     }
     values.update(overrides)
@@ -77,7 +81,7 @@ class LiveServer:
 
     def client(self, key: str | None) -> httpx.Client:
         headers = {"x-api-key": key} if key else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=120, trust_env=False)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=300, trust_env=False)
 
 
 @contextmanager

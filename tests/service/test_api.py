@@ -18,7 +18,9 @@ UPLOAD_LIMIT = 2_000_000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = make_settings(tmp_path_factory.mktemp("api-data"), max_upload_bytes=UPLOAD_LIMIT)
+    settings = make_settings(
+        tmp_path_factory.mktemp("api-data"), max_upload_bytes=UPLOAD_LIMIT, allow_consent_attestation=True
+    )
     with live_server(settings) as srv:
         yield srv
 
@@ -178,6 +180,10 @@ def test_isolation_between_keys_and_alias_naming(server: LiveServer, keys) -> No
         )
         patched = a.patch(f"/v2/replicas/{face_id}", json={"default_voice_id": "joe"}).json()
         assert patched["replica_name"] == "Alice B" and patched["default_voice_id"] == "joe"
+        # An unknown voice is refused with the list of voices, and nothing changes.
+        bad = a.patch(f"/v2/replicas/{face_id}", json={"default_voice_id": "nobody"})
+        assert bad.status_code == 400 and "ada-us" in bad.json()["error"]
+        assert a.get(f"/v2/faces/{face_id}", params={"verbose": "true"}).json()["default_voice_id"] == "joe"
 
 
 def test_list_paging_and_filters(server: LiveServer, keys) -> None:
@@ -269,7 +275,8 @@ def test_failed_build_keeps_the_check_report(server: LiveServer, keys) -> None:
     with server.client(keys[0]) as client:
         up = upload(client, clip.read_bytes())
         face_id = client.post(
-            "/v2/faces", json={"face_name": "silent", "train_video_upload_id": up["upload_id"]}
+            "/v2/faces",
+            json={"face_name": "silent", "train_video_upload_id": up["upload_id"], "consent_attested": True},
         ).json()["face_id"]
         face = poll(lambda: client.get(f"/v2/faces/{face_id}").json(), lambda f: f["status"] != "started")
         assert face["status"] == "error" and face["error_id"] == "audio_processing", face

@@ -29,7 +29,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def settings(data_dir: Path):  # noqa: ANN201
     # allow_private_urls: the webhook receiver of this test listens on 127.0.0.1.
-    return make_settings(data_dir, allow_private_urls=True)
+    return make_settings(data_dir, allow_private_urls=True, allow_consent_attestation=True)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,10 @@ def test_video_validation_reports_every_check(built: dict) -> None:
         {"id", "label", "passed", "status", "message"} <= set(c) for c in body["checks"]
     )
     assert body["details"]["checks"] and isinstance(body["passed"], bool)
+    # The dev clip does not open with the consent statement: the report says so, with its API id.
+    consent = next(c for c in body["checks"] if c["id"] == "consent_phrase_mismatch")
+    assert consent["status"] == "fail" and body["passed"] is False
+    assert body["details"]["source"] == "mimictalk_German_20s.mp4"  # a file name, not the server's path
 
 
 def test_full_flow(built: dict, receiver: Receiver, settings) -> None:  # noqa: ANN001
@@ -69,6 +73,7 @@ def test_full_flow(built: dict, receiver: Receiver, settings) -> None:  # noqa: 
         json={
             "face_name": "German anchor",
             "train_video_upload_id": built["upload_id"],
+            "consent_attested": True,  # the dev clip has no consent statement: the operator attests it
             "callback_url": f"{receiver.url}/hook",
         },
     )
@@ -90,6 +95,11 @@ def test_full_flow(built: dict, receiver: Receiver, settings) -> None:  # noqa: 
     assert queued.status_code == 200, queued.text
     assert queued.json()["status"] == "queued" and queued.json()["hosted_url"]
     video_id = queued.json()["video_id"]
+    # Until the video is ready its media URLs answer 409 with the status, never a partial file.
+    token = queued.json()["hosted_url"].rsplit("/", 1)[1]
+    early = client.get(f"/media/videos/{token}/video.mp4", headers={"x-api-key": ""})
+    assert early.status_code == 409 and early.json()["status"] == "queued", early.text
+    assert client.get(f"/media/videos/{token}/hls/index.m3u8").status_code == 409
 
     seen_progress: set[str] = set()
 
@@ -103,6 +113,9 @@ def test_full_flow(built: dict, receiver: Receiver, settings) -> None:  # noqa: 
     assert face["training_progress"] == "100/100" and len(seen_progress) >= 2
     verbose = client.get(f"/v2/faces/{face_id}", params={"verbose": "true"}).json()
     assert verbose["face_type"] == "user" and verbose["report"]["checks"]
+    assert verbose["consent"]["method"] == "attested" and verbose["consent"]["attested_by"]
+    consent = next(c for c in verbose["report"]["checks"] if c["id"] == "consent_phrase_mismatch")
+    assert consent["status"] == "pass" and "attested" in consent["message"]
     assert client.get(face["thumbnail_image_url"]).headers["content-type"] == "image/jpeg"
     built["face_id"] = face_id
 
@@ -197,13 +210,15 @@ def test_restart_during_a_render_finishes_the_job(built: dict, settings, key: st
     client = built["client"]
     video_id = client.post("/v2/videos", json={"face_id": face_id, "script": SCRIPT}).json()["video_id"]
     poll(lambda: client.get(f"/v2/videos/{video_id}").json(), lambda v: v["status"] != "queued", every=0.05)
-    server.stop()  # mid-render: the worker stops at the engine's next progress report
+    server.stop()  # mid-render: the job process stops at the engine's next progress report
 
     db = Database(settings.db_url)
     with db.session() as session:
         job = session.query(Job).filter(Job.target_id == video_id).one()
-        interrupted = job.status == "running"
+        interrupted = job.status == "queued" and job.attempts == 1  # back in the queue for the next start
     db.dispose()
+    # What the interrupted render wrote stays in its staging folder: nothing half-written is published.
+    assert not (settings.data_dir / "videos" / video_id / "video.mp4").exists()
 
     with live_server(settings) as again, again.client(key) as client2:
         video = poll(
@@ -234,8 +249,10 @@ def test_restart_during_a_render_finishes_the_job(built: dict, settings, key: st
 def _hard_delete(client, settings, face_id: str, upload_id: str) -> None:  # noqa: ANN001
     videos = [v["video_id"] for v in client.get("/v2/videos", params={"limit": 100}).json()["data"]]
     assert videos
-    resp = client.delete(f"/v2/faces/{face_id}", params={"hard": "true"})
-    assert resp.status_code == 200
+    media_urls = [client.get(f"/v2/videos/{vid}").json()["download_url"] for vid in videos]
+    assert client.delete(f"/v2/faces/{face_id}").status_code == 200  # a soft delete first ...
+    resp = client.delete(f"/v2/faces/{face_id}", params={"hard": "true"})  # ... then a hard one
+    assert resp.status_code == 200, resp.text
     assert client.get(f"/v2/faces/{face_id}").status_code == 404
     root: Path = settings.data_dir
     assert not (root / "faces" / face_id).exists()
@@ -243,3 +260,5 @@ def _hard_delete(client, settings, face_id: str, upload_id: str) -> None:  # noq
     for vid in videos:
         assert not (root / "videos" / vid).exists()
         assert client.get(f"/v2/videos/{vid}").json()["status"] == "deleted"
+    for url in filter(None, media_urls):
+        assert client.get(url).status_code == 404  # the media URLs stop answering at once

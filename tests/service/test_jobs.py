@@ -9,8 +9,8 @@ from facecraft.service.face_service import delete_face
 from facecraft.service.ids import new_token
 from facecraft.service.keys import lookup_key
 from facecraft.service.models import Face, Job, Video
-from facecraft.service.video_service import delete_video
 from facecraft.service.runtime import Runtime
+from facecraft.service.video_service import delete_video
 from tests.service.helpers import make_settings, new_key
 
 

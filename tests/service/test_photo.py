@@ -47,7 +47,7 @@ def test_photo_face_via_upload_reaches_completed(server: LiveServer, key: str) -
         assert created.json()["status"] == "started"
         face_id = created.json()["face_id"]
         face = poll(lambda: client.get(f"/v2/faces/{face_id}").json(), lambda f: f["status"] != "started",
-                    timeout=300)
+                    timeout=900)
         assert face["status"] == "completed", face
         assert face["training_progress"] == "100/100"
         verbose = client.get(f"/v2/faces/{face_id}", params={"verbose": "true"}).json()
@@ -89,7 +89,8 @@ def test_default_voice_id_is_enough_and_a_faceless_photo_fails_its_check(server:
         })
         assert created.status_code == 200, created.text
         face_id = created.json()["replica_id"]
-        face = poll(lambda: client.get(f"/v2/faces/{face_id}").json(), lambda f: f["status"] != "started")
+        face = poll(lambda: client.get(f"/v2/faces/{face_id}").json(), lambda f: f["status"] != "started",
+                    timeout=900)
         assert face["status"] == "error"
         assert face["error_id"] == "face_or_obstruction_detected", face
         report = client.get(f"/v2/faces/{face_id}", params={"verbose": "true"}).json()["report"]

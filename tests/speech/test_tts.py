@@ -107,12 +107,14 @@ def test_first_chunk_arrives_before_the_whole_text_is_done(tts: PiperTTS) -> Non
 def test_sentence_splitting_and_words() -> None:
     text = 'Mr. Jones met Dr. Who at 5 p.m. today. "Really?" she asked.\n\nNo. 5 is no good! (Indeed.) Yes'
     assert split_sentences(text) == [
-        "Mister Jones met Doctor Who at 5 P M today.", '"Really?" she asked.', "Number 5 is no good!", "(Indeed.)", "Yes",
+        "Mister Jones met Doctor Who at 5 P M today.", '"Really?" she asked.', "Number 5 is no good!",
+        "(Indeed.)", "Yes",
     ]
     long = ", ".join(["one more clause of a long sentence"] * 20) + "."
     parts = split_sentences(long, max_chars=120)
     assert len(parts) > 5 and all(len(p) <= 120 for p in parts)
-    assert word_tokens("He paid $5.50, 100% sure; it's well-known.") == ["He", "paid", "$5.50", "100%", "sure", "it's", "well-known"]
+    assert word_tokens("He paid $5.50, 100% sure; it's well-known.") == [
+        "He", "paid", "$5.50", "100%", "sure", "it's", "well-known"]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "?!...", " -- ; "])

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy.ndimage import binary_erosion, uniform_filter1d
 
+from facecraft.errors import VisionError
 from facecraft.media import iter_frames, read_audio
 from facecraft.vision import Tracks, track_frames
 from tests.utils import testdata_path as recording  # aliased: pytest would collect test*
@@ -126,7 +128,37 @@ def test_tracks_save_and_load(tmp_path: Path, grid_tracks: Tracks) -> None:
     assert (back.fps, back.width, back.height) == (grid_tracks.fps, grid_tracks.width, grid_tracks.height)
     assert np.array_equal(back.landmarks, grid_tracks.landmarks)
     assert np.array_equal(back.aperture, grid_tracks.aperture, equal_nan=True)
+    assert np.array_equal(back.blendshapes, grid_tracks.blendshapes)
+    assert np.array_equal(back.transform, grid_tracks.transform)
+    assert back.blendshapes.shape == (len(grid_tracks), 52) and np.isfinite(back.blendshapes).all()
     assert set(back.extra) == set(grid_tracks.extra)
+
+
+def test_tracks_of_the_legacy_tracker_do_not_load(tmp_path: Path, grid_tracks: Tracks) -> None:
+    """A version-1 tracks.npz (no version, no blendshapes) is refused with its own error id."""
+    path = tmp_path / "tracks.npz"
+    grid_tracks.save(path)
+    with np.load(path) as data:
+        old = {k: data[k] for k in data.files if k not in ("blendshapes", "transform")}
+    old["meta"] = old["meta"][:3]
+    np.savez_compressed(path, **old)
+    with pytest.raises(VisionError) as info:
+        Tracks.load(path)
+    assert info.value.error_id == "tracks_version" and "version 1" in info.value.message
+
+
+def test_tracks_built_without_blendshapes_fill_them_with_nan() -> None:
+    n = 3
+    tracks = Tracks(fps=25.0, width=8, height=8, times=np.arange(n) / 25, present=np.zeros(n, bool),
+                    face_count=np.zeros(n, int), landmarks=np.full((n, 478, 3), np.nan, np.float32),
+                    box=np.full((n, 4), np.nan), pose=np.full((n, 3), np.nan), aperture=np.full(n, np.nan),
+                    mouth_width=np.full(n, np.nan), eye_open=np.full(n, np.nan), brow=np.full(n, np.nan),
+                    teeth=np.full(n, np.nan), sharpness=np.full(n, np.nan), luminance=np.full(n, np.nan))
+    assert tracks.blendshapes.shape == (n, 52) and np.isnan(tracks.blendshapes).all()
+    assert tracks.transform.shape == (n, 4, 4) and np.isnan(tracks.transform).all()
+    assert np.isnan(tracks.blendshape("jawOpen")).all()
+    with pytest.raises(KeyError):
+        tracks.blendshape("smile")
 
 
 def test_frames_without_a_face_are_absent_and_nan() -> None:
@@ -142,11 +174,14 @@ def test_frames_without_a_face_are_absent_and_nan() -> None:
         values = getattr(tracks, name)
         assert np.isnan(values[~expected]).all() and np.isfinite(values[expected]).all(), name
     assert np.isnan(tracks.landmarks[~expected]).all() and np.isnan(tracks.pose[~expected]).all()
+    assert np.isnan(tracks.blendshapes[~expected]).all() and np.isfinite(tracks.blendshapes[expected]).all()
+    assert np.isnan(tracks.transform[~expected]).all()
 
 
 def test_no_frames_give_empty_tracks() -> None:
     tracks = track_frames([], fps=25.0, width=64, height=64)
     assert len(tracks) == 0 and tracks.landmarks.shape == (0, 478, 3)
+    assert tracks.blendshapes.shape == (0, 52) and tracks.transform.shape == (0, 4, 4)
 
 
 def test_real_aperture_is_not_delayed(obama_tracks: Tracks) -> None:

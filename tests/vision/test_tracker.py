@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import cv2
-import mediapipe as mp
 import numpy as np
 import pytest
 
 from facecraft.errors import VisionError
 from facecraft.media import iter_frames, read_image
 from facecraft.vision import FaceTracker, head_pose
+from facecraft.vision.tasks import Landmarker
 from tests.utils import testdata_path as recording  # aliased: pytest would collect test*
 
 PHOTOS = ["face_recognition_biden2.jpg", "real3dportrait_Macron.png", "edtalk_leijun.png",
@@ -88,8 +88,11 @@ def test_small_face_found_through_the_detector_crop() -> None:
         canvas = np.full((720, 1280, 3), 90, np.uint8)
         canvas[300:400, 700:800] = cv2.resize(frame.image, (100, 100), interpolation=cv2.INTER_AREA)
         frames.append(canvas)
-    with mp.solutions.face_mesh.FaceMesh(max_num_faces=1, refine_landmarks=True) as mesh:
-        assert mesh.process(frames[0]).multi_face_landmarks is None
+    landmarker = Landmarker(video=False, num_faces=1)
+    try:
+        assert landmarker.detect(frames[0]) == []  # the landmarker's own (short-range) detector misses it
+    finally:
+        landmarker.close()
     with FaceTracker() as tracker:
         results = [tracker.process(image) for image in frames]
     assert all(len(faces) == 1 for faces in results)

@@ -36,6 +36,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     data_dir = tmp_path_factory.mktemp("portal-data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACECRAFT_")}
     env["FACECRAFT_DATA_DIR"] = str(data_dir)
+    env["FACECRAFT_ALLOW_CONSENT_ATTESTATION"] = "true"  # the dev clips carry no consent statement
     key = create_key(data_dir, env)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from facecraft.commands._help import example
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add ``align`` and ``transcribe`` to the top-level parser."""
@@ -19,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
         help="word and phone timings of a recording (forced alignment)",
         description="Align a transcript to a recording and print word and phone timings. Without "
         "--text the speech is recognised first; if that fails, phones come from phone-loop decoding.",
+        **example('facecraft align speech.wav --text "Hello there."', "facecraft align speech.wav --json"),
     )
     p.add_argument("audio", metavar="AUDIO", help="audio or video file")
     p.add_argument("--text", help="what is said in the recording (default: recognise it)")
@@ -31,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
         help="recognise the speech in a recording",
         description="Recognise the speech in a recording: offline PocketSphinx by default, or an "
         "OpenAI-compatible /v1/audio/transcriptions endpoint with --url.",
+        **example("facecraft transcribe speech.wav", "facecraft transcribe clip.mp4 --json"),
     )
     t.add_argument("audio", metavar="AUDIO", help="audio or video file")
     t.add_argument("--json", action="store_true", help="print text and word timings as JSON")
@@ -41,9 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
 
 
 def _read(path: str) -> tuple[Any, int]:
+    from facecraft.audio import RATE
     from facecraft.media import read_audio
 
-    audio = read_audio(path, sample_rate=16000, mono=True)
+    audio = read_audio(path, sample_rate=RATE, mono=True)
     return audio.samples, audio.sample_rate
 
 

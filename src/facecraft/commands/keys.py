@@ -5,22 +5,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from facecraft.commands._help import example
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add ``keys`` and its subcommands to the top-level parser."""
-    parser = sub.add_parser("keys", help="create, list or revoke API keys")
+    parser = sub.add_parser("keys", help="create, list or revoke API keys",
+                            **example("facecraft keys create --name laptop", "facecraft keys list"))
     keys_sub = parser.add_subparsers(dest="keys_command", metavar="ACTION")
 
-    create = keys_sub.add_parser("create", help="make a new key; it is printed alone on the last line")
+    create = keys_sub.add_parser("create", help="make a new key; it is printed alone on the last line",
+                                 **example("facecraft keys create --name laptop --data-dir data"))
     create.add_argument("--name", default="", help="a label for the key")
     _data_dir(create)
     create.set_defaults(handler=_create)
 
-    listing = keys_sub.add_parser("list", help="list keys (ids and prefixes; keys are stored hashed)")
+    listing = keys_sub.add_parser("list", help="list keys (ids and prefixes; keys are stored hashed)",
+                                  **example("facecraft keys list --data-dir data"))
     _data_dir(listing)
     listing.set_defaults(handler=_list)
 
-    revoke = keys_sub.add_parser("revoke", help="revoke a key by id, prefix or the key itself")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id, prefix or the key itself",
+                                 **example("facecraft keys revoke k1234abcd --data-dir data"))
     revoke.add_argument("key", help="key id (k…), prefix, or the key")
     _data_dir(revoke)
     revoke.set_defaults(handler=_revoke)

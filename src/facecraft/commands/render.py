@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from facecraft.commands._help import example
 from facecraft.commands._progress import PercentBar
 from facecraft.errors import InputError
 
@@ -19,16 +20,19 @@ def _size(value: str) -> tuple[int, int]:
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add ``say``, ``render`` and ``listen`` to the top-level parser."""
-    s = sub.add_parser("say", help="the Face says a text (built-in TTS, voice adapted to the Face)")
+    s = sub.add_parser("say", help='the Face says a text in its own voice (<emotion value="sad"/> tags allowed)',
+                       **example('facecraft say faces/r1234abcd "Hello there." -o hello.mp4'))
     s.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
-    s.add_argument("text", help="what to say")
+    s.add_argument("text", nargs="?", help="what to say (or --text-file)")
+    s.add_argument("--text-file", help="read what to say from this file (long scripts)")
     s.add_argument("-o", "--out", required=True, help="output mp4")
     s.add_argument("--size", type=_size, help="output WxH (default: the footage size)")
     s.add_argument("--no-adapt", action="store_true", help="keep the TTS voice as it is")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(handler=say)
 
-    r = sub.add_parser("render", help="the Face speaks an audio file, lip-synced")
+    r = sub.add_parser("render", help="the Face speaks an audio file, lip-synced",
+                       **example("facecraft render faces/r1234abcd --audio speech.wav -o out.mp4"))
     r.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
     r.add_argument("--audio", required=True, help="speech audio (wav, mp3, flac, or a video's audio)")
     r.add_argument("--text", help="transcript of the audio (better lip-sync)")
@@ -37,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(handler=render)
 
-    li = sub.add_parser("listen", help="the Face listens (idle motion) for some seconds")
+    li = sub.add_parser("listen", help="the Face listens (idle motion) for some seconds",
+                        **example("facecraft listen faces/r1234abcd --seconds 10 -o idle.mp4"))
     li.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
     li.add_argument("--seconds", type=float, default=10.0, help="length (default 10)")
     li.add_argument("-o", "--out", required=True, help="output mp4")
@@ -54,9 +59,15 @@ def _renderer(args: argparse.Namespace):  # noqa: ANN202
 
 
 def say(args: argparse.Namespace) -> int:
-    from facecraft.engine import render_text
-    from facecraft.engine.batch import check_text
+    from facecraft.perform import check_text, render_text
 
+    if (args.text is None) == (args.text_file is None):
+        raise InputError("give the text to say, or --text-file, not both")
+    if args.text_file is not None:
+        try:
+            args.text = Path(args.text_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {args.text_file}: {exc}") from exc
     check_text(args.text)
     renderer = _renderer(args)
     with PercentBar("say", enabled=not args.no_progress) as update:
@@ -67,12 +78,13 @@ def say(args: argparse.Namespace) -> int:
 
 def render(args: argparse.Namespace) -> int:
     from facecraft import media
-    from facecraft.engine import render_speech
+    from facecraft.audio import RATE
+    from facecraft.perform import render_speech
 
     if not Path(args.audio).is_file():
         raise InputError(f"audio file not found: {args.audio}")
     renderer = _renderer(args)
-    audio = media.read_audio(args.audio, sample_rate=16000, mono=True)
+    audio = media.read_audio(args.audio, sample_rate=RATE, mono=True)
     with PercentBar("render", enabled=not args.no_progress) as update:
         out = render_speech(renderer, audio.samples, audio.sample_rate, text=args.text, out_path=args.out,
                             progress=update)
@@ -81,7 +93,7 @@ def render(args: argparse.Namespace) -> int:
 
 
 def listen(args: argparse.Namespace) -> int:
-    from facecraft.engine import render_listening
+    from facecraft.perform import render_listening
 
     renderer = _renderer(args)
     with PercentBar("listen", enabled=not args.no_progress) as update:

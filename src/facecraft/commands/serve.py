@@ -1,14 +1,18 @@
-"""``facecraft serve``: run the HTTP API, the job worker and the Maker portal in one process."""
+"""``facecraft serve``: run the HTTP API and the Maker portal; its job workers run each build and render in a
+process of its own (``Settings.workers`` at once)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from facecraft.commands._help import example
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add ``serve`` to the top-level parser."""
-    parser = sub.add_parser("serve", help="run the API server and the Maker portal")
+    parser = sub.add_parser("serve", help="run the API server and the Maker portal",
+                            **example("facecraft serve", "facecraft serve --port 8080 --stock faces/stock"))
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument(

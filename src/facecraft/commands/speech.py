@@ -1,7 +1,7 @@
 """CLI command group 'speech': ``facecraft tts``.
 
-``facecraft tts "text" -o out.wav [--voice ...] [--timings out.json]`` synthesises with the embedded
-Piper voice (or an OpenAI-compatible endpoint with ``--url``), optionally adapts the result toward a
+``facecraft tts "text" -o out.wav [--voice ...] [--timings out.json]`` synthesises with a stock voice
+(``speech.voices``; or an OpenAI-compatible endpoint with ``--url``), optionally adapts the result toward a
 Face's ``voice.json``, and writes the phone and word timings as JSON.
 """
 
@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from facecraft.commands._help import example
+
 __all__ = ["register", "timings_dict"]
 
 
@@ -21,12 +23,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     p = sub.add_parser(
         "tts",
         help="synthesise speech with phone timings",
-        description="Synthesise text to a WAV (embedded Piper voice by default), with phone and word timings.",
+        description="Synthesise text to a WAV (a stock voice: joe-us by default), with phone and word "
+                    "timings.",
+        **example('facecraft tts "Hello there." -o hello.wav --timings hello.json',
+                  'facecraft tts "Hello there." -o hello.wav --voice ada-us'),
     )
     p.add_argument("text", help="text to speak (several sentences are streamed one by one)")
     p.add_argument("-o", "--out", required=True, type=Path, help="output WAV file")
-    p.add_argument("--voice", default=None, help="Piper voice name or .onnx path (default: en_US-joe-medium); "
-                   "with --url, the endpoint's voice name")
+    p.add_argument("--voice", default=None,
+                   help="a stock voice (default: joe-us; `facecraft voices` lists them) or a Piper .onnx "
+                   "path; with --url, the endpoint's voice name")
     p.add_argument("--timings", type=Path, default=None, help="write phones and words with times to this JSON")
     p.add_argument("--adapt-to", type=Path, default=None, metavar="VOICE_JSON",
                    help="adapt the voice toward this profile (a Face's voice.json)")
@@ -47,7 +53,8 @@ def timings_dict(text: str, sample_rate: int, alignment: Any) -> dict[str, Any]:
         "duration_s": round(alignment.duration_s, 4),
         "source": alignment.source,
         "phones": [
-            {"symbol": p.symbol, "start": round(p.start, 4), "end": round(p.end, 4), "viseme": phone_to_viseme(p.symbol)}
+            {"symbol": p.symbol, "start": round(p.start, 4), "end": round(p.end, 4),
+             "viseme": phone_to_viseme(p.symbol)}
             for p in alignment.phones
         ],
         "words": [{"text": w.text, "start": round(w.start, 4), "end": round(w.end, 4)} for w in alignment.words],
@@ -66,8 +73,12 @@ def run_tts(args: argparse.Namespace) -> int:
     if args.url:
         key = args.api_key or os.environ.get("FACECRAFT_TTS_API_KEY")
         backend = OpenAITTS(args.url, key, args.model, args.voice or "alloy")
-    else:
+    elif args.voice and args.voice.endswith(".onnx"):
         backend = PiperTTS(args.voice)
+    else:
+        from facecraft.speech.voices import tts_for
+
+        backend = tts_for(args.voice)
     target = None
     if args.adapt_to is not None:
         from facecraft.speech.voice import VoiceProfile

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from facecraft.engine.config import EngineConfig
-from facecraft.faces.mouthdb import MouthDB
+from facecraft.engine.mouthdb import MouthDB
 from facecraft.vision import landmarks as lm
 from facecraft.vision.color import match_color, match_shading
 from facecraft.vision.masks import feather, feathered_mask, lower_face_polygon

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecraft.media import iter_frames
+from facecraft.media.decode import iter_frames
 from facecraft.media.types import Frame
 
 __all__ = ["FootageReader"]

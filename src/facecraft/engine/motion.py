@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facecraft.engine.config import EngineConfig
-from facecraft.faces.motion_graph import MotionGraph
+from facecraft.engine.motion_graph import MotionGraph
 from facecraft.vision.smoothing import runs
 
 __all__ = ["MotionWalker", "MotionStep"]
@@ -72,6 +72,7 @@ class MotionWalker:
 
     def _pose_gap(self, after: int, targets: np.ndarray) -> np.ndarray:
         """Largest head-rotation difference (degrees) between frame ``after`` and each of ``targets``."""
+        assert self.pose is not None
         ref = self.pose[min(max(after, 0), self.n - 1)]
         return np.abs(self.pose[targets] - ref).max(axis=1)
 

@@ -9,10 +9,15 @@ database, the motion graph, the decoded-footage cache, the selector and the comp
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from facecraft.audio import RATE
+from facecraft.engine import lipsync, motion_graph, mouthdb
+from facecraft.engine.audio_model import AudioMouthModel
 from facecraft.engine.compose import BaseGeometry, Compositor
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.footage import FootageReader
@@ -20,16 +25,37 @@ from facecraft.engine.motion import MotionStep
 from facecraft.engine.select import MouthSelector
 from facecraft.engine.timeline import ShapePriors, Timeline, build_timeline
 from facecraft.errors import BundleError, InputError
-from facecraft.faces import lipsync, motion_graph, mouthdb
-from facecraft.faces.bundle import FORMAT, FaceBundle
 from facecraft.speech.types import Phone
 from facecraft.vision import landmarks as lm
 from facecraft.vision.types import Tracks
 from facecraft.vision.warp import fit_similarity, invert_affine
 
-__all__ = ["Renderer"]
+__all__ = ["Renderer", "FaceData"]
 
 log = logging.getLogger(__name__)
+
+
+class FaceData(Protocol):
+    """What the engine reads of a Face: its tracks, its footage and its engine files by name.
+
+    A loaded bundle (``faces.bundle.FaceBundle``, which checks the format version) is one; the engine
+    itself never opens a bundle directory.
+    """
+
+    @property
+    def tracks(self) -> Tracks: ...
+
+    @property
+    def footage_path(self) -> Path: ...
+
+    def file(self, name: str) -> Path: ...
+
+
+def _optional_file(bundle: FaceData, name: str) -> Path | None:
+    try:
+        return bundle.file(name)
+    except BundleError:  # not in this bundle
+        return None
 
 
 def _even(v: int) -> int:
@@ -40,11 +66,8 @@ class Renderer:
     """Shared, loaded state of one Face; ``size`` (width, height) scales the output frames."""
 
     def __init__(
-        self, bundle: FaceBundle, *, size: tuple[int, int] | None = None, config: EngineConfig | None = None
+        self, bundle: FaceData, *, size: tuple[int, int] | None = None, config: EngineConfig | None = None
     ) -> None:
-        if bundle.manifest.get("format", FORMAT) != FORMAT:
-            raise BundleError(f"unknown Face bundle format {bundle.manifest.get('format')!r}",
-                              error_id="bundle_version")
         self.bundle = bundle
         self.config = config or EngineConfig()
         self.db = mouthdb.MouthDB.load(bundle.file(mouthdb.FILENAME))
@@ -58,12 +81,14 @@ class Renderer:
         self.selector = MouthSelector(self.db, self.config, closed_aperture=self.priors.closed)
         self.compositor = Compositor(self.db, self.config)
         self.listening_mouth_rests = _listening_mouth_rests(self.graph, self.tracks, self.priors, self.config)
-        # the speaker-independent model adapted to this Face; older bundles have only their own model
-        self.audio_model: lipsync.FaceLipModel | mouthdb.AudioMouthModel | None
-        if (bundle.path / lipsync.FILENAME).is_file():
-            self.audio_model = lipsync.FaceLipModel.load(bundle.file(lipsync.FILENAME))
+        # the speaker-independent model adapted to this Face; a Face without one (no usable speech in its
+        # footage) keeps its own log-mel model, if any
+        self.audio_model: lipsync.FaceLipModel | AudioMouthModel | None
+        lip_file = _optional_file(bundle, lipsync.FILENAME)
+        if lip_file is not None:
+            self.audio_model = lipsync.FaceLipModel.load(lip_file)
         else:
-            self.audio_model = mouthdb.AudioMouthModel.unpack(self.db.audio_model)
+            self.audio_model = AudioMouthModel.unpack(self.db.audio_model)
         if self.audio_model is not None and self.audio_model.future_frames > self.config.lookahead:
             log.warning("the audio model reads %d frames ahead, more than the %d-frame look-ahead: streamed "
                         "renders may differ from batch ones",
@@ -78,13 +103,17 @@ class Renderer:
         else:
             self.size = (_even(self.source_size[0]), _even(self.source_size[1]))
 
-    def predict_mouth(self, samples16k: np.ndarray, n: int, fps: float | None = None) -> np.ndarray | None:
-        """(n, 2) aperture and width from the Face's audio-to-mouth model (None without a model)."""
+    def predict_mouth(
+        self, samples16k: np.ndarray, n: int, fps: float | None = None, *, first: int = 0, offset: int = 0,
+    ) -> np.ndarray | None:
+        """(n, 2) aperture and width of frames ``first`` .. ``first + n - 1`` from the Face's own
+        audio-to-mouth model (None without a model); ``samples16k[0]`` is sample ``offset``."""
         if self.audio_model is None or n == 0:
             return None
-        raw = self.audio_model.predict(samples16k, 16000, fps or self.fps, n)
         lead = self.config.model_lead_frames  # optional extra lead on top of the model's learned lag
-        return np.concatenate([raw[lead:], np.repeat(raw[-1:], min(lead, n), axis=0)]) if lead > 0 else raw
+        m = n + max(lead, 0)
+        raw = self.audio_model.predict(samples16k, RATE, fps or self.fps, m, first=first, offset=offset)
+        return raw[lead:] if lead > 0 else raw
 
     def timeline(
         self, samples16k: np.ndarray, n: int, phones: list[Phone], *, trust_phones: bool, fps: float | None = None
@@ -92,7 +121,7 @@ class Renderer:
         """The timeline of ``n`` frames for 16 kHz speech, shaped by this Face: its mouth priors, its audio
         model's prediction and its lips' lead."""
         fps = fps or self.fps
-        return build_timeline(samples16k, 16000, fps=fps, n_frames=n, phones=phones, priors=self.priors,
+        return build_timeline(samples16k, RATE, fps=fps, n_frames=n, phones=phones, priors=self.priors,
                               config=self.config, predicted=self.predict_mouth(samples16k, n, fps),
                               trust_phones=trust_phones, mouth_lead=self.mouth_lead)
 

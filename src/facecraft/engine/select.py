@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from facecraft.engine.config import EngineConfig
+from facecraft.engine.mouthdb import MouthDB, lip_points
 from facecraft.engine.timeline import Timeline
-from facecraft.faces.mouthdb import MouthDB, lip_points
 
 __all__ = ["MouthSelector"]
 

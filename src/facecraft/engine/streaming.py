@@ -1,75 +1,129 @@
-"""Streaming renderer: push audio in chunks, pull frames at the output rate.
+"""Streaming renderer: push speech audio (with phones and cues) from one thread, pull frames from another.
 
-Frames are planned in fixed blocks (motion step + mouth per frame) once the audio holds the block
-plus a fixed look-ahead, or the utterance has ended; planning never depends on how the audio was
-chunked, so a streamed render equals the batch render (which is this object fed all at once). While
-no utterance is playing the head keeps its listening motion and the footage's own mouth, where that
-mouth rests closed. Speaking footage shown while silent (a state change waiting for a close pose,
-or a Face with too little listening footage) gets a closed mouth at rest instead, and so does
-listening footage that is mostly pauses between words with the lips apart (a Face built from a
-clip of speech only). A switch between a composed mouth and the footage's own fades over a few
-frames (``mouth_fade``): the two never match exactly, and at every turn of a conversation a pop
-in the lower face would show. If frames are pulled faster than audio arrives, the starved frames render
-silent (push audio ahead of playback).
+This is the Face's one renderer: a live call pushes TTS audio as it is synthesised and pulls frames
+at the frame rate; a file render pushes a whole sentence at a time and pulls every frame.
+
+Input (any thread, typically the event loop): ``push_audio`` (a chunk of speech, optionally with
+its phone timings), ``set_emotion`` (a cue), ``end_of_speech`` (the utterance is complete),
+``interrupt`` (barge-in: drop everything queued). Output (one puller thread): ``next_frame`` returns
+a ``StreamFrame``: the image, its presentation timestamp (``index`` frames of 1/fps since the
+renderer started; ``time_s``), whether it is speech (``speaking``: audio of an utterance plays under
+it) and the emotion it shows. Each call to ``next_frame`` is the next frame: none is skipped or
+repeated, whatever the pushing thread does meanwhile; the puller paces the calls (a live transport
+at the Face's fps). Both sides take one lock for bookkeeping only; the frame is drawn outside it, so
+a push never waits for a frame being drawn.
+
+Planning: frames are planned in fixed blocks (motion step + mouth per frame) once the audio holds
+the block plus a fixed look-ahead, or the utterance has ended; planning never depends on how the
+audio was chunked, so a streamed render matches the batch render (which is this object fed all at
+once). The timeline of an utterance is built as its audio arrives (``UtteranceTimeline``): the cost
+of a push, and of planning a block, does not grow with how long the utterance has run, and the
+memory held is bounded by what is queued plus a fixed reach.
+
+While no utterance is playing the head keeps its listening motion and the footage's own mouth, where
+that mouth rests closed. Speaking footage shown while silent (a state change waiting for a close
+pose, or a Face with too little listening footage) gets a closed mouth at rest instead, and so does
+listening footage that is mostly pauses between words with the lips apart (a Face built from a clip
+of speech only). A switch between a composed mouth and the footage's own fades over a few frames
+(``mouth_fade``): the two never match exactly, and at every turn of a conversation a pop in the
+lower face would show. After an interruption the mouth closes over ``close_frames`` frames from the
+shape it had. If frames are pulled faster than audio arrives, the starved frames render silent (push
+audio ahead of playback) and the utterance keeps its clock.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import threading
+from collections import deque
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from facecraft.audio import RATE, resample
 from facecraft.engine.config import EngineConfig
+from facecraft.engine.cues import EMOTIONS, NEUTRAL, Emotion
 from facecraft.engine.motion import MotionStep, MotionWalker
-from facecraft.engine.renderer import Renderer
+from facecraft.engine.renderer import FaceData, Renderer
 from facecraft.engine.timeline import Timeline, rest_timeline
+from facecraft.engine.timeline_stream import UtteranceTimeline
 from facecraft.errors import InputError
-from facecraft.faces.bundle import FaceBundle
-from facecraft.media import resample
 from facecraft.speech.types import Phone
 
-__all__ = ["StreamingRenderer"]
+__all__ = ["StreamingRenderer", "StreamFrame"]
 
 log = logging.getLogger(__name__)
 
-RATE = 16000
+_CHUNK_FRAMES = 128  # most frames shaped at once when the audio is there (bounds a batch render's memory)
+
+
+@dataclass(frozen=True)
+class StreamFrame:
+    """One output frame and what it shows."""
+
+    image: np.ndarray  # RGB uint8, (height, width, 3) of the renderer's ``size``
+    index: int  # presentation timestamp in frames since the renderer started (0, 1, 2, ...)
+    fps: float
+    speaking: bool  # audio of an utterance plays under this frame
+    emotion: Emotion = NEUTRAL
+    aperture: float = 0.0  # the lip opening the frame's mouth aims at (inter-ocular units)
+
+    @property
+    def time_s(self) -> float:
+        """Presentation time in seconds since the renderer's first frame."""
+        return self.index / self.fps
+
+
+@dataclass
+class _Planned:
+    step: MotionStep
+    mouth: int  # database patch, -1: the footage's own mouth
+    aperture: float
+    emotion: Emotion
+    speaking: bool  # part of the utterance's audio (False for a starved frame)
 
 
 @dataclass
 class _Utterance:
+    id: int
     start_frame: int  # output frame where the utterance's time 0 is shown
-    chunks: list[np.ndarray] = field(default_factory=list)
-    phones: list[Phone] = field(default_factory=list)
-    n_samples: int = 0
-    ended: bool = False
-    trust_phones: bool = True
+    timeline: UtteranceTimeline
+    planned: deque[_Planned] = field(default_factory=deque)  # frames planned, not yet drawn
+    next_plan: int = 0  # utterance frame planned next
+    shown: int = 0  # utterance frames drawn so far
+    last_mouth: int | None = None  # the last patch planned (continuity of the next choice)
+    chunk: Timeline | None = None  # shaped frames being planned from
     phone_offset: float = 0.0  # seconds of audio queued before the current speech's phones start
-    timeline: Timeline | None = None
-    steps: list[MotionStep] = field(default_factory=list)
-    mouths: list[int] = field(default_factory=list)
-
-    def samples(self) -> np.ndarray:
-        if len(self.chunks) > 1:
-            self.chunks = [np.concatenate(self.chunks)]
-        return self.chunks[0] if self.chunks else np.zeros(0, np.float32)
 
 
 class StreamingRenderer:
-    """Live renderer of one Face. ``bundle`` may be a loaded ``Renderer`` to share its caches."""
+    """Live renderer of one Face. ``bundle`` may be a loaded ``Renderer`` to share its caches.
+
+    ``close_frames``: frames over which the mouth closes after ``interrupt``.
+    """
 
     def __init__(
-        self, bundle: FaceBundle | Renderer, *, size: tuple[int, int] | None = None,
-        config: EngineConfig | None = None,
+        self, bundle: FaceData | Renderer, *, size: tuple[int, int] | None = None,
+        config: EngineConfig | None = None, close_frames: int = 4,
     ) -> None:
         self.renderer = bundle if isinstance(bundle, Renderer) else Renderer(bundle, size=size, config=config)
         self.config = self.renderer.config
         self.walker = MotionWalker(self.renderer.graph, self.config, pose=self.renderer.tracks.pose)
         self.frame_index = 0
+        self.close_frames = max(0, int(close_frames))
+        self._lock = threading.Lock()  # guards everything below (bookkeeping; frames are drawn outside)
+        self._draw_lock = threading.Lock()  # one frame drawn at a time (the footage reader is not shared)
         self._utt: _Utterance | None = None
+        self._utterances = 0
+        self._emotion = NEUTRAL
         self._rest = rest_timeline(1, self.fps, self.renderer.priors, self.config)
         self._last_mouth: int | None = None  # the mouth patch planned last (continuity of the next choice)
+        self._last_aperture = float(self._rest.aperture[0])
         self._drawn: tuple[int | None, float] | None = None  # patch drawn last, its opacity (None: no frame)
+        self._closing: list[float] = []  # target apertures of the frames closing the mouth after a barge-in
+        m = self.renderer.audio_model
+        lead = max(self.config.model_lead_frames, 0)
+        self._model_frames = 0 if m is None else m.context + m.delta_context + 1 + abs(m.lag) + lead
 
     @property
     def fps(self) -> float:
@@ -90,81 +144,153 @@ class StreamingRenderer:
         the own mouth alone). Differs from ``last_mouth`` while a switch between the two fades."""
         return self._drawn if self._drawn is not None else (None, 0.0)
 
-    # --- input ---------------------------------------------------------------------------
+    @property
+    def speaking(self) -> bool:
+        """Whether an utterance is playing or queued (frames still to show of it)."""
+        with self._lock:
+            return self._utt is not None and self._remaining(self._utt) > 0
+
+    @property
+    def queued_s(self) -> float:
+        """Seconds of pushed speech not yet shown (how far the input runs ahead of playback)."""
+        with self._lock:
+            utt = self._utt
+            return 0.0 if utt is None else max(0, self._remaining(utt)) / self.fps
+
+    @property
+    def ready(self) -> int:
+        """Frames of speech that can be pulled now with their full look-ahead (a file render pulls these,
+        then pushes more; a live puller just pulls at its frame rate)."""
+        with self._lock:
+            utt = self._utt
+            return 0 if utt is None else max(0, self._final(utt) - utt.shown)
+
+    @property
+    def emotion(self) -> Emotion:
+        """The emotion cued last (shown while listening, and by speech pushed from now on)."""
+        return self._emotion
+
+    # --- input (any thread) ----------------------------------------------------------------------
 
     def push_audio(
         self, samples: np.ndarray, sample_rate: int, phones: list[Phone] | None = None, *,
         trust_phones: bool = True,
     ) -> None:
-        """Add speech audio (float32 mono). ``phones`` are timed from the start of the utterance.
+        """Add speech audio (float32 mono) to the current utterance, or start one.
 
-        Speech pushed after ``end_of_speech`` while the last utterance still plays is queued right
-        after it (its phones are shifted accordingly).
-
-        ``trust_phones`` False marks recognised (not forced-aligned) phones: they then shape the
-        mouth but do not force closures.
+        ``phones`` are timed from the start of the utterance (as ``speech.tts`` streams them); speech
+        pushed after ``end_of_speech`` while the last utterance still plays is queued right after it,
+        on the same clock, and its phones are shifted accordingly (they are then timed from the start
+        of the speech pushed after ``end_of_speech``). ``trust_phones`` False marks recognised (not
+        forced-aligned) phones: they then shape the mouth but do not force closures.
         """
-        samples = np.asarray(samples, dtype=np.float32)
-        if samples.ndim == 2:
-            samples = samples.mean(axis=1)
-        if samples.ndim != 1 or sample_rate <= 0:
+        x = np.asarray(samples, dtype=np.float32)
+        if x.ndim == 2:
+            x = x.mean(axis=1)
+        if x.ndim != 1 or sample_rate <= 0:
             raise InputError("audio must be mono samples with a positive sample rate")
-        if not np.isfinite(samples).all():
+        if not np.isfinite(x).all():
             raise InputError("audio contains NaN or infinite samples")
-        utt = self._utt
-        if utt is not None and utt.ended and self._remaining(utt) > 0:
-            # a new utterance while the last one still plays: queue it right after, on the same clock
-            utt.ended = False
-            utt.phone_offset = utt.n_samples / RATE
-        elif utt is None or utt.ended:
-            utt = self._utt = _Utterance(start_frame=self.frame_index)
-        if sample_rate != RATE and samples.size:
-            samples = resample(samples, sample_rate, RATE).astype(np.float32)
-        if samples.size:
-            utt.chunks.append(samples)
-            utt.n_samples += samples.size
-        if phones:
+        if sample_rate != RATE and x.size:
+            x = resample(x, sample_rate, RATE)
+        with self._lock:
+            utt = self._utt
+            if utt is not None and utt.timeline.ended and self._remaining(utt) > 0:
+                # a new utterance while the last one still plays: queue it right after, on the same clock
+                utt.timeline.resume()
+                utt.phone_offset = utt.timeline.n_samples / RATE
+            elif utt is None or utt.timeline.ended:
+                utt = self._utt = self._new_utterance()
             off = utt.phone_offset
-            utt.phones.extend(Phone(p.symbol, p.start + off, p.end + off) for p in phones)
-            utt.trust_phones = utt.trust_phones and trust_phones
-        self._retime(utt)
+            shifted = [Phone(p.symbol, p.start + off, p.end + off) for p in phones] if phones and off else phones
+            utt.timeline.push(x, shifted, trust_phones=trust_phones)
+
+    def set_emotion(self, emotion: Emotion) -> None:
+        """Show ``emotion`` from now on: while listening at once, in speech from the audio pushed next."""
+        with self._lock:
+            self._emotion = emotion
+            if self._utt is not None:  # from its end on: speech queued after it carries the cue
+                self._utt.timeline.cue(emotion)
 
     def end_of_speech(self) -> None:
         """The utterance is complete: its last frames can be planned without more look-ahead."""
-        if self._utt is not None and not self._utt.ended:
-            self._utt.ended = True
-            self._retime(self._utt)
+        with self._lock:
+            if self._utt is not None and not self._utt.timeline.ended:
+                self._utt.timeline.end()
 
     def interrupt(self) -> None:
-        """Drop the rest of the current utterance (barge-in): listening resumes at the next frame."""
-        self._utt = None
+        """Barge-in: drop the rest of the current utterance (everything pushed and not yet shown).
 
-    # --- output --------------------------------------------------------------------------
+        The next frames return to listening; a mouth that was open closes over ``close_frames``
+        frames instead of snapping shut.
+        """
+        with self._lock:
+            if self._utt is None:
+                return
+            self._utt = None
+            start = self._last_aperture
+            rest = float(self._rest.aperture[0])
+            n = self.close_frames
+            closing = self._last_mouth is not None
+            self._closing = [start + (rest - start) * (k + 1) / n for k in range(n)] if closing else []
 
-    def next_frame(self) -> np.ndarray:
-        """The next output frame (RGB uint8, ``size``)."""
+    def _new_utterance(self) -> _Utterance:
+        r = self.renderer
+        self._utterances += 1
+        timeline = UtteranceTimeline(
+            fps=self.fps, priors=r.priors, config=self.config, model_frames=self._model_frames,
+            mouth_lead=r.mouth_lead, emotion=self._emotion,
+            predict=lambda s, n, first, offset: r.predict_mouth(s, n, first=first, offset=offset),
+        )
+        return _Utterance(id=self._utterances, start_frame=self.frame_index, timeline=timeline)
+
+    # --- output (one puller thread) ----------------------------------------------------------------
+
+    def next_frame(self) -> StreamFrame:
+        """The next output frame (see the module doc)."""
+        with self._lock:
+            index = self.frame_index
+            plan = self._next_plan()
+            self.frame_index += 1
+            mouth = None if plan.mouth < 0 else plan.mouth
+            self._last_mouth = mouth
+            self._last_aperture = plan.aperture
+            drawn, opacity = self._drawn = self._fade(mouth)
+        with self._draw_lock:
+            image = self.renderer.render(plan.step, drawn, plan.aperture, opacity)
+        return StreamFrame(image=image, index=index, fps=self.fps, speaking=plan.speaking, emotion=plan.emotion,
+                           aperture=plan.aperture)
+
+    def _next_plan(self) -> _Planned:
         utt = self._utt
-        k = self.frame_index - utt.start_frame if utt is not None else -1
-        if utt is not None and k >= self._total(utt) and utt.ended:
+        if utt is not None and utt.shown >= utt.timeline.total and utt.timeline.ended:
             self._utt = utt = None
-        if utt is not None and k < self._available(utt):
-            self._plan(utt, k)
-            step, mouth = utt.steps[k], utt.mouths[k]
-            assert utt.timeline is not None
-            aperture = float(utt.timeline.aperture[k])
+        if utt is not None:
+            k = utt.shown
+            if k < utt.timeline.total:
+                self._plan(utt, k)
+            if utt.planned:
+                utt.shown += 1
+                return utt.planned.popleft()
+            # starved: the utterance keeps its clock, this frame is silent
+            utt.shown += 1
+            utt.next_plan += 1
+            plan = self._listening_plan()
+            if plan.mouth >= 0:
+                utt.last_mouth = plan.mouth
+            return replace(plan, emotion=utt.timeline.emotion_at(k))
+        return self._listening_plan()
+
+    def _listening_plan(self) -> _Planned:
+        step = self.walker.step(False)
+        mouth: int | None
+        if self._closing:
+            aperture = self._closing.pop(0)
+            mouth = self._closing_mouth(step, aperture)
         else:
-            step = self.walker.step(False)
-            mouth = self._rest_mouth(step)
             aperture = float(self._rest.aperture[0])
-            if utt is not None:  # starved: the utterance keeps its clock, this frame is silent
-                utt.steps.append(step)
-                utt.mouths.append(-1 if mouth is None else mouth)
-        self.frame_index += 1
-        if mouth is not None and mouth < 0:
-            mouth = None
-        self._last_mouth = mouth
-        drawn, opacity = self._drawn = self._fade(mouth)
-        return self.renderer.render(step, drawn, aperture, opacity)
+            mouth = self._rest_mouth(step)
+        return _Planned(step, -1 if mouth is None else mouth, aperture, self._emotion, False)
 
     def _fade(self, mouth: int | None) -> tuple[int | None, float]:
         """The patch to draw for a planned ``mouth`` and its opacity: a switch to the footage's own mouth
@@ -186,49 +312,70 @@ class StreamingRenderer:
         talking = state[step.index] == 1 or (step.fade_index >= 0 and state[step.fade_index] == 1)
         if self.renderer.listening_mouth_rests and not talking:
             return None
+        return self._closing_mouth(step, None)
+
+    def _closing_mouth(self, step: MotionStep, aperture: float | None) -> int:
+        """The patch for a silent frame whose lips head for ``aperture`` (None: at rest), continuing from
+        the last patch."""
+        target = self._rest if aperture is None else replace(
+            self._rest, aperture=np.array([aperture]), closed=np.zeros(1, dtype=bool))
         pose = self.renderer.tracks.pose[step.index][None]
-        costs = self.renderer.selector.target_costs(self._rest, slice(0, 1), pose)
+        costs = self.renderer.selector.target_costs(target, slice(0, 1), pose)
         return int(self.renderer.selector.decode(costs, self._last_mouth)[0])
 
-    # --- planning --------------------------------------------------------------------------
-
-    def _total(self, utt: _Utterance) -> int:
-        return int(round(utt.n_samples / RATE * self.fps))
-
-    def _available(self, utt: _Utterance) -> int:
-        return len(utt.timeline) if utt.timeline is not None else 0
+    # --- planning ----------------------------------------------------------------------------------
 
     def _remaining(self, utt: _Utterance) -> int:
-        return self._total(utt) - (self.frame_index - utt.start_frame)
+        return utt.timeline.total - utt.shown
 
     def _final(self, utt: _Utterance) -> int:
-        """Frames whose timeline no longer changes when more audio arrives."""
-        n = self._available(utt)
-        return n if utt.ended else max(0, n - self.config.lookahead)
+        """Frames whose targets no longer change when more audio arrives."""
+        n = utt.timeline.total
+        return n if utt.timeline.ended else max(0, n - self.config.lookahead)
 
-    def _retime(self, utt: _Utterance) -> None:
-        n = self._total(utt) if utt.ended else int(utt.n_samples / RATE * self.fps)
-        utt.timeline = self.renderer.timeline(utt.samples(), n, utt.phones, trust_phones=utt.trust_phones)
+    def _shaped(self, utt: _Utterance, b0: int, end: int) -> Timeline:
+        """Targets of utterance frames ``[b0, end)``: from the chunk shaped last when it covers them and was
+        shaped from as much audio, else a new chunk from ``b0`` (up to ``_CHUNK_FRAMES`` more)."""
+        chunk = utt.chunk
+        if chunk is None or b0 < chunk.start or end > chunk.start + len(chunk):
+            stop = max(end, min(b0 + _CHUNK_FRAMES, self._final(utt)))
+            chunk = utt.chunk = utt.timeline.timeline(b0, stop)
+        return chunk
 
     def _plan(self, utt: _Utterance, k: int) -> None:
-        """Plan blocks until frame ``k`` has a motion step and a mouth."""
+        """Plan blocks until utterance frame ``k`` has a motion step and a mouth."""
         cfg = self.config
-        tl = utt.timeline
-        assert tl is not None
-        while len(utt.mouths) <= k:
-            b0 = len(utt.mouths)
+        available = utt.timeline.total
+        while utt.next_plan <= k:
+            b0 = utt.next_plan
             final = self._final(utt)
-            if final >= min(b0 + cfg.block, self._available(utt)) and final > b0:
+            if final >= min(b0 + cfg.block, available) and final > b0:
                 b1 = min(b0 + cfg.block, final)
                 end = min(b1 + cfg.lookahead, final)
             else:  # starved of look-ahead: plan this frame with what is there
                 b1 = b0 + 1
-                end = self._available(utt)
-            for f in range(b0, b1):
-                utt.steps.append(self.walker.step(bool(tl.speaking[f])))
+                end = available
+                utt.chunk = None  # shaped from less audio than a final chunk: not kept
+            tl = self._shaped(utt, b0, end)
+            if end == available and not utt.timeline.ended:
+                utt.chunk = None
+            o = b0 - tl.start
+            steps = [self.walker.step(bool(tl.speaking[o + f])) for f in range(b1 - b0)]
             pose = self.renderer.tracks.pose
-            base_pose = np.stack([pose[utt.steps[min(f, b1 - 1)].index] for f in range(b0, end)])
-            costs = self.renderer.selector.target_costs(tl, slice(b0, end), base_pose)
-            prev = next((m for m in reversed(utt.mouths) if m >= 0), None)
-            path = self.renderer.selector.decode(costs, prev)
-            utt.mouths.extend(int(m) for m in path[: b1 - b0])
+            base_pose = np.stack([pose[steps[min(f, b1 - b0 - 1)].index] for f in range(end - b0)])
+            costs = self.renderer.selector.target_costs(tl, slice(o, o + end - b0), base_pose)
+            path = self.renderer.selector.decode(costs, utt.last_mouth)
+            for f in range(b1 - b0):
+                mouth = int(path[f])
+                utt.planned.append(_Planned(
+                    steps[f], mouth, float(tl.aperture[o + f]),
+                    _emotion(tl, o + f), True))
+                utt.last_mouth = mouth
+            utt.next_plan = b1
+            utt.timeline.forget(b0)
+
+
+def _emotion(tl: Timeline, i: int) -> Emotion:
+    if tl.emotion is None or tl.intensity is None:
+        return NEUTRAL
+    return Emotion(EMOTIONS[int(tl.emotion[i])], float(tl.intensity[i]))

@@ -15,18 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facecraft.audio import frame_power, power_db
 from facecraft.engine.config import EngineConfig
-from facecraft.faces.analyze import drop_short_runs
 from facecraft.speech.types import Phone
 from facecraft.speech.vad import speech_mask
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
-from facecraft.vision.smoothing import runs
+from facecraft.vision.smoothing import drop_short_runs, runs
 
-__all__ = ["Timeline", "ShapePriors", "build_timeline", "frame_energy_db"]
+__all__ = ["Timeline", "ShapePriors", "build_timeline", "shape_timeline", "rest_timeline", "frame_energy_db"]
 
 SIL = VISEMES.index("sil")
 PP = VISEMES.index("PP")
-VAD_RATE = 16000
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,8 @@ _CLOSURE = np.array([VISEME_SHAPES[v].closure for v in VISEMES])
 
 @dataclass
 class Timeline:
+    """Per output frame of a stretch of an utterance (frames ``start`` .. ``start + len - 1``)."""
+
     fps: float
     viseme: np.ndarray  # (T,) uint8 index into VISEMES
     closed: np.ndarray  # (T,) bool: the lips must be closed (silence, bilabial)
@@ -64,6 +65,9 @@ class Timeline:
     width: np.ndarray  # (T,) target mouth width (iod units)
     speaking: np.ndarray  # (T,) bool: head motion from speaking footage
     voiced: np.ndarray  # (T,) bool: voice activity
+    emotion: np.ndarray | None = None  # (T,) uint8 index into cues.EMOTIONS (None: neutral throughout)
+    intensity: np.ndarray | None = None  # (T,) float 0..1, the emotion's intensity
+    start: int = 0  # utterance frame of the first row
 
     def __len__(self) -> int:
         return int(self.viseme.shape[0])
@@ -82,26 +86,30 @@ def rest_timeline(n: int, fps: float, priors: ShapePriors, config: EngineConfig)
     )
 
 
-def frame_energy_db(samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:
-    """RMS level (dBFS) of a one-frame window centred on each frame."""
+def frame_energy_db(
+    samples: np.ndarray, sample_rate: int, fps: float, n: int, *, first: int = 0, offset: int = 0
+) -> np.ndarray:
+    """RMS level (dBFS) of a one-frame window centred on each of frames ``first`` .. ``first + n - 1``;
+    ``samples[0]`` is sample ``offset`` of the stream (a window of it, for streaming)."""
     hop = sample_rate / fps
     half = int(round(hop))
-    centres = ((np.arange(n) + 0.5) * hop).astype(np.int64)
+    centres = ((np.arange(first, first + n) + 0.5) * hop).astype(np.int64) - offset
+    power, ok = frame_power(samples, centres - half, centres + half)
     out = np.full(n, -100.0)
-    sq = np.concatenate([[0.0], np.cumsum(samples.astype(np.float64) ** 2)])
-    lo = np.clip(centres - half, 0, len(samples))
-    hi = np.clip(centres + half, 0, len(samples))
-    ok = hi > lo
-    mean = (sq[hi[ok]] - sq[lo[ok]]) / (hi[ok] - lo[ok])
-    out[ok] = 10 * np.log10(mean + 1e-10)
+    out[ok] = power_db(power[ok])
     return out
 
 
-def _phone_visemes(phones: list[Phone], n: int, fps: float, lead_s: float) -> np.ndarray:
+def _phone_visemes(
+    phones: list[Phone], n: int, fps: float, lead_s: float, *, first: int = 0, total: int | None = None
+) -> np.ndarray:
+    """Viseme per frame ``first`` .. ``first + n - 1`` of an utterance of ``total`` frames (None: still
+    growing) from its phones."""
     out = np.full(n, SIL, dtype=np.uint8)
     if not phones:
         return out
-    centres = (np.arange(n) + 0.5) / fps + lead_s
+    last = (first + n if total is None else total) - 1
+    centres = (np.arange(first, first + n) + 0.5) / fps + lead_s
     starts = np.array([p.start for p in phones])
     ends = np.array([p.end for p in phones])
     codes = np.array([VISEMES.index(phone_to_viseme(p.symbol)) for p in phones], dtype=np.uint8)
@@ -112,10 +120,10 @@ def _phone_visemes(phones: list[Phone], n: int, fps: float, lead_s: float) -> np
     out[ok] = codes[k[ok]]
     # a bilabial shorter than a frame must still close the lips once
     for p_start, p_end, code in zip(starts, ends, codes):
-        if code == PP:
-            f = int(np.clip(round((p_start + p_end) / 2 * fps - lead_s * fps - 0.5), 0, n - 1)) if n else 0
-            if n:
-                out[f] = PP
+        if code == PP and n:
+            f = int(np.clip(round((p_start + p_end) / 2 * fps - lead_s * fps - 0.5), 0, last))
+            if first <= f < first + n:
+                out[f - first] = PP
     return out
 
 
@@ -152,13 +160,14 @@ def build_timeline(
     trust_phones: bool = True,
     mouth_lead: int = 0,
 ) -> Timeline:
-    """Targets for ``n_frames`` output frames of the audio ``samples`` (16 kHz mono expected).
+    """Targets for ``n_frames`` output frames of the audio ``samples`` (16 kHz mono expected), whole.
 
     ``predicted`` is the Face's own audio-to-aperture prediction per frame (see
-    ``faces.mouthdb.AudioMouthModel``), blended with the viseme shapes. Bilabials and silences in
+    ``engine.audio_model.AudioMouthModel``), blended with the viseme shapes. Bilabials and silences in
     the phones close the lips only when ``trust_phones`` (given or forced-aligned phones, not
     recognised ones); quiet audio always does. ``mouth_lead`` (frames the Face's lips lead its sound, see
-    ``AudioMouthModel.mouth_lead``) closes the lips that much before a pause.
+    ``AudioMouthModel.mouth_lead``) closes the lips that much before a pause. The streaming renderer
+    builds the same targets a stretch at a time (``engine.timeline_stream``).
     """
     n = int(n_frames)
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
@@ -166,19 +175,48 @@ def build_timeline(
     voiced = np.zeros(n, dtype=bool)
     if len(samples) >= sample_rate // 50:
         mask = speech_mask(samples, sample_rate, frame_s=1.0 / fps, hangover_ms=config.vad_hangover_ms,
-                           min_speech_ms=100)
+                           min_speech_ms=VAD_MIN_SPEECH_MS)
         m = min(n, len(mask))
         voiced[:m] = mask[:m]
+    vis = _phone_visemes(phones, n, fps, config.lead_s) if phones else None
+    return shape_timeline(db, voiced, vis, fps=fps, priors=priors, config=config, predicted=predicted,
+                          trust_phones=trust_phones, mouth_lead=mouth_lead)
+
+
+VAD_MIN_SPEECH_MS = 100  # voice shorter than this is a blip, not speech, for the timeline
+
+
+def shape_timeline(
+    db: np.ndarray,
+    voiced: np.ndarray,
+    vis: np.ndarray | None,
+    *,
+    fps: float,
+    priors: ShapePriors,
+    config: EngineConfig,
+    predicted: np.ndarray | None = None,
+    trust_phones: bool = True,
+    mouth_lead: int = 0,
+    start: int = 0,
+) -> Timeline:
+    """The targets of consecutive frames from their loudness (dBFS), voice activity, the visemes of
+    their phones (None: no phones) and the audio model's prediction.
+
+    Every step reaches a bounded number of frames around each frame (``timeline_stream.reach``), so a
+    stretch of an utterance shaped with enough frames of context on both sides gives the same targets
+    as the whole utterance away from the stretch's edges.
+    """
+    n = len(db)
     loud = np.clip((db - config.silence_db) / (config.loud_db - config.silence_db), 0.0, 1.0)
-    if phones:
-        vis = _phone_visemes(phones, n, fps, config.lead_s)
+    has_phones = vis is not None
+    if vis is not None:
         share = _SHAPE_AP[vis]
         share = (1 - config.energy_weight) * share + config.energy_weight * share * np.sqrt(loud) * 1.4
     else:  # no phones: the loudness envelope alone drives the opening
         vis = np.where(voiced & (db > config.silence_db), VISEMES.index("aa"), SIL).astype(np.uint8)
         share = 0.8 * loud
     width_share = _SHAPE_W[vis]
-    trusted = bool(phones) and trust_phones
+    trusted = has_phones and trust_phones
     quiet = ~voiced | (db < config.silence_db) | (trusted & (vis == SIL))
     # a short pause between words need not close the lips, but the quiet before the first word and after
     # the last does, however short (else the first frame shows a mouth open on silence)
@@ -228,4 +266,5 @@ def build_timeline(
         width=width,
         speaking=speaking,
         voiced=voiced,
+        start=start,
     )

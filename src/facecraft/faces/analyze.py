@@ -3,8 +3,9 @@
 Voice activity alone is not enough: a voice off camera (an interviewer) or a noisy room would mark
 listening footage as speaking. Mouth motion alone is not enough either: chewing, smiling or a
 nod moves the lips. A frame is speaking when the audio has speech AND the lips move (the rolling
-spread of the inner-lip aperture, against a threshold scaled to the speaker), or when there is speech and no face to judge by. Short gaps
-inside speech (breaths, pauses between words) are bridged so that a phrase stays one segment.
+spread of the inner-lip aperture, against a threshold scaled to the speaker), or when there is speech
+and no face to judge by. Short gaps inside speech (breaths, pauses between words) are bridged so that a
+phrase stays one segment.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import numpy as np
 
 from facecraft.faces.types import Analysis
 from facecraft.speech.types import Segment
-from facecraft.vision.smoothing import runs
+from facecraft.vision.smoothing import drop_short_runs, runs
 from facecraft.vision.types import Tracks
 
-__all__ = ["AnalysisParams", "analyze", "fill_nan", "drop_short_runs", "segments"]
+__all__ = ["AnalysisParams", "analyze", "fill_nan", "segments"]
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,6 @@ def _close_gaps(flags: np.ndarray, max_gap: int) -> np.ndarray:
     for a, b in runs(~flags):
         if a > 0 and b < flags.size and b - a <= max_gap:
             out[a:b] = True
-    return out
-
-
-def drop_short_runs(flags: np.ndarray, min_len: int) -> np.ndarray:
-    """``flags`` with runs of True shorter than ``min_len`` cleared."""
-    out = flags.copy()
-    for a, b in runs(flags):
-        if b - a < min_len:
-            out[a:b] = False
     return out
 
 

@@ -14,7 +14,7 @@ import logging
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,16 @@ import cv2
 import numpy as np
 
 from facecraft import __version__
+from facecraft.audio import RATE
 from facecraft.errors import InputError, MediaError
 from facecraft.faces import bundle as fb
-from facecraft.faces import lipsync, motion_graph, mouthdb  # the engine's build steps
 from facecraft.faces.analyze import analyze
+from facecraft.faces.artefacts import step_lipsync, step_motion, step_mouths  # the engine's build steps
 from facecraft.faces.checks import content_checks, decode_check, file_checks
+from facecraft.faces.consent import ConsentPolicy
 from facecraft.faces.scene import SceneMeter, SceneStats
 from facecraft.faces.thresholds import DEFAULT, Thresholds
-from facecraft.faces.types import Analysis, CheckReport
+from facecraft.faces.types import Analysis, Check, CheckReport
 from facecraft.media.types import Frame, MediaInfo
 from facecraft.speech.types import Phone, Segment
 from facecraft.vision.types import Tracks
@@ -51,7 +53,7 @@ FOOTAGE_MAX_SIDE = 1280  # long side of the bundle footage
 FOOTAGE_MAX_FPS = 30.0  # faster sources are resampled down to this constant rate
 FOOTAGE_GOP = 12  # short GOP: the engine seeks into the footage often
 FOOTAGE_CRF = 20
-VOICE_RATE = 16000
+VOICE_RATE = RATE  # the footage's audio is analysed at the speech rate
 VOICE_PROFILE_MAX_S = 12.0  # seconds of clean speech the voice profile is measured on
 _VOICE_FADE_S = 0.02
 
@@ -93,6 +95,9 @@ class BuildContext:
     thresholds: Thresholds = DEFAULT
     # Tracks the footage frames (``vision.track_frames``'s signature); a benchmark passes a caching one.
     track_frames: Callable[..., Tracks] | None = None
+    # How consent is established (None: not checked here; the caller answers for it).
+    consent: ConsentPolicy | None = None
+    consent_checks: list[Check] = field(default_factory=list)
     _span: tuple[float, float, str] = (0.0, 1.0, "")  # current step: start, share of the build, name
 
     @property
@@ -130,6 +135,7 @@ def step_probe(ctx: BuildContext) -> None:
         if not (0.0 <= start < end) or start >= info.duration_s:
             raise InputError(f"source_range {ctx.source_range} is outside the video (0-{info.duration_s:.2f} s)")
         ctx.source_range = (start, min(end, info.duration_s))
+    _fail_early(ctx, info)
     digest = hashlib.sha256()
     with open(ctx.video_path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -144,6 +150,20 @@ def step_probe(ctx: BuildContext) -> None:
         "codec": info.video.codec,
         "range": [round(ctx.start_s, 3), round(ctx.end_s, 3)],
     }
+
+
+# File-level failures that make decoding pointless (or, for hours of video, costly): they stop the build
+# before the footage is decoded. Others (no audio track) wait for the full report.
+_EARLY_FAILURES = frozenset({"video_duration", "video_fps"})
+
+
+def _fail_early(ctx: BuildContext, info: MediaInfo) -> None:
+    checks = file_checks(replace(info, duration_s=ctx.end_s - ctx.start_s))
+    failures = [c for c in checks if c.status == "fail" and c.id in _EARLY_FAILURES]
+    if failures:
+        report = CheckReport(source=ctx.video_path.name, checks=checks, duration_s=info.duration_s)
+        first = failures[0]
+        raise ChecksFailed(f"{first.label}: {first.message}", error_id=first.id, report=report)
 
 
 def _constant_rate(frames: Iterable[Frame], fps: float, start_s: float) -> Iterator[tuple[int, np.ndarray]]:
@@ -204,6 +224,40 @@ def step_audio(ctx: BuildContext) -> None:
     ctx.sample_rate = VOICE_RATE
 
 
+def step_consent(ctx: BuildContext) -> None:
+    """The consent checks of ``ctx.consent``: the statement opening the training video, or a consent clip
+    that says it and shows the same person, or the operator's attestation (recorded as such)."""
+    from facecraft import media
+    from facecraft.faces import consent as fc
+
+    policy = ctx.consent
+    if policy is None:
+        return
+    record: dict[str, Any] = {"method": policy.mode, **policy.details}
+    if policy.mode == "attested":
+        ctx.consent_checks = [fc.attested_check(policy.attested_by)]
+        record["attested_by"] = policy.attested_by
+    else:
+        source = Path(policy.clip_path) if policy.mode == "clip" and policy.clip_path else ctx.video_path
+        where = "consent clip" if policy.mode == "clip" else "video"
+        try:
+            audio = media.read_audio(source, sample_rate=VOICE_RATE, mono=True, max_s=fc.STATEMENT_WINDOW_S)
+            samples = audio.samples
+        except MediaError:
+            samples = None
+        statement = fc.statement_check(samples, VOICE_RATE, where=where)
+        ctx.consent_checks = [statement]
+        record["coverage"] = statement.value
+        record["range"] = statement.ranges[0] if statement.ranges else None
+        if policy.mode == "clip":
+            from facecraft.faces.identity import clip_identity, identity_check
+
+            same = identity_check(clip_identity(source), clip_identity(ctx.video_path, start_s=ctx.start_s))
+            ctx.consent_checks.append(same)
+            record["face_distance"] = same.value
+    ctx.manifest["consent"] = record
+
+
 def step_analyze(ctx: BuildContext) -> None:
     """Speaking/listening segments and the per-frame state."""
     assert ctx.tracks is not None
@@ -219,6 +273,7 @@ def step_checks(ctx: BuildContext) -> None:
     info = replace(ctx.info, duration_s=ctx.end_s - ctx.start_s)
     checks = file_checks(info, ctx.thresholds) + [decode_check(len(ctx.tracks), _expected_info(info, ctx))]
     checks += content_checks(ctx.tracks, ctx.scene, ctx.samples, ctx.sample_rate, ctx.analysis, ctx.thresholds)
+    checks = ctx.consent_checks + checks
     ctx.report = CheckReport(source=ctx.video_path.name, checks=checks, duration_s=info.duration_s)
     fb.write_json(ctx.work_dir / fb.REPORT, ctx.report.to_dict())
     ctx.manifest["report"] = {"status": ctx.report.status,
@@ -307,13 +362,14 @@ BUILD_STEPS: list[BuildStep] = [
     ("probe", step_probe),
     ("footage", step_footage),
     ("audio", step_audio),
+    ("consent", step_consent),
     ("analyze", step_analyze),
     ("checks", step_checks),
     ("voice", step_voice),
     ("thumbnail", step_thumbnail),
-    ("mouths", mouthdb.step_mouths),
-    ("lipsync", lipsync.step_lipsync),
-    ("motion", motion_graph.step_motion),
+    ("mouths", step_mouths),
+    ("lipsync", step_lipsync),
+    ("motion", step_motion),
 ]
 # Share of the progress bar per step, from bench/track_speed.py's time per step (others weigh 1).
 STEP_WEIGHTS = {"footage": 5.0, "voice": 2.0, "mouths": 8.0}
@@ -329,10 +385,12 @@ def build_face(
     face_id: str | None = None,
     thresholds: Thresholds = DEFAULT,
     track_frames: Callable[..., Tracks] | None = None,
+    consent: ConsentPolicy | None = None,
 ) -> Path:
     """Build a Face bundle from a training video; returns the bundle directory ``out_dir/<face id>``.
 
-    Raises the error of the first failing upload check (its ``error_id`` from API.md), a MediaError
+    ``consent`` says how consent is checked (``faces.consent``); None leaves it to the caller. Raises
+    the error of the first failing upload check (its ``error_id`` from API.md), a MediaError
     for an unreadable video, or InputError for a bad ``source_range``. Nothing is left behind on
     failure. ``thresholds`` and ``track_frames`` replace the upload checks' limits and the tracker (the
     benchmarks lower the minimum duration for short clips and reuse cached tracks).
@@ -345,10 +403,10 @@ def build_face(
         raise InputError(f"{final} already exists")
     work = fb.staging_dir(out_dir)
     ctx = BuildContext(video_path=Path(video_path), name=name.strip(), face_id=face_id, work_dir=work,
-                       source_range=source_range, progress=progress, thresholds=thresholds,
+                       source_range=source_range, progress=progress, consent=consent, thresholds=thresholds,
                        track_frames=track_frames)
     ctx.manifest.update({"id": face_id, "name": ctx.name,
-                         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                          "engine": {"version": __version__, "params": {}}})
     return run_build(ctx, BUILD_STEPS, final)
 

@@ -1,4 +1,7 @@
-"""The Face bundle (format ``facecraft.face/1``): a directory, or one ``.face`` zip, that holds a Face.
+"""The Face bundle (format ``facecraft.face/2``): a directory, or one ``.face`` zip, that holds a Face.
+
+Format 2 (issue 12) holds tracks of the MediaPipe Tasks tracker (with blendshapes); a format-1
+bundle does not load: rebuild it from its video or photo with ``facecraft faces create``.
 
 Why a plain directory of well-known files: the engine memory-maps what it needs, people can inspect
 a Face with ordinary tools, and loading never needs the source video. Writing is atomic: a bundle is
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facecraft.errors import BundleError
+from facecraft.errors import BundleError, VisionError
 from facecraft.faces.types import Analysis, CheckReport
 from facecraft.vision.types import Tracks
 
@@ -40,7 +43,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT = "facecraft.face/1"
+FORMAT = "facecraft.face/2"
+REBUILD = "rebuild it from its video or photo with `facecraft faces create`"
 MANIFEST = "manifest.json"
 REPORT = "report.json"
 FOOTAGE = "footage.mp4"
@@ -118,8 +122,8 @@ def _load_dir(path: Path) -> FaceBundle:
     if not isinstance(manifest, dict) or "format" not in manifest:
         raise BundleError(f"{path / MANIFEST} is not a Face manifest", error_id="bundle_invalid")
     if manifest["format"] != FORMAT:
-        raise BundleError(f"the Face bundle has format {manifest['format']!r}; this version reads {FORMAT!r}",
-                          error_id="bundle_version")
+        raise BundleError(f"the Face bundle {path.name} has format {manifest['format']!r}; this version of "
+                          f"facecraft reads {FORMAT!r}: {REBUILD}", error_id="bundle_version")
     for name in REQUIRED_FILES:
         if not (path / name).is_file():
             raise BundleError(f"the Face bundle is damaged: {name} is missing", error_id="bundle_invalid")
@@ -134,6 +138,12 @@ def _load_dir(path: Path) -> FaceBundle:
         tracks = Tracks.load(path / TRACKS)
     except BundleError:
         raise
+    except VisionError as exc:
+        if exc.error_id != "tracks_version":
+            raise BundleError(f"the Face bundle is damaged: {exc.message}",
+                              error_id="bundle_invalid") from exc
+        raise BundleError(f"the Face bundle {path.name} was tracked by another version of facecraft "
+                          f"({exc.message}): {REBUILD}", error_id="bundle_version") from exc
     except Exception as exc:  # noqa: BLE001 - numpy/zip/key errors all mean a damaged file
         raise BundleError(f"the Face bundle is damaged: {exc}", error_id="bundle_invalid") from exc
     return FaceBundle(path=path, manifest=manifest, report=report, tracks=tracks, analysis=analysis,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facecraft.audio import RATE
 from facecraft.errors import FacecraftError
 from facecraft.faces.analyze import analyze, fill_nan
 from facecraft.faces.scene import SceneMeter, SceneStats
@@ -40,7 +41,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHECK_MAX_SIDE = 640  # frames are analysed at this long side: enough for the mesh, fast on 2 cores
-AUDIO_RATE = 16000
+AUDIO_RATE = RATE
 _MAX_RANGES = 20
 _CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"}
 _CODECS = {"h264", "hevc", "vp8", "vp9", "av1", "mpeg4"}
@@ -454,16 +455,17 @@ def _fail(exc: BaseException) -> Check:
 
 
 def check_video(path: str | Path, *, thresholds: Thresholds = DEFAULT, max_side: int = CHECK_MAX_SIDE,
-                progress: Callable[[int], None] | None = None) -> CheckReport:
+                progress: Callable[[int], None] | None = None, consent: bool = False) -> CheckReport:
     """Run every upload check on a training video; a bad file gives a ``fail`` report, never an error.
 
-    ``progress`` gets the number of frames tracked so far.
+    ``progress`` gets the number of frames tracked so far; ``consent`` adds the consent-statement check
+    (``faces.consent``: recognised in the opening seconds, with its time range).
     """
     path = Path(path)
     checks: list[Check] = []
     report = CheckReport(source=str(path), checks=checks)
     try:
-        _run_video_checks(path, thresholds, max_side, progress, report)
+        _run_video_checks(path, thresholds, max_side, progress, report, consent)
     except Exception as exc:  # noqa: BLE001 - the contract: a report, never an exception
         if not isinstance(exc, FacecraftError):
             log.exception("check of %s failed", path)
@@ -472,7 +474,7 @@ def check_video(path: str | Path, *, thresholds: Thresholds = DEFAULT, max_side:
 
 
 def _run_video_checks(path: Path, th: Thresholds, max_side: int, progress: Callable[[int], None] | None,
-                      report: CheckReport) -> None:
+                      report: CheckReport, consent: bool = False) -> None:
     from facecraft import media, vision
 
     if path.is_file() and path.stat().st_size > 0:
@@ -502,6 +504,10 @@ def _run_video_checks(path: Path, th: Thresholds, max_side: int, progress: Calla
             report.checks.append(_check("audio_processing", "Speech", "fail",
                                         f"The audio track could not be decoded: {exc.message}"))
     analysis = analyze(tracks, samples, AUDIO_RATE)
+    if consent:
+        from facecraft.faces.consent import statement_check
+
+        report.checks.append(statement_check(samples, AUDIO_RATE))
     report.checks.extend(content_checks(tracks, meter.stats(), samples, AUDIO_RATE, analysis, th))
 
 
@@ -544,7 +550,7 @@ def _run_image_checks(path_or_bytes: str | Path | bytes, th: Thresholds, checks:
                              f"{w}x{h} is too small; the photo must be at least {side}x{side}.", min(h, w), side))
     else:
         checks.append(_check("quality_issue_detected", "Resolution", "pass", f"{w}x{h}.", min(h, w), side))
-    tracks = vision.track_frames([Frame(index=0, time_s=0.0, image=image)], fps=1.0, width=w, height=h)
+    tracks = vision.track_image(image)
     count = int(tracks.face_count[0]) if len(tracks) else 0
     if count == 0 or not bool(tracks.present[0]):
         checks.append(_check("face_or_obstruction_detected", "Face visible", "fail",

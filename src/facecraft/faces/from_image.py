@@ -2,7 +2,7 @@
 
 A photo has no motion, no mouth shapes and no voice. We make them, classically and on the CPU:
 
-* **Speech**: the chosen stock TTS voice (Piper) reads a short passage that covers every viseme.
+* **Speech**: the chosen stock voice (``speech.voices``) reads a short passage that covers every viseme.
   Its audio becomes the Face's voice clip, and its phone timings drive the mouth.
 * **Mouth**: per frame the viseme's expected lip shape (``speech.visemes.VISEME_SHAPES``: opening,
   width, rounding, closure) moves the photo's lip, jaw and chin landmarks; a piecewise-affine warp
@@ -27,18 +27,19 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay
 
 from facecraft import __version__
+from facecraft.audio import frame_rms
+from facecraft.engine.mouthdb import frame_visemes
 from facecraft.errors import InputError, VisionError
 from facecraft.faces import bundle as fb
-from facecraft.faces import motion_graph, mouthdb
 from facecraft.faces.analyze import analyze, segments
+from facecraft.faces.artefacts import step_motion, step_mouths
 from facecraft.faces.build import (
     VOICE_RATE,
     BuildContext,
@@ -54,12 +55,14 @@ from facecraft.faces.types import CheckReport
 from facecraft.media.types import Frame, MediaInfo, VideoStreamInfo
 from facecraft.speech.types import Phone, Segment
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
+from facecraft.speech.voices import DEFAULT_VOICE_ID, StockVoice, get_voice, voice_available
 from facecraft.vision import landmarks as lm
+from facecraft.vision.mesh_warp import MESH_POINTS, MeshWarp, anchor_ring, head_mask, head_motion
 from facecraft.vision.types import N_LANDMARKS
 from facecraft.vision.warp import apply_affine, eye_frame, invert_affine
 
 __all__ = [
-    "STOCK_VOICES",
+    "DEFAULT_VOICE_NAME",
     "SCRIPT",
     "PhotoParams",
     "resolve_voice",
@@ -70,15 +73,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Stock voices a photo Face may speak with: API/CLI names -> the Piper voice (speech.tts). Only one
-# voice ships inside the installed packages.
-STOCK_VOICES: dict[str, str] = {
-    "joe-us": "en_US-joe-medium",
-    "joe": "en_US-joe-medium",
-    "en_US-joe-medium": "en_US-joe-medium",
-    "default": "en_US-joe-medium",
-}
-DEFAULT_VOICE_NAME = "joe-us"
+# A photo Face speaks with a stock voice (``speech.voices``), the default unless the request names one.
+DEFAULT_VOICE_NAME = DEFAULT_VOICE_ID
 
 # Read by the stock voice in the speaking part: every one of the 15 visemes, several times.
 SCRIPT = (
@@ -105,12 +101,14 @@ class PhotoParams:
     seed: int = 7
 
 
-def resolve_voice(voice: str | None) -> tuple[str, str]:
-    """(stock voice name, Piper voice id) for an API/CLI voice name; InputError for an unknown one."""
-    name = (voice or DEFAULT_VOICE_NAME).strip()
-    if name not in STOCK_VOICES:
-        raise InputError(f"unknown voice {name!r}: a photo Face can use {', '.join(sorted(STOCK_VOICES))}")
-    return ("joe-us" if STOCK_VOICES[name] == STOCK_VOICES[DEFAULT_VOICE_NAME] else name), STOCK_VOICES[name]
+def resolve_voice(voice: str | None) -> StockVoice:
+    """The stock voice an API/CLI voice name (id or alias) means; InputError listing the voices for an
+    unknown one, or naming what is missing for one this machine cannot speak with."""
+    chosen = get_voice(voice)
+    if not voice_available(chosen):
+        raise InputError(f"the voice {chosen.voice_id} needs Debian's flite, which is not installed here "
+                         "(scripts/system_deps.sh installs it)")
+    return chosen
 
 
 # --- the photo ------------------------------------------------------------------------------
@@ -120,8 +118,7 @@ def _track_one(image: np.ndarray) -> np.ndarray | None:
     """Landmarks (478, 3) of the primary face in a still image, or None."""
     from facecraft import vision
 
-    h, w = image.shape[:2]
-    tracks = vision.track_frames([Frame(index=0, time_s=0.0, image=image)], fps=1.0, width=w, height=h)
+    tracks = vision.track_image(image)
     if not len(tracks) or not bool(tracks.present[0]):
         return None
     return np.asarray(tracks.landmarks[0], dtype=np.float64)
@@ -210,7 +207,7 @@ class FaceSynth:
     landmarks: np.ndarray  # (478, 3) pixels
 
     def __post_init__(self) -> None:
-        pts = np.asarray(self.landmarks[:468, :2], dtype=np.float64)
+        pts = np.asarray(self.landmarks[:MESH_POINTS, :2], dtype=np.float64)
         self.to_units = eye_frame(self.landmarks)
         self.from_units = invert_affine(self.to_units)
         self.iod = float(np.hypot(*(pts[263] - pts[33])))
@@ -223,28 +220,16 @@ class FaceSynth:
         self.y_chin = float(u[152, 1])
         self.x_jaw = float(abs(u[454, 0] - u[234, 0]) / 2) or 0.7
         # Anchors: a ring outside the face oval that never moves, so the warp ends inside it.
-        oval = u[list(lm.FACE_OVAL)]
-        centre = oval.mean(0)
-        ring = centre + (oval - centre) * 1.3
-        ring_px = apply_affine(self.from_units, ring)
-        h, w = self.image.shape[:2]
-        ring_px = np.clip(ring_px, 0, [w - 1, h - 1])
-        self.anchor_px = ring_px
+        self.anchor_px = anchor_ring(u, self.from_units, self.image.shape)
         # Triangulate on a mouth-open, eyes-open reference so no triangle spans the lips or the lids.
         ref = self._target_units(MouthPose(aperture=0.8, width=0.55, closure=False))
-        ref_px = np.vstack([apply_affine(self.from_units, ref), ring_px])
-        tri = Delaunay(ref_px).simplices
-        self.tris = tri.astype(np.int32)
-        self.src_px = np.vstack([pts, ring_px])
-        x0, y0 = np.floor(self.src_px.min(0)).astype(int)
-        x1, y1 = np.ceil(self.src_px.max(0)).astype(int)
-        self.roi = (max(0, x0), max(0, y0), min(w, x1 + 1), min(h, y1 + 1))
+        ref_px = np.vstack([apply_affine(self.from_units, ref), self.anchor_px])
+        self.mesh = MeshWarp(self.image, np.vstack([pts, self.anchor_px]), ref_px)
         self.teeth_rgb, self.cavity_rgb = self._mouth_colours()
-        self.head_mask = self._head_mask()
+        self.head_mask = head_mask(self.landmarks, self.image.shape)
+        h, w = self.image.shape[:2]
         gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         self._grid = (gx, gy)
-        rx0, ry0, rx1, ry1 = self.roi
-        self._roi_grid = (gx[ry0:ry1, rx0:rx1].copy(), gy[ry0:ry1, rx0:rx1].copy())
 
     # - landmarks -
 
@@ -317,61 +302,19 @@ class FaceSynth:
         cavity = np.clip(lip_mean * 0.55, 30, 130)
         return teeth.astype(np.float32), cavity.astype(np.float32)
 
-    def _head_mask(self) -> np.ndarray:
-        """Float mask, 1 on the head (face, hair, ears), feathered into the neck and background."""
-        h, w = self.image.shape[:2]
-        oval = self.landmarks[list(lm.FACE_OVAL), :2]
-        (x0, y0), (x1, y1) = oval.min(0), oval.max(0)
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - 0.08 * (y1 - y0)
-        axes = (int(0.5 * (x1 - x0) * 1.35), int(0.5 * (y1 - y0) * 1.4))
-        mask = np.zeros((h, w), np.float32)
-        cv2.ellipse(mask, (int(cx), int(cy)), axes, 0, 0, 360, 1.0, -1)
-        return cv2.GaussianBlur(mask, (0, 0), max(2.0, 0.25 * (x1 - x0)))
-
     # - rendering -
 
     def render(self, pose: MouthPose) -> np.ndarray:
         target_u = self._target_units(pose)
         dst = np.vstack([apply_affine(self.from_units, target_u), self.anchor_px])
         out = self.image.copy()
-        moved = np.abs(dst - self.src_px).max(1) > 0.05
+        moved = self.mesh.moved(dst)
         if moved.any():
-            self._mesh_warp(out, dst, moved)
+            self.mesh.warp_into(out, dst, moved)
             self._mouth_interior(out, dst, pose)
         if pose.angle_deg or pose.shift != (0.0, 0.0) or pose.scale != 1.0:
             out = self._head_motion(out, pose)
         return out
-
-    def _mesh_warp(self, out: np.ndarray, dst: np.ndarray, moved: np.ndarray) -> None:
-        """Piecewise-affine warp of the photo onto ``dst`` landmarks, inside the face ROI."""
-        rx0, ry0, rx1, ry1 = self.roi
-        tris = self.tris[moved[self.tris].any(1)]
-        d = dst[tris]  # (T, 3, 2)
-        s = self.src_px[tris]
-        area = ((d[:, 1, 0] - d[:, 0, 0]) * (d[:, 2, 1] - d[:, 0, 1])
-                - (d[:, 2, 0] - d[:, 0, 0]) * (d[:, 1, 1] - d[:, 0, 1]))
-        ok = np.abs(area) > 1e-3
-        tris, d, s = tris[ok], d[ok], s[ok]
-        if not len(tris):
-            return
-        ones = np.ones((len(tris), 3, 1))
-        dh = np.concatenate([d, ones], axis=2)  # (T, 3, 3)
-        mats = np.linalg.solve(dh, s)  # (T, 3, 2): [x y 1] @ M = source
-        labels = np.zeros((ry1 - ry0, rx1 - rx0), np.uint16)
-        off = np.array([rx0, ry0])
-        for k, poly in enumerate(np.round(d - off).astype(np.int32)):
-            cv2.fillConvexPoly(labels, poly, k + 1)
-        inside = labels > 0
-        if not inside.any():
-            return
-        gx, gy = self._roi_grid
-        m = mats[labels[inside].astype(np.int64) - 1]  # (P, 3, 2)
-        px, py = gx[inside], gy[inside]
-        mapx, mapy = gx.copy(), gy.copy()
-        mapx[inside] = px * m[:, 0, 0] + py * m[:, 1, 0] + m[:, 2, 0]
-        mapy[inside] = px * m[:, 0, 1] + py * m[:, 1, 1] + m[:, 2, 1]
-        out[ry0:ry1, rx0:rx1] = cv2.remap(self.image, mapx, mapy, cv2.INTER_LINEAR,
-                                          borderMode=cv2.BORDER_REPLICATE)
 
     def _mouth_interior(self, out: np.ndarray, dst: np.ndarray, pose: MouthPose) -> None:
         """Paint the opened inner-lip region: dark cavity gradient, upper-teeth band under the lip."""
@@ -418,20 +361,9 @@ class FaceSynth:
 
     def _head_motion(self, image: np.ndarray, pose: MouthPose) -> np.ndarray:
         """Move the head by a small similarity about the neck, blended into the still background."""
-        pts = self.landmarks[:, :2]
-        pivot = pts[152] + np.array([0.0, 0.35 * self.iod])
-        t = np.radians(pose.angle_deg)
-        c, s = np.cos(t) * pose.scale, np.sin(t) * pose.scale
-        fwd = np.array([[c, -s, 0.0], [s, c, 0.0]])
-        fwd[:, 2] = pivot - fwd[:, :2] @ pivot + np.asarray(pose.shift) * self.iod
-        inv = invert_affine(fwd)
-        gx, gy = self._grid
-        bx = (inv[0, 0] * gx + inv[0, 1] * gy + inv[0, 2]).astype(np.float32)
-        by = (inv[1, 0] * gx + inv[1, 1] * gy + inv[1, 2]).astype(np.float32)
-        m = self.head_mask
-        mapx = gx + m * (bx - gx)
-        mapy = gy + m * (by - gy)
-        return cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        pivot = self.landmarks[152, :2] + np.array([0.0, 0.35 * self.iod])
+        shift = np.asarray(pose.shift) * self.iod
+        return head_motion(image, self.head_mask, self._grid, pivot, pose.angle_deg, shift, pose.scale)
 
 
 # --- the plan: what each frame shows ------------------------------------------------------------
@@ -442,7 +374,7 @@ class Plan:
     poses: list[MouthPose]
     state: np.ndarray  # (N,) 0 listening, 1 speaking
     phones: list[Phone]  # on the footage clock
-    samples: np.ndarray  # (N / fps * 16000,) float32, the speech on the footage clock
+    samples: np.ndarray  # (N / fps * RATE,) float32, the speech on the footage clock
     speech: list[Segment]
 
 
@@ -458,12 +390,8 @@ def _smooth_noise(rng: np.random.Generator, n: int, fps: float) -> np.ndarray:
 def _loudness_gain(speech: np.ndarray, lead_s: float, n: int) -> np.ndarray:
     """Per-frame opening gain, 0.6..1.1, from the speech's loudness (dB below its loud frames)."""
     hop = VOICE_RATE / FPS
-    rms = np.full(n, 1e-6)
-    for i in range(n):
-        a = int((i / FPS - lead_s) * VOICE_RATE)
-        chunk = speech[max(0, a): max(0, int(a + hop))]
-        if chunk.size:
-            rms[i] += float(np.sqrt(np.mean(chunk.astype(np.float64) ** 2)))
+    a = ((np.arange(n) / FPS - lead_s) * VOICE_RATE).astype(np.int64)
+    rms = 1e-6 + frame_rms(speech, np.maximum(0, a), np.maximum(0, (a + hop).astype(np.int64)))
     db = 20 * np.log10(rms)
     voiced = db > -60.0
     if not voiced.any():
@@ -482,7 +410,7 @@ def make_plan(samples: np.ndarray, sample_rate: int, phones: list[Phone], params
     speak_s = lead + speech.size / VOICE_RATE + 0.3
     n = int(round((speak_s + params.listening_s) * FPS))
     shifted = [Phone(p.symbol, p.start + lead, p.end + lead) for p in phones]
-    vis = mouthdb.frame_visemes(shifted, n, FPS)
+    vis = frame_visemes(shifted, n, FPS)
     shapes = [VISEME_SHAPES[VISEMES[v]] for v in vis]
     ap = np.array([s.aperture for s in shapes])
     wd = np.array([s.width for s in shapes])
@@ -517,14 +445,14 @@ def make_plan(samples: np.ndarray, sample_rate: int, phones: list[Phone], params
         t += rng.uniform(*params.blink_every_s)
     poses = []
     for i in range(n):
-        motion = {"blink": float(blink[i]), "angle_deg": float(angle[i]),
-                  "shift": (float(sx[i]), float(sy[i])), "scale": float(sc[i])}
+        still = MouthPose(blink=float(blink[i]), angle_deg=float(angle[i]), shift=(float(sx[i]), float(sy[i])),
+                          scale=float(sc[i]))
         if not speaking_frames[i]:  # listening (and the lead-in): lips closed
-            poses.append(MouthPose(aperture=0.0, width=0.5, rounding=0.0, closure=True, **motion))
+            poses.append(replace(still, aperture=0.0, width=0.5, rounding=0.0, closure=True))
             continue
         closure = bool(closed[i]) and ap[i] < 0.05
-        poses.append(MouthPose(aperture=float(ap[i]), width=float(wd[i]), rounding=float(rd[i]),
-                               closure=closure, teeth=float(th[i]), **motion))
+        poses.append(replace(still, aperture=float(ap[i]), width=float(wd[i]), rounding=float(rd[i]),
+                             closure=closure, teeth=float(th[i])))
     total = np.zeros(int(round(n / FPS * VOICE_RATE)), np.float32)
     a = int(round(lead * VOICE_RATE))
     piece = speech[: max(0, total.size - a)]
@@ -543,8 +471,7 @@ class _PhotoJob:
 
     data: bytes
     filename: str
-    voice_name: str
-    piper_voice: str
+    voice: StockVoice
     auto_fix: bool
     params: PhotoParams
     report: CheckReport | None = None
@@ -593,10 +520,10 @@ def _step_photo(job: _PhotoJob) -> Callable[[BuildContext], None]:
 
 def _step_speech(job: _PhotoJob) -> Callable[[BuildContext], None]:
     def step(ctx: BuildContext) -> None:
-        from facecraft.speech.tts import PiperTTS
+        from facecraft.speech.voices import tts_for
 
         assert job.image is not None
-        tts = PiperTTS(job.piper_voice, noise_scale=0.0, noise_w_scale=0.0)
+        tts = tts_for(job.voice, deterministic=True)
         samples, rate, alignment = tts.synthesize(SCRIPT)
         plan = make_plan(samples, rate, list(alignment.phones), job.params)
         job.plan = plan
@@ -613,6 +540,7 @@ def _step_speech(job: _PhotoJob) -> Callable[[BuildContext], None]:
         ctx.phones = plan.phones  # the script's own timings: no recognition of the footage's audio
         ctx.manifest["source"].update({"duration": round(duration, 3), "fps": FPS,
                                        "range": [0.0, round(duration, 3)], "script": SCRIPT})
+        assert job.image is not None and job.landmarks is not None
         synth = FaceSynth(job.image, job.landmarks)
 
         def frames() -> Iterator[Frame]:
@@ -660,13 +588,14 @@ def _step_voice(job: _PhotoJob) -> Callable[[BuildContext], None]:
     def step(ctx: BuildContext) -> None:
         """The stock voice's speech as the voice clip and profile; the choice is recorded."""
         step_voice(ctx)
-        choice = {"kind": "stock", "engine": "piper", "voice_name": job.voice_name,
-                  "voice_id": job.piper_voice}
+        v = job.voice
+        choice = {"kind": "stock", "engine": v.engine, "voice_name": v.voice_id, "voice_id": v.base}
         path = ctx.work_dir / fb.VOICE_PROFILE
         profile = json.loads(path.read_text(encoding="utf-8"))
         profile["source"] = choice
         fb.write_json(path, profile)
-        ctx.manifest["voice"].update({"source": choice, "tts": {"engine": "piper", "voice": job.piper_voice}})
+        ctx.manifest["voice"].update({"source": choice, "tts": {"engine": v.engine, "voice": v.base,
+                                                                "voice_name": v.voice_id}})
 
     return step
 
@@ -690,7 +619,7 @@ def build_face_from_image(
     """
     if not name or not name.strip():
         raise InputError("a Face needs a name")
-    voice_name, piper_voice = resolve_voice(voice)
+    stock_voice = resolve_voice(voice)
     if isinstance(image, (bytes, bytearray)):
         data, filename = bytes(image), "photo"
     else:
@@ -702,12 +631,12 @@ def build_face_from_image(
     final = Path(out_dir) / face_id
     if final.exists():
         raise InputError(f"{final} already exists")
-    job = _PhotoJob(data=data, filename=filename, voice_name=voice_name, piper_voice=piper_voice,
+    job = _PhotoJob(data=data, filename=filename, voice=stock_voice,
                     auto_fix=auto_fix, params=params or PhotoParams())
     ctx = BuildContext(video_path=Path(filename), name=name.strip(), face_id=face_id,
                        work_dir=fb.staging_dir(out_dir), progress=progress)
     ctx.manifest.update({"id": face_id, "name": ctx.name,
-                         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                          "engine": {"version": __version__, "params": {}}})
     steps: list[BuildStep] = [
         ("photo", _step_photo(job)),
@@ -717,8 +646,8 @@ def build_face_from_image(
         ("checks", _step_checks(job)),
         ("voice", _step_voice(job)),
         ("thumbnail", step_thumbnail),
-        ("mouths", mouthdb.step_mouths),
-        ("motion", motion_graph.step_motion),
+        ("mouths", step_mouths),
+        ("motion", step_motion),
     ]
-    log.info("photo Face %s from %s (voice %s)", face_id, filename, voice_name)
+    log.info("photo Face %s from %s (voice %s)", face_id, filename, stock_voice.voice_id)
     return run_build(ctx, steps, final)

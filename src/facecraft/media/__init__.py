@@ -8,7 +8,8 @@ Every failure is a :class:`facecraft.errors.MediaError` whose ``error_id`` is ``
 from facecraft.media.audio import resample, write_wav
 from facecraft.media.decode import iter_frames, read_audio, scaled_size
 from facecraft.media.encode import VideoWriter, encode_video
-from facecraft.media.image import read_image
+from facecraft.media.image import image_size, read_image
+from facecraft.media.limits import PixelLimits, pixel_limits, set_pixel_limits
 from facecraft.media.probe import probe
 from facecraft.media.types import Audio, AudioStreamInfo, Frame, MediaInfo, VideoStreamInfo
 
@@ -16,6 +17,10 @@ __all__ = [
     "Audio",
     "AudioStreamInfo",
     "Frame",
+    "PixelLimits",
+    "image_size",
+    "pixel_limits",
+    "set_pixel_limits",
     "MediaInfo",
     "VideoStreamInfo",
     "VideoWriter",

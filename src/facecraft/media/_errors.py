@@ -46,11 +46,11 @@ def has_media_signature(path: Path) -> bool:
 def check_readable(path: Path) -> None:
     """Raise ``video_format`` for a missing path, a directory or an empty file."""
     if not path.exists():
-        raise MediaError(f"file not found: {path}", error_id="video_format")
+        raise MediaError(f"file not found: {path.name}", error_id="video_format")
     if not path.is_file():
-        raise MediaError(f"not a file: {path}", error_id="video_format")
+        raise MediaError(f"not a file: {path.name}", error_id="video_format")
     if path.stat().st_size == 0:
-        raise MediaError(f"empty file: {path}", error_id="video_format")
+        raise MediaError(f"the file is empty: {path.name}", error_id="video_format")
 
 
 @contextlib.contextmanager
@@ -74,6 +74,6 @@ def translate_av_errors(path: Path, *, opening: bool, damaged_id: str = "video_p
         message = f"unsupported format or codec: {path.name} ({exc})"
         raise MediaError(message, error_id="video_format") from exc
     except av.error.FileNotFoundError as exc:
-        raise MediaError(f"file not found: {path}", error_id="video_format") from exc
+        raise MediaError(f"file not found: {path.name}", error_id="video_format") from exc
     except (av.error.FFmpegError, EOFError, ValueError) as exc:
         raise MediaError(f"could not process media: {path.name} ({exc})", error_id=damaged_id) from exc

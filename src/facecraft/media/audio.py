@@ -1,29 +1,15 @@
-"""Sample-rate conversion and WAV writing for float32 PCM arrays."""
+"""WAV writing for float32 PCM arrays (resampling is ``facecraft.audio.resample``, re-exported here)."""
 
 from __future__ import annotations
 
-import math
 import wave
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
-from facecraft.errors import InputError
+from facecraft.audio import resample
 
 __all__ = ["resample", "write_wav", "to_int16"]
-
-
-def resample(samples: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
-    """Polyphase resampling along axis 0 (anti-aliased); returns float32."""
-    if sr_from <= 0 or sr_to <= 0:
-        raise InputError(f"sample rates must be positive, got {sr_from} -> {sr_to}")
-    samples = np.asarray(samples, dtype=np.float32)
-    if sr_from == sr_to or samples.shape[0] == 0:
-        return samples.copy()
-    g = math.gcd(int(sr_from), int(sr_to))
-    out = resample_poly(samples, int(sr_to) // g, int(sr_from) // g, axis=0)
-    return out.astype(np.float32, copy=False)
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:

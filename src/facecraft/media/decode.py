@@ -15,8 +15,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from facecraft.audio import RATE
 from facecraft.errors import MediaError
 from facecraft.media._errors import check_readable, translate_av_errors
+from facecraft.media.limits import check_video_size
 from facecraft.media.probe import _tag_rotation, clockwise_rotation, is_still_image
 from facecraft.media.types import Audio, Frame
 
@@ -64,6 +66,7 @@ def iter_frames(
             stream = container.streams.video[0]
             if is_still_image(container, stream):
                 raise MediaError(f"{path.name} is a still image, not a video", error_id="video_format")
+            check_video_size(stream.codec_context.width, stream.codec_context.height, path.name)
             stream.thread_type = "AUTO"
             yield from _decode_video(container, stream, path, max_side, start_s, end_s)
     finally:
@@ -104,6 +107,7 @@ def _decode_video(
         out_w, out_h = scaled_size(disp_w, disp_h, max_side)
         if rotation in (90, 270):
             out_w, out_h = out_h, out_w
+        image: np.ndarray
         if (out_w, out_h) != (frame.width, frame.height):
             image = frame.to_ndarray(format="rgb24", width=out_w, height=out_h, interpolation="BILINEAR")
         else:
@@ -157,9 +161,13 @@ def _seek(
         back = 1.0 if back == 0.0 else 2.0 * back
 
 
-def read_audio(path: str | Path, *, sample_rate: int = 16000, mono: bool = True) -> Audio:
+def read_audio(
+    path: str | Path, *, sample_rate: int = RATE, mono: bool = True, max_s: float | None = None
+) -> Audio:
     """Decode the first audio stream to float32 at ``sample_rate`` (mono by default).
 
+    ``max_s`` bounds the memory a long (or lying) file can take: decoding stops a little past it, so a
+    caller that refuses long audio sees ``duration_s > max_s`` without holding hours of samples.
     Raises MediaError ``audio_processing`` when there is no audio stream or it cannot be decoded,
     ``video_format`` when the file is not media at all.
     """
@@ -169,18 +177,24 @@ def read_audio(path: str | Path, *, sample_rate: int = 16000, mono: bool = True)
         if not container.streams.audio:
             raise MediaError(f"{path.name} has no audio stream", error_id="audio_processing")
         stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = "AUTO"  # type: ignore[attr-defined]  # PyAV sets it on any stream
         channels = 1 if mono else max(1, int(stream.codec_context.channels or 1))
         layout = "mono" if channels == 1 else ("stereo" if channels == 2 else stream.layout.name)
         resampler = av.AudioResampler(format="flt", layout=layout, rate=sample_rate)
         chunks: list[np.ndarray] = []
+        cap = None if max_s is None else int((max_s + 1.0) * sample_rate * channels)
+        held = 0
         with translate_av_errors(path, opening=False, damaged_id="audio_processing"):
             for frame in container.decode(stream):
                 frame.pts = None  # let the resampler run on sample counts; timestamps can jump in bad files
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                    held += chunks[-1].size
+                if cap is not None and held > cap:
+                    break
+            else:
+                for out in resampler.resample(None):
+                    chunks.append(out.to_ndarray().reshape(-1))
     finally:
         container.close()
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)

@@ -15,8 +15,8 @@ from types import TracebackType
 import av
 import numpy as np
 
+from facecraft.audio import resample
 from facecraft.errors import InputError, MediaError
-from facecraft.media.audio import resample
 from facecraft.media.types import Audio
 
 __all__ = ["VideoWriter", "encode_video"]
@@ -35,38 +35,55 @@ def _fps_fraction(fps: float) -> Fraction:
 
 
 class _AacTrack:
-    """An AAC stream in ``container`` fed from one :class:`Audio`, written up to a given time."""
+    """An AAC stream in ``container``, written up to a given time from the samples given so far.
 
-    def __init__(self, container: av.container.OutputContainer, audio: Audio) -> None:
-        samples = np.asarray(audio.samples, dtype=np.float32)
-        pcm = samples[None, :] if samples.ndim == 1 else samples.T[:2]  # planar, at most stereo
-        rate = int(audio.sample_rate)
-        if rate not in _AAC_RATES:
-            target = min(_AAC_RATES, key=lambda r: (r < rate, abs(r - rate)))
-            pcm = resample(pcm.T, rate, target).T
-            rate = target
-        self.pcm = np.ascontiguousarray(np.clip(pcm, -1.0, 1.0))
-        self.layout = "mono" if self.pcm.shape[0] == 1 else "stereo"
-        self.rate = rate
+    Samples are given whole (an :class:`Audio`) or appended as they come (``append``); only those not
+    yet written are held.
+    """
+
+    def __init__(self, container: av.container.OutputContainer, rate: int, channels: int) -> None:
+        self.source_rate = int(rate)
+        self.rate = self.source_rate if self.source_rate in _AAC_RATES else min(
+            _AAC_RATES, key=lambda r: (r < self.source_rate, abs(r - self.source_rate)))
+        self.layout = "mono" if channels == 1 else "stereo"
+        self.pending = np.zeros((1 if channels == 1 else 2, 0), dtype=np.float32)
         self.done = 0
         self.container = container
-        self.stream = container.add_stream("aac", rate=rate, layout=self.layout)
+        self.stream = container.add_stream("aac", rate=self.rate, layout=self.layout)
         self.stream.bit_rate = 128000
+
+    @classmethod
+    def of(cls, container: av.container.OutputContainer, audio: Audio) -> _AacTrack:
+        samples = np.asarray(audio.samples, dtype=np.float32)
+        track = cls(container, int(audio.sample_rate), 1 if samples.ndim == 1 else min(2, samples.shape[1]))
+        track.append(samples)
+        return track
+
+    def append(self, samples: np.ndarray) -> None:
+        """Add samples ((n,) mono or (n, channels)) at the track's source rate."""
+        samples = np.asarray(samples, dtype=np.float32)
+        pcm = samples[None, :] if samples.ndim == 1 else samples.T[:2]  # planar, at most stereo
+        if pcm.shape[0] != self.pending.shape[0]:
+            pcm = np.repeat(pcm.mean(0, keepdims=True), self.pending.shape[0], axis=0)
+        if self.rate != self.source_rate:
+            pcm = resample(pcm.T, self.source_rate, self.rate).T
+        self.pending = np.concatenate([self.pending, np.clip(pcm, -1.0, 1.0)], axis=1)
 
     def write_until(self, t: float | None) -> None:
         """Encode and mux the samples before time ``t`` (all of them when None)."""
-        total = self.pcm.shape[1]
-        end = total if t is None else min(total, int(round(t * self.rate)))
+        available = self.done + self.pending.shape[1]
+        end = available if t is None else min(available, int(round(t * self.rate)))
         while self.done < end:
             stop = min(end, self.done + 8192)
             frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(self.pcm[:, self.done:stop]), format="fltp", layout=self.layout
+                np.ascontiguousarray(self.pending[:, : stop - self.done]), format="fltp", layout=self.layout
             )
             frame.sample_rate = self.rate
             frame.pts = self.done
             frame.time_base = Fraction(1, self.rate)
             for packet in self.stream.encode(frame):
                 self.container.mux(packet)
+            self.pending = self.pending[:, stop - self.done:]
             self.done = stop
 
     def finish(self) -> None:
@@ -82,6 +99,8 @@ class VideoWriter:
     manager. ``audio`` given to the constructor (or set before the first frame) is interleaved with
     the video as it is written; set later, it is muxed at close by copying the video packets into a
     new file next to the audio (no re-encoding). All audio is kept, even past the last frame.
+    ``audio_rate`` instead streams the audio: give it with ``write_audio`` as it comes (ahead of the
+    frames it belongs under), so that neither side is ever held whole.
     """
 
     def __init__(
@@ -94,6 +113,7 @@ class VideoWriter:
         crf: int = 20,
         gop: int | None = None,
         audio: Audio | None = None,
+        audio_rate: int | None = None,
         preset: str = "veryfast",
     ) -> None:
         if fps <= 0 or width < 2 or height < 2:
@@ -103,8 +123,12 @@ class VideoWriter:
         self.width = int(width) & ~1
         self.height = int(height) & ~1
         self.audio = audio
+        if audio is not None and audio_rate is not None:
+            raise InputError("give the audio whole or its rate for write_audio, not both")
+        self.audio_rate = audio_rate
         self.frames_written = 0
         self._track: _AacTrack | None = None
+        self._early = np.zeros(0, dtype=np.float32)  # streamed audio given before the first frame
         self._closed = False
         options = {"preset": preset, "crf": str(int(crf))}
         if gop:
@@ -137,7 +161,9 @@ class VideoWriter:
             image = np.clip(image, 0, 255).astype(np.uint8)
         try:
             if self.frames_written == 0 and self.audio is not None:
-                self._track = _AacTrack(self._container, self.audio)  # before the header is written
+                self._track = _AacTrack.of(self._container, self.audio)  # before the header is written
+            elif self.frames_written == 0 and self.audio_rate is not None:
+                self._open_stream_track()
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             frame.pts = self.frames_written
             for packet in self._video.encode(frame):
@@ -146,7 +172,24 @@ class VideoWriter:
             if self._track is not None:
                 self._track.write_until(self.frames_written / self.fps)
         except av.error.FFmpegError as exc:
-            raise MediaError(f"encoding failed for {self.path} ({exc})", error_id="video_processing") from exc
+            message = f"encoding failed for {Path(self.path).name} ({exc})"
+            raise MediaError(message, error_id="video_processing") from exc
+
+    def _open_stream_track(self) -> None:
+        if self._track is None and self.audio_rate is not None:
+            self._track = _AacTrack(self._container, int(self.audio_rate), 1)
+            self._track.append(self._early)
+            self._early = np.zeros(0, dtype=np.float32)
+
+    def write_audio(self, samples: np.ndarray) -> None:
+        """Append mono samples at ``audio_rate`` (streamed audio); they are muxed under the frames they
+        belong to as those are written."""
+        if self.audio_rate is None:
+            raise InputError("write_audio needs the writer's audio_rate")
+        if self._track is None:  # before the first frame: the track opens with it
+            self._early = np.concatenate([self._early, np.asarray(samples, dtype=np.float32).reshape(-1)])
+        else:
+            self._track.append(np.asarray(samples, dtype=np.float32).reshape(-1))
 
     def close(self) -> None:
         """Flush the encoders, write the remaining audio, and finish the file."""
@@ -155,15 +198,18 @@ class VideoWriter:
         self._closed = True
         late_audio = self.audio is not None and self._track is None
         try:
+            if self.frames_written == 0 and self.audio_rate is not None:
+                self._open_stream_track()
             if late_audio and self.frames_written == 0:
-                self._track = _AacTrack(self._container, self.audio)  # type: ignore[arg-type]
+                self._track = _AacTrack.of(self._container, self.audio)  # type: ignore[arg-type]
                 late_audio = False
             for packet in self._video.encode(None):
                 self._container.mux(packet)
             if self._track is not None:
                 self._track.finish()
         except av.error.FFmpegError as exc:
-            raise MediaError(f"encoding failed for {self.path} ({exc})", error_id="video_processing") from exc
+            message = f"encoding failed for {Path(self.path).name} ({exc})"
+            raise MediaError(message, error_id="video_processing") from exc
         finally:
             self._container.close()
         if late_audio:
@@ -187,7 +233,7 @@ def _add_audio(path: Path, audio: Audio) -> None:
         with av.open(str(silent)) as source, av.open(str(path), mode="w", format="mp4") as target:
             video_in = source.streams.video[0]
             video_out = target.add_stream_from_template(video_in)
-            track = _AacTrack(target, audio)
+            track = _AacTrack.of(target, audio)
             for packet in source.demux(video_in):
                 if packet.dts is None:
                     continue
@@ -197,7 +243,8 @@ def _add_audio(path: Path, audio: Audio) -> None:
                     track.write_until(float(packet.pts * packet.time_base))
             track.finish()
     except av.error.FFmpegError as exc:
-        raise MediaError(f"adding audio to {path} failed ({exc})", error_id="video_processing") from exc
+        message = f"adding audio to {Path(path).name} failed ({exc})"
+        raise MediaError(message, error_id="video_processing") from exc
     finally:
         silent.unlink(missing_ok=True)
 

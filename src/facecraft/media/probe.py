@@ -10,6 +10,7 @@ import av
 
 from facecraft.errors import MediaError
 from facecraft.media._errors import check_readable, translate_av_errors
+from facecraft.media.limits import check_video_size
 from facecraft.media.types import AudioStreamInfo, MediaInfo, VideoStreamInfo
 
 __all__ = ["probe", "is_still_image", "clockwise_rotation"]
@@ -63,6 +64,7 @@ def _stream_duration(stream: av.stream.Stream) -> float | None:
 
 def _video_info(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
                 duration_s: float, path: Path) -> VideoStreamInfo:
+    check_video_size(stream.codec_context.width, stream.codec_context.height, path.name)
     rotation = _tag_rotation(stream)
     if rotation is None:
         # The display matrix travels on decoded frames; one frame is cheap to decode.

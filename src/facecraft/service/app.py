@@ -1,4 +1,5 @@
-"""The FastAPI app factory: routers, error shapes from API.md, the portal's static files, lifespan."""
+"""The FastAPI app factory: routers, error shapes from API.md (the one place where ``facecraft.errors``
+classes become HTTP statuses), the API docs from packaged assets, the portal's static files, lifespan."""
 
 from __future__ import annotations
 
@@ -15,9 +16,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facecraft import __version__
-from facecraft.errors import FacecraftError
-from facecraft.service.errors import ApiError
-from facecraft.service.routers import media, uploads, validation, videos
+from facecraft.errors import (
+    AuthError,
+    ConflictError,
+    FacecraftError,
+    NotFoundError,
+    TooLargeError,
+    public_error_id,
+)
+from facecraft.service.redact import redact_paths
+from facecraft.service.routers import media, uploads, validation, videos, voices
 from facecraft.service.routers.faces import build_router
 from facecraft.service.runtime import Runtime
 from facecraft.service.settings import Settings
@@ -47,8 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Tavus-v2-compatible API for photorealistic talking Faces (see reference/API.md).",
         lifespan=lifespan,
+        docs_url=None,  # served by _mount_docs from packaged assets: no CDN, works offline
+        redoc_url=None,
     )
     _install_error_handlers(app)
+    _mount_docs(app)
     _document_errors(app)
     # Validation routes first: /v2/faces/image-validation must not be taken for GET/PATCH /v2/faces/{id}.
     app.include_router(validation.router)
@@ -56,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_router(REPLICA))
     app.include_router(uploads.router)
     app.include_router(videos.router)
+    app.include_router(voices.router)
     app.include_router(media.router)
     _mount_portal(app)
     return app
@@ -67,22 +79,42 @@ def _mount_portal(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def portal() -> FileResponse:
         if not INDEX_HTML.is_file():
-            raise ApiError(404, "the Maker portal is not installed")
+            raise NotFoundError("the Maker portal is not installed")
         return FileResponse(INDEX_HTML, media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        if exc.status_code == 401:
-            return JSONResponse({"message": "Invalid access token"}, status_code=401)
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+# HTTP status of each error class, most specific first (an AuthError is no InputError, a NotFoundError is).
+HTTP_STATUS: tuple[tuple[type[FacecraftError], int], ...] = (
+    (AuthError, 401),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (TooLargeError, 413),
+    (FacecraftError, 400),
+)
 
+
+def http_status(exc: FacecraftError) -> int:
+    return next(status for cls, status in HTTP_STATUS if isinstance(exc, cls))
+
+
+def error_body(exc: FacecraftError) -> dict[str, str]:
+    """API.md's error shapes; the sentence never carries a server path, the id is one clients may see."""
+    if isinstance(exc, AuthError):
+        return {"message": "Invalid access token"}
+    body = {"error": redact_paths(exc.message)}
+    if isinstance(exc, ConflictError):
+        body["status"] = exc.status
+    else:
+        body["error_id"] = public_error_id(exc.error_id, "invalid_input")
+    return body
+
+
+def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FacecraftError)
     async def facecraft_error(_: Request, exc: FacecraftError) -> JSONResponse:
-        return JSONResponse({"error": exc.message, "error_id": exc.error_id}, status_code=400)
+        return JSONResponse(error_body(exc), status_code=http_status(exc))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -98,6 +130,42 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": "internal server error"}, status_code=500)
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` with their scripts from the ``fastapi-offline`` package."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    assets = _docs_assets()
+    app.mount("/static-docs", StaticFiles(directory=assets), name="static-docs")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - API docs",
+            swagger_js_url="/static-docs/swagger-ui-bundle.js",
+            swagger_css_url="/static-docs/swagger-ui.css",
+            swagger_favicon_url="/static-docs/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - API reference",
+            redoc_js_url="/static-docs/redoc.standalone.js",
+            redoc_favicon_url="/static-docs/favicon.png",
+            with_google_fonts=False,
+        )
+
+
+def _docs_assets() -> str:
+    """The folder of swagger-ui and redoc builds that ``fastapi-offline`` (pinned) ships."""
+    from importlib.resources import files
+
+    return str(files("fastapi_offline") / "static")
 
 
 ERROR_SCHEMA = {

@@ -14,12 +14,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facecraft.service.settings import normalize_database_url
 
-__all__ = ["Database", "MIGRATIONS_DIR"]
+__all__ = ["Database", "MIGRATIONS_DIR", "page_offset"]
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Key of the PostgreSQL advisory lock that serialises migrations of service processes started together.
 _MIGRATION_LOCK = 0x66616365  # "face"
+
+
+def page_offset(page: int, limit: int) -> int:
+    """Rows a list query skips for ``page``: pages count from 1, and 0 (what Tavus clients send for the
+    first page) is the first page too."""
+    return (max(page, 1) - 1) * limit
 
 
 class Database:

@@ -4,23 +4,27 @@ build job handler that calls ``faces.build.build_face``."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from facecraft.errors import FacecraftError, InputError
-from facecraft.service.errors import BadRequest, NotFound
+from facecraft.errors import FacecraftError, InputError, NotFoundError
+from facecraft.service.db import page_offset
 from facecraft.service.fetch import FetchLimits, check_url, fetch_to_file
 from facecraft.service.ids import new_id, new_token
 from facecraft.service.jobs import JobContext, cancel_jobs, enqueue
 from facecraft.service.models import Face, Job, Upload, Video, utcnow
 from facecraft.service.settings import Settings
 from facecraft.service.storage import Storage
+from facecraft.service.views import iso
 from facecraft.service.webhooks import WebhookSender
+
+if TYPE_CHECKING:
+    from facecraft.faces.consent import ConsentPolicy
 
 __all__ = [
     "FaceSource",
@@ -28,8 +32,10 @@ __all__ = [
     "get_face",
     "list_faces",
     "delete_face",
+    "own_face",
     "FaceBuildHandler",
     "fail_orphaned_faces",
+    "check_voice_name",
     "VIDEO_TYPES",
 ]
 
@@ -57,6 +63,7 @@ def create_face(
     source: FaceSource,
     callback_url: str | None = None,
     consent_video_url: str | None = None,
+    consent_attested: bool = False,
     voice_name: str | None = None,
     default_voice_id: str | None = None,
     model_name: str | None = None,
@@ -64,9 +71,9 @@ def create_face(
 ) -> Face:
     """Validate the request, then persist the Face and its build job in one transaction."""
     if source.kind not in ("video", "image"):
-        raise BadRequest(f"unknown training source kind {source.kind!r}")
+        raise InputError(f"unknown training source kind {source.kind!r}")
     if (source.url is None) == (source.upload_id is None):
-        raise BadRequest(f"give exactly one of train_{source.kind}_url or train_{source.kind}_upload_id")
+        raise InputError(f"give exactly one of train_{source.kind}_url or train_{source.kind}_upload_id")
     if source.kind == "image":
         _check_photo_voice(voice_name, default_voice_id)
     if source.url is not None:
@@ -74,10 +81,19 @@ def create_face(
     else:
         upload = session.get(Upload, source.upload_id)
         if upload is None or upload.owner_id != owner_id:
-            raise BadRequest(f"unknown upload id {source.upload_id!r}")
+            raise InputError(f"unknown upload id {source.upload_id!r}")
     for extra in (callback_url, consent_video_url):
         if extra:
             _check_url(extra, settings)
+    consent = None
+    if consent_attested:
+        if not settings.allow_consent_attestation:
+            raise InputError(
+                "consent_attested is not accepted by this deployment: the training video must open with the "
+                "consent statement, or give consent_video_url (an operator can allow attestation with "
+                "FACECRAFT_ALLOW_CONSENT_ATTESTATION)"
+            )
+        consent = {"method": "attested", "attested_by": owner_id, "at": iso(utcnow())}
     face = Face(
         id=new_id("r"),
         owner_id=owner_id,
@@ -90,6 +106,7 @@ def create_face(
         source_url=source.url,
         source_upload_id=source.upload_id,
         consent_video_url=consent_video_url,
+        consent=consent,
         callback_url=callback_url,
         voice_name=voice_name,
         default_voice_id=default_voice_id,
@@ -112,37 +129,48 @@ def photo_voice(voice_name: str | None, default_voice_id: str | None) -> str | N
 
 def _check_photo_voice(voice_name: str | None, default_voice_id: str | None) -> None:
     """A photo has no voice: one of the stock voices must be named (400 otherwise)."""
-    from facecraft.faces.from_image import STOCK_VOICES, resolve_voice
+    from facecraft.faces.from_image import resolve_voice
+    from facecraft.speech.voices import list_voices
 
     voice = photo_voice(voice_name, default_voice_id)
-    names = ", ".join(sorted(STOCK_VOICES))
+    names = ", ".join(v.voice_id for v in list_voices())
     if voice is None:
-        raise BadRequest(
+        raise InputError(
             "a photo has no voice: give voice_name or default_voice_id (a stock voice: " + names + ")",
             error_id="invalid_input",
         )
-    try:
-        resolve_voice(voice)
-    except InputError as exc:
-        raise BadRequest(exc.message, error_id="invalid_input") from exc
+    resolve_voice(voice)
+
+
+def check_voice_name(value: str | None) -> None:
+    """A stock voice name given to a Face (``default_voice_id`` on PATCH) must exist: 400 listing them."""
+    from facecraft.speech.voices import get_voice
+
+    if value is not None:
+        get_voice(value)  # InputError (400, invalid_input) listing the voices
 
 
 def _check_url(url: str, settings: Settings) -> None:
-    try:
-        check_url(url, allow_private=settings.allow_private_urls)
-    except InputError as exc:
-        raise BadRequest(exc.message, error_id=exc.error_id) from exc
+    check_url(url, allow_private=settings.allow_private_urls)
 
 
-def get_face(session: Session, *, owner_id: str, face_id: str) -> Face:
-    """A Face this key may see: its own or a stock (system) Face, not deleted."""
+def get_face(session: Session, *, owner_id: str, face_id: str, include_deleted: bool = False) -> Face:
+    """A Face this key may see: its own or a stock (system) Face, not deleted (unless ``include_deleted``:
+    a soft-deleted Face can still be hard-deleted)."""
     face = session.get(Face, face_id)
     if (
         face is None
-        or face.deleted_at is not None
+        or (face.deleted_at is not None and not include_deleted)
         or (face.face_type != "system" and face.owner_id != owner_id)
     ):
-        raise NotFound(f"face {face_id} not found")
+        raise NotFoundError(f"face {face_id} not found")
+    return face
+
+
+def own_face(face: Face) -> Face:
+    """``face`` when the caller may change it: stock Faces are read-only through the API."""
+    if face.face_type == "system":
+        raise InputError("stock Faces cannot be changed through the API")
     return face
 
 
@@ -163,17 +191,18 @@ def list_faces(
         query = query.where(Face.id.in_(face_ids))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
-        query.order_by(Face.created_at.desc(), Face.id).limit(limit).offset((page - 1) * limit)
+        query.order_by(Face.created_at.desc(), Face.id).limit(limit).offset(page_offset(page, limit))
     ).all()
     return list(rows), int(total)
 
 
 def delete_face(session: Session, storage: Storage, *, owner_id: str, face_id: str, hard: bool) -> None:
-    """Soft: the Face's files go and the row is marked deleted. Hard: every byte of the likeness goes —
-    bundle, thumbnails, the training upload, the videos rendered from it, and the row itself."""
-    face = get_face(session, owner_id=owner_id, face_id=face_id)
+    """Soft: the Face's files go and the row is marked deleted. Hard (also after a soft delete): every byte
+    of the likeness goes — bundle, thumbnails, fetched sources, the training upload, every video rendered
+    from it with its HLS segments (their media URLs stop answering at once), and the row itself."""
+    face = get_face(session, owner_id=owner_id, face_id=face_id, include_deleted=hard)
     if face.face_type == "system":
-        raise BadRequest("stock Faces cannot be deleted through the API")
+        raise InputError("stock Faces cannot be deleted through the API")
     cancel_jobs(session, [face.id], "the Face was deleted")
     storage.remove(storage.face_dir(face.id))
     if not hard:
@@ -237,6 +266,7 @@ class FaceBuildHandler:
             auto_fix = bool((face.options or {}).get("auto_fix_training_image"))
             upload = session.get(Upload, upload_id) if upload_id else None
             upload_path = Path(upload.path) if upload is not None else None
+            consent_url, consent_record = face.consent_video_url, dict(face.consent or {})
         face_dir = self.storage.face_dir(ctx.target_id)
         work = face_dir / "bundles"
         if work.exists():
@@ -260,8 +290,13 @@ class FaceBuildHandler:
         if kind == "image":
             bundle_path, report = self._build_photo(ctx, video_path, name=name, out_dir=work, voice=voice,
                                                     auto_fix=auto_fix)
+            consent = consent_record or None
         else:
-            bundle_path, report = self._build(ctx, video_path, name=name, out_dir=work)
+            policy = self._consent_policy(face_dir, consent_url, consent_record)
+            bundle_path, report = self._build(ctx, video_path, name=name, out_dir=work, consent=policy)
+            from facecraft.faces.bundle import load_bundle
+
+            consent = load_bundle(bundle_path).manifest.get("consent")
         with ctx.db.session() as session:
             face = session.get(Face, ctx.target_id)
             if face is None or face.deleted_at is not None:
@@ -270,11 +305,35 @@ class FaceBuildHandler:
                 return
             face.status, face.progress, face.bundle_path = "completed", 100, str(bundle_path)
             face.report = report
+            face.consent = consent
             face.error_id = face.error_message = None
             callback = face.callback_url
         self.webhooks.send(callback, {"face_id": ctx.target_id, "status": "ready"})
 
-    def _build(self, ctx: JobContext, video_path: Path, *, name: str, out_dir: Path) -> tuple[Path, dict]:
+    def _consent_policy(
+        self, face_dir: Path, consent_url: str | None, record: dict[str, Any]
+    ) -> ConsentPolicy:
+        """Attested (allowed by the deployment and recorded at creation), a consent clip (fetched here),
+        or the statement in the training video."""
+        from facecraft.faces.consent import ConsentPolicy
+
+        if record.get("method") == "attested":
+            return ConsentPolicy("attested", attested_by=record.get("attested_by"),
+                                 details={"at": record.get("at")})
+        if consent_url:
+            limits = FetchLimits(
+                max_bytes=self.settings.max_fetch_bytes,
+                timeout_s=self.settings.fetch_timeout_s,
+                allow_private=self.settings.allow_private_urls,
+                content_types=VIDEO_TYPES,
+            )
+            clip = fetch_to_file(consent_url, face_dir / "source" / "consent_clip", limits=limits).path
+            return ConsentPolicy("clip", clip_path=str(clip), details={"clip_url": consent_url})
+        return ConsentPolicy("statement")
+
+    def _build(
+        self, ctx: JobContext, video_path: Path, *, name: str, out_dir: Path, consent: ConsentPolicy
+    ) -> tuple[Path, dict]:
         from facecraft import media
         from facecraft.faces.build import build_face
 
@@ -293,6 +352,7 @@ class FaceBuildHandler:
                 progress=progress,
                 source_range=source_range,
                 face_id=ctx.target_id,
+                consent=consent,
             ),
             recheck=video_path,
         )

@@ -1,9 +1,11 @@
-"""The persisted job queue and its single in-process worker thread.
+"""The persisted job queue: enqueue, claim with a lease, heartbeat, finish, recover, cancel.
 
-A job row is written in the same transaction as the Face or video it works on, so nothing is lost if
-the process dies. The worker claims the oldest runnable job, runs its handler, and the handler moves
-its target to a terminal state. On startup, jobs left ``running`` by a dead process are re-queued (or
-failed once they have been interrupted ``max_attempts`` times), so nothing stays stuck in ``started``.
+A job row is written in the same transaction as the Face or video it works on, so nothing is lost if a
+process dies. A worker claims the oldest runnable job and holds a *lease* on it that it renews while the
+job runs (``facecraft.service.worker``); the job itself runs in a separate process
+(``facecraft.service.jobrun``). A job whose lease ran out was abandoned by a dead worker: recovery
+re-queues it, or fails it once it was started ``max_attempts`` times, so nothing stays stuck and nothing
+is retried forever.
 """
 
 from __future__ import annotations
@@ -12,23 +14,37 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from facecraft.errors import FacecraftError
 from facecraft.service.db import Database
 from facecraft.service.ids import new_id
 from facecraft.service.models import Job, utcnow
 
-__all__ = ["JobInterrupted", "JobCancelled", "JobContext", "JobHandler", "Worker", "cancel_jobs", "enqueue"]
+__all__ = [
+    "JobInterrupted",
+    "JobCancelled",
+    "JobContext",
+    "JobHandler",
+    "Claimed",
+    "enqueue",
+    "cancel_jobs",
+    "claim_job",
+    "renew_lease",
+    "release_job",
+    "fail_job",
+    "recover_jobs",
+    "handler_error_id",
+]
 
 log = logging.getLogger(__name__)
 
 
 class JobInterrupted(BaseException):
-    """Raised inside a running job when the server stops; the job stays ``running`` until recovery."""
+    """Raised inside a running job when its worker stops; the job is re-queued for a later run."""
 
 
 class JobCancelled(Exception):
@@ -36,9 +52,10 @@ class JobCancelled(Exception):
 
 
 class JobHandler(Protocol):
-    """What the worker needs to know about one kind of job (face_build, video_render)."""
+    """What a job process needs to know about one kind of job (face_build, video_render)."""
 
     kind: str
+    default_error_id: str
 
     def ready(self, session: Session, job: Job) -> bool:
         """False while the job must wait (e.g. a video whose Face is still training)."""
@@ -56,6 +73,10 @@ class JobHandler(Protocol):
         """Remove whatever the job wrote for a target that was deleted while it ran."""
 
 
+def handler_error_id(handler: JobHandler) -> str:
+    return getattr(handler, "default_error_id", "other_quality_issue")
+
+
 @dataclass
 class JobContext:
     job_id: str
@@ -69,11 +90,19 @@ class JobContext:
             raise JobInterrupted(self.job_id)
 
     def progress(self, fraction: float) -> None:
-        """Report progress in [0, 1]; also the point where a job is interrupted (server stopping) or
+        """Report progress in [0, 1]; also the point where a job is interrupted (its worker stopping) or
         cancelled (its Face or video was deleted)."""
         self.check_stop()
         if not self.report(max(0, min(99, int(fraction * 100)))):
             raise JobCancelled(self.job_id)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job_id: str
+    kind: str
+    target_id: str
+    attempt: int
 
 
 def enqueue(session: Session, *, kind: str, target_id: str) -> Job:
@@ -85,7 +114,7 @@ def enqueue(session: Session, *, kind: str, target_id: str) -> Job:
 
 def cancel_jobs(session: Session, target_ids: list[str], reason: str) -> None:
     """Fail the queued and running jobs of targets that are being deleted. A queued job never starts;
-    a running one stops at its next progress report (the worker then removes what it wrote)."""
+    a running one stops at its next progress report (its process then removes what it wrote)."""
     if not target_ids:
         return
     for job in session.scalars(
@@ -94,151 +123,93 @@ def cancel_jobs(session: Session, target_ids: list[str], reason: str) -> None:
         job.status, job.error, job.finished_at = "failed", reason, utcnow()
 
 
-class Worker:
-    """One background thread that runs jobs one at a time, oldest runnable first."""
-
-    def __init__(
-        self,
-        db: Database,
-        handlers: dict[str, JobHandler],
-        *,
-        progress_writer: Callable[[str, str, int], bool],
-        max_attempts: int = 3,
-        poll_s: float = 1.0,
-    ) -> None:
-        self.db = db
-        self.handlers = handlers
-        self.progress_writer = progress_writer
-        self.max_attempts = max_attempts
-        self.poll_s = poll_s
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def recover(self) -> None:
-        """Re-queue (or fail) the jobs a previous process left ``running``."""
-        with self.db.session() as session:
-            for job in session.scalars(select(Job).where(Job.status == "running")):
-                handler = self.handlers.get(job.kind)
-                if handler is None:
-                    job.status, job.error, job.finished_at = "failed", "unknown job kind", utcnow()
-                elif job.attempts >= self.max_attempts:
-                    msg = f"the job was interrupted {job.attempts} times by server restarts; giving up"
-                    job.status, job.error, job.finished_at = "failed", msg, utcnow()
-                    handler.fail(session, job, handler_error_id(handler), msg)
-                else:
-                    log.info("re-queueing job %s (%s %s) after a restart", job.id, job.kind, job.target_id)
-                    job.status = "queued"
-                    handler.requeue(session, job)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="facecraft-worker", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """Ask the running job to stop at its next progress report and wait for the thread."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("worker did not stop within %.0f s", timeout)
-        self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _loop(self) -> None:
-        log.info("job worker started")
-        try:
-            while not self._stop.is_set():
-                try:
-                    job = self._claim()
-                    if job is not None:
-                        self._run(*job)
-                        continue
-                except Exception:  # e.g. the database briefly unavailable: keep the worker alive
-                    log.exception("job worker error; retrying")
-                self._wake.wait(self.poll_s)
-                self._wake.clear()
-        finally:
-            log.info("job worker stopped")
-
-    def _claim(self) -> tuple[str, str, str] | None:
-        with self.db.session() as session:
-            # FOR UPDATE SKIP LOCKED keeps two processes on one PostgreSQL from claiming the same job
-            # (SQLite ignores it; there one process serialises the claims).
-            queued = session.scalars(
-                select(Job)
-                .where(Job.status == "queued")
-                .order_by(Job.created_at, Job.id)
-                .with_for_update(skip_locked=True)
-            )
-            for job in queued:
-                handler = self.handlers.get(job.kind)
-                if handler is None:
-                    job.status, job.error, job.finished_at = "failed", "unknown job kind", utcnow()
-                    continue
-                if not handler.ready(session, job):
-                    continue
-                job.status, job.attempts, job.started_at = "running", job.attempts + 1, utcnow()
-                return job.id, job.kind, job.target_id
-        return None
-
-    def _run(self, job_id: str, kind: str, target_id: str) -> None:
-        handler = self.handlers[kind]
-        ctx = JobContext(
-            job_id=job_id,
-            target_id=target_id,
-            db=self.db,
-            stop=self._stop,
-            report=lambda pct: self.progress_writer(kind, target_id, pct),
-        )
-        log.info("running job %s (%s %s)", job_id, kind, target_id)
-        error: tuple[str, str] | None = None
-        try:
-            handler.run(ctx)
-        except JobInterrupted:
-            log.warning("job %s interrupted by shutdown; it will resume on the next start", job_id)
-            return
-        except JobCancelled:
-            log.info("job %s cancelled: its target was deleted", job_id)
-            with self.db.session() as session:
-                job = session.get(Job, job_id)
-                if job is not None:
-                    job.status, job.finished_at = "failed", utcnow()
-                    job.error = job.error or "cancelled: the target was deleted"
-                    handler.cancelled(job)
-            return
-        except FacecraftError as exc:
-            log.warning("job %s failed: [%s] %s", job_id, exc.error_id, exc.message)
-            error = (exc.error_id, exc.message)
-        except Exception as exc:  # a bug or an untranslated library error: fail the job, keep the worker
-            log.exception("job %s crashed", job_id)
-            error = (
-                handler_error_id(handler),
-                f"internal error while processing: {type(exc).__name__}: {exc}",
-            )
-        with self.db.session() as session:
-            job = session.get(Job, job_id)
-            if job is None:
-                return
-            job.finished_at = utcnow()
-            if job.status == "failed":  # cancelled (target deleted) while it ran
-                handler.cancelled(job)
-            elif error is None:
-                job.status = "done"
-            else:
-                job.status, job.error = "failed", f"{error[0]}: {error[1]}"
-                handler.fail(session, job, *error)
+def claim_job(
+    session: Session, handlers: dict[str, JobHandler], *, worker: str, lease_s: float
+) -> Claimed | None:
+    """Mark the oldest runnable queued job ``running`` under ``worker``'s lease and return it."""
+    # FOR UPDATE SKIP LOCKED keeps two workers on one PostgreSQL from claiming the same job (SQLite takes
+    # the database write lock for the transaction instead).
+    queued = session.scalars(
+        select(Job)
+        .where(Job.status == "queued")
+        .order_by(Job.created_at, Job.id)
+        .with_for_update(skip_locked=True)
+    )
+    for job in queued:
+        handler = handlers.get(job.kind)
+        if handler is None:
+            job.status, job.error, job.finished_at = "failed", "unknown job kind", utcnow()
+            continue
+        if not handler.ready(session, job):
+            continue
+        job.status, job.attempts, job.started_at = "running", job.attempts + 1, utcnow()
+        job.worker, job.lease_until = worker, utcnow() + timedelta(seconds=lease_s)
+        return Claimed(job.id, job.kind, job.target_id, job.attempts)
+    return None
 
 
-def handler_error_id(handler: JobHandler) -> str:
-    return getattr(handler, "default_error_id", "other_quality_issue")
+def renew_lease(session: Session, job_id: str, *, worker: str, lease_s: float) -> bool:
+    """Extend the lease; False when the job is no longer this worker's running job (cancelled, taken)."""
+    job = session.get(Job, job_id)
+    if job is None or job.status != "running" or job.worker != worker:
+        return False
+    job.lease_until = utcnow() + timedelta(seconds=lease_s)
+    return True
+
+
+def release_job(session: Session, handler: JobHandler, job_id: str, *, peak_rss_mb: float | None) -> None:
+    """The worker stopped while the job ran: back to the queue for a fresh run (its attempt counts)."""
+    job = session.get(Job, job_id)
+    if job is None:
+        return
+    job.peak_rss_mb = peak_rss_mb
+    if job.status == "running":
+        job.status, job.lease_until = "queued", None
+        handler.requeue(session, job)
+
+
+def fail_job(
+    session: Session,
+    handler: JobHandler,
+    job_id: str,
+    error_id: str,
+    message: str,
+    *,
+    peak_rss_mb: float | None = None,
+) -> None:
+    """End a job that did not finish by itself (over budget, crashed too often) with a clear error."""
+    job = session.get(Job, job_id)
+    if job is None:
+        return
+    if peak_rss_mb is not None:
+        job.peak_rss_mb = peak_rss_mb
+    if job.status not in ("queued", "running"):
+        return  # finished or cancelled meanwhile
+    job.status, job.error, job.finished_at, job.lease_until = (
+        "failed",
+        f"{error_id}: {message}",
+        utcnow(),
+        None,
+    )
+    handler.fail(session, job, error_id, message)
+
+
+def recover_jobs(session: Session, handlers: dict[str, JobHandler], *, max_attempts: int) -> int:
+    """Re-queue (or fail) running jobs whose lease ran out: their worker died. Returns how many."""
+    now = utcnow()
+    stale = session.scalars(
+        select(Job).where(Job.status == "running", or_(Job.lease_until.is_(None), Job.lease_until < now))
+    ).all()
+    for job in stale:
+        handler = handlers.get(job.kind)
+        if handler is None:
+            job.status, job.error, job.finished_at = "failed", "unknown job kind", now
+        elif job.attempts >= max_attempts:
+            msg = f"the job was interrupted {job.attempts} times (its worker stopped or died); giving up"
+            job.status, job.error, job.finished_at, job.lease_until = "failed", msg, now, None
+            handler.fail(session, job, handler_error_id(handler), msg)
+        else:
+            log.info("re-queueing job %s (%s %s): its worker is gone", job.id, job.kind, job.target_id)
+            job.status, job.lease_until = "queued", None
+            handler.requeue(session, job)
+    return len(stale)

@@ -63,6 +63,8 @@ class Face(Base):
     default_voice_id: Mapped[str | None] = mapped_column(String(200), default=None)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     report: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # How consent was established: {"method": "statement"|"clip"|"attested", ...} (see faces.consent).
+    consent: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     bundle_path: Mapped[str | None] = mapped_column(Text, default=None)
     stock_key: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
     share_token: Mapped[str] = mapped_column(String(40), unique=True, index=True)
@@ -106,6 +108,10 @@ class Job(Base):
     )  # queued|running|done|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    worker: Mapped[str | None] = mapped_column(String(100), default=None)  # host:pid of its worker
+    # A running job whose lease is past was abandoned by a dead worker: recovery re-queues or fails it.
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    peak_rss_mb: Mapped[float | None] = mapped_column(Float, default=None)  # of its job process
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

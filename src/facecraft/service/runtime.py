@@ -1,4 +1,4 @@
-"""Everything one running service holds: settings, database, storage, webhook sender and the job worker."""
+"""Everything one running service holds: settings, database, storage, webhook sender and its job workers."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import logging
 from dataclasses import dataclass
 
 from facecraft.service.db import Database
-from facecraft.service.face_service import FaceBuildHandler, fail_orphaned_faces
-from facecraft.service.jobs import Worker
+from facecraft.service.face_service import fail_orphaned_faces
+from facecraft.service.jobs import recover_jobs
 from facecraft.service.keys import ensure_key
-from facecraft.service.models import Face, Video
 from facecraft.service.settings import Settings
 from facecraft.service.storage import Storage
-from facecraft.service.video_service import VideoRenderHandler, fail_orphaned_videos
+from facecraft.service.video_service import fail_orphaned_videos
 from facecraft.service.webhooks import WebhookSender
+from facecraft.service.worker import WorkerPool
 
 __all__ = ["Runtime"]
 
@@ -26,11 +26,11 @@ class Runtime:
     db: Database
     storage: Storage
     webhooks: WebhookSender
-    worker: Worker
+    workers: WorkerPool
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
-        """Create the data dir, migrate the database, register configured keys, recover interrupted jobs."""
+        """Create the data dir, migrate the database, register configured keys, recover abandoned jobs."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.db_url)
         db.migrate()
@@ -44,43 +44,21 @@ class Runtime:
             backoff_s=settings.webhook_backoff_s,
             allow_private=settings.allow_private_urls,
         )
-        handlers = {
-            FaceBuildHandler.kind: FaceBuildHandler(settings, storage, webhooks),
-            VideoRenderHandler.kind: VideoRenderHandler(settings, storage, webhooks),
-        }
-        worker = Worker(
-            db, handlers, progress_writer=_progress_writer(db), max_attempts=settings.max_job_attempts
-        )
-        worker.recover()
+        workers = WorkerPool(settings, db, webhooks, count=settings.workers)
+        with db.session() as session:  # jobs whose worker died with a previous process
+            recover_jobs(session, workers.handlers, max_attempts=settings.max_job_attempts)
         with db.session() as session:  # never stuck: a target without a job cannot wait forever
             fail_orphaned_faces(session)
             fail_orphaned_videos(session)
-        return cls(settings, db, storage, webhooks, worker)
+        return cls(settings, db, storage, webhooks, workers)
 
     def start(self) -> None:
         if self.settings.run_worker:
-            self.worker.start()
+            self.workers.start()
+
+    def wake_workers(self) -> None:
+        self.workers.wake()
 
     def close(self) -> None:
-        self.worker.stop()
+        self.workers.stop()
         self.db.dispose()
-
-
-def _progress_writer(db: Database):  # noqa: ANN202
-    """Write ``N/100`` progress to the job's target when the integer changes; answer whether the
-    target still exists (False once it was deleted, which cancels the job)."""
-    last: dict[str, int] = {}
-
-    def write(kind: str, target_id: str, pct: int) -> bool:
-        if last.get(target_id) == pct:
-            return True
-        last[target_id] = pct
-        model = Face if kind == FaceBuildHandler.kind else Video
-        with db.session() as session:
-            row = session.get(model, target_id)
-            if row is None or row.status == "deleted":
-                return False
-            row.progress = pct
-            return True
-
-    return write

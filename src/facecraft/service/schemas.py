@@ -1,18 +1,39 @@
-"""Request and response schemas; the Face ones exist twice (``face_*``/``replica_*``), from factories."""
+"""Request and response schemas, each declared once and statically.
+
+Faces are served under two names (``/v2/faces`` and its Tavus alias ``/v2/replicas``). Requests take
+either spelling of the renamed fields (``face_name`` or ``replica_name``), so one body model serves both
+paths; responses spell them as the path does, so the public model has a ``face_*`` and a ``replica_*``
+subclass of one shared field set.
+
+Validation is strict where a lax reading would hide a client's mistake: booleans are JSON booleans
+(``"fast": "yes"`` is refused), and text fields refuse control characters (a script keeps line breaks
+and tabs).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
-
-from facecraft.service.views import Naming
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 __all__ = [
-    "face_public_model",
-    "face_list_model",
-    "face_created_model",
-    "face_deleted_model",
+    "Flag",
+    "Line",
+    "ScriptText",
+    "Url",
+    "FaceCreate",
+    "FacePatch",
+    "FaceRename",
+    "FaceCommon",
+    "FacePublic",
+    "ReplicaPublic",
+    "FaceList",
+    "ReplicaList",
+    "FaceCreated",
+    "ReplicaCreated",
+    "FaceDeleted",
+    "ReplicaDeleted",
     "CheckPublic",
     "ValidationPublic",
     "UploadPublic",
@@ -21,134 +42,192 @@ __all__ = [
     "VideoPublic",
     "VideoList",
     "VideoDeleted",
-    "face_create_model",
-    "face_patch_model",
-    "face_rename_model",
     "ImageValidation",
     "VideoValidation",
     "VideoCreate",
     "VideoRename",
+    "public_models",
 ]
 
-Url = str | None
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _text(value: str) -> str:
+    if _CONTROL_BUT_LINES.search(value):
+        raise ValueError("must not contain control characters (line breaks and tabs are fine)")
+    return value
+
+
+Flag = StrictBool  # a JSON true/false; no "yes", 1 or "true"
+Line = Annotated[str, AfterValidator(_one_line)]  # a name, an id: one line, no control characters
+ScriptText = Annotated[str, AfterValidator(_text)]
+Url = Annotated[str, Field(max_length=2048), AfterValidator(_one_line)]
+Name = Annotated[Line, Field(max_length=300)]
+Id = Annotated[Line, Field(max_length=40)]
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-def face_create_model(naming: Naming) -> type[BaseModel]:
-    fields: dict[str, Any] = {
-        naming.name: (str | None, Field(default=None, max_length=300)),
-        "train_video_url": (Url, None),
-        "train_image_url": (Url, None),
-        "train_video_upload_id": (str | None, Field(default=None, max_length=40)),
-        "train_image_upload_id": (str | None, Field(default=None, max_length=40)),
-        "callback_url": (Url, None),
-        "consent_video_url": (Url, None),
-        "voice_name": (
-            str | None,
-            Field(default=None, max_length=200,
-                  description="Stock voice of a photo Face (required with an image; e.g. joe-us)"),
-        ),
-        "default_voice_id": (
-            str | None,
-            Field(default=None, max_length=200, description="Used as the voice when voice_name is not given"),
-        ),
-        "auto_fix_training_image": (
-            bool,
-            Field(default=False, description="Reframe a photo to a square head-and-shoulders crop"),
-        ),
-        "model_name": (str | None, Field(default=None, max_length=100)),
-    }
-    return create_model(f"{naming.noun.title()}Create", __base__=_Body, **fields)
-
-
-def face_patch_model(naming: Naming) -> type[BaseModel]:
-    fields: dict[str, Any] = {
-        naming.name: (str | None, Field(default=None, min_length=1, max_length=300)),
-        "default_voice_id": (str | None, Field(default=None, max_length=200)),
-    }
-    return create_model(f"{naming.noun.title()}Patch", __base__=_Body, **fields)
-
-
-def face_rename_model(naming: Naming) -> type[BaseModel]:
-    fields: dict[str, Any] = {naming.name: (str, Field(min_length=1, max_length=300))}
-    return create_model(f"{naming.noun.title()}Rename", __base__=_Body, **fields)
-
-
-class ImageValidation(_Body):
-    imageBase64: str = Field(max_length=40_000_000)
-    mimeType: str | None = Field(default=None, max_length=100)
-
-
-class VideoValidation(_Body):
-    train_video_upload_id: str | None = Field(default=None, max_length=40)
-    train_video_url: Url = None
-
-
-class VideoCreate(_Body):
-    replica_id: str | None = Field(default=None, max_length=40)
-    face_id: str | None = Field(default=None, max_length=40)
-    script: str | None = None
-    audio_url: Url = None
-    audio_upload_id: str | None = Field(default=None, max_length=40)
-    video_name: str | None = Field(default=None, max_length=300)
-    callback_url: Url = None
-    background_url: Url = None
-    background_source_url: Url = None
-    fast: bool = False
-    transparent_background: bool = False
-    watermark_image_url: Url = None
-
-
-class VideoRename(_Body):
-    video_name: str = Field(min_length=1, max_length=300)
-
-
-# --- Public (response) schemas: what clients get back; routes serialise with exclude_unset so the
-# verbose-only fields are absent rather than null in the short form.
-
-
 class _Public(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-def face_public_model(naming: Naming) -> type[BaseModel]:
-    fields: dict[str, Any] = {
-        naming.id: (str, ...),
-        naming.name: (str, ...),
-        "status": (str, Field(description="started | completed | error")),
-        "training_progress": (str, Field(description='"N/100"')),
-        "error_message": (str | None, Field(default=None, description="a human sentence")),
-        "error_id": (str | None, Field(default=None, description="the error id from API.md (ours)")),
-        "thumbnail_video_url": (str | None, None),
-        "thumbnail_image_url": (str | None, Field(default=None, description="(ours)")),
-        "model_name": (str | None, None),
-        naming.type: (str, Field(description="user | system")),
-        "created_at": (str, ...),
-        "updated_at": (str, ...),
-        "default_voice_id": (str | None, None),
-        "voice_name": (str | None, None),
-        "callback_url": (str | None, None),
-        "report": (dict[str, Any] | None, Field(default=None, description="the check report (verbose)")),
-    }
-    return create_model(f"{naming.noun.title()}Public", __base__=_Public, **fields)
+# --- Faces (and Replicas) ------------------------------------------------------------------------
 
 
-def face_list_model(naming: Naming, public: type[BaseModel]) -> type[BaseModel]:
-    fields: dict[str, Any] = {"data": (list[public], ...), "total_count": (int, ...)}  # type: ignore[valid-type]
-    return create_model(f"{naming.noun.title()}List", __base__=_Public, **fields)
+class FaceCreate(_Body):
+    face_name: Name | None = None
+    replica_name: Name | None = Field(default=None, description="the Tavus spelling of face_name")
+    train_video_url: Url | None = None
+    train_image_url: Url | None = None
+    train_video_upload_id: Id | None = None
+    train_image_upload_id: Id | None = None
+    callback_url: Url | None = None
+    consent_video_url: Url | None = Field(
+        default=None, description="a separate clip with the consent statement"
+    )
+    voice_name: Annotated[Line, Field(max_length=200)] | None = Field(
+        default=None, description="Stock voice of a photo Face (required with an image; e.g. joe-us)"
+    )
+    default_voice_id: Annotated[Line, Field(max_length=200)] | None = Field(
+        default=None, description="Used as the voice when voice_name is not given"
+    )
+    auto_fix_training_image: Flag = Field(
+        default=False, description="Reframe a photo to a square head-and-shoulders crop"
+    )
+    consent_attested: Flag = Field(
+        default=False,
+        description="(ours) the operator attests the person's consent outside the footage; accepted only "
+        "when the deployment allows it (FACECRAFT_ALLOW_CONSENT_ATTESTATION) and recorded on the Face",
+    )
+    model_name: Annotated[Line, Field(max_length=100)] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.face_name or self.replica_name or ""
 
 
-def face_created_model(naming: Naming) -> type[BaseModel]:
-    fields: dict[str, Any] = {naming.id: (str, ...), naming.name: (str, ...), "status": (str, ...)}
-    return create_model(f"{naming.noun.title()}Created", __base__=_Public, **fields)
+class FacePatch(_Body):
+    face_name: Annotated[Name, Field(min_length=1)] | None = None
+    replica_name: Annotated[Name, Field(min_length=1)] | None = None
+    default_voice_id: Annotated[Line, Field(max_length=200)] | None = None
+
+    @property
+    def name(self) -> str | None:
+        return self.face_name or self.replica_name
 
 
-def face_deleted_model(naming: Naming) -> type[BaseModel]:
-    fields: dict[str, Any] = {naming.id: (str, ...), "status": (str, ...), "hard": (bool, ...)}
-    return create_model(f"{naming.noun.title()}Deleted", __base__=_Public, **fields)
+class FaceRename(_Body):
+    face_name: Annotated[Name, Field(min_length=1)] | None = None
+    replica_name: Annotated[Name, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_name(self) -> FaceRename:
+        if not (self.face_name or self.replica_name):
+            raise ValueError("give face_name (or replica_name)")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.face_name or self.replica_name or ""
+
+
+class FaceCommon(_Public):
+    """The fields of a Face that do not depend on the path it is read through. Routes serialise with
+    ``exclude_unset`` so that the verbose-only fields are absent, not null, in the short form."""
+
+    status: str = Field(description="started | completed | error")
+    training_progress: str = Field(description='"N/100"')
+    error_message: str | None = Field(default=None, description="a human sentence")
+    error_id: str | None = Field(default=None, description="the error id from API.md (ours)")
+    thumbnail_video_url: str | None = None
+    thumbnail_image_url: str | None = Field(default=None, description="(ours)")
+    model_name: str | None = None
+    created_at: str
+    updated_at: str
+    default_voice_id: str | None = None
+    voice_name: str | None = None
+    callback_url: str | None = None
+    consent: dict[str, Any] | None = Field(
+        default=None,
+        description="(ours, verbose) how consent was established: statement, clip or attestation",
+    )
+    report: dict[str, Any] | None = Field(default=None, description="the check report (verbose)")
+
+
+class FacePublic(FaceCommon):
+    face_id: str
+    face_name: str
+    face_type: str = Field(description="user | system")
+
+
+class ReplicaPublic(FaceCommon):
+    replica_id: str
+    replica_name: str
+    replica_type: str = Field(description="user | system")
+
+
+class FaceList(_Public):
+    data: list[FacePublic]
+    total_count: int
+
+
+class ReplicaList(_Public):
+    data: list[ReplicaPublic]
+    total_count: int
+
+
+class FaceCreated(_Public):
+    face_id: str
+    face_name: str
+    status: str
+
+
+class ReplicaCreated(_Public):
+    replica_id: str
+    replica_name: str
+    status: str
+
+
+class FaceDeleted(_Public):
+    face_id: str
+    status: str
+    hard: bool
+
+
+class ReplicaDeleted(_Public):
+    replica_id: str
+    status: str
+    hard: bool
+
+
+def public_models(noun: str) -> dict[str, type[BaseModel]]:
+    """The response models of the Face routes under ``/v2/{noun}s``."""
+    if noun == "face":
+        return {"one": FacePublic, "list": FaceList, "created": FaceCreated, "deleted": FaceDeleted}
+    return {"one": ReplicaPublic, "list": ReplicaList, "created": ReplicaCreated, "deleted": ReplicaDeleted}
+
+
+# --- Validation ------------------------------------------------------------------------------------
+
+
+class ImageValidation(_Body):
+    imageBase64: str = Field(max_length=40_000_000)
+    mimeType: Annotated[Line, Field(max_length=100)] | None = None
+
+
+class VideoValidation(_Body):
+    train_video_upload_id: Id | None = None
+    train_video_url: Url | None = None
 
 
 class CheckPublic(_Public):
@@ -166,6 +245,9 @@ class ValidationPublic(_Public):
     details: dict[str, Any]
 
 
+# --- Uploads ---------------------------------------------------------------------------------------
+
+
 class UploadPublic(_Public):
     upload_id: str
     file_name: str
@@ -177,6 +259,28 @@ class UploadPublic(_Public):
 class UploadDeleted(_Public):
     upload_id: str
     status: str
+
+
+# --- Videos ----------------------------------------------------------------------------------------
+
+
+class VideoCreate(_Body):
+    replica_id: Id | None = None
+    face_id: Id | None = None
+    script: ScriptText | None = None
+    audio_url: Url | None = None
+    audio_upload_id: Id | None = None
+    video_name: Name | None = None
+    callback_url: Url | None = None
+    background_url: Url | None = None
+    background_source_url: Url | None = None
+    fast: Flag = False
+    transparent_background: Flag = False
+    watermark_image_url: Url | None = None
+
+
+class VideoRename(_Body):
+    video_name: Annotated[Name, Field(min_length=1)]
 
 
 class VideoCreated(_Public):

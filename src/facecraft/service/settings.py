@@ -50,12 +50,31 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = 2.0
     # Build Faces from the first N seconds of the training video only (0: the whole video).
     max_training_seconds: float = 0.0
-    # A job interrupted by a restart more often than this is failed instead of re-queued.
+    # A job whose process died (or whose worker stopped) this many times is failed instead of re-queued.
     max_job_attempts: int = 3
     # Base of the URLs handed out (download_url, hosted_url); taken from the request when empty.
     public_url: str = ""
-    # Run the in-process job worker (off only for tests that must not execute jobs).
+    # Run job workers with the server (off: jobs wait for a `facecraft worker`, or for tests that must not
+    # execute jobs).
     run_worker: bool = True
+    # Jobs run at once by this server's workers, each in its own process.
+    workers: int = 1
+    # Budget of one job process: past it the job fails at once with a clear error (never retried).
+    job_memory_mb: int = 3000
+    build_time_s: float = 1800.0
+    render_time_s: float = 3600.0
+    # Budget of a check run for /v2/faces/*-validation (also in its own process).
+    check_time_s: float = 300.0
+    worker_poll_s: float = 1.0
+    # Scheduling priority of job processes (os.nice increment): the API keeps its share of the CPU.
+    job_nice: int = 10
+    # Decoders refuse frames beyond these before allocating them (see facecraft.media.limits).
+    max_video_pixels: int = 4096 * 2304
+    max_image_pixels: int = 50_000_000
+    # Consent (API.md): the training video must open with the consent statement, or a consent clip of the
+    # same person must be given. When this is on, a Face created with ``consent_attested: true`` skips
+    # those checks: the operator attests consent given outside the footage; it is recorded on the Face.
+    allow_consent_attestation: bool = False
 
     @field_validator("data_dir")
     @classmethod
@@ -72,6 +91,20 @@ class Settings(BaseSettings):
     def _positive(cls, value: int) -> int:
         if value <= 0:
             raise ValueError("size limits must be positive")
+        return value
+
+    @field_validator("workers", "job_memory_mb", "max_video_pixels", "max_image_pixels", "max_job_attempts")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("build_time_s", "render_time_s", "check_time_s", "worker_poll_s")
+    @classmethod
+    def _positive_time(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be positive")
         return value
 
     @field_validator("max_training_seconds", "fetch_timeout_s", "webhook_backoff_s")

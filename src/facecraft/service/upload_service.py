@@ -12,7 +12,7 @@ from python_multipart.multipart import parse_options_header
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-from facecraft.service.errors import ApiError, BadRequest, NotFound
+from facecraft.errors import InputError, NotFoundError, TooLargeError
 from facecraft.service.ids import new_id
 from facecraft.service.models import Upload
 from facecraft.service.storage import Storage
@@ -41,10 +41,10 @@ async def receive_upload(request: Request, storage: Storage, *, max_bytes: int) 
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
-        raise BadRequest("send the file as multipart/form-data in a field named 'file'")
+        raise InputError("send the file as multipart/form-data in a field named 'file'")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
-        raise ApiError(413, _too_large(max_bytes), error_id="file_size")
+        raise TooLargeError(_too_large(max_bytes))
 
     upload_id = new_id("u")
     folder = storage.upload_dir(upload_id)
@@ -100,13 +100,13 @@ async def receive_upload(request: Request, storage: Storage, *, max_bytes: int) 
         parser.finalize()
     except _TooLarge:
         _discard(storage, folder, state)
-        raise ApiError(413, _too_large(max_bytes), error_id="file_size") from None
+        raise TooLargeError(_too_large(max_bytes)) from None
     except Exception as exc:  # malformed multipart from the client
         _discard(storage, folder, state)
-        raise BadRequest(f"the multipart body could not be read: {exc}") from exc
+        raise InputError(f"the multipart body could not be read: {exc}") from exc
     if state["done"] is None:
         _discard(storage, folder, state)
-        raise BadRequest("no file found: send it in a multipart field named 'file'")
+        raise InputError("no file found: send it in a multipart field named 'file'")
     file_name, part_type = state["done"]
     log.info("received upload %s (%s, %d bytes)", upload_id, file_name, state["size"])
     return ReceivedFile(upload_id, file_name, part_type, state["size"], folder / file_name)
@@ -130,7 +130,7 @@ def _safe_name(name: str) -> str:
 def get_upload(session: Session, *, owner_id: str, upload_id: str) -> Upload:
     row = session.get(Upload, upload_id)
     if row is None or row.owner_id != owner_id:
-        raise NotFound(f"upload {upload_id} not found")
+        raise NotFoundError(f"upload {upload_id} not found")
     return row
 
 

@@ -10,18 +10,19 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from facecraft.errors import FacecraftError, InputError
-from facecraft.service.errors import BadRequest, NotFound
+from facecraft.audio import RATE
+from facecraft.errors import FacecraftError, InputError, NotFoundError
+from facecraft.service.db import page_offset
 from facecraft.service.face_service import get_face
 from facecraft.service.fetch import FetchLimits, check_url, fetch_to_file
 from facecraft.service.hls import write_hls
 from facecraft.service.ids import new_id, new_token
 from facecraft.service.jobs import JobContext, cancel_jobs, enqueue
 from facecraft.service.models import Face, Job, Upload, Video
-from facecraft.service.script import parse_script
+from facecraft.service.publish import publish_dir, publish_file, verify_hls, verify_mp4
 from facecraft.service.settings import Settings
 from facecraft.service.storage import Storage
-from facecraft.service.urls import HLS_DIR, VIDEO_FILE, video_urls
+from facecraft.service.urls import HLS_DIR, PLAYLIST, VIDEO_FILE, video_urls
 from facecraft.service.webhooks import WebhookSender
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 AUDIO_TYPES = ("audio/", "video/", "application/ogg")
 MIN_AUDIO_S, MAX_AUDIO_S = 3.0, 600.0
-MAX_SCRIPT_CHARS = 20_000
 
 
 def create_video(
@@ -55,32 +55,26 @@ def create_video(
     """Validate, then persist the video and its render job (the job waits while the Face trains)."""
     given = [x for x in (script, audio_url, audio_upload_id) if x is not None]
     if len(given) != 1:
-        raise BadRequest("give exactly one of script, audio_url or audio_upload_id")
+        raise InputError("give exactly one of script, audio_url or audio_upload_id")
     options = dict(options or {})
     if script is not None:
-        if len(script) > MAX_SCRIPT_CHARS:
-            raise BadRequest(f"the script is longer than {MAX_SCRIPT_CHARS} characters")
-        try:
-            _, cues = parse_script(script)
-        except InputError as exc:
-            raise BadRequest(exc.message, error_id=exc.error_id) from exc
+        from facecraft.perform.script import parse_script
+
+        cues = parse_script(script).cues  # refused now rather than when the render starts
         options["emotions"] = [cue.to_dict() for cue in cues]
     try:
         face = get_face(session, owner_id=owner_id, face_id=face_id)
-    except NotFound:
-        raise BadRequest(f"unknown face_id/replica_id {face_id!r}", error_id="invalid_input") from None
+    except NotFoundError:
+        raise InputError(f"unknown face_id/replica_id {face_id!r}", error_id="invalid_input") from None
     if face.status == "error":
-        raise BadRequest(f"face {face.id} is in an error state", error_id="replica_in_error_state")
+        raise InputError(f"face {face.id} is in an error state", error_id="replica_in_error_state")
     for url, err in ((audio_url, "audio_file_download_link"), (callback_url, "invalid_input")):
         if url:
-            try:
-                check_url(url, allow_private=settings.allow_private_urls, error_id=err)
-            except InputError as exc:
-                raise BadRequest(exc.message, error_id=exc.error_id) from exc
+            check_url(url, allow_private=settings.allow_private_urls, error_id=err)
     if audio_upload_id is not None:
         upload = session.get(Upload, audio_upload_id)
         if upload is None or upload.owner_id != owner_id:
-            raise BadRequest(f"unknown upload id {audio_upload_id!r}")
+            raise InputError(f"unknown upload id {audio_upload_id!r}")
     video = Video(
         id=new_id("v"),
         owner_id=owner_id,
@@ -106,7 +100,7 @@ def create_video(
 def get_video(session: Session, *, owner_id: str, video_id: str) -> Video:
     video = session.get(Video, video_id)
     if video is None or video.owner_id != owner_id:
-        raise NotFound(f"video {video_id} not found")
+        raise NotFoundError(f"video {video_id} not found")
     return video
 
 
@@ -114,7 +108,7 @@ def list_videos(session: Session, *, owner_id: str, limit: int, page: int) -> tu
     query = select(Video).where(Video.owner_id == owner_id, Video.status != "deleted")
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
-        query.order_by(Video.created_at.desc(), Video.id).limit(limit).offset((page - 1) * limit)
+        query.order_by(Video.created_at.desc(), Video.id).limit(limit).offset(page_offset(page, limit))
     )
     return list(rows), int(total)
 
@@ -183,14 +177,22 @@ class VideoRenderHandler:
             upload = session.get(Upload, video.audio_upload_id) if video.audio_upload_id else None
             upload_path = Path(upload.path) if upload is not None else None
         out_dir = self.storage.video_dir(ctx.target_id)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        out_path = out_dir / VIDEO_FILE
-        self._render(ctx, bundle_path, script, audio_url, upload_path, out_path)
+        # Everything is written under a staging folder, verified, then moved into place (publish.py):
+        # the media routes never see a half-written mp4 or playlist.
+        staging = out_dir / f".staging-{ctx.job_id}"
+        if staging.exists():
+            self.storage.remove(staging)  # a previous, interrupted attempt
+        staging.mkdir(parents=True)
+        staged_mp4 = staging / VIDEO_FILE
+        self._render(ctx, bundle_path, script, audio_url, upload_path, staged_mp4)
+        duration = verify_mp4(staged_mp4)
         ctx.progress(0.92)
-        write_hls(out_path, out_dir / HLS_DIR)
-        from facecraft import media
-
-        duration = media.probe(out_path).duration_s
+        write_hls(staged_mp4, staging / HLS_DIR)
+        verify_hls(staging / HLS_DIR, PLAYLIST)
+        ctx.check_stop()
+        publish_dir(staging / HLS_DIR, out_dir / HLS_DIR)
+        publish_file(staged_mp4, out_dir / VIDEO_FILE)
+        self.storage.remove(staging)
         with ctx.db.session() as session:
             video = session.get(Video, ctx.target_id)
             if video is None or video.status == "deleted":
@@ -210,17 +212,16 @@ class VideoRenderHandler:
         upload_path: Path | None,
         out_path: Path,
     ) -> None:
-        from facecraft import engine
+        from facecraft import perform
         from facecraft.faces.bundle import load_bundle
 
         bundle = load_bundle(bundle_path)
 
-        def on_progress(fraction: float) -> None:  # engine.batch.Progress
+        def on_progress(fraction: float) -> None:  # perform.render.Progress
             ctx.progress(0.9 * fraction)
 
         if script is not None:
-            text, _cues = parse_script(script)  # emotion cues are recorded; the engine speaks the words
-            engine.render_text(bundle, text, out_path=out_path, progress=on_progress)
+            perform.render_text(bundle, script, out_path=out_path, progress=on_progress)  # its cues too
             return
         if audio_url is not None:
             limits = FetchLimits(
@@ -239,7 +240,7 @@ class VideoRenderHandler:
             raise FacecraftError("the audio upload is gone", error_id="audio_file_download_link")
         samples, sample_rate = _read_audio(audio_path)
         ctx.progress(0.03)
-        engine.render_speech(bundle, samples, sample_rate, out_path=out_path, progress=on_progress)
+        perform.render_speech(bundle, samples, sample_rate, out_path=out_path, progress=on_progress)
 
     def _urls(self, video: Video) -> dict[str, str | None]:
         return video_urls(self.settings.public_url or video.options.get("base_url", ""), video.share_token)
@@ -258,7 +259,7 @@ def _read_audio(path: Path) -> tuple[Any, int]:
     from facecraft.errors import MediaError
 
     try:
-        audio = media.read_audio(path, sample_rate=16000, mono=True)
+        audio = media.read_audio(path, sample_rate=RATE, mono=True, max_s=MAX_AUDIO_S)
     except MediaError as exc:
         raise FacecraftError(
             f"the audio file cannot be read: {exc.message}", error_id="audio_file_type"

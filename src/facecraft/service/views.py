@@ -62,6 +62,7 @@ def face_view(face: Face, naming: Naming, *, base: str, verbose: bool = False) -
                 "default_voice_id": face.default_voice_id,
                 "voice_name": face.voice_name,
                 "callback_url": face.callback_url,
+                "consent": face.consent,
                 "report": face.report,
             }
         )

@@ -31,6 +31,12 @@ _LAZY = {
     "profile_voice": "voice",
     "adapt_voice": "voice",
     "f0_distance": "voice",
+    "shift_voice": "voice",
+    "FliteTTS": "flite",
+    "StockVoice": "voices",
+    "list_voices": "voices",
+    "get_voice": "voices",
+    "tts_for": "voices",
 }
 
 __all__ = ["Alignment", "Phone", "Segment", "SpeechChunk", "Word", *_LAZY]

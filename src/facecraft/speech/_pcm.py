@@ -7,16 +7,14 @@ shape, too low a sample rate) into a :class:`~facecraft.errors.SpeechError` with
 
 from __future__ import annotations
 
-from math import gcd
-
 import numpy as np
-from scipy.signal import resample_poly
 
+from facecraft.audio import RATE, resample
 from facecraft.errors import SpeechError
 
 __all__ = ["PCM_RATE", "MIN_SAMPLE_RATE", "check_audio", "to_pcm16k", "to_float16k"]
 
-PCM_RATE = 16000
+PCM_RATE = RATE  # webrtcvad and PocketSphinx read 16 kHz
 MIN_SAMPLE_RATE = 8000
 
 
@@ -50,10 +48,7 @@ def to_float16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Checked float32 mono samples resampled to 16 kHz (polyphase, so no aliasing)."""
     arr = check_audio(samples, sample_rate)
     rate = int(sample_rate)
-    if rate != PCM_RATE:
-        g = gcd(rate, PCM_RATE)
-        arr = resample_poly(arr, PCM_RATE // g, rate // g).astype(np.float32)
-    return arr
+    return resample(arr, rate, PCM_RATE) if rate != PCM_RATE else arr
 
 
 def to_pcm16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:

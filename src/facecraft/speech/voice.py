@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from facecraft.audio import RATE, frame_power, power_db
 from facecraft.errors import InputError, SpeechError
 from facecraft.speech._pcm import check_audio, to_float16k
 
@@ -28,7 +29,10 @@ with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on
     warnings.simplefilter("ignore")
     import pyworld
 
-__all__ = ["VoiceProfile", "profile_voice", "adapt_voice", "f0_distance", "hz_to_semitones"]
+__all__ = [
+    "VoiceProfile", "VoiceMapping", "profile_voice", "plan_voice", "adapt_voice", "shift_voice", "f0_distance",
+    "hz_to_semitones",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ F0_FLOOR_HZ = 55.0
 F0_CEIL_HZ = 500.0
 SEMITONE_REF_HZ = 55.0  # semitone values are relative to A1
 MEL_BANDS = 24
-_ANALYSIS_RATE = 16000
+_ANALYSIS_RATE = RATE
 _FORMANT_BAND = (200.0, 4000.0)  # where the centroid (vocal-tract length cue) is measured
 _TILT_BAND = (100.0, 5000.0)
 _SILENT_RMS = 1e-4
@@ -127,7 +131,8 @@ def _checked(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return arr
 
 
-def _analyse(samples: np.ndarray, sample_rate: int, *, for_synthesis: bool) -> _World:
+def _analyse(samples: np.ndarray, sample_rate: int, *, for_synthesis: bool,
+             min_voiced_frames: int = _MIN_VOICED_FRAMES) -> _World:
     """WORLD analysis with harvest (dio + stonemask is 10x faster but makes octave errors on Piper's
     breathy voice; harvest still runs at ~0.1 x real time).
 
@@ -141,9 +146,9 @@ def _analyse(samples: np.ndarray, sample_rate: int, *, for_synthesis: bool) -> _
     loud = _loud_frames(x, sample_rate, len(f0))
     pitched = (f0 > 0) & loud
     voiced = _steady_runs(f0, pitched, _MIN_RUN_FRAMES)
-    if for_synthesis and int(np.count_nonzero(voiced)) < _MIN_VOICED_FRAMES:
+    if for_synthesis and int(np.count_nonzero(voiced)) < min_voiced_frames:
         voiced = pitched
-    if int(np.count_nonzero(voiced)) < _MIN_VOICED_FRAMES:
+    if int(np.count_nonzero(voiced)) < min_voiced_frames:
         raise SpeechError("no voiced speech found in the audio (no pitch in at least 0.2 s of it)")
     ap = np.zeros((0, 0))
     if for_synthesis:
@@ -212,7 +217,8 @@ def _frame_energy_db(x: np.ndarray, sample_rate: int, n_frames: int) -> np.ndarr
     hop = int(round(sample_rate * FRAME_PERIOD_MS / 1000.0))
     n = min(n_frames, x.size // hop)
     energy = np.full(n_frames, -120.0)
-    energy[:n] = 10.0 * np.log10(np.mean(x[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-12)
+    starts = np.arange(n) * hop
+    energy[:n] = power_db(frame_power(x, starts, starts + hop)[0], floor=1e-12)
     return energy
 
 
@@ -329,46 +335,120 @@ def f0_distance(a: VoiceProfile, b: VoiceProfile) -> float:
     return float(abs(12.0 * np.log2(a.f0_median_hz / b.f0_median_hz)))
 
 
-def adapt_voice(samples: np.ndarray, sample_rate: int, target: VoiceProfile, *, strength: float = 1.0) -> np.ndarray:
+@dataclass(frozen=True)
+class VoiceMapping:
+    """How ``adapt_voice`` moves one voice toward a target: measured once (``plan_voice``) on a stretch of
+    that voice, then applied to each piece of it (sentence by sentence, in bounded memory) alike."""
+
+    f0_median_st: float  # the source's pitch level (semitones), as re-synthesised (gaps filled)
+    f0_spread: float  # factor on the pitch's distance from that level
+    f0_new_median_st: float
+    warp: float  # frequency warp of the envelope (vocal-tract length)
+    eq_db: tuple[float, ...]  # gain per mel band (MEL_BANDS), cut only
+    strength: float
+
+
+def plan_voice(samples: np.ndarray, sample_rate: int, target: VoiceProfile, *, strength: float = 1.0) -> VoiceMapping:
+    """The mapping from the voice in ``samples`` (a few seconds of it) toward ``target``."""
+    if not 0.0 <= float(strength) <= 1.0:
+        raise InputError(f"adaptation strength must be within 0..1, got {strength}")
+    return _plan(_analyse(_checked(samples, sample_rate), sample_rate, for_synthesis=True), target, strength)
+
+
+def _plan(world: _World, target: VoiceProfile, strength: float) -> VoiceMapping:
+    # Map from the pitch that will actually be re-synthesised (gaps filled), which is lower than
+    # harvest's own voiced frames: it misses Piper's low, breathy stretches.
+    trusted_st = hz_to_semitones(world.f0[(world.f0 > 0) & world.loud])
+    med = float(np.median(trusted_st))
+    q25, q75 = np.percentile(trusted_st, [25, 75])
+    spread = float(np.clip(target.f0_iqr_st / max(float(q75 - q25), 0.1), *_SPREAD_LIMITS)) ** strength
+    new_med = med + strength * (target.f0_median_st - med)
+    env = _mean_log_envelope(world.sp, world.voiced)
+    alpha = float(np.clip((target.spectral_centroid_hz / _centroid(world.freqs, env)) ** strength, *_WARP_LIMITS))
+    sp = _warp_envelope(world.sp, world.freqs, alpha)
+    current = _band_means(world.freqs, _mean_log_envelope(sp, world.voiced), _mel_edges())
+    gain = np.clip(np.asarray(target.mel_envelope_db) - current, -_MAX_EQ_DB, _MAX_EQ_DB) * strength
+    gain -= np.max(gain)  # cut, never boost: keeps noise down and the peak level sane
+    return VoiceMapping(med, spread, new_med, alpha, tuple(float(g) for g in gain), float(strength))
+
+
+def adapt_voice(
+    samples: np.ndarray, sample_rate: int, target: VoiceProfile, *, strength: float = 1.0,
+    mapping: VoiceMapping | None = None,
+) -> np.ndarray:
     """Move speech toward ``target`` (pitch level and range, vocal-tract length, mean timbre).
 
     Returns float32 samples at ``sample_rate`` with the same length and peak level as the input.
-    ``strength`` 0 returns the input unchanged, 1 applies the full mapping. Raises SpeechError for
+    ``strength`` 0 returns the input unchanged, 1 applies the full mapping. ``mapping`` (from
+    ``plan_voice`` on a longer stretch of the same voice) makes every piece of an utterance move
+    alike; without it the mapping is measured on ``samples`` themselves. Raises SpeechError for
     unusable audio and InputError for a strength outside 0..1.
     """
     if not 0.0 <= float(strength) <= 1.0:
         raise InputError(f"adaptation strength must be within 0..1, got {strength}")
     x = _checked(samples, sample_rate)
-    if strength == 0.0:
+    if strength == 0.0 or (mapping is not None and mapping.strength == 0.0):
         return x.copy()
     world = _analyse(x, sample_rate, for_synthesis=True)
-    # Map from the pitch that will actually be re-synthesised (gaps filled), which is lower than
-    # harvest's own voiced frames: it misses Piper's low, breathy stretches.
-    f0 = _map_f0(world.f0, (world.f0 > 0) & world.loud, target, strength)
-    env = _mean_log_envelope(world.sp, world.voiced)
-    alpha = float(np.clip((target.spectral_centroid_hz / _centroid(world.freqs, env)) ** strength, *_WARP_LIMITS))
-    sp = _warp_envelope(world.sp, world.freqs, alpha)
-    sp = _equalise(sp, world, target, strength)
+    plan = mapping if mapping is not None else _plan(world, target, strength)
+    f0 = _map_f0(world.f0, plan)
+    sp = _warp_envelope(world.sp, world.freqs, plan.warp)
+    sp = _equalise(sp, world.freqs, np.asarray(plan.eq_db))
     y = pyworld.synthesize(f0, np.ascontiguousarray(sp), world.ap, sample_rate, FRAME_PERIOD_MS)
     y = _fit_length(y, x.size)
     peak_in, peak_out = float(np.max(np.abs(x))), float(np.max(np.abs(y)))
     if peak_out > 0:
         y *= peak_in / peak_out
-    log.debug("adapted voice: warp %.3f, strength %.2f", alpha, strength)
+    log.debug("adapted voice: warp %.3f, strength %.2f", plan.warp, plan.strength)
     return np.clip(y, -1.0, 1.0).astype(np.float32)
 
 
-def _map_f0(f0: np.ndarray, trusted: np.ndarray, target: VoiceProfile, strength: float) -> np.ndarray:
+def shift_voice(samples: np.ndarray, sample_rate: int, *, semitones: float = 0.0, formants: float = 1.0,
+                intonation: float = 1.0) -> np.ndarray:
+    """A fixed change of voice: pitch moved by ``semitones``, formants scaled by ``formants`` (> 1 moves
+    them up: a shorter vocal tract), the pitch's spread around its median scaled by ``intonation``.
+
+    This is how stock voices are made from one packaged TTS voice (``speech.voices``): a plain pitch
+    shift alone sounds like the same speaker sped up; moving the formants with it makes another
+    speaker. Same length and peak level as the input, so TTS phone timings stay valid. Raises
+    SpeechError for unusable audio, InputError for a shift outside -12..12 semitones or a formant
+    scale outside the warp limits.
+    """
+    if not -12.0 <= semitones <= 12.0:
+        raise InputError(f"a pitch shift must be within -12..12 semitones, got {semitones}")
+    if not _WARP_LIMITS[0] <= formants <= _WARP_LIMITS[1]:
+        raise InputError(f"a formant scale must be within {_WARP_LIMITS[0]}..{_WARP_LIMITS[1]}, "
+                         f"got {formants}")
+    if not _SPREAD_LIMITS[0] <= intonation <= _SPREAD_LIMITS[1]:
+        raise InputError(f"an intonation scale must be within {_SPREAD_LIMITS[0]}..{_SPREAD_LIMITS[1]}, "
+                         f"got {intonation}")
+    x = check_audio(samples, sample_rate)
+    silent = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) < _SILENT_RMS
+    if silent or (semitones == 0.0 and formants == 1.0 and intonation == 1.0):
+        return x.copy()
+    # Any pitch at all will do: a short word ("Hi.") has too little for a profile but must still move.
+    world = _analyse(x, sample_rate, for_synthesis=True, min_voiced_frames=0)
+    f0 = world.f0.copy()
+    voiced = f0 > 0
+    if np.any(voiced):
+        st = hz_to_semitones(f0[voiced])
+        med = float(np.median(st))
+        f0[voiced] = SEMITONE_REF_HZ * 2.0 ** ((med + semitones + (st - med) * intonation) / 12.0)
+    sp = _warp_envelope(world.sp, world.freqs, float(formants))
+    y = pyworld.synthesize(f0, np.ascontiguousarray(sp), world.ap, sample_rate, FRAME_PERIOD_MS)
+    y = _fit_length(y, x.size)
+    peak_in, peak_out = float(np.max(np.abs(x))), float(np.max(np.abs(y)))
+    if peak_out > 0:
+        y *= peak_in / peak_out
+    return np.clip(y, -1.0, 1.0).astype(np.float32)
+
+
+def _map_f0(f0: np.ndarray, plan: VoiceMapping) -> np.ndarray:
     """Log-domain F0 mapping: median moved toward the target, spread around it scaled to the target's."""
     voiced = f0 > 0
     st = hz_to_semitones(f0[voiced])
-    trusted_st = hz_to_semitones(f0[trusted])
-    med = float(np.median(trusted_st))
-    q25, q75 = np.percentile(trusted_st, [25, 75])
-    spread = float(np.clip(target.f0_iqr_st / max(float(q75 - q25), 0.1), *_SPREAD_LIMITS)) ** strength
-    new_med = med + strength * (target.f0_median_st - med)
     out = f0.copy()
-    out[voiced] = SEMITONE_REF_HZ * 2.0 ** ((new_med + (st - med) * spread) / 12.0)
+    out[voiced] = SEMITONE_REF_HZ * 2.0 ** ((plan.f0_new_median_st + (st - plan.f0_median_st) * plan.f0_spread) / 12.0)
     return out
 
 
@@ -385,15 +465,11 @@ def _warp_envelope(sp: np.ndarray, freqs: np.ndarray, alpha: float) -> np.ndarra
     return np.exp(log_sp[:, lo] * (1.0 - w) + log_sp[:, hi] * w)
 
 
-def _equalise(sp: np.ndarray, world: _World, target: VoiceProfile, strength: float) -> np.ndarray:
-    """Shape the mean envelope toward the target's mel envelope (a smooth EQ, at most ±10 dB)."""
-    freqs = world.freqs
+def _equalise(sp: np.ndarray, freqs: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Apply a smooth EQ given per mel band (``gain``, dB) to the envelope ``sp``."""
     top = min(8000.0, freqs[-1])
     edges = _mel_edges()
     centres = 0.5 * (edges[:-1] + edges[1:])
-    current = _band_means(freqs, _mean_log_envelope(sp, world.voiced), edges)
-    gain = np.clip(np.asarray(target.mel_envelope_db) - current, -_MAX_EQ_DB, _MAX_EQ_DB) * strength
-    gain -= np.max(gain)  # cut, never boost: keeps noise down and the peak level sane
     valid = centres <= top
     gain_bins = np.interp(freqs, centres[valid], gain[valid])
     return sp * (10.0 ** (gain_bins / 10.0))[None, :]

@@ -59,7 +59,7 @@ def head_pose(landmarks: np.ndarray, width: int, height: int,
     """(yaw, pitch, roll) for one (478, 3) landmark array, and the rotation vector for the next guess."""
     image_points = np.ascontiguousarray(landmarks[list(POSE_INDICES), :2], dtype=np.float64)
     if not np.all(np.isfinite(image_points)):
-        return (float("nan"),) * 3, None  # type: ignore[return-value]
+        return (float("nan"),) * 3, None
     cam = _camera(width, height)
     dist = np.zeros(4)
     if guess is not None:
@@ -72,7 +72,7 @@ def head_pose(landmarks: np.ndarray, width: int, height: int,
             ok, rvec, tvec = cv2.solvePnP(MODEL_POINTS, image_points, cam, dist, rvec=rvec, tvec=tvec,
                                           useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok or tvec[2, 0] <= 0:
-        return (float("nan"),) * 3, None  # type: ignore[return-value]
+        return (float("nan"),) * 3, None
     return _euler(rvec), np.stack([rvec, tvec])
 
 

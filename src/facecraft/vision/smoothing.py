@@ -16,7 +16,7 @@ import numpy as np
 
 from facecraft.vision.landmarks import EYE_OUTER_CORNERS, MOBILE
 
-__all__ = ["OneEuroParams", "one_euro", "zero_lag_smooth", "smooth_landmarks", "runs"]
+__all__ = ["OneEuroParams", "one_euro", "zero_lag_smooth", "smooth_landmarks", "runs", "drop_short_runs"]
 
 
 @dataclass(frozen=True)
@@ -85,4 +85,13 @@ def smooth_landmarks(landmarks: np.ndarray, present: np.ndarray, fps: float) -> 
         result[:, mobile] = zero_lag_smooth(seg[:, mobile], fps, MOBILE_PARAMS)
         result[:, ~mobile] = zero_lag_smooth(seg[:, ~mobile], fps, RIGID)
         out[start:stop] = (result * scale).astype(np.float32)
+    return out
+
+
+def drop_short_runs(flags: np.ndarray, min_len: int) -> np.ndarray:
+    """``flags`` with runs of True shorter than ``min_len`` cleared."""
+    out = flags.copy()
+    for a, b in runs(flags):
+        if b - a < min_len:
+            out[a:b] = False
     return out

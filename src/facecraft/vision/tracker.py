@@ -1,10 +1,17 @@
-"""Per-image face finding: MediaPipe face mesh (478 points), with a detector fallback for small faces.
+"""Per-image face finding: MediaPipe Tasks FaceLandmarker (478 points, 52 blendshapes), with a
+detector fallback for small faces.
 
-The legacy ``mp.solutions.face_mesh`` runs in video mode (it tracks landmarks between frames and only
-re-detects when it loses a face). Its built-in detector is short-range and misses faces smaller than
-about a fifth of the frame (a person filmed full-body by a phone), so when the mesh finds nothing we
-run the full-range ``face_detection`` model and the mesh on an enlarged crop around the face, then
-keep following that crop from the landmarks of the previous frame so later frames stay cheap.
+For video the landmarker runs in VIDEO mode for one face: it tracks landmarks between frames and only
+re-detects when it loses the face. (Asked for two faces, it re-detects every frame while it sees one
+and takes its region from the detection instead of the tracked landmarks: slower, and 7% of the
+inter-ocular distance off the legacy mesh on the small phone face instead of 1.8%.) Other people are
+looked for separately every few frames, with a face detector.
+Photos use IMAGE mode with up to ``max_faces`` faces.
+
+The landmarker's built-in detector is short-range and misses faces smaller than about a fifth of the
+frame (a person filmed full-body by a phone), so when it finds nothing we run the full-range face
+detector and the landmarker on an enlarged crop around the face, then keep following that crop from
+the landmarks of the previous frame so later frames stay cheap.
 """
 
 from __future__ import annotations
@@ -12,11 +19,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import mediapipe as mp
 import numpy as np
 
 from facecraft.errors import VisionError
-from facecraft.vision.types import N_LANDMARKS, FaceObservation
+from facecraft.vision.tasks import Box, Detection, Detector, Landmarker, Mesh
+from facecraft.vision.types import N_BLENDSHAPES, N_LANDMARKS, FaceObservation
 
 __all__ = ["FaceTracker"]
 
@@ -26,9 +33,14 @@ _CROP_SCALE = 2.2  # crop side / face size: room for motion and for the mesh's o
 _MIN_CROP = 96  # pixels
 # While following a small face, look for other faces (second-person check) every this many frames.
 _OTHERS_EVERY = 5
-
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
-Detection = tuple[Box, float]  # box and detector score
+# Lowest full-range detector score kept. The Tasks FaceDetector reports candidates the legacy
+# solution graph never did (same model file; on the phone clip's tiles hands and curtains scored
+# 0.5-0.55 and counted as a second person), while real faces score 0.78-0.97 in both.
+_DETECTOR_MIN_SCORE = 0.6
+# A box beside a small primary face counts as another person only when the landmarker's own detector
+# scores the face in the box's crop at least this: on the phone clip hands reach 0.6-0.7 there, real
+# faces (two pasted 100-120 px faces) pass at 0.9.
+_VERIFY_MIN_SCORE = 0.8
 
 
 @dataclass
@@ -70,12 +82,13 @@ def _same_face(a: Box, b: Box) -> bool:
 class FaceTracker:
     """Find faces in successive images; the primary face (largest, or nearest the previous one) first.
 
-    ``static_image_mode=True`` treats every image independently (photos); otherwise images are
-    consecutive video frames. Call :meth:`close` (or use ``with``) to free the MediaPipe graphs.
+    ``static_image_mode=True`` treats every image independently (photos: IMAGE mode); otherwise images
+    are consecutive video frames (VIDEO mode). Call :meth:`close` (or use ``with``) to free the
+    MediaPipe tasks.
 
-    A face the full-range detector sees but the mesh cannot fit comes back with NaN landmarks (it
-    counts for the second-person check, it cannot be tracked). The legacy mesh API exposes no
-    per-face confidence, so meshed faces have ``score`` 1.0; detector-only faces carry the detector's.
+    A face the full-range detector sees but the landmarker cannot fit comes back with NaN landmarks
+    (it counts for the second-person check, it cannot be tracked). The landmarker exposes no per-face
+    confidence, so landmarked faces have ``score`` 1.0; detector-only faces carry the detector's.
     """
 
     def __init__(self, *, static_image_mode: bool = False, max_faces: int = 2,
@@ -83,35 +96,40 @@ class FaceTracker:
         self.static_image_mode = static_image_mode
         self.max_faces = max_faces
         self._min_conf = min_detection_confidence
-        try:
-            self._mesh: mp.solutions.face_mesh.FaceMesh | None = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=static_image_mode, max_num_faces=max_faces, refine_landmarks=True,
-                min_detection_confidence=min_detection_confidence, min_tracking_confidence=0.5,
-            )
-        except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with graph errors
-            raise VisionError(f"cannot start the face mesh: {exc}") from exc
-        self._crop_mesh: mp.solutions.face_mesh.FaceMesh | None = None
-        self._detector: mp.solutions.face_detection.FaceDetection | None = None
+        self._mesh: Landmarker | None = Landmarker(
+            video=not static_image_mode, num_faces=max_faces if static_image_mode else 1,
+            min_detection_confidence=min_detection_confidence,
+        )
+        self._crop_mesh: Landmarker | None = None
+        self._verifier: Landmarker | None = None  # IMAGE mode: is a detector box a face?
+        self._detector: Detector | None = None
+        self._near_detector: Detector | None = None  # short range: other people beside a large face
         self._crop: _Crop | None = None  # set while following a small face
         self._previous: Box | None = None
-        self._others: list[FaceObservation] = []  # detector-only faces found beside a small face
+        self._others: list[FaceObservation] = []  # detector-only faces found beside the primary one
         self._since_others = 0
 
-    # -- lazily built helpers (only videos with small faces pay for them) ---------------------
-    def _get_detector(self) -> mp.solutions.face_detection.FaceDetection:
+    # -- lazily built helpers (built at the first frame that needs them) ----------------------
+    def _get_detector(self) -> Detector:
         if self._detector is None:
-            self._detector = mp.solutions.face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=self._min_conf
-            )
+            self._detector = Detector(min_detection_confidence=max(self._min_conf, _DETECTOR_MIN_SCORE))
         return self._detector
 
-    def _get_crop_mesh(self) -> mp.solutions.face_mesh.FaceMesh:
+    def _get_near_detector(self) -> Detector:
+        if self._near_detector is None:
+            self._near_detector = Detector(full_range=False, min_detection_confidence=self._min_conf)
+        return self._near_detector
+
+    def _get_crop_mesh(self) -> Landmarker:
         if self._crop_mesh is None:
-            self._crop_mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=self.static_image_mode, max_num_faces=1, refine_landmarks=True,
-                min_detection_confidence=0.3, min_tracking_confidence=0.5,
-            )
+            self._crop_mesh = Landmarker(video=not self.static_image_mode, num_faces=1,
+                                         min_detection_confidence=0.3)
         return self._crop_mesh
+
+    def _get_verifier(self) -> Landmarker:
+        if self._verifier is None:
+            self._verifier = Landmarker(video=False, num_faces=1, min_detection_confidence=_VERIFY_MIN_SCORE)
+        return self._verifier
 
     # -- public -----------------------------------------------------------------------------
     def process(self, image_rgb: np.ndarray) -> list[FaceObservation]:
@@ -126,16 +144,20 @@ class FaceTracker:
         faces = [] if self._crop is not None else self._mesh_full(image)
         if not faces:
             faces = self._small_faces(image)
+        elif not self.static_image_mode:
+            if self._previous is None:
+                self._since_others = _OTHERS_EVERY  # a new face: look for others now
+            faces = [faces[0], *self._other_faces(image, faces[0], small=False)]
         faces = self._order(faces)
         self._previous = faces[0].box if faces else None
         return faces
 
     def close(self) -> None:
-        """Free the MediaPipe graphs (safe to call twice)."""
-        for graph in (self._mesh, self._crop_mesh, self._detector):
-            if graph is not None:
-                graph.close()
-        self._mesh = self._crop_mesh = self._detector = None
+        """Free the MediaPipe tasks (safe to call twice)."""
+        for task in (self._mesh, self._crop_mesh, self._verifier, self._detector, self._near_detector):
+            if task is not None:
+                task.close()
+        self._mesh = self._crop_mesh = self._verifier = self._detector = self._near_detector = None
 
     def __enter__(self) -> FaceTracker:
         return self
@@ -147,24 +169,16 @@ class FaceTracker:
     def _mesh_full(self, image: np.ndarray) -> list[FaceObservation]:
         if self._mesh is None:
             raise VisionError("the face tracker is closed")
-        height, width = image.shape[:2]
-        result = self._mesh.process(image)
-        faces = []
-        for face in result.multi_face_landmarks or []:
-            points = _to_pixels(face, 0, 0, width, width, height)
-            faces.append(FaceObservation(landmarks=points, box=_box(points), score=1.0))
-        return faces
+        return [_observation(mesh, 0, 0) for mesh in self._mesh.detect(image)]
 
     def _mesh_crop(self, image: np.ndarray, crop: _Crop) -> FaceObservation | None:
         patch = np.ascontiguousarray(image[crop.y0:crop.y1, crop.x0:crop.x1])
         if patch.shape[0] < 16 or patch.shape[1] < 16:
             return None
-        result = self._get_crop_mesh().process(patch)
-        if not result.multi_face_landmarks:
+        meshes = self._get_crop_mesh().detect(patch)
+        if not meshes:
             return None
-        points = _to_pixels(result.multi_face_landmarks[0], crop.x0, crop.y0, patch.shape[1], patch.shape[1],
-                            patch.shape[0])
-        return FaceObservation(landmarks=points, box=_box(points), score=1.0)
+        return _observation(meshes[0], crop.x0, crop.y0)
 
     def _detect(self, image: np.ndarray) -> list[Detection]:
         """Full-range face detection; when the whole frame gives nothing, look again in tiles.
@@ -182,15 +196,8 @@ class FaceTracker:
         return found[: self.max_faces]
 
     def _detect_in(self, image: np.ndarray, x0: int, y0: int) -> list[Detection]:
-        height, width = image.shape[:2]
-        result = self._get_detector().process(np.ascontiguousarray(image))
-        boxes = []
-        for det in result.detections or []:
-            rel = det.location_data.relative_bounding_box
-            box = (x0 + rel.xmin * width, y0 + rel.ymin * height, x0 + (rel.xmin + rel.width) * width,
-                   y0 + (rel.ymin + rel.height) * height)
-            boxes.append((box, float(det.score[0]) if det.score else 0.0))
-        return boxes
+        found = self._get_detector().detect(np.ascontiguousarray(image))
+        return [((box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0), score) for box, score in found]
 
     def _small_faces(self, image: np.ndarray) -> list[FaceObservation]:
         """Mesh on a crop around a small face: the previous crop, else the largest detection."""
@@ -216,24 +223,51 @@ class FaceTracker:
         self._crop = _square_crop((x0 + x1) / 2, (y0 + y1) / 2, side, width, height)
         return [primary, *self._other_faces(image, primary)]
 
-    def _other_faces(self, image: np.ndarray, primary: FaceObservation) -> list[FaceObservation]:
-        """Faces besides a small primary one, found with the primary blanked out.
+    def _other_faces(self, image: np.ndarray, primary: FaceObservation, *, small: bool = True
+                     ) -> list[FaceObservation]:
+        """Faces besides the primary one (detector boxes); a box counts only when the landmarker finds
+        a face in it.
 
-        The full-range detector tends to report only the strongest of several small faces, so the
-        primary's crop is filled with grey before looking again. Runs every ``_OTHERS_EVERY`` frames
-        in video mode (the answer is reused in between), every time for photos.
+        Beside a small primary face (``small``) other faces are small too: the full-range detector,
+        which tends to report only the strongest of several faces, looks again with a square around
+        the primary filled with grey, and in tiles when the whole frame shows nothing. Beside a face
+        the landmarker found by itself, its short-range detector looks (as the legacy face mesh did
+        for its second face). Runs every ``_OTHERS_EVERY`` frames in video mode (the answer is
+        reused in between), every time for photos.
         """
+        if self.max_faces < 2:
+            return []
         self._since_others += 1
         if not self.static_image_mode and self._since_others < _OTHERS_EVERY:
             return self._others
         self._since_others = 0
-        crop = self._crop
-        assert crop is not None
-        masked = image.copy()
-        masked[crop.y0:crop.y1, crop.x0:crop.x1] = 127
-        self._others = [_box_only(box, score) for box, score in self._detect(masked)
-                        if not _same_face(box, primary.box)][: self.max_faces - 1]
+        if small:
+            height, width = image.shape[:2]
+            x0, y0, x1, y1 = primary.box
+            side = max(x1 - x0, y1 - y0) * _CROP_SCALE
+            blank = _square_crop((x0 + x1) / 2, (y0 + y1) / 2, side, width, height)
+            masked = image.copy()
+            masked[blank.y0:blank.y1, blank.x0:blank.x1] = 127
+            candidates = self._detect(masked)
+        else:
+            candidates = self._get_near_detector().detect(image)
+        found = [(box, score) for box, score in candidates
+                 if not _same_face(box, primary.box) and self._is_face(image, box)]
+        self._others = [_box_only(box, score) for box, score in found][: self.max_faces - 1]
         return self._others
+
+    def _is_face(self, image: np.ndarray, box: Box) -> bool:
+        """Whether the landmarker finds a face in a crop around a detector box.
+
+        The full-range detector also fires on hands and folds of cloth (0.6-0.77 on the phone clip,
+        most often in the tiles); in a crop around it, a person's face, even a small one, is found
+        with a high score by the landmarker's short-range detector and gets landmarks.
+        """
+        height, width = image.shape[:2]
+        side = max(box[2] - box[0], box[3] - box[1]) * _CROP_SCALE
+        crop = _square_crop((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side, width, height)
+        patch = np.ascontiguousarray(image[crop.y0:crop.y1, crop.x0:crop.x1])
+        return patch.shape[0] >= 16 and patch.shape[1] >= 16 and bool(self._get_verifier().detect(patch))
 
     def _order(self, faces: list[FaceObservation]) -> list[FaceObservation]:
         """Meshed faces before box-only ones; primary = nearest the previous primary, else largest."""
@@ -256,15 +290,17 @@ class FaceTracker:
         return meshed + boxes
 
 
-def _to_pixels(face: object, x0: int, y0: int, scale_x: int, width: int, height: int) -> np.ndarray:
-    """MediaPipe normalised landmarks of a ``width``x``height`` image placed at (x0, y0) → pixels."""
-    points = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32)  # type: ignore[attr-defined]
-    if points.shape[0] != N_LANDMARKS:
-        raise VisionError(f"face mesh returned {points.shape[0]} points, expected {N_LANDMARKS}")
-    points[:, 0] = points[:, 0] * width + x0
-    points[:, 1] = points[:, 1] * height + y0
-    points[:, 2] = points[:, 2] * scale_x
-    return points
+def _observation(mesh: Mesh, x0: int, y0: int) -> FaceObservation:
+    """A landmarker face of an image placed at (x0, y0) of the frame, in pixels of the frame."""
+    points = mesh.landmarks
+    if points.shape != (N_LANDMARKS, 3) or mesh.blendshapes.shape != (N_BLENDSHAPES,):
+        raise VisionError(f"the face landmarker returned {points.shape[0]} points and "
+                          f"{mesh.blendshapes.shape[0]} blendshapes, "
+                          f"expected {N_LANDMARKS} and {N_BLENDSHAPES}")
+    points[:, 0] += x0
+    points[:, 1] += y0
+    return FaceObservation(landmarks=points, box=_box(points), score=1.0, blendshapes=mesh.blendshapes,
+                           matrix=mesh.matrix)
 
 
 def _tiles(width: int, height: int) -> list[tuple[int, int, int]]:

@@ -11,9 +11,10 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import select
 
+from facecraft.errors import ConflictError, NotFoundError
 from facecraft.service.deps import BaseUrlDep, RuntimeDep
-from facecraft.service.errors import NotFound
 from facecraft.service.models import Face, Video
+from facecraft.service.stock import PREVIEW
 from facecraft.service.urls import HLS_DIR, VIDEO_FILE, video_media_url
 
 __all__ = ["router"]
@@ -31,7 +32,7 @@ MEDIA_TYPES = {
 
 def _file(path: Path) -> FileResponse:
     if not path.is_file():
-        raise NotFound("file not found")
+        raise NotFoundError("file not found")
     return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"))
 
 
@@ -39,21 +40,31 @@ def _video(rt: RuntimeDep, token: str) -> Video:
     with rt.db.session() as session:
         video = session.scalar(select(Video).where(Video.share_token == token))
     if video is None or video.status == "deleted":
-        raise NotFound("video not found")
+        raise NotFoundError("video not found")
+    return video
+
+
+def _ready(video: Video) -> Video:
+    """Media of a video is served once it is ``ready`` (its files were verified and moved into place):
+    before that, 409 with its status; never a growing or half-written file."""
+    if video.status != "ready":
+        raise ConflictError(
+            f"video {video.id} is not ready: {video.status} ({video.progress}/100)", status=video.status
+        )
     return video
 
 
 @router.get("/media/videos/{token}/video.mp4")
 def video_file(token: str, rt: RuntimeDep) -> FileResponse:
-    video = _video(rt, token)
+    video = _ready(_video(rt, token))
     return _file(rt.storage.video_dir(video.id) / VIDEO_FILE)
 
 
 @router.get("/media/videos/{token}/hls/{name}")
 def video_hls(token: str, name: str, rt: RuntimeDep) -> FileResponse:
     if not HLS_NAME.match(name):
-        raise NotFound("file not found")
-    video = _video(rt, token)
+        raise NotFoundError("file not found")
+    video = _ready(_video(rt, token))
     return _file(rt.storage.video_dir(video.id) / HLS_DIR / name)
 
 
@@ -61,9 +72,18 @@ def video_hls(token: str, name: str, rt: RuntimeDep) -> FileResponse:
 def face_file(token: str, name: str, rt: RuntimeDep) -> FileResponse:
     with rt.db.session() as session:
         face = session.scalar(select(Face).where(Face.share_token == token))
-    if face is None or face.deleted_at is not None or not face.bundle_path or name not in FACE_FILES:
-        raise NotFound("file not found")
-    return _file(Path(face.bundle_path) / FACE_FILES[name])
+    if (
+        face is None
+        or face.deleted_at is not None
+        or face.status != "completed"
+        or not face.bundle_path
+        or name not in FACE_FILES
+    ):
+        raise NotFoundError("file not found")
+    bundle = Path(face.bundle_path)
+    if name == "preview.mp4" and (bundle.parent / PREVIEW).is_file():
+        return _file(bundle.parent / PREVIEW)  # a stock Face's preview: the Face speaking its greeting
+    return _file(bundle / FACE_FILES[name])
 
 
 @router.get("/watch/{token}", response_class=HTMLResponse)

@@ -1,4 +1,8 @@
-"""``/v2/faces/image-validation`` and ``/v2/faces/video-validation``: the upload checks, before training."""
+"""``/v2/faces/image-validation`` and ``/v2/faces/video-validation``: the upload checks, before training.
+
+The checks decode and track the upload, so they run in a process of their own with the job memory
+budget (``facecraft.service.isolation``); the request waits for it on a thread of the server's pool.
+"""
 
 from __future__ import annotations
 
@@ -10,53 +14,61 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from facecraft.errors import FacecraftError
+from facecraft.errors import FacecraftError, InputError, JobBudgetError
 from facecraft.service.deps import OwnerDep, RuntimeDep
-from facecraft.service.errors import BadRequest
 from facecraft.service.face_service import VIDEO_TYPES
 from facecraft.service.fetch import FetchLimits, fetch_to_file
 from facecraft.service.ids import new_id
+from facecraft.service.isolation import Budget, run_isolated
 from facecraft.service.models import Upload
+from facecraft.service.runtime import Runtime
 from facecraft.service.schemas import ImageValidation, ValidationPublic, VideoValidation
 
-__all__ = ["router", "report_view"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["validation"])
 
 
-def report_view(report: Any) -> dict[str, Any]:
-    """``{passed, checks: [{id, label, passed, ...}], details}`` from a ``faces.types.CheckReport``."""
-    details = report.to_dict()
-    checks = [
-        {
-            "id": c["id"],
-            "label": c["label"],
-            "passed": c["status"] != "fail",
-            "status": c["status"],
-            "message": c["message"],
-            "ranges": c["ranges"],
-        }
-        for c in details["checks"]
-    ]
-    return {"passed": report.passed, "checks": checks, "details": details}
+def run_check(rt: Runtime, task: str, path: Path, name: str) -> dict[str, Any]:
+    """Run ``facecraft.service.tasks:<task>`` on ``path`` in its own process; its report, or a clear error."""
+    limits = {
+        "max_video_pixels": rt.settings.max_video_pixels,
+        "max_image_pixels": rt.settings.max_image_pixels,
+    }
+    budget = Budget(
+        memory_mb=rt.settings.job_memory_mb, time_s=rt.settings.check_time_s, nice=rt.settings.job_nice
+    )
+    outcome = run_isolated(
+        f"facecraft.service.tasks:{task}", {"path": str(path), "name": name, "limits": limits}, budget
+    )
+    if outcome.ending == "result":
+        return dict(outcome.value)
+    if outcome.ending == "error":
+        raise InputError(outcome.message, error_id=outcome.error_id or "video_processing")
+    if outcome.ending == "memory":
+        raise JobBudgetError(f"checking the file needed more than {budget.memory_mb} MB of memory")
+    if outcome.ending == "timeout":
+        raise JobBudgetError(f"checking the file took longer than {budget.time_s:.0f} s")
+    raise FacecraftError(f"the file could not be checked ({outcome.message})", error_id="video_processing")
 
 
 @router.post("/v2/faces/image-validation", response_model=ValidationPublic, summary="Check a training photo")
 @router.post("/v2/replicas/image-validation", include_in_schema=False)
-def validate_image(body: ImageValidation, owner: OwnerDep) -> dict[str, Any]:
-    from facecraft.faces.checks import check_image
-
+def validate_image(body: ImageValidation, owner: OwnerDep, rt: RuntimeDep) -> dict[str, Any]:
     text = body.imageBase64.split(",", 1)[1] if body.imageBase64.startswith("data:") else body.imageBase64
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise BadRequest("imageBase64 is not valid base64", error_id="invalid_input") from exc
+        raise InputError("imageBase64 is not valid base64") from exc
     if not data:
-        raise BadRequest("imageBase64 is empty")
+        raise InputError("imageBase64 is empty")
+    scratch = rt.storage.tmp_dir / new_id("f")
+    scratch.mkdir(parents=True)
     try:
-        return report_view(check_image(data))
-    except FacecraftError as exc:
-        raise BadRequest(exc.message, error_id=exc.error_id) from exc
+        (scratch / "photo").write_bytes(data)
+        return run_check(rt, "check_image_task", scratch / "photo", "photo")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @router.post(
@@ -66,18 +78,16 @@ def validate_image(body: ImageValidation, owner: OwnerDep) -> dict[str, Any]:
 )
 @router.post("/v2/replicas/video-validation", include_in_schema=False)
 def validate_video(body: VideoValidation, owner: OwnerDep, rt: RuntimeDep) -> dict[str, Any]:
-    from facecraft.faces.checks import check_video
-
     if (body.train_video_url is None) == (body.train_video_upload_id is None):
-        raise BadRequest("give exactly one of train_video_url or train_video_upload_id")
+        raise InputError("give exactly one of train_video_url or train_video_upload_id")
     scratch: Path | None = None
     try:
         if body.train_video_upload_id is not None:
             with rt.db.session() as session:
                 upload = session.get(Upload, body.train_video_upload_id)
                 if upload is None or upload.owner_id != owner:
-                    raise BadRequest(f"unknown upload id {body.train_video_upload_id!r}")
-                path = Path(upload.path)
+                    raise InputError(f"unknown upload id {body.train_video_upload_id!r}")
+                path, name = Path(upload.path), upload.file_name
         else:
             scratch = rt.storage.tmp_dir / new_id("f")
             limits = FetchLimits(
@@ -86,11 +96,9 @@ def validate_video(body: VideoValidation, owner: OwnerDep, rt: RuntimeDep) -> di
                 allow_private=rt.settings.allow_private_urls,
                 content_types=VIDEO_TYPES,
             )
-            try:
-                path = fetch_to_file(body.train_video_url or "", scratch / "video", limits=limits).path
-            except FacecraftError as exc:
-                raise BadRequest(exc.message, error_id=exc.error_id) from exc
-        return report_view(check_video(path))
+            path = fetch_to_file(body.train_video_url or "", scratch / "video", limits=limits).path
+            name = "video"
+        return run_check(rt, "check_video_task", path, name)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

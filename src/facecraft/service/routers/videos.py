@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from facecraft.errors import InputError
 from facecraft.service.deps import BaseUrlDep, LimitQuery, OwnerDep, PageQuery, RuntimeDep
-from facecraft.service.errors import BadRequest
 from facecraft.service.schemas import (
     VideoCreate,
     VideoCreated,
@@ -27,10 +27,10 @@ router = APIRouter(prefix="/v2/videos", tags=["videos"])
 @router.post("", response_model=VideoCreated, summary="Create a video from a script or an audio file")
 def create(body: VideoCreate, owner: OwnerDep, rt: RuntimeDep, base: BaseUrlDep) -> dict[str, Any]:
     if body.replica_id and body.face_id and body.replica_id != body.face_id:
-        raise BadRequest("replica_id and face_id name different Faces")
+        raise InputError("replica_id and face_id name different Faces")
     face_id = body.replica_id or body.face_id
     if not face_id:
-        raise BadRequest("replica_id (or face_id) is required")
+        raise InputError("replica_id (or face_id) is required")
     unsupported = [
         name
         for name in ("background_url", "background_source_url", "watermark_image_url")
@@ -38,7 +38,7 @@ def create(body: VideoCreate, owner: OwnerDep, rt: RuntimeDep, base: BaseUrlDep)
     ] + (["transparent_background"] if body.transparent_background else [])
     if unsupported:
         # The engine composes the Face's own footage only; say so instead of silently ignoring them.
-        raise BadRequest(f"not supported by this deployment yet: {', '.join(unsupported)}")
+        raise InputError(f"not supported by this deployment yet: {', '.join(unsupported)}")
     options = body.model_dump(
         include={
             "background_url",
@@ -63,7 +63,7 @@ def create(body: VideoCreate, owner: OwnerDep, rt: RuntimeDep, base: BaseUrlDep)
             options=options,
         )
         view = video_view(video, base=base)
-    rt.worker.wake()
+    rt.wake_workers()
     return {
         "video_id": view["video_id"],
         "video_name": view["video_name"],

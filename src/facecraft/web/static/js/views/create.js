@@ -1,10 +1,10 @@
 // Create a Face: upload a video (or photo), see the check report inline, then confirm training.
 
-import { ApiError, post, upload, uploadIdOf } from "../api.js";
+import { ApiError, get, post, upload, uploadIdOf } from "../api.js";
 import { announce, errorBox, h, mount, progressBar } from "../dom.js";
 import { FrameGrabber } from "../frames.js";
 import { go, onLeave } from "../nav.js";
-import { renderReport, reportOf, reportStatus } from "../report.js";
+import { checkStatus, renderReport, reportOf, reportStatus } from "../report.js";
 
 const VIDEO_TYPES = "video/mp4,video/webm,video/quicktime,.mp4,.webm,.mov";
 const IMAGE_TYPES = "image/jpeg,image/png,.jpg,.jpeg,.png";
@@ -37,27 +37,51 @@ export function showCreate(view) {
   const nameInput = h("input", { id: "face-name", name: "face-name", type: "text", required: true, maxlength: "100" });
   const fileInput = h("input", { id: "train-file", name: "train-file", type: "file", accept: VIDEO_TYPES, "aria-describedby": "train-file-help" });
   const fileHelp = h("p", { class: "help", id: "train-file-help" });
-  const voiceInput = h("input", {
-    id: "voice-name",
-    name: "voice-name",
-    type: "text",
-    value: "joe-us",
-    placeholder: "joe-us",
-    "aria-describedby": "voice-help",
-  });
+  // The stock voices come from GET /v2/voices; until they arrive (or if that fails) the default is offered.
+  const voiceInput = h(
+    "select",
+    { id: "voice-name", name: "voice-name", "aria-describedby": "voice-help" },
+    h("option", { value: "joe-us" }, "Joe (male, US)"),
+  );
   const voiceRow = h(
     "div",
     { class: "field", hidden: true },
     h("label", { for: "voice-name" }, "Voice"),
     voiceInput,
-    h("p", { class: "help", id: "voice-help" }, "A photo carries no voice: name the stock voice this Face speaks with (joe-us)."),
+    h("p", { class: "help", id: "voice-help" }, "A photo carries no voice: choose the stock voice this Face speaks with."),
   );
+  get("/v2/voices")
+    .then((answer) => {
+      const voices = (answer.data || []).filter((v) => v.available);
+      if (!voices.length) return;
+      mount(
+        voiceInput,
+        voices.map((v) => h("option", { value: v.voice_id }, `${v.voice_name} (${v.gender}, ${v.accent}) · ${v.voice_id}`)),
+      );
+    })
+    .catch(() => {});
   const status = h("div", { class: "upload-status", id: "upload-status", role: "status", "aria-live": "polite" });
   const reportBox = h("div", { id: "validation", class: "validation" });
   const trainButton = h("button", { type: "submit", id: "train-button", class: "primary", disabled: true }, "Train this Face");
   const trainHelp = h("p", { class: "help", id: "train-help" }, "Upload a file first: it is checked before training starts.");
   trainButton.setAttribute("aria-describedby", "train-help");
   const formError = h("div", { id: "create-error" });
+  // The consent statement is missing (the only failing check): an operator of a deployment that allows it
+  // may attest consent given outside the video; the server records it on the Face (and refuses it when
+  // the deployment does not allow attestation).
+  const attestBox = h("input", { type: "checkbox", id: "consent-attest", name: "consent-attest" });
+  const attestRow = h(
+    "div",
+    { class: "field consent-attest", hidden: true },
+    attestBox,
+    h("label", { for: "consent-attest" }, "I attest that this person gave consent outside this video (recorded on the Face)"),
+  );
+  attestBox.addEventListener("change", () => updateTrain());
+
+  function consentOnlyFailure(rep) {
+    const failing = rep.checks.filter((c) => checkStatus(c) === "fail");
+    return failing.length > 0 && failing.every((c) => c.id === "consent_phrase_mismatch");
+  }
 
   function kind() {
     return kindPhoto.checked ? "photo" : "video";
@@ -91,10 +115,14 @@ export function showCreate(view) {
   }
 
   function updateTrain() {
-    const ok = Boolean(uploadId && report && reportStatus(report) !== "fail");
+    const consentOnly = Boolean(report && consentOnlyFailure(report));
+    attestRow.hidden = !consentOnly;
+    if (!consentOnly) attestBox.checked = false;
+    const ok = Boolean(uploadId && report && (reportStatus(report) !== "fail" || (consentOnly && attestBox.checked)));
     trainButton.disabled = !ok;
     if (!uploadId && !report) trainHelp.textContent = "Upload a file first: it is checked before training starts.";
     else if (!report) trainHelp.textContent = "Waiting for the checks…";
+    else if (!ok && consentOnly) trainHelp.textContent = "The video does not open with the consent statement.";
     else if (!ok) trainHelp.textContent = "Training is disabled because a check failed.";
     else trainHelp.textContent = "Ready: training starts on the server and takes a few minutes.";
   }
@@ -192,9 +220,10 @@ export function showCreate(view) {
     }
     const body = { face_name: name };
     if (kind() === "video") body.train_video_upload_id = uploadId;
+    if (kind() === "video" && attestBox.checked) body.consent_attested = true;
     else {
       body.train_image_upload_id = uploadId;
-      body.voice_name = voiceInput.value.trim() || "joe-us";
+      body.voice_name = voiceInput.value || "joe-us";
     }
     trainButton.disabled = true;
     trainButton.textContent = "Starting…";
@@ -231,6 +260,7 @@ export function showCreate(view) {
     status,
     reportBox,
     formError,
+    attestRow,
     h("div", { class: "actions" }, trainButton, trainHelp),
   );
   mount(view, h("h1", {}, "New Face"), form);

@@ -1,5 +1,6 @@
 // One Face: status and training progress, its check report, a preview, rename and delete.
 
+import { faceActions } from "../actions.js";
 import { del, get, patch } from "../api.js";
 import { announce, errorBox, formatDate, formatTime, h, mount, parseProgress, progressBar, statusBadge } from "../dom.js";
 import { go, onLeave } from "../nav.js";
@@ -35,6 +36,7 @@ function details(face) {
   const rows = [
     ["Face id", h("code", {}, face.face_id || face.replica_id)],
     ["Type", face.face_type === "system" ? "stock" : "yours"],
+    ["Voice", face.voice_name || face.default_voice_id || ""],
     ["Created", formatDate(face.created_at)],
     ["Updated", formatDate(face.updated_at)],
     ["Model", face.model_name || ""],
@@ -128,7 +130,10 @@ export function showFace(view, id) {
           "div",
           { class: "page-head" },
           h("h1", {}, face.face_name || face.face_id),
-          face.status === "completed" ? h("a", { class: "button primary", href: `#/studio?face=${face.face_id}` }, "Make a video") : null,
+          face.status === "completed"
+            ? h("p", { class: "face-actions" }, faceActions(face, face.face_id).map((a, i) =>
+                h("a", { class: i === 0 ? "button primary" : "button", href: a.href }, a.label)))
+            : null,
         ),
         statusLine,
         h(

@@ -1,5 +1,7 @@
-// The Face library: the key's own Faces and the stock Faces, refreshed while any is training.
+// The Face library: two tabs, the key's own Faces and the stock Faces every key can use, refreshed
+// while any is training.
 
+import { faceActions } from "../actions.js";
 import { get } from "../api.js";
 import { announce, errorBox, h, mount, parseProgress, progressBar, statusBadge } from "../dom.js";
 import { onLeave } from "../nav.js";
@@ -47,18 +49,41 @@ function faceCard(face) {
           )
         : null,
       face.status === "error" && face.error_message ? h("p", { class: "form-error" }, face.error_message) : null,
-      face.status === "completed" ? h("a", { class: "button", href: `#/studio?face=${id}` }, "Make a video") : null,
+      face.status === "completed"
+        ? h("p", { class: "face-actions" }, faceActions(face, id).map((a) => h("a", { class: "button", href: a.href }, a.label)))
+        : null,
     ),
   );
 }
 
-function section(title, faces, emptyText) {
-  return h(
-    "section",
-    { "aria-label": title },
-    h("h2", {}, title),
-    faces.length ? h("ul", { class: "face-grid" }, faces.map(faceCard)) : h("p", { class: "muted" }, emptyText),
+const TABS = [
+  { id: "user", label: "Your Faces", empty: "No Faces yet: create one from a one-minute video or a photo, or start from a stock Face." },
+  { id: "system", label: "Stock", empty: "No stock Faces on this server: `facecraft stock build` and `facecraft stock add` install them." },
+];
+let currentTab = null; // kept while the portal is open; the first visit picks one
+
+function tabList(selected, choose) {
+  const buttons = TABS.map((tab) =>
+    h(
+      "button",
+      {
+        type: "button",
+        role: "tab",
+        id: `tab-${tab.id}`,
+        "aria-selected": String(tab.id === selected),
+        "aria-controls": "library-panel",
+        tabindex: tab.id === selected ? "0" : "-1",
+        onclick: () => choose(tab.id),
+        onkeydown: (ev) => {
+          if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
+          const next = TABS[(TABS.findIndex((t) => t.id === tab.id) + (ev.key === "ArrowRight" ? 1 : TABS.length - 1)) % TABS.length];
+          choose(next.id, true);
+        },
+      },
+      tab.label,
+    ),
   );
+  return h("div", { class: "tabs", role: "tablist", "aria-label": "Faces" }, buttons);
 }
 
 export function showLibrary(view) {
@@ -66,10 +91,13 @@ export function showLibrary(view) {
   let timer = null;
   let alive = true;
   let shown = "";
-  const body = h("div", { class: "library-body", "aria-busy": "true" }, h("p", { class: "muted" }, "Loading Faces…"));
+  const tabs = h("div", { class: "tabs-row" });
+  const body = h("div", { class: "library-body", id: "library-panel", role: "tabpanel", "aria-busy": "true" },
+    h("p", { class: "muted" }, "Loading Faces…"));
   mount(
     view,
     h("div", { class: "page-head" }, h("h1", {}, "Faces"), h("a", { class: "button primary", href: "#/create" }, "New Face")),
+    tabs,
     body,
   );
   onLeave(() => {
@@ -77,25 +105,48 @@ export function showLibrary(view) {
     clearTimeout(timer);
   });
 
+  function choose(tab, focus = false) {
+    currentTab = tab;
+    page = 0;
+    shown = "";
+    mount(tabs, tabList(tab, choose));
+    body.setAttribute("aria-labelledby", `tab-${tab}`);
+    if (focus) document.getElementById(`tab-${tab}`)?.focus();
+    load();
+  }
+
+  async function pick() {
+    // A new user with no Face of their own starts on the stock Faces, when there are some.
+    const count = (answer) => answer.total_count ?? (answer.data || []).length;
+    try {
+      const [own, stock] = await Promise.all([
+        get("/v2/faces?face_type=user&limit=1"),
+        get("/v2/faces?face_type=system&limit=1"),
+      ]);
+      return count(own) === 0 && count(stock) > 0 ? "system" : "user";
+    } catch {
+      return "user";
+    }
+  }
+
   async function load() {
     clearTimeout(timer);
+    const tab = TABS.find((t) => t.id === currentTab);
     let data;
     try {
-      data = await get(`/v2/faces?verbose=true&limit=${PAGE_SIZE}&page=${page + 1}`);
+      data = await get(`/v2/faces?verbose=true&face_type=${tab.id}&limit=${PAGE_SIZE}&page=${page + 1}`);
     } catch (err) {
       if (!alive) return;
       mount(body, errorBox(`Could not load the Faces: ${err.message}`));
       body.setAttribute("aria-busy", "false");
       return;
     }
-    if (!alive) return;
+    if (!alive || tab.id !== currentTab) return;
     const faces = data.data || [];
     const total = data.total_count ?? faces.length;
-    const own = faces.filter((f) => f.face_type !== "system");
-    const stock = faces.filter((f) => f.face_type === "system");
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     const training = faces.filter((f) => f.status === "started");
-    const snapshot = JSON.stringify([page, data]);
+    const snapshot = JSON.stringify([tab.id, page, data]);
     if (snapshot === shown) {
       if (training.length) timer = setTimeout(load, REFRESH_MS);
       return;
@@ -105,8 +156,12 @@ export function showLibrary(view) {
     const focusedHref = body.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
     mount(
       body,
-      section("Your Faces", own, "No Faces yet: create one from a one-minute video or a photo."),
-      stock.length ? section("Stock Faces", stock, "") : null,
+      h(
+        "section",
+        { "aria-label": tab.label },
+        h("h2", { class: "visually-hidden" }, tab.label),
+        faces.length ? h("ul", { class: "face-grid" }, faces.map(faceCard)) : h("p", { class: "muted" }, tab.empty),
+      ),
       pages > 1
         ? h(
             "nav",
@@ -121,7 +176,9 @@ export function showLibrary(view) {
     body.setAttribute("aria-busy", "false");
     if (focusedHref) body.querySelector(`[href="${CSS.escape(focusedHref)}"]`)?.focus();
     if (training.length) timer = setTimeout(load, REFRESH_MS);
-    else announce(`${total} Faces.`);
+    else announce(`${total} ${tab.id === "system" ? "stock " : ""}Faces.`);
   }
-  load();
+
+  if (currentTab) choose(currentTab);
+  else pick().then((tab) => { if (alive) choose(tab); });
 }

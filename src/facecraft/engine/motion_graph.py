@@ -14,7 +14,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -25,10 +24,7 @@ from facecraft.vision.landmarks import EYE_OUTER_CORNERS
 from facecraft.vision.types import Tracks
 from facecraft.vision.warp import eye_frame
 
-__all__ = ["MotionGraph", "MotionGraphParams", "build_motion_graph", "FILENAME", "step_motion"]
-
-if TYPE_CHECKING:
-    from facecraft.faces.build import BuildContext
+__all__ = ["MotionGraph", "MotionGraphParams", "build_motion_graph", "FILENAME"]
 
 log = logging.getLogger(__name__)
 
@@ -157,26 +153,3 @@ def build_motion_graph(
              float(np.nanmedian(np.where(np.isfinite(costs[:, :, 0]), costs[:, :, 0], np.nan))))
     return MotionGraph(fps=float(tracks.fps), state=state, present=ok, jumps=jumps, costs=costs,
                        eye_open=np.nan_to_num(np.asarray(tracks.eye_open, dtype=np.float32)))
-
-
-def step_motion(ctx: BuildContext) -> None:
-    """Build step: write ``motion.npz`` from the staged footage, tracks and analysis."""
-    from facecraft.media import iter_frames
-
-    assert ctx.tracks is not None and ctx.footage_path is not None
-    n = max(1, len(ctx.tracks))
-    state = ctx.analysis.state if ctx.analysis is not None else np.zeros(n, np.uint8)
-
-    def frames() -> Iterable[Frame]:
-        for frame in iter_frames(ctx.footage_path):
-            if frame.index % 50 == 0:
-                ctx.step_progress(0.8 * frame.index / n)
-            yield frame
-
-    graph = build_motion_graph(frames(), ctx.tracks, state=state)
-    graph.save(ctx.work_dir / FILENAME)
-    ctx.manifest.setdefault("engine", {}).setdefault("params", {})["motion"] = {
-        "file": FILENAME,
-        "frames": len(graph),
-        "jumps_per_state": int(graph.jumps.shape[2]),
-    }

@@ -1,0 +1,101 @@
+"""Build steps that write the engine's artefacts into a staged Face bundle: the mouth database (with the
+audio-to-mouth model) and the motion graph.
+
+The artefacts themselves (their formats, how they are fitted and read) belong to the engine
+(``engine.mouthdb``, ``engine.audio_model``, ``engine.motion_graph``); these steps only feed them
+the staged footage, tracks, audio and analysis of a build.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from facecraft.engine import motion_graph, mouthdb
+from facecraft.engine.audio_model import AudioMouthModel
+from facecraft.errors import SpeechError
+from facecraft.media.types import Frame
+from facecraft.speech.types import Phone
+from facecraft.speech.visemes import VISEMES
+
+__all__ = ["footage_phones", "step_mouths", "step_motion"]
+
+if TYPE_CHECKING:
+    from facecraft.faces.build import BuildContext
+
+log = logging.getLogger(__name__)
+
+
+def footage_phones(samples: np.ndarray | None, sample_rate: int) -> list[Phone]:
+    """Phones of the footage's own speech (no transcript: recognised, or phone-loop decoded)."""
+    from facecraft.speech.align import align_audio
+
+    if samples is None or len(samples) < sample_rate // 2:
+        return []
+    try:
+        return list(align_audio(samples, sample_rate).phones)
+    except SpeechError as exc:
+        log.warning("footage speech could not be aligned (%s): mouths get no viseme labels", exc.message)
+        return []
+
+
+def step_mouths(ctx: BuildContext) -> None:
+    """Build step: write ``mouths.npz`` from the staged footage, tracks, audio and analysis."""
+    from facecraft.media import iter_frames
+
+    assert ctx.tracks is not None and ctx.footage_path is not None
+    footage = ctx.footage_path
+    known = ctx.phones is not None
+    phones = ctx.phones if ctx.phones is not None else footage_phones(ctx.samples, ctx.sample_rate)
+    ctx.step_progress(0.3)
+    n = max(1, len(ctx.tracks))
+    state = ctx.analysis.state if ctx.analysis is not None else np.zeros(n, np.uint8)
+
+    def frames() -> Iterable[Frame]:
+        for frame in iter_frames(footage):
+            if frame.index % 50 == 0:
+                ctx.step_progress(0.3 + 0.7 * frame.index / n)
+            yield frame
+
+    voiced = ctx.samples is not None and bool(ctx.analysis is not None and ctx.analysis.speaking)
+    model = AudioMouthModel.fit(ctx.samples, ctx.sample_rate, ctx.tracks) if ctx.samples is not None and voiced \
+        else None
+    db = mouthdb.build_mouth_db(frames(), ctx.tracks, phones=phones, state=state, audio_model=model)
+    db.save(ctx.work_dir / mouthdb.FILENAME)
+    counts = np.bincount(db.viseme, minlength=len(VISEMES))
+    ctx.manifest.setdefault("engine", {}).setdefault("params", {})["mouths"] = {
+        "file": mouthdb.FILENAME,
+        "patches": len(db),
+        "patch_size": list(db.size),
+        "viseme_coverage": {v: int(c) for v, c in zip(VISEMES, counts)},
+        "phones": len(phones),
+        "phones_source": "known" if known else "recognised",
+        "audio_model": bool(db.audio_model.size),
+    }
+
+
+def step_motion(ctx: BuildContext) -> None:
+    """Build step: write ``motion.npz`` from the staged footage, tracks and analysis."""
+    from facecraft.media import iter_frames
+
+    assert ctx.tracks is not None and ctx.footage_path is not None
+    footage = ctx.footage_path
+    n = max(1, len(ctx.tracks))
+    state = ctx.analysis.state if ctx.analysis is not None else np.zeros(n, np.uint8)
+
+    def frames() -> Iterable[Frame]:
+        for frame in iter_frames(footage):
+            if frame.index % 50 == 0:
+                ctx.step_progress(0.8 * frame.index / n)
+            yield frame
+
+    graph = motion_graph.build_motion_graph(frames(), ctx.tracks, state=state)
+    graph.save(ctx.work_dir / motion_graph.FILENAME)
+    ctx.manifest.setdefault("engine", {}).setdefault("params", {})["motion"] = {
+        "file": motion_graph.FILENAME,
+        "frames": len(graph),
+        "jumps_per_state": int(graph.jumps.shape[2]),
+    }

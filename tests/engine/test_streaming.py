@@ -1,0 +1,151 @@
+"""The streaming renderer as the live call uses it: pushes from one thread, pulls from another, cues,
+barge-in, bounded memory."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from facecraft.engine.cues import Emotion
+
+
+@pytest.fixture(scope="module")
+def speech(grid_audio) -> np.ndarray:  # noqa: ANN001
+    return grid_audio.samples
+
+
+@pytest.fixture(scope="module")
+def small(renderer):  # noqa: ANN001, ANN201
+    from facecraft.engine import Renderer
+
+    return Renderer(renderer.bundle, size=(64, 48))  # drawing is not what these tests look at
+
+
+def _looped(x: np.ndarray, seconds: float) -> np.ndarray:
+    n = int(seconds * 16000)
+    return np.tile(x, n // len(x) + 1)[:n]
+
+
+def test_push_and_pull_from_two_threads_for_30_s(small, speech) -> None:  # noqa: ANN001
+    """A pusher thread feeds 20 ms chunks in real time (2 s ahead) while the main thread pulls at the
+    frame rate: every frame comes once, in order, on the frame clock, and every frame of speech shows."""
+    from facecraft.engine import StreamingRenderer
+
+    stream = StreamingRenderer(small)
+    fps = stream.fps
+    audio = _looped(speech, 30.0)
+    chunk, lead_s = 320, 2.0
+    errors: list[BaseException] = []
+    ahead = int(lead_s * 16000)
+    stream.push_audio(audio[:ahead], 16000)  # the first sentence arrives before the first frame
+    t0 = time.perf_counter()
+
+    def push() -> None:
+        try:
+            for a in range(ahead, len(audio), chunk):
+                wait = t0 + a / 16000 - lead_s - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                stream.push_audio(audio[a:a + chunk], 16000)
+            stream.end_of_speech()
+        except BaseException as exc:  # surfaced in the main thread
+            errors.append(exc)
+
+    pusher = threading.Thread(target=push, daemon=True)
+    pusher.start()
+    n = int(round(31.0 * fps))
+    frames = []
+    for i in range(n):
+        wait = t0 + i / fps - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        f = stream.next_frame()
+        frames.append((f.index, f.time_s, f.speaking, f.image.shape))
+    pusher.join(timeout=10)
+    assert not errors and not pusher.is_alive()
+    index = np.array([f[0] for f in frames])
+    times = np.array([f[1] for f in frames])
+    speaking = np.array([f[2] for f in frames])
+    assert (index == np.arange(n)).all(), "a frame was lost or repeated"
+    assert np.all(np.diff(times) > 0) and np.allclose(np.diff(times), 1 / fps)
+    assert all(f[3] == (48, 64, 3) for f in frames)
+    spoken = np.flatnonzero(speaking)
+    assert len(spoken) == int(round(len(audio) / 16000 * fps)), "frames of speech were lost (starved)"
+    assert (np.diff(spoken) == 1).all() and spoken[0] == 0
+    assert not speaking[spoken[-1] + 1:].any() and not stream.speaking
+
+
+def test_push_cost_and_memory_do_not_grow_with_the_utterance(small, speech) -> None:  # noqa: ANN001
+    """Live pushing and pulling: the audio held stays bounded after a minute of one utterance."""
+    from facecraft.engine import StreamingRenderer
+
+    stream = StreamingRenderer(small)
+    audio = _looped(speech, 60.0)
+    per_frame = 16000 / stream.fps
+    stream.push_audio(audio[:16000], 16000)
+    held = []
+    pulled = 0
+    for a in range(16000, len(audio), 320):
+        stream.push_audio(audio[a:a + 320], 16000)
+        while pulled < (a - 16000) / per_frame:
+            stream.next_frame()
+            pulled += 1
+        if a % 160000 == 0:
+            held.append(stream._utt.timeline.held_samples)
+    assert max(held) < 4 * 16000, held  # the queued second plus the timeline's reach, not a minute
+
+
+def test_emotion_cues_reach_the_frames(small, speech) -> None:  # noqa: ANN001
+    from facecraft.engine import StreamingRenderer
+
+    stream = StreamingRenderer(small)
+    first = speech[:16000]
+    stream.push_audio(first, 16000)
+    stream.set_emotion(Emotion("sad", 0.6))
+    stream.push_audio(speech[16000:32000], 16000)
+    stream.end_of_speech()
+    frames = [stream.next_frame() for _ in range(int(2 * stream.fps) + 5)]
+    cut = int(round(stream.fps))
+    assert all(f.emotion.name == "neutral" for f in frames[:cut])
+    assert all(f.emotion == Emotion("sad", 0.6) for f in frames[cut:])
+    assert not frames[-1].speaking and stream.emotion.name == "sad"  # listening keeps the last cue
+
+
+def test_interrupt_drops_the_queue_and_closes_the_mouth(small, speech) -> None:  # noqa: ANN001
+    from facecraft.engine import StreamingRenderer
+
+    stream = StreamingRenderer(small, close_frames=4)
+    stream.push_audio(speech, 16000)
+    frames = [stream.next_frame() for _ in range(26)]  # 1.04 s: inside "white", the mouth open
+    assert all(f.speaking for f in frames) and stream.queued_s > 0.5
+    opened = frames[-1].aperture
+    rest = float(stream._rest.aperture[0])
+    assert opened > rest + 0.02
+    stream.interrupt()
+    assert not stream.speaking and stream.queued_s == 0.0
+    after = [stream.next_frame() for _ in range(10)]
+    assert not any(f.speaking for f in after)
+    assert [f.index for f in after] == list(range(26, 36))
+    closing = [opened] + [f.aperture for f in after[:4]]
+    assert np.all(np.diff(closing) < 0) and closing[-1] == pytest.approx(rest)  # closes over 4 frames
+    assert all(f.aperture == pytest.approx(rest) for f in after[4:])
+    stream.push_audio(speech[:8000], 16000)  # the next turn starts a new utterance at once
+    assert stream.next_frame().speaking
+
+
+def test_bad_audio_is_refused(small) -> None:  # noqa: ANN001
+    from facecraft.engine import StreamingRenderer
+    from facecraft.errors import InputError
+
+    stream = StreamingRenderer(small)
+    with pytest.raises(InputError):
+        stream.push_audio(np.array([0.0, np.nan], np.float32), 16000)
+    with pytest.raises(InputError):
+        stream.push_audio(np.zeros((4, 4, 4), np.float32), 16000)
+    with pytest.raises(InputError):
+        Emotion("furious")
+    with pytest.raises(InputError):
+        Emotion("sad", 1.5)
