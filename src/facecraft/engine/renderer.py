@@ -9,6 +9,7 @@ database, the motion graph, the decoded-footage cache, the selector and the comp
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -196,16 +197,16 @@ class Renderer:
         return np.ascontiguousarray(image)
 
 
-_DIS = None
+_DIS = threading.local()  # one DIS instance per drawing thread (it keeps state between calls)
 
 
 def _flow(old: np.ndarray, to_old: np.ndarray, new: np.ndarray, to_new: np.ndarray) -> np.ndarray:
     """(h, w, 2) dense flow (DIS, ultrafast, on half-size grey frames) from ``new`` to ``old``, both first
     aligned to the in-between geometry (``to_old``/``to_new`` map in-between pixels to theirs):
     aligned_new(x) ~ aligned_old(x + flow(x))."""
-    global _DIS
-    if _DIS is None:
-        _DIS = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    dis = getattr(_DIS, "dis", None)
+    if dis is None:
+        dis = _DIS.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
     h, wd = new.shape[:2]
     scale = 0.5 if max(h, wd) > 320 else 1.0
     size = (int(round(wd * scale)), int(round(h * scale)))
@@ -217,7 +218,7 @@ def _flow(old: np.ndarray, to_old: np.ndarray, new: np.ndarray, to_new: np.ndarr
         return cv2.warpAffine(grey, mat[:2], size, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
 
-    flow = _DIS.calc(small(new, to_new), small(old, to_old), None)
+    flow = dis.calc(small(new, to_new), small(old, to_old), None)
     return cv2.resize(flow, (wd, h), interpolation=cv2.INTER_LINEAR) / scale if scale != 1.0 else flow
 
 
