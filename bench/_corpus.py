@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from _common import REPO, TESTDATA
-
 from facecraft import media, vision
 from facecraft.faces.build import FOOTAGE_MAX_FPS, FOOTAGE_MAX_SIDE
 from facecraft.media.types import Frame
@@ -79,7 +78,7 @@ def clips(*, corpus: bool = True, dev: bool = True) -> list[Clip]:
     return out
 
 
-TRACKING_CODE = ("tracker.py", "track.py", "smoothing.py", "features.py", "pose.py", "types.py",
+TRACKING_CODE = ("tasks.py", "tracker.py", "track.py", "smoothing.py", "features.py", "pose.py", "types.py",
                  "landmarks.py")
 
 
@@ -165,7 +164,7 @@ def _encoder_signature() -> str:
 def clip_states(name: str, samples: np.ndarray) -> np.ndarray:
     """(T, D) 50 Hz speech features of ``samples`` (cached under .cache/states)."""
     if FEATURES == "logmel":
-        from facecraft.faces.mouthdb import audio_features
+        from facecraft.engine.audio_model import audio_features
 
         base = audio_features(samples, RATE, 50.0, int(np.ceil(samples.size / RATE * 50)))
         return ((base - base.mean(0)) / (base.std(0) + 1e-6)).astype(np.float32)
@@ -181,8 +180,8 @@ def clip_states(name: str, samples: np.ndarray) -> np.ndarray:
     return states
 
 
-def training_clip(clip: Clip):  # noqa: ANN201 - facecraft.faces.lipsync.TrainingClip
-    from facecraft.faces import lipsync
+def training_clip(clip: Clip):  # noqa: ANN201 - facecraft.engine.lipsync.TrainingClip
+    from facecraft.engine import lipsync
 
     tracks = clip_tracks(clip)
     n = len(tracks)

@@ -42,8 +42,8 @@ from facecraft import media
 from facecraft.engine import Renderer
 from facecraft.engine.audio_model import mouth_lead, rms_envelope
 from facecraft.faces.build import build_face
-from facecraft.faces.thresholds import Thresholds
 from facecraft.faces.bundle import load_bundle
+from facecraft.faces.thresholds import Thresholds
 from facecraft.media.types import Frame
 from facecraft.perform import DubPlan, dub_frames, select_dub_mouths
 from facecraft.speech.vad import speech_mask
@@ -339,8 +339,7 @@ def loso_run(names: list[str] | None, work: Path) -> tuple[list[Path], list[dict
     trained without its speaker."""
     from _corpus import clips as corpus_clips
     from _corpus import load_training_data
-
-    from facecraft.faces import lipsync
+    from facecraft.engine import lipsync
 
     chosen = [c for c in corpus_clips() if not names or c.name in names]
     data = load_training_data()
@@ -348,7 +347,7 @@ def loso_run(names: list[str] | None, work: Path) -> tuple[list[Path], list[dict
     for clip in chosen:
         model = lipsync.fit_general([d for d in data if d.speaker != clip.speaker]) if data else None
 
-        def run(video: Path, model=model) -> dict:  # noqa: ANN001
+        def run(video: Path, model=model, clip=clip) -> dict:  # noqa: ANN001
             with lipsync.general_override(model):
                 row = {**run_clip(video, work, loso=True), "speaker": clip.speaker, "dev": clip.dev}
             figures = (f"{k}={row[k]:.3f}" for k in TABLE if isinstance(row.get(k), float))

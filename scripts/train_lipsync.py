@@ -5,10 +5,11 @@
 
 Reads the talking-head clips of ``../shared/testdata`` (the people of ``corpus/`` and the dev clips of
 ``video/``; see ``bench/_corpus.py``), tracks them once (cached under ``.cache/``), encodes their audio
-with Whisper tiny.en (``facecraft.speech.encoder``) and fits ``facecraft.faces.lipsync.fit_general``: a
+with Whisper tiny.en (``facecraft.speech.encoder``) and fits ``facecraft.engine.lipsync.fit_general``: a
 ridge regression from the encoder states around each frame to the speaker-normalised lip aperture and
 mouth width. The corpus is not part of the repository (its licence does not allow it); only the learned
-weights are. The script writes the file and the sha256 the loader checks (``GENERAL_SHA256``).
+weights are. The script writes the file and its sha256 and size into the model registry
+(``facecraft/models/__init__.py``, checked at load) and ``MODELS.md``.
 A few minutes on two cores once the tracks are cached (the first run tracks every clip: ~10 min).
 
 ``--loso`` prints, per clip, the aperture correlation of a model trained without that clip's speaker
@@ -19,7 +20,6 @@ settings; ``bench/fidelity.py --loso`` measures the whole engine the same way.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import re
 import sys
@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 import _corpus  # noqa: E402
-
-from facecraft.faces import lipsync  # noqa: E402
+from facecraft import models  # noqa: E402
+from facecraft.engine import lipsync  # noqa: E402
 
 
 def _r(a: np.ndarray, b: np.ndarray) -> float:
@@ -56,14 +56,26 @@ def loso(data: list[lipsync.TrainingClip], **kwargs) -> list[dict]:
     return rows
 
 
-def write_model(model: lipsync.GeneralLipModel) -> str:
-    """Save the model and record its sha256 in ``facecraft.faces.lipsync.GENERAL_SHA256``."""
-    lipsync.GENERAL_FILE.parent.mkdir(parents=True, exist_ok=True)
-    model.save(lipsync.GENERAL_FILE)
-    digest = hashlib.sha256(lipsync.GENERAL_FILE.read_bytes()).hexdigest()
-    src = Path(lipsync.__file__)
-    src.write_text(re.sub(r'GENERAL_SHA256 = "[0-9a-f]*"', f'GENERAL_SHA256 = "{digest}"', src.read_text()))
-    return digest
+def write_model(model: lipsync.GeneralLipModel) -> tuple[str, int]:
+    """Save the model into the models folder and record its sha256 and size in the registry
+    (``facecraft/models/__init__.py``) and in ``MODELS.md``."""
+    entry = models.MODELS[lipsync.GENERAL_MODEL]
+    path = models.MODELS_DIR / entry.path
+    model.save(path)
+    digest, size = models.measure(path)
+    init = models.MODELS_DIR / "__init__.py"
+    pattern = (r'(ModelFile\("lipsync_general", "lipsync_general.npz",\s*)"[0-9a-f]{64}", [0-9_]+\)')
+    text, count = re.subn(pattern, lambda m: f'{m.group(1)}"{digest}", {size:_})', init.read_text())
+    if count != 1:
+        raise SystemExit(f"the lipsync_general row was not found in {init}")
+    init.write_text(text)
+    table = models.MODELS_DIR / "MODELS.md"
+    text, count = re.subn(r"(\| `lipsync_general` \|(?:[^|\n]*\|){4}) [0-9,]+ \| `[0-9a-f]{64}` \|",
+                          lambda m: f"{m.group(1)} {size:,} | `{digest}` |", table.read_text())
+    if count != 1:
+        raise SystemExit(f"the lipsync_general row was not found in {table}")
+    table.write_text(text)
+    return digest, size
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.features != "whisper":
         parser.error("the engine reads Whisper features: train with --features whisper")
-    digest = write_model(lipsync.fit_general(data, n_pca=args.pca, ridge=args.ridge))
-    print(f"wrote {lipsync.GENERAL_FILE} (sha256 {digest}; {lipsync.GENERAL_FILE.stat().st_size} bytes)")
+    digest, size = write_model(lipsync.fit_general(data, n_pca=args.pca, ridge=args.ridge))
+    print(f"wrote {models.MODELS[lipsync.GENERAL_MODEL].path} (sha256 {digest}; {size} bytes)")
     return 0
 
 

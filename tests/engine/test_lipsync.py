@@ -9,28 +9,39 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecraft import media, vision
-from facecraft.errors import BundleError
-from facecraft.faces import lipsync
+from facecraft import media, models, vision
+from facecraft.engine import lipsync
+from facecraft.errors import BundleError, ModelError
 from facecraft.media.types import Frame
 from tests.engine.fixtures import RANGE, SOURCE
 from tests.utils import testdata_path
 
 
-def test_the_shipped_general_model_loads_and_is_hash_checked(tmp_path: Path) -> None:
+def test_the_shipped_general_model_loads_and_is_hash_checked(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     model = lipsync.general_model()
     assert model.weights.shape == (len(lipsync.OFFSETS_S) * model.basis.shape[0], 2)
-    damaged = tmp_path / "general.npz"
-    shutil.copy(lipsync.GENERAL_FILE, damaged)
-    with open(damaged, "r+b") as fh:
-        fh.seek(200)
-        byte = fh.read(1)
-        fh.seek(200)
-        fh.write(bytes([byte[0] ^ 0xFF]))
-    with pytest.raises(BundleError, match="sha256"):
-        lipsync.GeneralLipModel.load(damaged, lipsync.GENERAL_SHA256)
-    with pytest.raises(BundleError, match="missing"):
-        lipsync.GeneralLipModel.load(tmp_path / "none.npz", lipsync.GENERAL_SHA256)
+    # the registry checks the file's hash before it is read
+    assert models.measure(models.model_path(lipsync.GENERAL_MODEL))[0] == lipsync.general_sha256()
+    folder = tmp_path / "models"
+    shutil.copytree(models.MODELS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    monkeypatch.setattr(models, "MODELS_DIR", folder)
+    monkeypatch.setattr(models, "_verified", {})
+    damaged = folder / models.MODELS[lipsync.GENERAL_MODEL].path
+    data = bytearray(damaged.read_bytes())
+    data[200] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    lipsync.general_model.cache_clear()
+    try:
+        with pytest.raises(ModelError, match="lipsync_general"):
+            lipsync.general_model()
+    finally:
+        lipsync.general_model.cache_clear()
+    # a file trained on other encoder windows is refused with what to do
+    other = tmp_path / "other.npz"
+    lipsync.GeneralLipModel(**{**{k: getattr(model, k) for k in model.__dataclass_fields__},
+                               "layout": np.array([50.0, 10, 10.0, 0.0])}).save(other)
+    with pytest.raises(ModelError, match="retrain"):
+        lipsync.GeneralLipModel.load(other)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +65,7 @@ def test_a_built_face_carries_its_adapted_model_and_follows_unseen_speech(  # no
     model = renderer.audio_model
     assert isinstance(model, lipsync.FaceLipModel)
     assert abs(model.lag) <= lipsync.MAX_LAG and np.isfinite(model.cv_r)
-    assert renderer.bundle.manifest["engine"]["params"]["lipsync"]["general_sha256"] == lipsync.GENERAL_SHA256
+    assert renderer.bundle.manifest["engine"]["params"]["lipsync"]["general_sha256"] == lipsync.general_sha256()
     samples, aperture, fps = held_out
     pred = renderer.predict_mouth(samples, len(aperture), fps)
     assert pred.shape == (len(aperture), 2) and np.isfinite(pred).all()
@@ -96,3 +107,15 @@ def test_training_learns_a_clip_and_finds_its_offset(renderer) -> None:  # noqa:
     pred = model.predict_states(states, tracks.fps, len(tracks))
     assert np.corrcoef(pred[ok, 0], ap[ok])[0, 1] > 0.6
     assert lipsync.best_lag(pred[:, 0], moved.targets[:, 0], moved.ok) == 3
+
+
+def test_a_stretch_of_a_stream_predicts_as_the_whole_stream(renderer, held_out) -> None:  # noqa: ANN001
+    """The streaming renderer asks for a few frames at a time with only the audio around them held."""
+    model = renderer.audio_model
+    samples, aperture, fps = held_out
+    whole = model.predict(samples, 16000, fps, len(aperture))
+    f0, n = 61, 17
+    a = max(0, int((f0 - model.past_frames) / fps * 16000))
+    b = int((f0 + n + model.future_frames) / fps * 16000)
+    part = model.predict(samples[a:b], 16000, fps, n, first=f0, offset=a)
+    assert np.allclose(part, whole[f0: f0 + n], atol=1e-4)

@@ -4,39 +4,47 @@ The general model maps Whisper encoder states (``speech.encoder``, speaker-indep
 around each video frame to the lip opening and mouth width in *normalised* units: aperture as a share
 of the speaker's own closed-to-open range, width as a z-score of the speaker's own widths. It is
 trained by ``scripts/train_lipsync.py`` on many people (``../shared/testdata``) and ships as
-``models/lipsync_general.npz`` (hash-checked at load). Ridge regression on a PCA of the states read
-at a few fixed offsets in time, so it is independent of the frame rate.
+``models/lipsync_general.npz`` (``facecraft.models``: hash-checked at load). Ridge regression on a PCA
+of the states read at a few fixed offsets in time, so it is independent of the frame rate.
 
 At build time the Face adapts it (``FaceLipModel.fit``): its footage's audio and tracked lips refit the
 weights by ridge regression pulled toward the general weights (the pull chosen by cross-validation
 on the footage: a short or unclear clip stays close to the general model), its own audio-to-lips lag
 is found, and the normalised outputs are mapped to the Face's own aperture and width range. The
 result is a small per-Face file (``lipsync.npz``) with a ``predict(samples, fps, n)`` that gives
-aperture and width per frame in the Face's inter-ocular units, like ``faces.mouthdb.AudioMouthModel``.
+aperture and width per frame in the Face's inter-ocular units, like ``engine.audio_model.AudioMouthModel``
+(the Face's own log-mel model, which a Face without usable speech keeps). A prediction for a frame reads
+the audio from ``past_frames`` before it to ``future_frames`` after it (the encoder's windows and the
+offsets), so a stretch of a stream predicts as the whole stream does.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import math
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from facecraft.audio import RATE
 from facecraft.errors import BundleError
+from facecraft.speech import encoder as enc
 from facecraft.vision.types import Tracks
+
+if TYPE_CHECKING:
+    from facecraft.speech.encoder import WhisperEncoder
 
 __all__ = [
     "GeneralLipModel",
     "FaceLipModel",
     "general_model",
-    "GENERAL_FILE",
-    "GENERAL_SHA256",
+    "general_sha256",
     "FILENAME",
     "OFFSETS_S",
     "normalise_targets",
@@ -46,13 +54,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FILENAME = "lipsync.npz"  # the per-Face file in a bundle
-GENERAL_FILE = Path(__file__).resolve().parents[1] / "models" / "lipsync_general.npz"
-# written by scripts/train_lipsync.py together with the file
-GENERAL_SHA256 = "3df905ee48fba82a95267c0730aac41267fd5d61080d97f6da2ad54b9312123f"
+GENERAL_MODEL = "lipsync_general"  # its name in facecraft.models
 # encoder states read at these offsets (seconds) from each frame's centre
 OFFSETS_S = (-0.16, -0.12, -0.08, -0.04, 0.0, 0.04, 0.08, 0.12, 0.16)
-STATE_RATE = 50.0
-FACE_VERSION = 1
+STATE_RATE = enc.STATE_RATE
+FACE_VERSION = 2
+_MAX_FPS = 30.0  # the highest footage rate (faces.build), for reaches counted in frames
 
 
 def normalise_targets(
@@ -68,11 +75,12 @@ def normalise_targets(
     return (ap - lo) / span, (wd - wm) / ws, stats
 
 
-def _sample_states(states: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """States (50 Hz, state k centred at (k + 0.5) / 50 s) linearly interpolated at ``times`` (seconds)."""
+def _sample_states(states: np.ndarray, times: np.ndarray, k0: int = 0) -> np.ndarray:
+    """States (50 Hz, state k centred at (k + 0.5) / 50 s; ``states[0]`` is state ``k0``) linearly
+    interpolated at ``times`` (seconds)."""
     if len(states) == 0:
         return np.zeros((len(times), states.shape[1] if states.ndim == 2 else 0), np.float32)
-    pos = np.clip(times * STATE_RATE - 0.5, 0, len(states) - 1)
+    pos = np.clip(times * STATE_RATE - 0.5 - k0, 0, len(states) - 1)
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, len(states) - 1)
     w = (pos - lo)[:, None]
@@ -80,15 +88,35 @@ def _sample_states(states: np.ndarray, times: np.ndarray) -> np.ndarray:
 
 
 def design(states: np.ndarray, fps: float, n: int, mean: np.ndarray, scale: np.ndarray,
-           basis: np.ndarray) -> np.ndarray:
-    """(n, len(OFFSETS_S) * P) design matrix: the standardised, PCA-projected states at each offset."""
+           basis: np.ndarray, *, first: int = 0, k0: int = 0) -> np.ndarray:
+    """(n, len(OFFSETS_S) * P) design matrix of frames ``first`` .. ``first + n - 1``: the standardised,
+    PCA-projected states (``states[0]`` is state ``k0``) at each offset."""
     z = (states - mean) / scale @ basis.T if len(states) else np.zeros((0, basis.shape[0]))
-    centres = (np.arange(n) + 0.5) / fps
-    return np.concatenate([_sample_states(z, centres + off) for off in OFFSETS_S], axis=1)
+    centres = (np.arange(first, first + n) + 0.5) / fps
+    return np.concatenate([_sample_states(z, centres + off, k0) for off in OFFSETS_S], axis=1)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def state_span(fps: float, first: int, n: int) -> tuple[int, int]:
+    """States ``[k0, k1)`` that ``design`` reads for frames ``first`` .. ``first + n - 1``."""
+    t0 = (first + 0.5) / fps + min(OFFSETS_S)
+    t1 = (first + n - 0.5) / fps + max(OFFSETS_S)
+    return max(0, int(math.floor(t0 * STATE_RATE - 0.5))), int(math.floor(t1 * STATE_RATE - 0.5)) + 2
+
+
+def frame_design(encoder: WhisperEncoder, samples: np.ndarray, fps: float, n: int, mean: np.ndarray,
+                 scale: np.ndarray, basis: np.ndarray, *, first: int = 0, offset: int = 0) -> np.ndarray:
+    """``design`` of frames ``first`` .. ``first + n - 1`` of a stream whose audio from sample ``offset`` on
+    is ``samples``: only the states those frames read are encoded."""
+    k0, k1 = state_span(fps, first, n)
+    states = encoder.states(samples, k0, k1 - k0, offset=offset)
+    return design(states, fps, n, mean, scale, basis, first=first, k0=k0)
+
+
+def _layout_error(found: np.ndarray) -> str | None:
+    want = np.asarray(enc.LAYOUT, dtype=np.float64)
+    if found.shape != want.shape or not np.allclose(found, want):
+        return (f"was trained on encoder windows {found.tolist()}, the engine reads {want.tolist()}")
+    return None
 
 
 @dataclass(frozen=True)
@@ -103,6 +131,7 @@ class GeneralLipModel:
     weights: np.ndarray  # (D, 2)
     bias: np.ndarray  # (2,)
     lag_frames: float = 0.0  # median training lag (informative)
+    layout: np.ndarray = field(default_factory=lambda: np.asarray(enc.LAYOUT, dtype=np.float64))  # windows trained on
 
     def features(self, states: np.ndarray, fps: float, n: int) -> np.ndarray:
         x = design(states, fps, n, self.mean, self.scale, self.basis)
@@ -115,29 +144,37 @@ class GeneralLipModel:
         np.savez(path, **{k: np.asarray(getattr(self, k)) for k in self.__dataclass_fields__})
 
     @classmethod
-    def load(cls, path: Path, sha256: str | None = None) -> GeneralLipModel:
+    def load(cls, path: Path) -> GeneralLipModel:
+        """The model in ``path`` (the shipped one: ``general_model()``, which checks its hash first)."""
+        from facecraft.errors import ModelError
+
         path = Path(path)
-        if not path.is_file():
-            raise BundleError(f"the general lip-sync model {path.name} is missing; "
-                              "run scripts/train_lipsync.py")
-        if sha256:
-            found = _sha256(path)
-            if found != sha256:
-                raise BundleError(f"the general lip-sync model {path.name} has sha256 {found}, "
-                                  f"expected {sha256}")
         try:
             with np.load(path, allow_pickle=False) as data:
-                fields = {k: data[k] for k in cls.__dataclass_fields__}
+                fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__}
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise BundleError(f"the general lip-sync model {path.name} is damaged: {exc}") from exc
+            raise ModelError(f"the general lip-sync model {path.name} is damaged or missing: {exc}") from exc
         fields["lag_frames"] = float(fields["lag_frames"])
+        problem = _layout_error(np.asarray(fields["layout"], dtype=np.float64))
+        if problem:
+            raise ModelError(f"the general lip-sync model {path.name} {problem}; retrain it "
+                             "(scripts/train_lipsync.py)")
         return cls(**fields)
 
 
 @lru_cache(maxsize=1)
 def general_model() -> GeneralLipModel:
-    """The shipped general model, hash-checked."""
-    return GeneralLipModel.load(GENERAL_FILE, GENERAL_SHA256 or None)
+    """The shipped general model, hash-checked (``facecraft.models``)."""
+    from facecraft.models import model_path
+
+    return GeneralLipModel.load(model_path(GENERAL_MODEL))
+
+
+def general_sha256() -> str:
+    """The recorded sha256 of the shipped general model (a built Face notes which one it adapted)."""
+    from facecraft.models import MODELS
+
+    return MODELS[GENERAL_MODEL].sha256
 
 
 _override: list[GeneralLipModel] = []
@@ -282,25 +319,42 @@ class FaceLipModel:
 
     @property
     def future_frames(self) -> int:
-        """Frames of later audio one prediction reads (the streaming look-ahead must cover it)."""
-        return int(np.ceil(max(OFFSETS_S) * 30)) + max(-self.lag, 0) + 1  # at up to 30 fps
+        """Frames of later audio one prediction reads (at up to 30 fps; the streaming look-ahead should
+        cover it, or frames planned before that audio arrives differ from the batch render's)."""
+        return math.ceil((enc.future_s() + max(OFFSETS_S)) * _MAX_FPS) + max(-self.lag, 0) + 1
 
-    def _x(self, samples: np.ndarray, fps: float, n: int) -> np.ndarray:
-        from facecraft.speech.encoder import encoder
+    @property
+    def past_frames(self) -> int:
+        """Frames of earlier audio one prediction reads (at up to 30 fps)."""
+        return math.ceil((enc.past_s() - min(OFFSETS_S)) * _MAX_FPS) + max(self.lag, 0) + 1
 
-        states = encoder().timeline(samples)
-        x = design(states, fps, n, self.mean, self.scale, self.basis)
-        return (x - self.x_mean) / self.x_scale
+    @property
+    def reach_frames(self) -> int:
+        """Frames of audio either side of a frame that its prediction may read."""
+        return max(self.future_frames, self.past_frames)
 
-    def predict(self, samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:
-        """(n, 2) aperture and mouth width (inter-ocular units) for 16 kHz ``samples``."""
-        if sample_rate != 16000:
+    @property
+    def edge_frames(self) -> int:
+        """Frames at each edge of a predicted stretch that may differ from the whole stream's: none, the
+        states of any frame are those of the whole stream given its audio."""
+        return 0
+
+    def predict(self, samples: np.ndarray, sample_rate: int, fps: float, n: int, *, first: int = 0,
+                offset: int = 0) -> np.ndarray:
+        """(n, 2) aperture and mouth width (inter-ocular units) of frames ``first`` .. ``first + n - 1`` of a
+        stream whose 16 kHz audio from sample ``offset`` on is ``samples`` (hold ``reach_frames`` of audio
+        around the frames: audio not held reads as silence)."""
+        if sample_rate != RATE:
             raise ValueError("FaceLipModel.predict expects 16 kHz audio")
         if n == 0:
             return np.zeros((0, 2))
-        x = self._x(samples, fps, n)
-        idx = np.clip(np.arange(n) - self.lag, 0, n - 1)
-        out = x[idx] @ self.weights + self.bias
+        # frame t shows the lips of the audio of frame t - lag; before the stream's start, its first frame's
+        src = np.maximum(np.arange(first, first + n) - self.lag, 0)
+        lo, hi = int(src[0]), int(src[-1]) + 1
+        x = frame_design(enc.encoder(), samples, fps, hi - lo, self.mean, self.scale, self.basis, first=lo,
+                         offset=offset)
+        x = (x[src - lo] - self.x_mean) / self.x_scale
+        out = x @ self.weights + self.bias
         return np.column_stack([self.closed + self.span * out[:, 0],
                                 self.width_mean + self.width_std * out[:, 1]])
 
@@ -330,9 +384,7 @@ class FaceLipModel:
             general: GeneralLipModel | None = None, params: AdaptParams | None = None) -> FaceLipModel | None:
         """Adapt ``general`` (default: the shipped one) to the footage's audio and tracked lips; None when the
         footage has too little tracked speech to learn from."""
-        from facecraft.speech.encoder import encoder
-
-        if sample_rate != 16000:
+        if sample_rate != RATE:
             raise ValueError("FaceLipModel.fit expects 16 kHz audio")
         params = params or AdaptParams()
         general = general or current_general()
@@ -342,7 +394,7 @@ class FaceLipModel:
             return None
         ap, wd, stats = normalise_targets(tracks.aperture, tracks.mouth_width, ok)
         y = np.column_stack([ap, wd])
-        x = general.features(encoder().timeline(samples), tracks.fps, n)
+        x = general.features(enc.encoder().timeline(samples), tracks.fps, n)
         g = x @ general.weights + general.bias
         lag = _choose_lag(g[:, 0], ap, ok, params)
         ys, oks = shifted(y, ok, lag)  # frame t's lips are frame t + lag's targets
@@ -416,16 +468,3 @@ def _choose_pull(x: np.ndarray, y: np.ndarray, ok: np.ndarray, general: GeneralL
         if r > best[1] + margin:
             best = (pull, r, pred)
     return best[0], best[1], best[2] if best[2] is not None else np.full(n, np.nan)
-
-
-def step_lipsync(ctx) -> None:  # noqa: ANN001 - faces.build.BuildContext (imported there, not here)
-    """Build step: adapt the general lip-sync model to the footage and write ``lipsync.npz``."""
-    voiced = ctx.samples is not None and bool(ctx.analysis is not None and ctx.analysis.speaking)
-    model = FaceLipModel.fit(ctx.samples, ctx.sample_rate, ctx.tracks) if voiced else None
-    params = ctx.manifest.setdefault("engine", {}).setdefault("params", {})
-    if model is None:
-        params["lipsync"] = {"file": None}
-        return
-    model.save(ctx.work_dir / FILENAME)
-    params["lipsync"] = {"file": FILENAME, "lag_frames": model.lag, "pull": model.pull,
-                         "cv_r": round(model.cv_r, 3), "general_sha256": GENERAL_SHA256}

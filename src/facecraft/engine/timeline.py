@@ -179,8 +179,9 @@ def build_timeline(
         m = min(n, len(mask))
         voiced[:m] = mask[:m]
     vis = _phone_visemes(phones, n, fps, config.lead_s) if phones else None
+    at_phone = _phone_visemes(phones, n, fps, 0.0) if phones else None
     return shape_timeline(db, voiced, vis, fps=fps, priors=priors, config=config, predicted=predicted,
-                          trust_phones=trust_phones, mouth_lead=mouth_lead)
+                          trust_phones=trust_phones, mouth_lead=mouth_lead, at_phone=at_phone)
 
 
 VAD_MIN_SPEECH_MS = 100  # voice shorter than this is a blip, not speech, for the timeline
@@ -198,9 +199,16 @@ def shape_timeline(
     trust_phones: bool = True,
     mouth_lead: int = 0,
     start: int = 0,
+    at_phone: np.ndarray | None = None,
+    first_frames: bool = True,
+    last_frames: bool = True,
 ) -> Timeline:
     """The targets of consecutive frames from their loudness (dBFS), voice activity, the visemes of
     their phones (None: no phones) and the audio model's prediction.
+
+    ``at_phone``: the visemes of the phones without the visual lead (p, b, m close the lips during the
+    phone itself); ``first_frames`` / ``last_frames``: the frames begin / end the utterance (the quiet
+    before its first word and after its last closes the lips however short).
 
     Every step reaches a bounded number of frames around each frame (``timeline_stream.reach``), so a
     stretch of an utterance shaped with enough frames of context on both sides gives the same targets
@@ -220,7 +228,7 @@ def shape_timeline(
     quiet = ~voiced | (db < config.silence_db) | (trusted & (vis == SIL))
     # a short pause between words need not close the lips, but the quiet before the first word and after
     # the last does, however short (else the first frame shows a mouth open on silence)
-    edges = [(a, b) for a, b in runs(quiet) if a == 0 or b == n]
+    edges = [(a, b) for a, b in runs(quiet) if (a == 0 and first_frames) or (b == n and last_frames)]
     quiet = drop_short_runs(quiet, int(round(config.min_pause_s * fps)))
     for a, b in edges:
         quiet[a:b] = True
@@ -229,8 +237,8 @@ def shape_timeline(
         quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])
     # p, b, m press the lips together during the phone itself, not ``lead_s`` before it: the lips close
     # as the stop's closure begins (the lead suits the opening gestures, which start before their sound)
-    at_phone = _phone_visemes(phones, n, fps, 0.0) if trusted else vis
-    press = (_CLOSURE[at_phone] & (at_phone != SIL)) if trusted else np.zeros(n, dtype=bool)
+    stops = at_phone if at_phone is not None else vis
+    press = (_CLOSURE[stops] & (stops != SIL)) if trusted else np.zeros(n, dtype=bool)
     closed = quiet | press
     share = np.where(closed, 0.0, share)
     share_s = _smooth(share, config.coartic) if n else share
