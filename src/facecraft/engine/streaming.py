@@ -123,7 +123,8 @@ class StreamingRenderer:
         self._closing: list[float] = []  # target apertures of the frames closing the mouth after a barge-in
         m = self.renderer.audio_model
         lead = max(self.config.model_lead_frames, 0)
-        self._model_frames = 0 if m is None else m.context + m.delta_context + 1 + abs(m.lag) + lead
+        self._model_frames = 0 if m is None else m.reach_frames + lead
+        self._model_edge = None if m is None else m.edge_frames + lead
 
     @property
     def fps(self) -> float:
@@ -239,6 +240,7 @@ class StreamingRenderer:
         self._utterances += 1
         timeline = UtteranceTimeline(
             fps=self.fps, priors=r.priors, config=self.config, model_frames=self._model_frames,
+            model_edge=self._model_edge,
             mouth_lead=r.mouth_lead, emotion=self._emotion,
             predict=lambda s, n, first, offset: r.predict_mouth(s, n, first=first, offset=offset),
         )
@@ -338,7 +340,8 @@ class StreamingRenderer:
         shaped from as much audio, else a new chunk from ``b0`` (up to ``_CHUNK_FRAMES`` more)."""
         chunk = utt.chunk
         if chunk is None or b0 < chunk.start or end > chunk.start + len(chunk):
-            stop = max(end, min(b0 + _CHUNK_FRAMES, self._final(utt)))
+            # the utterance's first frame waits only for its own block and look-ahead to be shaped
+            stop = end if b0 == 0 else max(end, min(b0 + _CHUNK_FRAMES, self._final(utt)))
             chunk = utt.chunk = utt.timeline.timeline(b0, stop)
         return chunk
 
