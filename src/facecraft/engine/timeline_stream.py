@@ -150,7 +150,7 @@ class UtteranceTimeline:
             at_phone = _phone_visemes(self._phones, n, self.fps, 0.0, first=c0,
                                       total=total if self.ended else None)
         m1 = f1 if model_until is None else max(f0, min(f1, model_until))
-        predicted = self._predicted(local, offset, c0, c1, f0, m1)
+        predicted = self._predicted(local, offset, c0, c1, f0, m1) if m1 > f0 else None
         if predicted is not None and m1 < f1:
             predicted = np.array(predicted, dtype=np.float64)
             predicted[m1 - c0:] = np.nan
