@@ -43,7 +43,7 @@ import numpy as np
 from facecraft.audio import RATE, resample
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.cues import EMOTIONS, NEUTRAL, Emotion
-from facecraft.engine.lipsync import FaceLipModel
+from facecraft.engine.lipsync import BlendedMouthModel, FaceLipModel
 from facecraft.engine.motion import MotionStep, MotionWalker
 from facecraft.engine.renderer import FaceData, Renderer
 from facecraft.engine.timeline import Timeline, rest_timeline
@@ -254,7 +254,8 @@ class StreamingRenderer:
             mouth_lead=r.mouth_lead, emotion=self._emotion,
             predict=lambda s, n, first, offset: r.predict_mouth(s, n, first=first, offset=offset),
         )
-        prefetch = Prefetcher(paused=True) if isinstance(r.audio_model, FaceLipModel) else None
+        uses_encoder = isinstance(r.audio_model, (FaceLipModel, BlendedMouthModel))
+        prefetch = Prefetcher(paused=True) if uses_encoder else None
         return _Utterance(id=self._utterances, start_frame=self.frame_index, timeline=timeline, prefetch=prefetch)
 
     def _feed(self, utt: _Utterance) -> None:
