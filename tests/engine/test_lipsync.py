@@ -59,15 +59,28 @@ def held_out() -> tuple[np.ndarray, np.ndarray, float]:
     return audio[a: a + int(len(frames) / fps * 16000)], np.asarray(tracks.aperture), fps
 
 
+def _lip(renderer) -> lipsync.FaceLipModel:  # noqa: ANN001
+    model = renderer.audio_model
+    return model.lip if isinstance(model, lipsync.BlendedMouthModel) else model
+
+
 def test_a_built_face_carries_its_adapted_model_and_follows_unseen_speech(  # noqa: ANN001
     renderer, held_out
 ) -> None:
     model = renderer.audio_model
-    assert isinstance(model, lipsync.FaceLipModel)
-    assert abs(model.lag) <= lipsync.MAX_LAG and np.isfinite(model.cv_r)
-    assert renderer.bundle.manifest["engine"]["params"]["lipsync"]["general_sha256"] == lipsync.general_sha256()
+    lip = _lip(renderer)
+    assert isinstance(lip, lipsync.FaceLipModel)
+    assert abs(lip.lag) <= lipsync.MAX_LAG and np.isfinite(lip.cv_r)
+    params = renderer.bundle.manifest["engine"]["params"]["lipsync"]
+    assert params["general_sha256"] == lipsync.general_sha256()
+    # mixed with the Face's own log-mel model by the share cross-validation chose
+    assert 0.0 <= params["blend"] <= 1.0 and params["blend"] == lip.blend
+    assert isinstance(model, lipsync.BlendedMouthModel) == (lip.blend < 1.0)
     samples, aperture, fps = held_out
     pred = renderer.predict_mouth(samples, len(aperture), fps)
+    if isinstance(model, lipsync.BlendedMouthModel):
+        mine, own = (m.predict(samples, 16000, fps, len(aperture)) for m in (model.lip, model.own))
+        assert np.allclose(pred, lip.blend * mine + (1 - lip.blend) * own)
     assert pred.shape == (len(aperture), 2) and np.isfinite(pred).all()
     ok = np.isfinite(aperture)
     assert np.corrcoef(pred[ok, 0], aperture[ok])[0, 1] > 0.4
@@ -79,9 +92,10 @@ def test_the_per_face_file_round_trips_and_a_damaged_one_is_a_clear_error(  # no
     renderer, tmp_path: Path
 ) -> None:
     path = tmp_path / lipsync.FILENAME
-    renderer.audio_model.save(path)
+    lip = _lip(renderer)
+    lip.save(path)
     again = lipsync.FaceLipModel.load(path)
-    assert again.lag == renderer.audio_model.lag and np.allclose(again.weights, renderer.audio_model.weights)
+    assert again.lag == lip.lag and again.blend == lip.blend and np.allclose(again.weights, lip.weights)
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(BundleError, match="damaged"):
         lipsync.FaceLipModel.load(path)
@@ -111,7 +125,7 @@ def test_training_learns_a_clip_and_finds_its_offset(renderer) -> None:  # noqa:
 
 def test_a_stretch_of_a_stream_predicts_as_the_whole_stream(renderer, held_out) -> None:  # noqa: ANN001
     """The streaming renderer asks for a few frames at a time with only the audio around them held."""
-    model = renderer.audio_model
+    model = _lip(renderer)
     samples, aperture, fps = held_out
     whole = model.predict(samples, 16000, fps, len(aperture))
     f0, n = 61, 17
@@ -119,3 +133,29 @@ def test_a_stretch_of_a_stream_predicts_as_the_whole_stream(renderer, held_out) 
     b = int((f0 + n + model.future_frames) / fps * 16000)
     part = model.predict(samples[a:b], 16000, fps, n, first=f0, offset=a)
     assert np.allclose(part, whole[f0: f0 + n], atol=1e-4)
+
+
+def test_the_blend_with_the_face_s_own_model_is_chosen_by_cross_validation(renderer, held_out) -> None:  # noqa: ANN001
+    """Two predictions with independent errors mix better than either; without the other, or on footage
+    too short to trust its cross-validation, the lip-sync model stays alone."""
+    from dataclasses import replace
+
+    from facecraft.engine.audio_model import AudioMouthModel
+
+    rng = np.random.default_rng(1)
+    y = np.sin(np.linspace(0, 40, 600))
+    mine, own = y + rng.normal(0, 0.6, y.size), y + rng.normal(0, 0.6, y.size)
+    params = lipsync.AdaptParams()
+    share, r = lipsync._choose_blend(mine, own, y, params)
+    assert 0.2 <= share <= 0.8 and r > np.corrcoef(mine, y)[0, 1]
+    assert lipsync._choose_blend(mine, None, y, params) == (1.0, pytest.approx(np.nan, nan_ok=True))
+    assert lipsync._choose_blend(mine, y + rng.normal(0, 5.0, y.size), y, params)[0] >= 0.8
+    # the renderer's model mixes the two by that share
+    own_model = AudioMouthModel.unpack(renderer.db.audio_model)
+    assert own_model is not None
+    mixed = lipsync.BlendedMouthModel(replace(_lip(renderer), blend=0.3), own_model)
+    samples, aperture, fps = held_out
+    n = len(aperture)
+    expected = 0.3 * _lip(renderer).predict(samples, 16000, fps, n) + 0.7 * own_model.predict(samples, 16000, fps, n)
+    assert np.allclose(mixed.predict(samples, 16000, fps, n), expected)
+    assert mixed.edge_frames == own_model.edge_frames and mixed.mouth_lead == _lip(renderer).mouth_lead

@@ -3,6 +3,8 @@ as the whole stream), reuse of encoded windows, the model's hash check."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,24 @@ def test_a_model_folder_with_another_hash_is_refused(monkeypatch: pytest.MonkeyP
     finally:
         monkeypatch.undo()
         enc.whisper_model.cache_clear()
+
+
+def test_a_prefetcher_encodes_the_windows_a_stream_completes(jfk: np.ndarray) -> None:
+    """Fed a stream 20 ms at a time, it encodes each window once its audio is complete; the states asked for
+    later come from its work (nothing encoded again) and equal the whole stream's."""
+    e = enc.WhisperEncoder()
+    prefetch = enc.Prefetcher(e, paused=True)
+    x = jfk[: 16000 * 3]
+    for a in range(0, x.size, 320):
+        prefetch.feed(x[: a + 320], 0, min(a + 320, x.size))
+    assert e.encoded == 0  # paused until released
+    prefetch.release()
+    done = enc.complete_segments(x.size)
+    deadline = time.monotonic() + 60
+    while e.encoded < done and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert e.encoded == done
+    states = e.states(x, 0, done * enc.SEGMENT)
+    assert e.encoded == done  # all from the cache
+    assert np.allclose(states, enc.encoder().timeline(jfk)[: done * enc.SEGMENT], atol=1e-5)
+    prefetch.close()

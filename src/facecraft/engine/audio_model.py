@@ -10,7 +10,7 @@ then asked per output frame by the renderer's timeline (``AudioMouthModel.predic
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -139,6 +139,9 @@ class AudioMouthModel:
     bias: np.ndarray  # (outputs,)
     cv_r: float = float("nan")  # cross-validated aperture correlation on the footage
     mouth_lead: int = 0  # frames the footage's lips move before its sound (loudness cross-correlation)
+    # the cross-validated aperture predictions on the footage (build time only, not stored: the lip-sync
+    # model's blend with this one is chosen on them)
+    cv_pred: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def future_frames(self) -> int:
@@ -231,7 +234,7 @@ class AudioMouthModel:
                  "by %d frames", lag, lam, cv_r, gain, lead)
         return cls(context=params.context, delta_context=params.delta_context, sub_windows=params.sub_windows,
                    lag=lag, mean=mean, scale=scale, x_mean=x_mean, x_scale=x_scale, weights=weights,
-                   bias=bias, cv_r=cv_r, mouth_lead=lead)
+                   bias=bias, cv_r=cv_r, mouth_lead=lead, cv_pred=cv_pred)
 
 
 def rms_envelope(samples: np.ndarray, sample_rate: int, fps: float, n: int) -> np.ndarray:

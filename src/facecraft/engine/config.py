@@ -28,6 +28,7 @@ class EngineConfig:
     # mouth selection
     candidates: int = 24  # Viterbi candidates per output frame
     block: int = 8  # frames committed per selection step (streaming and batch alike)
+    first_block: int = 1  # frames of an utterance's first step (shaped without the audio model: fast)
     lookahead: int = 12  # frames of look-ahead beyond the block (covers the audio model's reach)
     w_aperture: float = 150.0
     w_width: float = 3.0

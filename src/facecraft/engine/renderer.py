@@ -82,14 +82,17 @@ class Renderer:
         self.selector = MouthSelector(self.db, self.config, closed_aperture=self.priors.closed)
         self.compositor = Compositor(self.db, self.config)
         self.listening_mouth_rests = _listening_mouth_rests(self.graph, self.tracks, self.priors, self.config)
-        # the speaker-independent model adapted to this Face; a Face without one (no usable speech in its
-        # footage) keeps its own log-mel model, if any
-        self.audio_model: lipsync.FaceLipModel | AudioMouthModel | None
+        # the speaker-independent model adapted to this Face, mixed with the Face's own log-mel model by the
+        # share chosen at build time; a Face without one (no usable speech in its footage) keeps its own
+        # log-mel model, if any
+        self.audio_model: lipsync.FaceLipModel | lipsync.BlendedMouthModel | AudioMouthModel | None
         lip_file = _optional_file(bundle, lipsync.FILENAME)
+        own = AudioMouthModel.unpack(self.db.audio_model)
         if lip_file is not None:
-            self.audio_model = lipsync.FaceLipModel.load(lip_file)
+            lip = lipsync.FaceLipModel.load(lip_file)
+            self.audio_model = lipsync.BlendedMouthModel(lip, own) if own is not None and lip.blend < 1 else lip
         else:
-            self.audio_model = AudioMouthModel.unpack(self.db.audio_model)
+            self.audio_model = own
         if self.audio_model is not None and self.audio_model.future_frames > self.config.lookahead:
             log.warning("the audio model reads %d frames ahead, more than the %d-frame look-ahead: streamed "
                         "renders may differ from batch ones",

@@ -43,11 +43,13 @@ import numpy as np
 from facecraft.audio import RATE, resample
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.cues import EMOTIONS, NEUTRAL, Emotion
+from facecraft.engine.lipsync import BlendedMouthModel, FaceLipModel
 from facecraft.engine.motion import MotionStep, MotionWalker
 from facecraft.engine.renderer import FaceData, Renderer
 from facecraft.engine.timeline import Timeline, rest_timeline
 from facecraft.engine.timeline_stream import UtteranceTimeline
 from facecraft.errors import InputError
+from facecraft.speech.encoder import Prefetcher, complete_segments
 from facecraft.speech.types import Phone
 
 __all__ = ["StreamingRenderer", "StreamFrame"]
@@ -94,6 +96,7 @@ class _Utterance:
     last_mouth: int | None = None  # the last patch planned (continuity of the next choice)
     chunk: Timeline | None = None  # shaped frames being planned from
     phone_offset: float = 0.0  # seconds of audio queued before the current speech's phones start
+    prefetch: Prefetcher | None = None  # encodes the speech states in the background as audio arrives
 
 
 class StreamingRenderer:
@@ -200,11 +203,16 @@ class StreamingRenderer:
                 # a new utterance while the last one still plays: queue it right after, on the same clock
                 utt.timeline.resume()
                 utt.phone_offset = utt.timeline.n_samples / RATE
+                if utt.prefetch is not None:  # the windows at its end now hold more audio
+                    utt.prefetch.next_seg = complete_segments(utt.timeline.n_samples)
             elif utt is None or utt.timeline.ended:
+                if utt is not None:
+                    self._drop(utt)
                 utt = self._utt = self._new_utterance()
             off = utt.phone_offset
             shifted = [Phone(p.symbol, p.start + off, p.end + off) for p in phones] if phones and off else phones
             utt.timeline.push(x, shifted, trust_phones=trust_phones)
+            self._feed(utt)
 
     def set_emotion(self, emotion: Emotion) -> None:
         """Show ``emotion`` from now on: while listening at once, in speech from the audio pushed next."""
@@ -218,6 +226,7 @@ class StreamingRenderer:
         with self._lock:
             if self._utt is not None and not self._utt.timeline.ended:
                 self._utt.timeline.end()
+                self._feed(self._utt)
 
     def interrupt(self) -> None:
         """Barge-in: drop the rest of the current utterance (everything pushed and not yet shown).
@@ -228,6 +237,7 @@ class StreamingRenderer:
         with self._lock:
             if self._utt is None:
                 return
+            self._drop(self._utt)
             self._utt = None
             start = self._last_aperture
             rest = float(self._rest.aperture[0])
@@ -244,7 +254,20 @@ class StreamingRenderer:
             mouth_lead=r.mouth_lead, emotion=self._emotion,
             predict=lambda s, n, first, offset: r.predict_mouth(s, n, first=first, offset=offset),
         )
-        return _Utterance(id=self._utterances, start_frame=self.frame_index, timeline=timeline)
+        uses_encoder = isinstance(r.audio_model, (FaceLipModel, BlendedMouthModel))
+        prefetch = Prefetcher(paused=True) if uses_encoder else None
+        return _Utterance(id=self._utterances, start_frame=self.frame_index, timeline=timeline, prefetch=prefetch)
+
+    def _feed(self, utt: _Utterance) -> None:
+        """Hand the speech-state prefetcher the windows the audio pushed so far completes."""
+        if utt.prefetch is not None:
+            samples, offset = utt.timeline.audio()
+            utt.prefetch.feed(samples, offset, utt.timeline.n_samples, final=utt.timeline.ended)
+
+    @staticmethod
+    def _drop(utt: _Utterance) -> None:
+        if utt.prefetch is not None:
+            utt.prefetch.close()
 
     # --- output (one puller thread) ----------------------------------------------------------------
 
@@ -258,14 +281,18 @@ class StreamingRenderer:
             self._last_mouth = mouth
             self._last_aperture = plan.aperture
             drawn, opacity = self._drawn = self._fade(mouth)
+            prefetch = self._utt.prefetch if self._utt is not None else None
         with self._draw_lock:
             image = self.renderer.render(plan.step, drawn, plan.aperture, opacity)
+        if prefetch is not None:  # an utterance's speech states are encoded once its first frame is out
+            prefetch.release()
         return StreamFrame(image=image, index=index, fps=self.fps, speaking=plan.speaking, emotion=plan.emotion,
                            aperture=plan.aperture)
 
     def _next_plan(self) -> _Planned:
         utt = self._utt
         if utt is not None and utt.shown >= utt.timeline.total and utt.timeline.ended:
+            self._drop(utt)
             self._utt = utt = None
         if utt is not None:
             k = utt.shown
@@ -340,8 +367,7 @@ class StreamingRenderer:
         shaped from as much audio, else a new chunk from ``b0`` (up to ``_CHUNK_FRAMES`` more)."""
         chunk = utt.chunk
         if chunk is None or b0 < chunk.start or end > chunk.start + len(chunk):
-            # the utterance's first frame waits only for its own block and look-ahead to be shaped
-            stop = end if b0 == 0 else max(end, min(b0 + _CHUNK_FRAMES, self._final(utt)))
+            stop = max(end, min(b0 + _CHUNK_FRAMES, self._final(utt)))
             chunk = utt.chunk = utt.timeline.timeline(b0, stop)
         return chunk
 
@@ -352,14 +378,22 @@ class StreamingRenderer:
         while utt.next_plan <= k:
             b0 = utt.next_plan
             final = self._final(utt)
-            if final >= min(b0 + cfg.block, available) and final > b0:
-                b1 = min(b0 + cfg.block, final)
+            # the utterance's first step commits ``first_block`` frames shaped without the audio model (the
+            # Whisper states of even one frame cost a window's encoding): the first frame waits for no model,
+            # and the states of the next frames are encoded meanwhile (``Prefetcher``)
+            block = max(1, cfg.first_block) if b0 == 0 else cfg.block
+            if final >= min(b0 + block, available) and final > b0:
+                b1 = min(b0 + block, final)
                 end = min(b1 + cfg.lookahead, final)
             else:  # starved of look-ahead: plan this frame with what is there
                 b1 = b0 + 1
                 end = available
                 utt.chunk = None  # shaped from less audio than a final chunk: not kept
-            tl = self._shaped(utt, b0, end)
+            if b0 == 0:
+                tl = utt.timeline.timeline(0, end, model_until=0)
+                utt.chunk = None  # its look-ahead is shaped without the model: not kept
+            else:
+                tl = self._shaped(utt, b0, end)
             if end == available and not utt.timeline.ended:
                 utt.chunk = None
             o = b0 - tl.start

@@ -245,21 +245,24 @@ def shape_timeline(
     width_s = _smooth(width_share, config.coartic) if n else width_share
     aperture = priors.aperture(np.clip(share_s, 0.0, 1.2))
     width = priors.width(width_s)
+    # rows of ``predicted`` that are NaN: frames without a prediction (shaped as without a model)
+    modelled = np.zeros(n, dtype=bool)
     if predicted is not None and len(predicted) >= n and n:
         pred = np.asarray(predicted[:n], dtype=np.float64)
         pred = pred.reshape(n, -1)
-        w = config.audio_model_weight_trusted if trusted else config.audio_model_weight
-        pred_ap = np.clip(pred[:, 0], priors.closed, priors.open * 1.2)
+        modelled = np.isfinite(pred).all(axis=1)
+        w = np.where(modelled, config.audio_model_weight_trusted if trusted else config.audio_model_weight, 0.0)
+        pred_ap = np.clip(np.nan_to_num(pred[:, 0]), priors.closed, priors.open * 1.2)
         aperture = w * pred_ap + (1 - w) * aperture
         if pred.shape[1] > 1:
-            wd = config.width_model_weight
+            wd = np.where(modelled, config.width_model_weight, 0.0)
             lo, hi = priors.width(np.zeros(1))[0], priors.width(np.ones(1))[0]
-            width = wd * np.clip(pred[:, 1], lo, hi) + (1 - wd) * width
+            width = wd * np.clip(np.nan_to_num(pred[:, 1]), lo, hi) + (1 - wd) * width
     # in pauses the lips rest together without pressing (or lower, where the model says so);
     # bilabials press them shut
     rest = priors.aperture(np.full(n, config.rest_share))
-    if predicted is not None and config.quiet_follows_model:
-        rest = np.minimum(aperture, priors.aperture(np.full(n, config.pause_cap_share)))
+    if config.quiet_follows_model:
+        rest = np.where(modelled, np.minimum(aperture, priors.aperture(np.full(n, config.pause_cap_share))), rest)
     aperture = np.where(quiet, rest, aperture)
     aperture = np.where(press, priors.closed, aperture)
     back = int(round(config.speaking_back_s * fps))

@@ -132,8 +132,9 @@ class UtteranceTimeline:
         k = bisect_right([c.frame for c in self._cues], frame) - 1
         return self._cues[max(k, 0)].emotion
 
-    def timeline(self, f0: int, f1: int) -> Timeline:
-        """The targets of utterance frames ``[f0, f1)`` (within ``total``), ``start`` = ``f0``."""
+    def timeline(self, f0: int, f1: int, *, model_until: int | None = None) -> Timeline:
+        """The targets of utterance frames ``[f0, f1)`` (within ``total``), ``start`` = ``f0``; frames from
+        ``model_until`` on are shaped without the audio model (a look-ahead that need not wait for it)."""
         total = self.total
         f1 = min(f1, total)
         c0 = max(0, f0 - self.reach)
@@ -148,7 +149,11 @@ class UtteranceTimeline:
                                  total=total if self.ended else None)
             at_phone = _phone_visemes(self._phones, n, self.fps, 0.0, first=c0,
                                       total=total if self.ended else None)
-        predicted = self._predicted(local, offset, c0, c1, f0, f1)
+        m1 = f1 if model_until is None else max(f0, min(f1, model_until))
+        predicted = self._predicted(local, offset, c0, c1, f0, m1) if m1 > f0 else None
+        if predicted is not None and m1 < f1:
+            predicted = np.array(predicted, dtype=np.float64)
+            predicted[m1 - c0:] = np.nan
         tl = shape_timeline(db, voiced, vis, fps=self.fps, priors=self.priors, config=self.config,
                             predicted=predicted, trust_phones=self.trust_phones, mouth_lead=self.mouth_lead,
                             start=c0, at_phone=at_phone, first_frames=c0 == 0,
@@ -201,6 +206,10 @@ class UtteranceTimeline:
             del self._phones[:k]
         while len(self._cues) > 1 and self._cues[1].frame <= keep_frame:
             self._cues.pop(0)
+
+    def audio(self) -> tuple[np.ndarray, int]:
+        """The audio held (a view: copy what is kept) and the utterance sample it starts at."""
+        return self._audio.view(), self._audio.offset
 
     @property
     def held_samples(self) -> int:

@@ -64,6 +64,7 @@ def step_mouths(ctx: BuildContext) -> None:
     voiced = ctx.samples is not None and bool(ctx.analysis is not None and ctx.analysis.speaking)
     model = AudioMouthModel.fit(ctx.samples, ctx.sample_rate, ctx.tracks) if ctx.samples is not None and voiced \
         else None
+    ctx.mouth_model_cv = model.cv_pred if model is not None else None
     db = mouthdb.build_mouth_db(frames(), ctx.tracks, phones=phones, state=state, audio_model=model)
     db.save(ctx.work_dir / mouthdb.FILENAME)
     counts = np.bincount(db.viseme, minlength=len(VISEMES))
@@ -84,14 +85,15 @@ def step_lipsync(ctx: BuildContext) -> None:
     voiced = bool(ctx.analysis is not None and ctx.analysis.speaking)
     model = None
     if ctx.samples is not None and voiced:
-        model = lipsync.FaceLipModel.fit(ctx.samples, ctx.sample_rate, ctx.tracks)
+        model = lipsync.FaceLipModel.fit(ctx.samples, ctx.sample_rate, ctx.tracks, own_cv=ctx.mouth_model_cv)
     params = ctx.manifest.setdefault("engine", {}).setdefault("params", {})
     if model is None:
         params["lipsync"] = {"file": None}
         return
     model.save(ctx.work_dir / lipsync.FILENAME)
     params["lipsync"] = {"file": lipsync.FILENAME, "lag_frames": model.lag, "pull": model.pull,
-                         "cv_r": round(model.cv_r, 3), "general_sha256": lipsync.general_sha256()}
+                         "cv_r": round(model.cv_r, 3), "blend": model.blend,
+                         "general_sha256": lipsync.general_sha256()}
 
 
 def step_motion(ctx: BuildContext) -> None:

@@ -98,6 +98,9 @@ class BuildContext:
     # How consent is established (None: not checked here; the caller answers for it).
     consent: ConsentPolicy | None = None
     consent_checks: list[Check] = field(default_factory=list)
+    # The Face's own audio-to-mouth model's cross-validated apertures (engine.audio_model), for the
+    # lip-sync step's blend of the two models.
+    mouth_model_cv: np.ndarray | None = None
     _span: tuple[float, float, str] = (0.0, 1.0, "")  # current step: start, share of the build, name
 
     @property

@@ -18,9 +18,11 @@ are remembered by their audio (a streaming renderer asks for overlapping stretch
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
@@ -30,7 +32,8 @@ import numpy as np
 from facecraft.audio import RATE
 from facecraft.errors import SpeechError
 
-__all__ = ["WhisperEncoder", "encoder", "whisper_model", "DIM", "STATE_RATE", "LAYOUT", "past_s", "future_s"]
+__all__ = ["WhisperEncoder", "Prefetcher", "encoder", "whisper_model", "DIM", "STATE_RATE", "LAYOUT",
+           "past_s", "future_s", "window_span", "complete_segments"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,22 @@ LAYOUT = (STATE_RATE, SEGMENT, WINDOW_S, FUTURE_S)  # a model trained on other w
 _MEL_HOP = 160
 _CACHED_WINDOWS = 512  # ~8 MB of states
 _BATCH = 8  # windows per encoder call
+
+
+def window_span(j: int) -> tuple[int, int]:
+    """Stream samples ``[start, end)`` of segment ``j``'s window."""
+    end = int(round(((j + 1) * SEGMENT / STATE_RATE + FUTURE_S) * RATE))
+    return end - int(round(WINDOW_S * RATE)), end
+
+
+def complete_segments(n_samples: int) -> int:
+    """Segments whose windows lie within the first ``n_samples`` of a stream (their states are final)."""
+    j = int((n_samples / RATE - FUTURE_S) * STATE_RATE / SEGMENT)
+    while j > 0 and window_span(j - 1)[1] > n_samples:
+        j -= 1
+    while window_span(j)[1] <= n_samples:
+        j += 1
+    return j
 
 
 def past_s() -> float:
@@ -84,6 +103,7 @@ class WhisperEncoder:
         self._lock = threading.Lock()  # the cache
         self._model_lock = threading.Lock()
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._pending: dict[bytes, threading.Event] = {}  # windows being encoded by some thread
         self.encoded = 0  # windows encoded so far (not served from the cache)
 
     def states(self, samples: np.ndarray, first: int, n: int, *, offset: int = 0) -> np.ndarray:
@@ -103,6 +123,11 @@ class WhisperEncoder:
             out[lo - first: hi - first] = seg[lo - j * SEGMENT: hi - j * SEGMENT]
         return out
 
+    def clear_cache(self) -> None:
+        """Forget the windows encoded so far (benchmarks time encoding from scratch)."""
+        with self._lock:
+            self._cache.clear()
+
     def timeline(self, samples: np.ndarray) -> np.ndarray:
         """(T, DIM) states over the whole of ``samples`` (T = its length at 50 Hz, rounded up)."""
         total = int(np.ceil(np.asarray(samples).size / RATE * STATE_RATE))
@@ -111,35 +136,60 @@ class WhisperEncoder:
     # --- windows -----------------------------------------------------------------------------------
 
     def _window(self, x: np.ndarray, offset: int, j: int) -> np.ndarray:
-        end = int(round(((j + 1) * SEGMENT / STATE_RATE + FUTURE_S) * RATE))
-        start = end - int(round(WINDOW_S * RATE))
+        start, end = window_span(j)
         w = np.zeros(end - start, np.float32)
         a, b = max(start, offset), min(end, offset + x.size)
         if b > a:
             w[a - start: b - start] = x[a - offset: b - offset]
         return w
 
-    def _segments(self, x: np.ndarray, offset: int, js: range) -> list[np.ndarray]:
+    def _segments(self, x: np.ndarray, offset: int, js: range, batch: int = _BATCH) -> list[np.ndarray]:
         windows = [self._window(x, offset, j) for j in js]
         keys = [hashlib.sha1(w.tobytes()).digest() for w in windows]
         found: dict[bytes, np.ndarray] = {}
+        mine: dict[bytes, np.ndarray] = {}  # windows this call encodes
+        waits: dict[bytes, threading.Event] = {}  # windows another thread is encoding
         with self._lock:
-            for key in keys:
+            for key, w in zip(keys, windows):
                 hit = self._cache.get(key)
                 if hit is not None:
                     self._cache.move_to_end(key)
                     found[key] = hit
-        todo = list({k: w for k, w in zip(keys, windows) if k not in found}.items())
-        for b in range(0, len(todo), _BATCH):
-            batch = todo[b: b + _BATCH]
-            for (key, _), seg in zip(batch, self._encode([w for _, w in batch])):
-                found[key] = seg
-        with self._lock:
-            for key, _ in todo:
-                self._cache[key] = found[key]
-            while len(self._cache) > _CACHED_WINDOWS:
-                self._cache.popitem(last=False)
+                elif key in self._pending:
+                    waits[key] = self._pending[key]
+                elif key not in mine:
+                    mine[key] = w
+                    self._pending[key] = threading.Event()
+        todo = list(mine.items())
+        try:
+            for b in range(0, len(todo), batch):
+                part = todo[b: b + batch]
+                segs = self._encode([w for _, w in part])
+                with self._lock:
+                    for (key, _), seg in zip(part, segs):
+                        found[key] = self._cache[key] = seg
+                        self._pending.pop(key).set()
+                    while len(self._cache) > _CACHED_WINDOWS:
+                        self._cache.popitem(last=False)
+        finally:  # an encoder failure: whoever waits on the rest encodes them itself
+            with self._lock:
+                for key, _ in todo:
+                    event = self._pending.pop(key, None)
+                    if event is not None:
+                        event.set()
+        for key, event in waits.items():
+            event.wait()
+            with self._lock:
+                hit = self._cache.get(key)
+            found[key] = hit if hit is not None else self._encode([windows[keys.index(key)]])[0]
         return [found[k] for k in keys]
+
+    def warm(self, samples: np.ndarray, first_seg: int, end_seg: int, *, offset: int = 0) -> None:
+        """Encode segments ``first_seg`` .. ``end_seg - 1`` into the cache, one window per call (a renderer
+        planning frames meanwhile waits for at most one window it did not ask for)."""
+        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        for j in range(first_seg, end_seg):
+            self._segments(x, offset, range(j, j + 1), batch=1)
 
     def _encode(self, windows: list[np.ndarray]) -> list[np.ndarray]:
         """The segment's states (SEGMENT, DIM) of each window."""
@@ -156,6 +206,95 @@ class WhisperEncoder:
         for seg in segs:
             seg.setflags(write=False)  # shared through the cache
         return segs
+
+
+class Prefetcher:
+    """Encodes a stream's segments in a background thread as their audio arrives, so a renderer that asks
+    for their states later finds them in the encoder's cache (the same states: the cache is keyed by the
+    window's audio). ``feed`` hands it the audio pushed so far; ``close`` stops it. ``paused``: it starts
+    encoding only once ``release``d (a renderer first draws the frame it needs at once)."""
+
+    def __init__(self, encoder: WhisperEncoder | None = None, *, paused: bool = False) -> None:
+        self._encoder = encoder
+        self._paused = paused
+        self._jobs: list[tuple[np.ndarray, int, int, int]] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.next_seg = 0  # first segment not yet handed over
+        _live.add(self)
+
+    def feed(self, samples: np.ndarray, offset: int, n_samples: int, *, final: bool = False) -> None:
+        """The stream's audio from sample ``offset`` on is ``samples`` and it has ``n_samples`` in all (it
+        ends there when ``final``): hand over the segments whose windows are complete. Cheap: copies
+        only the audio of those windows."""
+        end_seg = complete_segments(n_samples)
+        if final:
+            end_seg = max(end_seg, int(np.ceil(n_samples / RATE * STATE_RATE / SEGMENT)))
+        if end_seg <= self.next_seg:
+            return
+        a = max(window_span(self.next_seg)[0], offset)
+        b = min(window_span(end_seg - 1)[1], offset + len(samples))
+        job = (np.array(samples[a - offset: max(a, b) - offset], dtype=np.float32), a, self.next_seg, end_seg)
+        self.next_seg = end_seg
+        with self._cond:
+            if self._closed:
+                return
+            self._jobs.append(job)
+            self._start()
+
+    def release(self) -> None:
+        """Start encoding (a paused prefetcher)."""
+        with self._cond:
+            if self._paused:
+                self._paused = False
+                self._start()
+
+    def _start(self) -> None:
+        if self._thread is None and self._jobs and not self._paused and not self._closed:
+            self._thread = threading.Thread(target=self._run, name="encoder-prefetch", daemon=True)
+            self._thread.start()
+
+    def close(self) -> threading.Thread | None:
+        """Drop the jobs not started; the thread (returned, None when idle) ends after the window it is
+        encoding."""
+        with self._cond:
+            self._closed = True
+            self._jobs.clear()
+            thread = self._thread
+        return thread
+
+    def _run(self) -> None:
+        enc = self._encoder or encoder()
+        while True:
+            with self._cond:
+                if self._closed or not self._jobs:  # idle: the thread ends (a later feed starts another)
+                    self._thread = None
+                    return
+                x, offset, j0, j1 = self._jobs.pop(0)
+            for j in range(j0, j1):
+                with self._cond:
+                    if self._closed:
+                        return
+                try:
+                    enc.warm(x, j, j + 1, offset=offset)
+                except Exception:  # noqa: BLE001 - the renderer encodes the window itself and reports it
+                    log.exception("prefetching encoder states failed")
+                    with self._cond:
+                        self._thread = None
+                        self._jobs.clear()
+                    return
+
+
+_live: weakref.WeakSet[Prefetcher] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_prefetchers() -> None:
+    """At exit, let no prefetch thread be inside the encoder (the runtime aborts the process otherwise)."""
+    for thread in [p.close() for p in list(_live)]:
+        if thread is not None:
+            thread.join(timeout=5.0)
 
 
 @lru_cache(maxsize=1)
