@@ -24,13 +24,18 @@ Per emotion, against the reference and averaged over the Faces:
 - ``emotion_accuracy``: a nearest-centroid classifier over the blendshape changes (speech and
   listening), trained on half of the Faces and scored on the other half, both ways (target >= 0.7).
 
+Every speech frame is tracked; every listening frame is rendered and every other one tracked (the
+tracker is the bench's main cost). ``--work`` keeps each Face's result, so a run can be split and resumed.
+
 Writes ``emotion.json`` and ``emotion_sheet.png`` (every emotion on one Face, speaking and listening)
-next to it. Prosody (pitch, range, rate, energy per emotion) is measured on the same sentence.
+next to it. Prosody (pitch level and range, duration, loudness per emotion against neutral) is measured
+on the same sentence in the default voice, synthesised deterministically.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -59,6 +64,7 @@ SENTENCE = "Thank you for calling. I have some news about your order today."
 LISTEN_S = 8.0
 INTENSITIES = (0.5, 1.0)
 REFERENCE_SEED = 1007
+LISTEN_TRACK_EVERY = 2  # every listening frame is rendered, every other one tracked (the bench's main cost)
 VIDEOS = ("edtalk_uncrop_Obama.mp4", "latentsync_demo3_vertical_hevc.mp4", "mimictalk_German_20s.mp4",
           "sadtalker_WDA_KatieHill_000.mp4", "styletalk_Obama_clip2_muxed.mp4", "videoretalking_face_2.mp4")
 PHOTOS = ("edtalk_leijun.png", "face_recognition_biden2.jpg", "hallo_reference_6.jpg", "real3dportrait_Macron.png")
@@ -201,9 +207,10 @@ def render(renderer: Renderer, pieces: list[Piece], emotion: Emotion, recorder: 
         recorder.add(frame.image, frame.aperture, keep=len(recorder.raw) in keep)
         n_speech += 1
     n_listen = int(round(LISTEN_S * renderer.fps))
-    for _ in range(n_listen):
+    for k in range(n_listen):
         frame = stream.next_frame()
-        recorder.add(frame.image, frame.aperture, keep=len(recorder.raw) in keep)
+        if k % LISTEN_TRACK_EVERY == 0:
+            recorder.add(frame.image, frame.aperture, keep=len(recorder.raw) in keep)
     return n_speech, n_listen
 
 
@@ -256,6 +263,35 @@ def crop_ssim(a: list[np.ndarray | None], b: list[np.ndarray | None]) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def cached_face(source: Path, work: Path, sheet: dict[str, Any] | None) -> dict[str, Any]:
+    """``run_face``'s result, kept under ``work`` (with the contact sheet's frames) so that a long run can be
+    split over several invocations and resumed; a change of protocol makes it run again."""
+    home = work / source.stem
+    saved, frames = home / "emotion_result.json", home / "emotion_sheet.npz"
+    if saved.is_file() and (sheet is None or frames.is_file()):
+        result = json.loads(saved.read_text())
+        if result.get("protocol") == _protocol_key():
+            if sheet is not None:
+                with np.load(frames) as z:
+                    for name in EMOTIONS:
+                        if f"{name}_0" in z:
+                            sheet[name] = [z[f"{name}_0"], z[f"{name}_1"]]
+            print(f"  {source.stem}: reused {saved}", file=sys.stderr, flush=True)
+            return result
+    result = run_face(source, work, sheet)
+    result["protocol"] = _protocol_key()
+    home.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(result))
+    if sheet is not None:
+        np.savez_compressed(frames, **{f"{name}_{k}": im for name, pair in sheet.items()
+                                       for k, im in enumerate(pair) if im is not None})
+    return result
+
+
+def _protocol_key() -> str:
+    return f"{SENTENCE}|{LISTEN_S}|{INTENSITIES}|{REFERENCE_SEED}|{LISTEN_TRACK_EVERY}"
+
+
 def run_face(source: Path, work: Path, sheet: dict[str, Any] | None) -> dict[str, Any]:
     bundle_dir = build(source, work)
     bundle = load_bundle(bundle_dir)
@@ -267,7 +303,7 @@ def run_face(source: Path, work: Path, sheet: dict[str, Any] | None) -> dict[str
     rec.close()
     ref = summarise(reference_renderer, rec, n_speech)
     rows: dict[str, Any] = {}
-    keep = (n_speech // 2, n_speech + int(4.0 * renderer.fps))
+    keep = (n_speech // 2, n_speech + int(4.0 * renderer.fps) // LISTEN_TRACK_EVERY)  # recorded frame numbers
     for name in EMOTIONS:
         for intensity in ((1.0,) if name == "neutral" else INTENSITIES):
             rec = Recorder(renderer, ref)
@@ -358,6 +394,33 @@ def summary(faces: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def prosody_table() -> dict[str, dict[str, float]]:
+    """Per emotion: pitch level and range change (semitones), duration and loudness change, against the
+    neutral sentence (re-synthesised by WORLD too, so that only the emotion differs)."""
+    from facecraft.perform.speech import text_pieces
+    from facecraft.speech.voice import profile_voice, shift_voice
+    from facecraft.speech.voices import tts_for
+
+    tts = tts_for(None, deterministic=True)
+    rows: dict[str, dict[str, float]] = {}
+    base: tuple[Any, float, float] | None = None
+    for name in EMOTIONS:
+        pieces = list(text_pieces(SENTENCE, tts, emotion=None if name == "neutral" else Emotion(name, 1.0)))
+        x = np.concatenate([p.samples for p in pieces])
+        rate = pieces[0].sample_rate
+        if name == "neutral":
+            x = shift_voice(x, rate, semitones=0.01)
+        prof = profile_voice(x, rate)
+        loud = float(20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2))))
+        seconds = x.size / rate
+        if base is None:
+            base = (prof, seconds, loud)
+        rows[name] = {"pitch_st": prof.f0_median_st - base[0].f0_median_st,
+                      "range_st": prof.f0_iqr_st - base[0].f0_iqr_st,
+                      "duration": seconds / base[1], "loudness_db": loud - base[2]}
+    return rows
+
+
 def contact_sheet(frames: dict[str, list[np.ndarray | None]], path: Path) -> Path | None:
     """Every emotion on one Face: a speaking frame above a listening frame, cut to the face."""
     tiles = []
@@ -411,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         for source in sources:
             t0 = time.perf_counter()
             try:
-                faces.append(run_face(source, work, sheet_frames if source.stem == SHEET_FACE else None))
+                faces.append(cached_face(source, work, sheet_frames if source.stem == SHEET_FACE else None))
             except Exception as exc:  # noqa: BLE001 - one Face failing must not lose the others
                 faces.append({"face": source.stem, "error": f"{type(exc).__name__}: {exc}"})
             print(f"{source.name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
@@ -442,6 +505,10 @@ def main(argv: list[str] | None = None) -> int:
     for e in emotions:
         if table and not table[e]["clear"]:
             print(f"          not clear: {e} (expected change {table[e]['expected@1']:.3f})")
+    prosody = prosody_table()
+    print(f"{'prosody':<11}{'pitch st':>10}{'range st':>10}{'duration':>10}{'loud dB':>10}")
+    for e, row in prosody.items():
+        print(f"{e:<11}{row['pitch_st']:>10.2f}{row['range_st']:>10.2f}{row['duration']:>10.2f}{row['loudness_db']:>10.1f}")
     sheet = contact_sheet(sheet_frames, args.out.with_name("emotion_sheet.png")) if sheet_frames else None
     write_result(args.out, {
         "bench": "emotion",
@@ -451,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
                      "geometry": GEOMETRY, "clear": CLEAR, "blendshapes": BLENDSHAPE_NAMES},
         "inputs": [str(s) for s in sources],
         "emotion_accuracy": acc, "emotion_accuracy_per_emotion": per_emotion, "emotion_accuracy_at_0.5": acc_half,
-        "summary": table, "targets": targets, "sheet": str(sheet) if sheet else None,
+        "summary": table, "targets": targets, "sheet": str(sheet) if sheet else None, "prosody": prosody,
         "faces": faces,
     })
     return 0
