@@ -421,27 +421,26 @@ def prosody_table() -> dict[str, dict[str, float]]:
     return rows
 
 
-def contact_sheet(frames: dict[str, list[np.ndarray | None]], path: Path) -> Path | None:
-    """Every emotion on one Face: a speaking frame above a listening frame, cut to the face."""
+def contact_sheet(frames: dict[str, list[np.ndarray | None]], path: Path, columns: int = 4) -> Path | None:
+    """Every emotion on one Face: a speaking frame above a listening frame, cut to the face, ``columns``
+    emotions to a row."""
     tiles = []
     for name in EMOTIONS:
-        pair = frames.get(name) or []
-        cells = []
-        for image in pair:
-            if image is None:
-                continue
-            cells.append(_face_tile(image, name))
+        cells = [_face_tile(image, f"{name} ({what})")
+                 for image, what in zip(frames.get(name) or [], ("speaking", "listening")) if image is not None]
         if len(cells) == 2:
-            tiles.append(np.vstack(cells))
+            tiles.append(np.pad(np.vstack(cells), ((0, 6), (0, 6), (0, 0)), constant_values=255))
     if not tiles:
         return None
-    sheet = np.hstack([np.pad(t, ((0, 0), (0, 4), (0, 0)), constant_values=255) for t in tiles])
+    blank = np.full_like(tiles[0], 255)
+    rows = [np.hstack((tiles[i:i + columns] + [blank] * columns)[:columns]) for i in range(0, len(tiles), columns)]
+    sheet = np.vstack(rows)
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     print(f"wrote {path}")
     return path
 
 
-def _face_tile(image: np.ndarray, label: str, size: int = 220) -> np.ndarray:
+def _face_tile(image: np.ndarray, label: str, size: int = 300) -> np.ndarray:
     with FaceTracker(static_image_mode=True, max_faces=1) as tracker:
         faces = tracker.process(image)
     if faces:
