@@ -435,7 +435,7 @@ def contact_sheet(frames: dict[str, list[np.ndarray | None]], path: Path, column
     blank = np.full_like(tiles[0], 255)
     rows = [np.hstack((tiles[i:i + columns] + [blank] * columns)[:columns]) for i in range(0, len(tiles), columns)]
     sheet = np.vstack(rows)
-    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"wrote {path}")
     return path
 
