@@ -119,3 +119,36 @@ def test_deleting_a_video_cancels_its_running_render_only(tmp_path: Path) -> Non
     with rt.db.session() as session:
         assert {j.id: j.status for j in session.query(Job)} == {"jface": "running", "jvideo": "failed"}
     rt.close()
+
+
+def test_a_queued_job_is_claimed_by_one_worker_only(tmp_path: Path) -> None:
+    """Two workers that read the same queued row: only one runs it (a second run of a build removed the
+    first one's files). The second worker's claim happens between the first one's read and its write."""
+    from facecraft.service.jobs import claim_job, enqueue
+
+    settings = make_settings(tmp_path, run_worker=False)
+    rt = Runtime.open(settings)
+    with rt.db.session() as session:
+        enqueue(session, kind="face_build", target_id="rtest")
+    claims: list[object] = []
+
+    class Racing:
+        """A handler whose readiness check lets the other worker claim first."""
+
+        raced = False
+
+        def ready(self, session, job) -> bool:  # noqa: ANN001
+            if not Racing.raced:
+                Racing.raced = True
+                with rt.db.session() as other:
+                    claims.append(claim_job(other, {"face_build": Racing()}, worker="w2", lease_s=30))
+            return True
+
+    with rt.db.session() as session:
+        claims.append(claim_job(session, {"face_build": Racing()}, worker="w1", lease_s=30))
+    with rt.db.session() as session:
+        job = session.query(Job).one()
+        assert (job.status, job.worker, job.attempts) == ("running", "w2", 1)
+    assert claims[0] is not None and claims[0].attempt == 1
+    assert claims[1] is None
+    rt.close()

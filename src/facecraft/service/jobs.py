@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from facecraft.service.db import Database
@@ -126,15 +126,19 @@ def cancel_jobs(session: Session, target_ids: list[str], reason: str) -> None:
 def claim_job(
     session: Session, handlers: dict[str, JobHandler], *, worker: str, lease_s: float
 ) -> Claimed | None:
-    """Mark the oldest runnable queued job ``running`` under ``worker``'s lease and return it."""
-    # FOR UPDATE SKIP LOCKED keeps two workers on one PostgreSQL from claiming the same job (SQLite takes
-    # the database write lock for the transaction instead).
+    """Mark the oldest runnable queued job ``running`` under ``worker``'s lease and return it.
+
+    The claim itself is one conditional UPDATE (``status = 'queued'`` in its WHERE): of two workers that
+    read the same queued row, only the one whose UPDATE changes it runs the job. SQLite's driver reads
+    outside a transaction, so a read-then-write claim let two workers start the same job at once (the
+    second attempt removed the first one's files). FOR UPDATE SKIP LOCKED spares PostgreSQL the race.
+    """
     queued = session.scalars(
         select(Job)
         .where(Job.status == "queued")
         .order_by(Job.created_at, Job.id)
         .with_for_update(skip_locked=True)
-    )
+    ).all()
     for job in queued:
         handler = handlers.get(job.kind)
         if handler is None:
@@ -142,8 +146,22 @@ def claim_job(
             continue
         if not handler.ready(session, job):
             continue
-        job.status, job.attempts, job.started_at = "running", job.attempts + 1, utcnow()
-        job.worker, job.lease_until = worker, utcnow() + timedelta(seconds=lease_s)
+        now = utcnow()
+        won = session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == "queued")
+            .values(
+                status="running",
+                attempts=Job.attempts + 1,
+                started_at=now,
+                worker=worker,
+                lease_until=now + timedelta(seconds=lease_s),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(won, "rowcount", 0) != 1:
+            continue  # another worker claimed it between the read and this write
+        session.refresh(job)
         return Claimed(job.id, job.kind, job.target_id, job.attempts)
     return None
 
