@@ -25,6 +25,15 @@ clip has). Per clip:
   of each switch, averaged over the switches, relative to the median change of all frames; with
   the engine's fade (``mouth_fade``) and without it (0), in the same run on the same plan. NaN
   where the walk never shows listening footage.
+- ghosting / ghosting_footage: over a streamed render (``SEAM_SECONDS`` of the speaking/listening
+  pattern), the largest drop of the head's edge sharpness (variance of the Laplacian in the face box)
+  in a frame where the walk jumps, against the footage frames it shows (1 - rendered / footage, the
+  two frames' sharpness weighted as they are blended); a double image from blending two head
+  positions softens the edges. ``ghosting_footage`` is the same
+  drop between consecutive frames of the footage itself (its 99th percentile): the footage's own.
+- scale_jump / scale_jump_footage: the largest frame-to-frame change of face size (inter-ocular
+  distance, |log ratio|, tracked on the rendered frames) at the walk's jumps, and the footage's own
+  (99th percentile of consecutive footage frames).
 """
 
 from __future__ import annotations
@@ -50,8 +59,10 @@ PATTERN = ((1, 10.0), (0, 6.0), (1, 20.0), (0, 10.0), (1, 30.0), (0, 20.0))  # (
 LISTEN_SECONDS = 8.0
 TURN_AUDIO = TESTDATA / "speech" / "grid_id2_vcd_swwp2s_16k.wav"
 TURN_PATTERN = (1.5, None, 3.0, None, 3.0)  # seconds of listening; None: the sentence
+SEAM_PATTERN = ((0, 12.0), (1, 6.0), (0, 12.0))  # (speaking, seconds) of the rendered walk
 KEYS = ("jumps_per_min", "max_jump_deg", "p99_step_deg", "coverage_speaking", "coverage_listening",
-        "repeat_3s", "wrong_state", "listen_closed", "listen_own_mouth", "turn_change", "turn_change_abrupt")
+        "repeat_3s", "wrong_state", "listen_closed", "listen_own_mouth", "turn_change", "turn_change_abrupt",
+        "ghosting", "ghosting_footage", "scale_jump", "scale_jump_footage")
 
 
 def walk_scores(renderer: Renderer) -> dict[str, float]:
@@ -146,6 +157,67 @@ def turn_scores(renderer: Renderer, audio: media.Audio) -> dict[str, float]:
     return scores
 
 
+def _face_sharpness(image: np.ndarray, box: np.ndarray) -> float:
+    import cv2
+
+    x0, y0, x1, y1 = (int(v) for v in np.round(box))
+    h, w = image.shape[:2]
+    crop = image[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
+    if crop.shape[0] < 8 or crop.shape[1] < 8:
+        return float("nan")
+    return float(cv2.Laplacian(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
+def seam_scores(renderer: Renderer) -> dict[str, float]:
+    """Ghosting and scale jumps where the rendered walk jumps between footage positions (module doc)."""
+    from facecraft.engine.motion import MotionWalker
+
+    tracks = renderer.tracks
+    box = np.asarray(tracks.box, dtype=np.float64)
+    walker = MotionWalker(renderer.graph, renderer.config, pose=tracks.pose)
+    steps = [walker.step(bool(s)) for s, sec in SEAM_PATTERN for _ in range(int(round(sec * renderer.fps)))]
+    frames = [renderer.render(step, None) for step in steps]
+    nan = float("nan")
+    jumps = [t for t in range(1, len(steps)) if abs(steps[t].index - steps[t - 1].index) > 1]
+    faded = sorted({t + k for t in jumps for k in range(renderer.config.crossfade + 1) if t + k < len(steps)})
+    own: dict[int, float] = {}
+
+    def footage_sharpness(i: int, at: int) -> float:  # footage frame i's head, measured in frame at's box
+        if (i, at) not in own:
+            own[(i, at)] = _face_sharpness(renderer.footage.get(i), box[at])
+        return own[(i, at)]
+
+    drops = []
+    for t in faded:
+        step = steps[t]
+        i = step.index
+        if not tracks.present[i]:
+            continue
+        # what a clean blend of the two frames would keep: their sharpness, weighted as blended
+        ref = footage_sharpness(i, i)
+        if step.fade_index >= 0 and step.fade_weight > 0 and tracks.present[step.fade_index]:
+            w = step.fade_weight
+            ref = w * footage_sharpness(step.fade_index, step.fade_index) + (1 - w) * ref
+        drops.append(1.0 - _face_sharpness(frames[t], box[i]) / ref)
+    sharp = np.array([_face_sharpness(renderer.footage.get(i), box[i]) if tracks.present[i] else nan
+                      for i in range(len(tracks))])
+    natural = 1.0 - sharp[1:] / sharp[:-1]
+    iod = np.asarray(tracks.interocular, dtype=np.float64)
+    foot_scale = np.abs(np.diff(np.log(iod)))
+    out_iod = np.asarray(track(frames, renderer.fps).interocular, dtype=np.float64)
+    out_scale = np.abs(np.diff(np.log(out_iod)))  # out_scale[t - 1]: frame t - 1 to t
+    at_jumps = [out_scale[t - 1 + k] for t in jumps for k in range(renderer.config.crossfade + 2)
+                if t - 1 + k < len(out_scale)]
+    return {
+        "ghosting": float(np.nanmax(drops)) if drops else nan,
+        "ghosting_footage": float(np.nanpercentile(natural, 99)) if np.isfinite(natural).any() else nan,
+        "scale_jump": float(np.nanmax(at_jumps)) if at_jumps else nan,
+        "scale_jump_footage": float(np.nanpercentile(foot_scale, 99))
+        if np.isfinite(foot_scale).any() else nan,
+        "seam_jumps": len(jumps),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=Path, nargs="+", help="clips to build Faces from (default: the test videos)")
@@ -159,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     def run(video: Path) -> dict:
         renderer = Renderer(load_bundle(build_face(video, name=video.stem, out_dir=Path(tmp))))
         return {"clip": video.name, **walk_scores(renderer), **listen_scores(renderer),
-                **turn_scores(renderer, audio)}
+                **turn_scores(renderer, audio), **seam_scores(renderer)}
 
     with tempfile.TemporaryDirectory(prefix="bench-motion-") as tmp:
         clips = run_clips(videos, run)

@@ -66,3 +66,27 @@ def test_no_phones_follows_loudness_and_state_bridges_short_pauses(grid) -> None
     speaking = np.flatnonzero(tl.speaking)
     assert speaking.size and np.all(np.diff(speaking) == 1), "one speaking run across the word gaps"
     assert tl.speaking[speaking[0]] and speaking[0] <= np.flatnonzero(tl.voiced)[0]
+
+
+def test_bilabials_press_at_the_phone_not_before(grid) -> None:  # noqa: ANN001
+    """The visual lead moves opening gestures early; a p/b/m closes the lips during its own phone."""
+    samples, phones = grid
+    tl = _timeline(samples, phones)
+    pressed = np.isclose(tl.aperture, PRIORS.closed) & ~(tl.viseme == VISEMES.index("sil"))
+    for p in (p for p in phones if p.symbol.rstrip("012") in ("P", "B", "M")):
+        first, last = int(np.floor(p.start * FPS)), int(np.ceil(p.end * FPS)) - 1
+        near = np.flatnonzero(pressed[max(0, first - 4): last + 4]) + max(0, first - 4)
+        assert near.size and near.min() >= first and near.max() <= max(first, last), (p, near)
+
+
+def test_a_short_leading_silence_still_closes_the_lips(grid) -> None:  # noqa: ANN001
+    """TTS often starts speaking within 0.1 s: the first frames must not show an open mouth on silence."""
+    samples, phones = grid
+    first = min(p.start for p in phones if p.symbol != "SIL")
+    cut = int((first - 0.1) * 16000)
+    moved = [Phone(p.symbol, max(0.0, p.start - cut / 16000), max(0.0, p.end - cut / 16000)) for p in phones
+             if p.end > cut / 16000]
+    tl = _timeline(samples[cut:], moved)
+    assert tl.closed[:2].all()
+    rest = PRIORS.closed + EngineConfig().rest_share * (PRIORS.open - PRIORS.closed)
+    assert (tl.aperture[:2] <= rest + 1e-9).all()

@@ -15,7 +15,14 @@ import pytest
 
 from facecraft.errors import SpeechError
 from facecraft.media import read_audio
-from facecraft.speech.asr import OpenAIASR, PocketSphinxASR, Transcript, speech_windows, word_error_rate
+from facecraft.speech.asr import (
+    OpenAIASR,
+    PocketSphinxASR,
+    Transcript,
+    WhisperASR,
+    speech_windows,
+    word_error_rate,
+)
 from facecraft.speech.types import Segment
 from tests.utils import testdata_path
 
@@ -209,3 +216,20 @@ def test_openai_client_unreachable_and_silence(librivox) -> None:
         OpenAIASR("http://127.0.0.1:9", "k", "m", timeout=2).transcribe(*librivox)
     with pytest.raises(SpeechError, match="no speech"):
         OpenAIASR("http://127.0.0.1:9", "k", "m").transcribe(np.zeros(16000, np.float32), 16000)
+
+
+@pytest.mark.parametrize(("name", "text", "max_wer"), [
+    ("whisper_jfk.flac", "whisper_jfk.txt", 0.1),
+    ("pocketsphinx_librivox_0870.wav", "pocketsphinx_librivox_0870.txt", 0.15),
+])
+def test_whisper_recognises_real_speech(name: str, text: str, max_wer: float) -> None:
+    audio = read_audio(testdata_path("speech", name), sample_rate=16000)
+    transcript = WhisperASR().transcribe(audio.samples, audio.sample_rate)
+    reference = testdata_path("speech", text).read_text()
+    assert word_error_rate(reference, transcript.text) <= max_wer, transcript.text
+    _check_words(transcript, audio.duration_s)
+
+
+def test_whisper_on_silence_is_a_clear_error() -> None:
+    with pytest.raises(SpeechError, match="no speech"):
+        WhisperASR().transcribe(np.zeros(16000, np.float32), 16000)

@@ -145,6 +145,17 @@ class AudioMouthModel:
         """How many frames of later audio one prediction reads (streaming look-ahead must cover it)."""
         return max(self.context, self.delta_context + 1) - min(self.lag, 0)
 
+    @property
+    def reach_frames(self) -> int:
+        """Frames of audio either side of a frame that its prediction may read."""
+        return self.context + self.delta_context + 1 + abs(self.lag)
+
+    @property
+    def edge_frames(self) -> int:
+        """Frames at each edge of a predicted stretch that may differ from the whole stream's (the features
+        are normalised and differenced over the stretch given)."""
+        return self.reach_frames
+
     @staticmethod
     def _design(
         base: np.ndarray, mean: np.ndarray, scale: np.ndarray, context: int, delta_context: int

@@ -136,7 +136,7 @@ class Compositor:
         shift = inv.copy()
         shift[:, 2] -= (x0, y0)
         size = (x1 - x0, y1 - y0)
-        warped = cv2.warpAffine(patch, shift, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.warpAffine(patch, shift, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.warpAffine(mask, shift, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                borderValue=0)[..., None]
         roi = out[y0:y1, x0:x1].astype(np.float32)

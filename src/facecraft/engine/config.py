@@ -46,7 +46,8 @@ class EngineConfig:
     max_jump_deg: float = 5.0  # nor across a larger head rotation (degrees): the run plays backwards instead
     jump_rate_s: float = 4.0  # mean seconds between optional jumps (variety)
     recent_s: float = 3.0  # do not jump back into footage shown this recently
-    crossfade: int = 3  # frames blended after a jump
+    crossfade: int = 3  # frames blended after a jump (the head glides between the two positions)
+    fade_flow: bool = True  # and the two frames meet along dense optical flow (no double image)
     max_reversals: int = 2  # times a run is played back and forth before moving on at up to 2x max_jump_deg
     switch_wait_s: float = 1.0  # longest the head keeps the other state's footage waiting for a close pose
     own_listening_mouth_share: float = 0.5  # listening footage keeps its own mouth where this share of it is closed

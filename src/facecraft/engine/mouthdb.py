@@ -48,7 +48,7 @@ THUMB = (12, 10)  # (w, h) of the grey mouth thumbnail used for pixel continuity
 
 @dataclass(frozen=True)
 class MouthDBParams:
-    max_scale: float = 96.0  # patch pixels per inter-ocular distance, at most
+    max_scale: float = 128.0  # patch pixels per inter-ocular distance, at most (less blurs large faces)
     min_scale: float = 40.0
     margin: float = 0.15  # inter-ocular units around the lower-face box
 
@@ -165,7 +165,7 @@ def build_mouth_db(
             continue
         mat = compose_affine(canon, to_units[i])
         to_patch[i] = mat
-        patch = cv2.warpAffine(frame.image, mat, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        patch = cv2.warpAffine(frame.image, mat, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         pts = apply_affine(mat, tracks.landmarks[i]).astype(np.float32)
         patches.append(patch)
         index.append(i)

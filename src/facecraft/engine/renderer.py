@@ -9,6 +9,7 @@ database, the motion graph, the decoded-footage cache, the selector and the comp
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -16,7 +17,7 @@ import cv2
 import numpy as np
 
 from facecraft.audio import RATE
-from facecraft.engine import motion_graph, mouthdb
+from facecraft.engine import lipsync, motion_graph, mouthdb
 from facecraft.engine.audio_model import AudioMouthModel
 from facecraft.engine.compose import BaseGeometry, Compositor
 from facecraft.engine.config import EngineConfig
@@ -30,7 +31,7 @@ from facecraft.errors import BundleError, InputError
 from facecraft.speech.types import Phone
 from facecraft.vision import landmarks as lm
 from facecraft.vision.types import Tracks
-from facecraft.vision.warp import fit_similarity
+from facecraft.vision.warp import fit_similarity, invert_affine
 
 __all__ = ["Renderer", "FaceData"]
 
@@ -51,6 +52,13 @@ class FaceData(Protocol):
     def footage_path(self) -> Path: ...
 
     def file(self, name: str) -> Path: ...
+
+
+def _optional_file(bundle: FaceData, name: str) -> Path | None:
+    try:
+        return bundle.file(name)
+    except BundleError:  # not in this bundle
+        return None
 
 
 def _even(v: int) -> int:
@@ -81,7 +89,14 @@ class Renderer:
         self.emotion_affinity = footage_affinity(self.tracks.blendshapes)
         self.selector.emotion_affinity = self.emotion_affinity[:, self.db.src_index]
         self.listening_mouth_rests = _listening_mouth_rests(self.graph, self.tracks, self.priors, self.config)
-        self.audio_model = AudioMouthModel.unpack(self.db.audio_model)
+        # the speaker-independent model adapted to this Face; a Face without one (no usable speech in its
+        # footage) keeps its own log-mel model, if any
+        self.audio_model: lipsync.FaceLipModel | AudioMouthModel | None
+        lip_file = _optional_file(bundle, lipsync.FILENAME)
+        if lip_file is not None:
+            self.audio_model = lipsync.FaceLipModel.load(lip_file)
+        else:
+            self.audio_model = AudioMouthModel.unpack(self.db.audio_model)
         if self.audio_model is not None and self.audio_model.future_frames > self.config.lookahead:
             log.warning("the audio model reads %d frames ahead, more than the %d-frame look-ahead: streamed "
                         "renders may differ from batch ones",
@@ -128,25 +143,41 @@ class Renderer:
         if step.fade_index >= 0 and step.fade_weight > 0:
             old = self.footage.get(step.fade_index)
             if old.shape == image.shape:
-                old = self._aligned(old, step.fade_index, step.index)
-                image = cv2.addWeighted(old, step.fade_weight, image, 1.0 - step.fade_weight, 0.0)
+                image = self._morph(old, step.fade_index, image, step.index, step.fade_weight)
         return image
 
-    def _aligned(self, image: np.ndarray, source: int, target: int) -> np.ndarray:
-        """Footage frame ``source`` moved so its face (stable landmarks) lies on frame ``target``'s.
+    def _morph(
+        self, old: np.ndarray, old_index: int, new: np.ndarray, new_index: int, w: float
+    ) -> np.ndarray:
+        """The frame ``w`` of the way back from footage frame ``new_index`` to ``old_index`` (a jump's fade).
 
-        A cross-fade between two runs of footage blends two head positions; aligned first, the
-        eyes and nose of the two coincide instead of showing twice.
+        Both frames are moved onto in-between head geometry (their stable landmarks blended with weight
+        ``w``), then blended: over the fade the head glides from where it was to where the new run
+        has it, with no double image of the eyes and nose and no jump in size. Where the pixels still
+        differ after that (mouth, hair, background), dense optical flow (OpenCV's DIS, ``fade_flow``)
+        between the two aligned frames moves each part of the way toward the other. Each frame is
+        resampled once (Lanczos): every resampling softens the picture.
         """
         present = self.tracks.present
-        if not (present[source] and present[target]):
-            return image
+        if not (present[old_index] and present[new_index]):
+            return cv2.addWeighted(old, w, new, 1.0 - w, 0.0)
         stable = list(lm.STABLE)
-        mat = fit_similarity(self.tracks.landmarks[source, stable], self.tracks.landmarks[target, stable])
-        if not np.isfinite(mat).all():
-            return image
-        h, w = image.shape[:2]
-        return cv2.warpAffine(image, mat, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        a, b = self.tracks.landmarks[old_index, stable, :2], self.tracks.landmarks[new_index, stable, :2]
+        mid = w * a + (1.0 - w) * b
+        to_old, to_new = invert_affine(fit_similarity(a, mid)), invert_affine(fit_similarity(b, mid))
+        h, wd = new.shape[:2]
+        gx, gy = np.meshgrid(np.arange(wd, dtype=np.float32), np.arange(h, dtype=np.float32))
+        flow = _flow(old, to_old, new, to_new) if self.config.fade_flow else np.zeros((h, wd, 2), np.float32)
+
+        def pull(image: np.ndarray, to_src: np.ndarray, share: float) -> np.ndarray:
+            x, y = gx + share * flow[..., 0], gy + share * flow[..., 1]  # in-between frame -> aligned frame
+            mx = (to_src[0, 0] * x + to_src[0, 1] * y + to_src[0, 2]).astype(np.float32)
+            my = (to_src[1, 0] * x + to_src[1, 1] * y + to_src[1, 2]).astype(np.float32)
+            return cv2.remap(image, mx, my, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
+
+        # a feature at x of the aligned new frame sits at x + flow in the aligned old one: both are drawn
+        # at x + w * flow
+        return cv2.addWeighted(pull(old, to_old, 1.0 - w), w, pull(new, to_new, -w), 1.0 - w, 0.0)
 
     def geometry(self, index: int) -> BaseGeometry | None:
         if not self.graph.present[index] or np.isnan(self.db.to_patch[index]).any():
@@ -177,6 +208,31 @@ class Renderer:
             interp = cv2.INTER_AREA if self.size[0] < w else cv2.INTER_LINEAR
             image = cv2.resize(image, self.size, interpolation=interp)
         return np.ascontiguousarray(image)
+
+
+_DIS = threading.local()  # one DIS instance per drawing thread (it keeps state between calls)
+
+
+def _flow(old: np.ndarray, to_old: np.ndarray, new: np.ndarray, to_new: np.ndarray) -> np.ndarray:
+    """(h, w, 2) dense flow (DIS, ultrafast, on half-size grey frames) from ``new`` to ``old``, both first
+    aligned to the in-between geometry (``to_old``/``to_new`` map in-between pixels to theirs):
+    aligned_new(x) ~ aligned_old(x + flow(x))."""
+    dis = getattr(_DIS, "dis", None)
+    if dis is None:
+        dis = _DIS.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    h, wd = new.shape[:2]
+    scale = 0.5 if max(h, wd) > 320 else 1.0
+    size = (int(round(wd * scale)), int(round(h * scale)))
+    half = np.diag([1.0 / scale, 1.0 / scale, 1.0])  # small pixels -> full pixels
+
+    def small(image: np.ndarray, to_src: np.ndarray) -> np.ndarray:
+        mat = np.vstack([to_src, [0, 0, 1]]) @ half
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        return cv2.warpAffine(grey, mat[:2], size, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+
+    flow = dis.calc(small(new, to_new), small(old, to_old), None)
+    return cv2.resize(flow, (wd, h), interpolation=cv2.INTER_LINEAR) / scale if scale != 1.0 else flow
 
 
 def _listening_mouth_rests(

@@ -125,7 +125,8 @@ class StreamingRenderer:
         self._expression = ExpressionSmoother(self.fps)  # the emotion shown, with its onset and release
         m = self.renderer.audio_model
         lead = max(self.config.model_lead_frames, 0)
-        self._model_frames = 0 if m is None else m.context + m.delta_context + 1 + abs(m.lag) + lead
+        self._model_frames = 0 if m is None else m.reach_frames + lead
+        self._model_edge = None if m is None else m.edge_frames + lead
 
     @property
     def fps(self) -> float:
@@ -241,6 +242,7 @@ class StreamingRenderer:
         self._utterances += 1
         timeline = UtteranceTimeline(
             fps=self.fps, priors=r.priors, config=self.config, model_frames=self._model_frames,
+            model_edge=self._model_edge,
             mouth_lead=r.mouth_lead, emotion=self._emotion,
             predict=lambda s, n, first, offset: r.predict_mouth(s, n, first=first, offset=offset),
         )
@@ -347,7 +349,8 @@ class StreamingRenderer:
         shaped from as much audio, else a new chunk from ``b0`` (up to ``_CHUNK_FRAMES`` more)."""
         chunk = utt.chunk
         if chunk is None or b0 < chunk.start or end > chunk.start + len(chunk):
-            stop = max(end, min(b0 + _CHUNK_FRAMES, self._final(utt)))
+            # the utterance's first frame waits only for its own block and look-ahead to be shaped
+            stop = end if b0 == 0 else max(end, min(b0 + _CHUNK_FRAMES, self._final(utt)))
             chunk = utt.chunk = utt.timeline.timeline(b0, stop)
         return chunk
 

@@ -20,7 +20,7 @@ from facecraft.engine.config import EngineConfig
 from facecraft.speech.types import Phone
 from facecraft.speech.vad import speech_mask
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
-from facecraft.vision.smoothing import drop_short_runs
+from facecraft.vision.smoothing import drop_short_runs, runs
 
 __all__ = ["Timeline", "ShapePriors", "build_timeline", "shape_timeline", "rest_timeline", "frame_energy_db"]
 
@@ -179,8 +179,9 @@ def build_timeline(
         m = min(n, len(mask))
         voiced[:m] = mask[:m]
     vis = _phone_visemes(phones, n, fps, config.lead_s) if phones else None
+    at_phone = _phone_visemes(phones, n, fps, 0.0) if phones else None
     return shape_timeline(db, voiced, vis, fps=fps, priors=priors, config=config, predicted=predicted,
-                          trust_phones=trust_phones, mouth_lead=mouth_lead)
+                          trust_phones=trust_phones, mouth_lead=mouth_lead, at_phone=at_phone)
 
 
 VAD_MIN_SPEECH_MS = 100  # voice shorter than this is a blip, not speech, for the timeline
@@ -198,9 +199,16 @@ def shape_timeline(
     trust_phones: bool = True,
     mouth_lead: int = 0,
     start: int = 0,
+    at_phone: np.ndarray | None = None,
+    first_frames: bool = True,
+    last_frames: bool = True,
 ) -> Timeline:
     """The targets of consecutive frames from their loudness (dBFS), voice activity, the visemes of
     their phones (None: no phones) and the audio model's prediction.
+
+    ``at_phone``: the visemes of the phones without the visual lead (p, b, m close the lips during the
+    phone itself); ``first_frames`` / ``last_frames``: the frames begin / end the utterance (the quiet
+    before its first word and after its last closes the lips however short).
 
     Every step reaches a bounded number of frames around each frame (``timeline_stream.reach``), so a
     stretch of an utterance shaped with enough frames of context on both sides gives the same targets
@@ -218,11 +226,19 @@ def shape_timeline(
     width_share = _SHAPE_W[vis]
     trusted = has_phones and trust_phones
     quiet = ~voiced | (db < config.silence_db) | (trusted & (vis == SIL))
+    # a short pause between words need not close the lips, but the quiet before the first word and after
+    # the last does, however short (else the first frame shows a mouth open on silence)
+    edges = [(a, b) for a, b in runs(quiet) if (a == 0 and first_frames) or (b == n and last_frames)]
     quiet = drop_short_runs(quiet, int(round(config.min_pause_s * fps)))
+    for a, b in edges:
+        quiet[a:b] = True
     lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
     if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
         quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])
-    press = (_CLOSURE[vis] & (vis != SIL)) if trusted else np.zeros(n, dtype=bool)  # p, b, m
+    # p, b, m press the lips together during the phone itself, not ``lead_s`` before it: the lips close
+    # as the stop's closure begins (the lead suits the opening gestures, which start before their sound)
+    stops = at_phone if at_phone is not None else vis
+    press = (_CLOSURE[stops] & (stops != SIL)) if trusted else np.zeros(n, dtype=bool)
     closed = quiet | press
     share = np.where(closed, 0.0, share)
     share_s = _smooth(share, config.coartic) if n else share

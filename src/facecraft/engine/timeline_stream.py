@@ -69,7 +69,7 @@ class UtteranceTimeline:
 
     def __init__(
         self, *, fps: float, priors: ShapePriors, config: EngineConfig, predict: Predictor,
-        model_frames: int, mouth_lead: int, emotion: Emotion,
+        model_frames: int, mouth_lead: int, emotion: Emotion, model_edge: int | None = None,
     ) -> None:
         self.fps = float(fps)
         self.priors = priors
@@ -77,6 +77,10 @@ class UtteranceTimeline:
         self._predict = predict
         self.mouth_lead = mouth_lead
         self.reach = reach(config, self.fps, model_frames)
+        # the audio model's prediction of a frame is used at that frame only: a stretch asks it for the
+        # frames wanted and ``model_edge`` more each side (its predictions that far from a stretch's edges
+        # equal the whole stream's; None: the whole stretch)
+        self.model_edge = model_edge
         self.hop = RATE / self.fps
         self.n_samples = 0  # samples pushed so far (the utterance clock)
         self.ended = False
@@ -138,14 +142,17 @@ class UtteranceTimeline:
         local, offset = self._audio.view(), self._audio.offset
         db = frame_energy_db(local, RATE, self.fps, n, first=c0, offset=offset)
         voiced = self._voiced(c0, c1)
-        vis = None
+        vis = at_phone = None
         if self.any_phones:
             vis = _phone_visemes(self._phones, n, self.fps, self.config.lead_s, first=c0,
                                  total=total if self.ended else None)
-        predicted = self._predict(local, n, c0, offset)
+            at_phone = _phone_visemes(self._phones, n, self.fps, 0.0, first=c0,
+                                      total=total if self.ended else None)
+        predicted = self._predicted(local, offset, c0, c1, f0, f1)
         tl = shape_timeline(db, voiced, vis, fps=self.fps, priors=self.priors, config=self.config,
                             predicted=predicted, trust_phones=self.trust_phones, mouth_lead=self.mouth_lead,
-                            start=c0)
+                            start=c0, at_phone=at_phone, first_frames=c0 == 0,
+                            last_frames=self.ended and c1 == total)
         a, b = f0 - c0, f1 - c0
         k = np.searchsorted([c.frame for c in self._cues], np.arange(f0, f1), side="right") - 1
         emotion = np.array([c.emotion.index for c in self._cues], dtype=np.uint8)[np.maximum(k, 0)]
@@ -153,6 +160,19 @@ class UtteranceTimeline:
         return Timeline(fps=tl.fps, viseme=tl.viseme[a:b], closed=tl.closed[a:b], aperture=tl.aperture[a:b],
                         width=tl.width[a:b], speaking=tl.speaking[a:b], voiced=tl.voiced[a:b],
                         emotion=emotion, intensity=intensity, start=f0)
+
+    def _predicted(self, local: np.ndarray, offset: int, c0: int, c1: int, f0: int, f1: int) -> np.ndarray | None:
+        """The audio model's prediction for frames ``[c0, c1)``, computed for ``[f0, f1)`` and the model's edge
+        around it (the rows beyond repeat the nearest computed one: they shape no frame returned)."""
+        if self.model_edge is None:
+            return self._predict(local, c1 - c0, c0, offset)
+        p0, p1 = max(c0, f0 - self.model_edge), min(c1, f1 + self.model_edge)
+        if p1 <= p0:
+            return None
+        pred = self._predict(local, p1 - p0, p0, offset)
+        if pred is None:
+            return None
+        return np.concatenate([np.repeat(pred[:1], p0 - c0, axis=0), pred, np.repeat(pred[-1:], c1 - p1, axis=0)])
 
     def _voiced(self, c0: int, c1: int) -> np.ndarray:
         """Voice activity of frames ``[c0, c1)`` from the VAD decisions around them."""

@@ -1,9 +1,10 @@
 """Build steps that write the engine's artefacts into a staged Face bundle: the mouth database (with the
-audio-to-mouth model) and the motion graph.
+Face's own audio-to-mouth model), the speaker-independent lip-sync model adapted to the Face, and the
+motion graph.
 
 The artefacts themselves (their formats, how they are fitted and read) belong to the engine
-(``engine.mouthdb``, ``engine.audio_model``, ``engine.motion_graph``); these steps only feed them
-the staged footage, tracks, audio and analysis of a build.
+(``engine.mouthdb``, ``engine.audio_model``, ``engine.lipsync``, ``engine.motion_graph``); these steps
+only feed them the staged footage, tracks, audio and analysis of a build.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facecraft.engine import motion_graph, mouthdb
+from facecraft.engine import lipsync, motion_graph, mouthdb
 from facecraft.engine.audio_model import AudioMouthModel
 from facecraft.errors import SpeechError
 from facecraft.media.types import Frame
 from facecraft.speech.types import Phone
 from facecraft.speech.visemes import VISEMES
 
-__all__ = ["footage_phones", "step_mouths", "step_motion"]
+__all__ = ["footage_phones", "step_lipsync", "step_mouths", "step_motion"]
 
 if TYPE_CHECKING:
     from facecraft.faces.build import BuildContext
@@ -75,6 +76,22 @@ def step_mouths(ctx: BuildContext) -> None:
         "phones_source": "known" if known else "recognised",
         "audio_model": bool(db.audio_model.size),
     }
+
+
+def step_lipsync(ctx: BuildContext) -> None:
+    """Build step: adapt the speaker-independent lip-sync model to the footage and write ``lipsync.npz``."""
+    assert ctx.tracks is not None
+    voiced = bool(ctx.analysis is not None and ctx.analysis.speaking)
+    model = None
+    if ctx.samples is not None and voiced:
+        model = lipsync.FaceLipModel.fit(ctx.samples, ctx.sample_rate, ctx.tracks)
+    params = ctx.manifest.setdefault("engine", {}).setdefault("params", {})
+    if model is None:
+        params["lipsync"] = {"file": None}
+        return
+    model.save(ctx.work_dir / lipsync.FILENAME)
+    params["lipsync"] = {"file": lipsync.FILENAME, "lag_frames": model.lag, "pull": model.pull,
+                         "cv_r": round(model.cv_r, 3), "general_sha256": lipsync.general_sha256()}
 
 
 def step_motion(ctx: BuildContext) -> None:

@@ -26,10 +26,11 @@ from facecraft.audio import RATE
 from facecraft.errors import InputError, MediaError
 from facecraft.faces import bundle as fb
 from facecraft.faces.analyze import analyze
-from facecraft.faces.artefacts import step_motion, step_mouths  # the engine's build steps
+from facecraft.faces.artefacts import step_lipsync, step_motion, step_mouths  # the engine's build steps
 from facecraft.faces.checks import content_checks, decode_check, file_checks
 from facecraft.faces.consent import ConsentPolicy
 from facecraft.faces.scene import SceneMeter, SceneStats
+from facecraft.faces.thresholds import DEFAULT, Thresholds
 from facecraft.faces.types import Analysis, Check, CheckReport
 from facecraft.media.types import Frame, MediaInfo
 from facecraft.speech.types import Phone, Segment
@@ -90,6 +91,10 @@ class BuildContext:
     # Phones of the source speech when they are known (a photo's TTS script): the mouth database uses
     # them instead of recognising the footage's audio.
     phones: list[Phone] | None = None
+    # The upload checks' limits (an evaluation on short clips may lower ``min_duration_s``).
+    thresholds: Thresholds = DEFAULT
+    # Tracks the footage frames (``vision.track_frames``'s signature); a benchmark passes a caching one.
+    track_frames: Callable[..., Tracks] | None = None
     # How consent is established (None: not checked here; the caller answers for it).
     consent: ConsentPolicy | None = None
     consent_checks: list[Check] = field(default_factory=list)
@@ -198,9 +203,10 @@ def step_footage(ctx: BuildContext) -> None:
             meter.add(k / fps, image)
             yield Frame(index=k, time_s=k / fps, image=image)
 
+    track = ctx.track_frames or vision.track_frames
     with media.VideoWriter(ctx.footage_path, fps=fps, width=w, height=h, crf=FOOTAGE_CRF, gop=FOOTAGE_GOP) as writer:
-        ctx.tracks = vision.track_frames(frames(writer), fps=fps, width=w, height=h,
-                                         progress=lambda n: ctx.step_progress(n / expected))
+        ctx.tracks = track(frames(writer), fps=fps, width=w, height=h,
+                           progress=lambda n: ctx.step_progress(n / expected))
     ctx.scene = meter.stats()
     ctx.manifest["output"] = {"fps": round(fps, 3), "size": [w, h], "frames": len(ctx.tracks)}
 
@@ -265,8 +271,8 @@ def step_checks(ctx: BuildContext) -> None:
     """The upload checks on what was decoded; a failing check stops the build with its error id."""
     assert ctx.info is not None and ctx.tracks is not None and ctx.analysis is not None
     info = replace(ctx.info, duration_s=ctx.end_s - ctx.start_s)
-    checks = file_checks(info) + [decode_check(len(ctx.tracks), _expected_info(info, ctx))]
-    checks += content_checks(ctx.tracks, ctx.scene, ctx.samples, ctx.sample_rate, ctx.analysis)
+    checks = file_checks(info, ctx.thresholds) + [decode_check(len(ctx.tracks), _expected_info(info, ctx))]
+    checks += content_checks(ctx.tracks, ctx.scene, ctx.samples, ctx.sample_rate, ctx.analysis, ctx.thresholds)
     checks = ctx.consent_checks + checks
     ctx.report = CheckReport(source=ctx.video_path.name, checks=checks, duration_s=info.duration_s)
     fb.write_json(ctx.work_dir / fb.REPORT, ctx.report.to_dict())
@@ -362,6 +368,7 @@ BUILD_STEPS: list[BuildStep] = [
     ("voice", step_voice),
     ("thumbnail", step_thumbnail),
     ("mouths", step_mouths),
+    ("lipsync", step_lipsync),
     ("motion", step_motion),
 ]
 # Share of the progress bar per step, from bench/track_speed.py's time per step (others weigh 1).
@@ -376,6 +383,8 @@ def build_face(
     progress: Callable[[float, str], None] | None = None,
     source_range: tuple[float, float] | None = None,
     face_id: str | None = None,
+    thresholds: Thresholds = DEFAULT,
+    track_frames: Callable[..., Tracks] | None = None,
     consent: ConsentPolicy | None = None,
 ) -> Path:
     """Build a Face bundle from a training video; returns the bundle directory ``out_dir/<face id>``.
@@ -383,7 +392,8 @@ def build_face(
     ``consent`` says how consent is checked (``faces.consent``); None leaves it to the caller. Raises
     the error of the first failing upload check (its ``error_id`` from API.md), a MediaError
     for an unreadable video, or InputError for a bad ``source_range``. Nothing is left behind on
-    failure.
+    failure. ``thresholds`` and ``track_frames`` replace the upload checks' limits and the tracker (the
+    benchmarks lower the minimum duration for short clips and reuse cached tracks).
     """
     if not name or not name.strip():
         raise InputError("a Face needs a name")
@@ -393,7 +403,8 @@ def build_face(
         raise InputError(f"{final} already exists")
     work = fb.staging_dir(out_dir)
     ctx = BuildContext(video_path=Path(video_path), name=name.strip(), face_id=face_id, work_dir=work,
-                       source_range=source_range, progress=progress, consent=consent)
+                       source_range=source_range, progress=progress, consent=consent, thresholds=thresholds,
+                       track_frames=track_frames)
     ctx.manifest.update({"id": face_id, "name": ctx.name,
                          "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                          "engine": {"version": __version__, "params": {}}})

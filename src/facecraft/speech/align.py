@@ -281,16 +281,16 @@ def phone_loop(samples: np.ndarray, sample_rate: int) -> Alignment:
 def align_audio(
     samples: np.ndarray, sample_rate: int, text: str | None = None, *, asr: ASRBackend | None = None
 ) -> Alignment:
-    """Align with ``text`` if given, else with the transcript ``asr`` (default: PocketSphinx)
+    """Align with ``text`` if given, else with the transcript ``asr`` (default: Whisper tiny.en)
     recognises; phone-loop decoding if recognition or alignment fails."""
-    from facecraft.speech.asr import PocketSphinxASR
+    from facecraft.speech.asr import WhisperASR
 
     if text is not None and not transcript_words(text):
         raise InputError("the transcript is empty: pass text=None to recognise the speech instead")
     _speech_pcm(samples, sample_rate)  # silence and bad audio fail here, not in the fallback
     try:
         if text is None:
-            text = (asr or PocketSphinxASR()).transcribe(samples, sample_rate).text
+            text = (asr or WhisperASR()).transcribe(samples, sample_rate).text
             if not text:
                 raise SpeechError("recognition found no words")
         return align(samples, sample_rate, text)

@@ -131,7 +131,7 @@ def drop_jaw(image: np.ndarray, points: np.ndarray, shift_px: float) -> tuple[np
     ys = np.arange(h, dtype=np.float64)[:, None]
     map_x = np.broadcast_to(xs, (h, w)).astype(np.float32)
     map_y = (ys - shift_px * weight(xs, ys)).astype(np.float32)  # each output pixel reads from above/below
-    out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.remap(image, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     moved = pts.copy()
     moved[:, 1] += shift_px * weight(pts[:, 0], pts[:, 1])
     return out, moved

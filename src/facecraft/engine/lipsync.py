@@ -1,0 +1,470 @@
+"""Speaker-independent audio -> mouth: a model trained across many people, adapted to each Face.
+
+The general model maps Whisper encoder states (``speech.encoder``, speaker-independent by training)
+around each video frame to the lip opening and mouth width in *normalised* units: aperture as a share
+of the speaker's own closed-to-open range, width as a z-score of the speaker's own widths. It is
+trained by ``scripts/train_lipsync.py`` on many people (``../shared/testdata``) and ships as
+``models/lipsync_general.npz`` (``facecraft.models``: hash-checked at load). Ridge regression on a PCA
+of the states read at a few fixed offsets in time, so it is independent of the frame rate.
+
+At build time the Face adapts it (``FaceLipModel.fit``): its footage's audio and tracked lips refit the
+weights by ridge regression pulled toward the general weights (the pull chosen by cross-validation
+on the footage: a short or unclear clip stays close to the general model), its own audio-to-lips lag
+is found, and the normalised outputs are mapped to the Face's own aperture and width range. The
+result is a small per-Face file (``lipsync.npz``) with a ``predict(samples, fps, n)`` that gives
+aperture and width per frame in the Face's inter-ocular units, like ``engine.audio_model.AudioMouthModel``
+(the Face's own log-mel model, which a Face without usable speech keeps). A prediction for a frame reads
+the audio from ``past_frames`` before it to ``future_frames`` after it (the encoder's windows and the
+offsets), so a stretch of a stream predicts as the whole stream does.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from facecraft.audio import RATE
+from facecraft.errors import BundleError
+from facecraft.speech import encoder as enc
+from facecraft.vision.types import Tracks
+
+if TYPE_CHECKING:
+    from facecraft.speech.encoder import WhisperEncoder
+
+__all__ = [
+    "GeneralLipModel",
+    "FaceLipModel",
+    "general_model",
+    "general_sha256",
+    "FILENAME",
+    "OFFSETS_S",
+    "normalise_targets",
+    "design",
+]
+
+log = logging.getLogger(__name__)
+
+FILENAME = "lipsync.npz"  # the per-Face file in a bundle
+GENERAL_MODEL = "lipsync_general"  # its name in facecraft.models
+# encoder states read at these offsets (seconds) from each frame's centre
+OFFSETS_S = (-0.16, -0.12, -0.08, -0.04, 0.0, 0.04, 0.08, 0.12, 0.16)
+STATE_RATE = enc.STATE_RATE
+FACE_VERSION = 2
+_MAX_FPS = 30.0  # the highest footage rate (faces.build), for reaches counted in frames
+
+
+def normalise_targets(
+    aperture: np.ndarray, width: np.ndarray, ok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Aperture as a share of the speaker's 5th..95th percentile range, width as its z-score; and the
+    statistics to undo it."""
+    ap, wd = np.asarray(aperture, np.float64), np.asarray(width, np.float64)
+    lo, hi = np.percentile(ap[ok], [5, 95])
+    span = max(hi - lo, 1e-3)
+    wm, ws = float(np.mean(wd[ok])), float(np.std(wd[ok]) + 1e-4)
+    stats = {"closed": float(lo), "span": float(span), "width_mean": wm, "width_std": ws}
+    return (ap - lo) / span, (wd - wm) / ws, stats
+
+
+def _sample_states(states: np.ndarray, times: np.ndarray, k0: int = 0) -> np.ndarray:
+    """States (50 Hz, state k centred at (k + 0.5) / 50 s; ``states[0]`` is state ``k0``) linearly
+    interpolated at ``times`` (seconds)."""
+    if len(states) == 0:
+        return np.zeros((len(times), states.shape[1] if states.ndim == 2 else 0), np.float32)
+    pos = np.clip(times * STATE_RATE - 0.5 - k0, 0, len(states) - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(states) - 1)
+    w = (pos - lo)[:, None]
+    return (1 - w) * states[lo] + w * states[hi]
+
+
+def design(states: np.ndarray, fps: float, n: int, mean: np.ndarray, scale: np.ndarray,
+           basis: np.ndarray, *, first: int = 0, k0: int = 0) -> np.ndarray:
+    """(n, len(OFFSETS_S) * P) design matrix of frames ``first`` .. ``first + n - 1``: the standardised,
+    PCA-projected states (``states[0]`` is state ``k0``) at each offset."""
+    z = (states - mean) / scale @ basis.T if len(states) else np.zeros((0, basis.shape[0]))
+    centres = (np.arange(first, first + n) + 0.5) / fps
+    return np.concatenate([_sample_states(z, centres + off, k0) for off in OFFSETS_S], axis=1)
+
+
+def state_span(fps: float, first: int, n: int) -> tuple[int, int]:
+    """States ``[k0, k1)`` that ``design`` reads for frames ``first`` .. ``first + n - 1``."""
+    t0 = (first + 0.5) / fps + min(OFFSETS_S)
+    t1 = (first + n - 0.5) / fps + max(OFFSETS_S)
+    return max(0, int(math.floor(t0 * STATE_RATE - 0.5))), int(math.floor(t1 * STATE_RATE - 0.5)) + 2
+
+
+def frame_design(encoder: WhisperEncoder, samples: np.ndarray, fps: float, n: int, mean: np.ndarray,
+                 scale: np.ndarray, basis: np.ndarray, *, first: int = 0, offset: int = 0) -> np.ndarray:
+    """``design`` of frames ``first`` .. ``first + n - 1`` of a stream whose audio from sample ``offset`` on
+    is ``samples``: only the states those frames read are encoded."""
+    k0, k1 = state_span(fps, first, n)
+    states = encoder.states(samples, k0, k1 - k0, offset=offset)
+    return design(states, fps, n, mean, scale, basis, first=first, k0=k0)
+
+
+def _layout_error(found: np.ndarray) -> str | None:
+    want = np.asarray(enc.LAYOUT, dtype=np.float64)
+    if found.shape != want.shape or not np.allclose(found, want):
+        return (f"was trained on encoder windows {found.tolist()}, the engine reads {want.tolist()}")
+    return None
+
+
+@dataclass(frozen=True)
+class GeneralLipModel:
+    """The speaker-independent model (see module doc). Outputs: normalised aperture, normalised width."""
+
+    mean: np.ndarray  # (DIM,) encoder-state mean
+    scale: np.ndarray  # (DIM,)
+    basis: np.ndarray  # (P, DIM) PCA basis
+    x_mean: np.ndarray  # (D,)
+    x_scale: np.ndarray  # (D,)
+    weights: np.ndarray  # (D, 2)
+    bias: np.ndarray  # (2,)
+    lag_frames: float = 0.0  # median training lag (informative)
+    layout: np.ndarray = field(default_factory=lambda: np.asarray(enc.LAYOUT, dtype=np.float64))  # windows trained on
+
+    def features(self, states: np.ndarray, fps: float, n: int) -> np.ndarray:
+        x = design(states, fps, n, self.mean, self.scale, self.basis)
+        return (x - self.x_mean) / self.x_scale
+
+    def predict_states(self, states: np.ndarray, fps: float, n: int) -> np.ndarray:
+        return self.features(states, fps, n) @ self.weights + self.bias
+
+    def save(self, path: Path) -> None:
+        np.savez(path, **{k: np.asarray(getattr(self, k)) for k in self.__dataclass_fields__})
+
+    @classmethod
+    def load(cls, path: Path) -> GeneralLipModel:
+        """The model in ``path`` (the shipped one: ``general_model()``, which checks its hash first)."""
+        from facecraft.errors import ModelError
+
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                fields: dict[str, Any] = {k: data[k] for k in cls.__dataclass_fields__}
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise ModelError(f"the general lip-sync model {path.name} is damaged or missing: {exc}") from exc
+        fields["lag_frames"] = float(fields["lag_frames"])
+        problem = _layout_error(np.asarray(fields["layout"], dtype=np.float64))
+        if problem:
+            raise ModelError(f"the general lip-sync model {path.name} {problem}; retrain it "
+                             "(scripts/train_lipsync.py)")
+        return cls(**fields)
+
+
+@lru_cache(maxsize=1)
+def general_model() -> GeneralLipModel:
+    """The shipped general model, hash-checked (``facecraft.models``)."""
+    from facecraft.models import model_path
+
+    return GeneralLipModel.load(model_path(GENERAL_MODEL))
+
+
+def general_sha256() -> str:
+    """The recorded sha256 of the shipped general model (a built Face notes which one it adapted)."""
+    from facecraft.models import MODELS
+
+    return MODELS[GENERAL_MODEL].sha256
+
+
+_override: list[GeneralLipModel] = []
+
+
+@contextmanager
+def general_override(model: GeneralLipModel | None) -> Iterator[None]:
+    """Builds inside use ``model`` instead of the shipped one (the leave-one-speaker-out benchmark trains
+    one per held-out speaker); None changes nothing."""
+    if model is None:
+        yield
+        return
+    _override.append(model)
+    try:
+        yield
+    finally:
+        _override.pop()
+
+
+def current_general() -> GeneralLipModel:
+    """The general model a build adapts: an override, else the shipped one."""
+    return _override[-1] if _override else general_model()
+
+
+# --- training (scripts/train_lipsync.py; the benchmark's leave-one-speaker-out folds) ---------------
+
+
+@dataclass
+class TrainingClip:
+    """One clip of one speaker: its encoder states and normalised lip targets."""
+
+    name: str
+    speaker: str
+    fps: float
+    states: np.ndarray  # (T, DIM) encoder states at 50 Hz
+    targets: np.ndarray  # (n, 2) normalised aperture and width (NaN where untracked)
+    ok: np.ndarray  # (n,) bool
+
+    @property
+    def n(self) -> int:
+        return len(self.targets)
+
+
+N_PCA = 48
+RIDGE = 300.0
+MAX_LAG = 6  # frames a recording's lips may be offset from its sound
+
+
+def shifted(y: np.ndarray, ok: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Targets of frame t taken from frame t + lag (the lips lead the sound by ``lag``), and where valid."""
+    n = len(y)
+    idx = np.arange(n) + lag
+    valid = (idx >= 0) & (idx < n)
+    ys = np.full_like(y, np.nan, dtype=np.float64)
+    oks = np.zeros(n, bool)
+    ys[valid] = y[idx[valid]]
+    oks[valid] = ok[idx[valid]]
+    return ys, oks
+
+
+def best_lag(pred: np.ndarray, y: np.ndarray, ok: np.ndarray, max_lag: int = MAX_LAG) -> int:
+    """The shift of the targets (see ``shifted``) that correlates best with ``pred``."""
+    best, best_r = 0, -np.inf
+    for lag in range(-max_lag, max_lag + 1):
+        ys, oks = shifted(y, ok, lag)
+        if oks.sum() < 10 or np.std(ys[oks]) == 0 or np.std(pred[oks]) == 0:
+            continue
+        r = np.corrcoef(pred[oks], ys[oks])[0, 1]
+        if r > best_r:
+            best, best_r = lag, r
+    return best
+
+
+def fit_general(data: list[TrainingClip], *, n_pca: int = N_PCA, ridge: float = RIDGE,
+                align: bool = True) -> GeneralLipModel:
+    """Ridge regression over every clip of ``data``. With ``align`` each clip's own audio-video offset is
+    estimated from a first fit and removed before the second (recordings differ by several frames; the
+    model should learn the lips' timing, not one recording's)."""
+    allstates = np.concatenate([d.states for d in data])
+    mean, scale = allstates.mean(0), allstates.std(0) + 1e-4
+    z = (allstates - mean) / scale
+    rng = np.random.default_rng(0)
+    sample = z[rng.choice(len(z), size=min(len(z), 20000), replace=False)]
+    _, _, vt = np.linalg.svd(sample - sample.mean(0), full_matrices=False)
+    basis = vt[: min(n_pca, vt.shape[0])]
+    xs = [design(d.states, d.fps, d.n, mean, scale, basis) for d in data]
+    lags = [0] * len(data)
+    for rnd in range(2 if align else 1):
+        rows = [shifted(d.targets, d.ok, lag) for d, lag in zip(data, lags)]
+        x = np.concatenate([xi[ok] for xi, (_, ok) in zip(xs, rows)])
+        y = np.concatenate([yi[ok] for yi, ok in rows])
+        x_mean, x_scale = x.mean(0), x.std(0) + 1e-6
+        xz = (x - x_mean) / x_scale
+        y_mean = y.mean(0)
+        w = np.linalg.solve(xz.T @ xz + ridge * np.eye(xz.shape[1]), xz.T @ (y - y_mean))
+        if rnd == 0 and align:
+            lags = [best_lag(((xi - x_mean) / x_scale @ w)[:, 0], d.targets[:, 0], d.ok)
+                    for xi, d in zip(xs, data)]
+            log.info("clip lags: %s", dict(zip([d.name for d in data], lags)))
+    return GeneralLipModel(mean=mean.astype(np.float32), scale=scale.astype(np.float32),
+                           basis=basis.astype(np.float32), x_mean=x_mean.astype(np.float32),
+                           x_scale=x_scale.astype(np.float32), weights=w.astype(np.float32),
+                           bias=y_mean.astype(np.float32), lag_frames=float(np.median(lags)))
+
+
+# --- the per-Face adaptation (a build step) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdaptParams:
+    pulls: tuple[float, ...] = (np.inf, 10000.0, 3000.0, 1000.0, 300.0)  # ridge toward the general weights
+    pull_margin: float = 0.03  # cross-validated r a refit must gain over the general weights to be used
+    folds: int = 4  # contiguous cross-validation folds on the footage
+    max_lag: int = MAX_LAG
+    lag_cost: float = 0.01  # correlation a frame of lag must win by (short footage: noisy lags stay near 0)
+    max_gain: float = 2.0  # most the predictions are stretched to the footage's own spread
+
+
+@dataclass(frozen=True)
+class FaceLipModel:
+    """The general model adapted to one Face; ``predict`` gives aperture and width in the Face's units."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    basis: np.ndarray
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    weights: np.ndarray  # (D, 2) adapted weights, gain included
+    bias: np.ndarray  # (2,)
+    lag: int  # the prediction for frame t reads the audio of frame t - lag (negative: the lips lead)
+    closed: float  # the Face's aperture at share 0 (5th percentile)
+    span: float  # its 5th..95th percentile range
+    width_mean: float
+    width_std: float
+    cv_r: float = float("nan")  # cross-validated aperture correlation on the footage
+    pull: float = float("inf")  # the chosen pull toward the general weights (inf: the general model as is)
+
+    @property
+    def mouth_lead(self) -> int:
+        """Frames the Face's lips move before its sound (0 when they do not)."""
+        return max(-self.lag, 0)
+
+    @property
+    def future_frames(self) -> int:
+        """Frames of later audio one prediction reads (at up to 30 fps; the streaming look-ahead should
+        cover it, or frames planned before that audio arrives differ from the batch render's)."""
+        return math.ceil((enc.future_s() + max(OFFSETS_S)) * _MAX_FPS) + max(-self.lag, 0) + 1
+
+    @property
+    def past_frames(self) -> int:
+        """Frames of earlier audio one prediction reads (at up to 30 fps)."""
+        return math.ceil((enc.past_s() - min(OFFSETS_S)) * _MAX_FPS) + max(self.lag, 0) + 1
+
+    @property
+    def reach_frames(self) -> int:
+        """Frames of audio either side of a frame that its prediction may read."""
+        return max(self.future_frames, self.past_frames)
+
+    @property
+    def edge_frames(self) -> int:
+        """Frames at each edge of a predicted stretch that may differ from the whole stream's: none, the
+        states of any frame are those of the whole stream given its audio."""
+        return 0
+
+    def predict(self, samples: np.ndarray, sample_rate: int, fps: float, n: int, *, first: int = 0,
+                offset: int = 0) -> np.ndarray:
+        """(n, 2) aperture and mouth width (inter-ocular units) of frames ``first`` .. ``first + n - 1`` of a
+        stream whose 16 kHz audio from sample ``offset`` on is ``samples`` (hold ``reach_frames`` of audio
+        around the frames: audio not held reads as silence)."""
+        if sample_rate != RATE:
+            raise ValueError("FaceLipModel.predict expects 16 kHz audio")
+        if n == 0:
+            return np.zeros((0, 2))
+        # frame t shows the lips of the audio of frame t - lag; before the stream's start, its first frame's
+        src = np.maximum(np.arange(first, first + n) - self.lag, 0)
+        lo, hi = int(src[0]), int(src[-1]) + 1
+        x = frame_design(enc.encoder(), samples, fps, hi - lo, self.mean, self.scale, self.basis, first=lo,
+                         offset=offset)
+        x = (x[src - lo] - self.x_mean) / self.x_scale
+        out = x @ self.weights + self.bias
+        return np.column_stack([self.closed + self.span * out[:, 0],
+                                self.width_mean + self.width_std * out[:, 1]])
+
+    def save(self, path: Path) -> None:
+        np.savez(path, version=np.array(FACE_VERSION),
+                 **{k: np.asarray(getattr(self, k)) for k in self.__dataclass_fields__})
+
+    @classmethod
+    def load(cls, path: Path) -> FaceLipModel:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if int(data["version"]) != FACE_VERSION:
+                    raise BundleError("the Face's lip-sync model is from another engine version; "
+                                      "rebuild the Face",
+                                      error_id="bundle_invalid")
+                fields = {k: data[k] for k in cls.__dataclass_fields__}
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise BundleError(f"the Face's lip-sync model {Path(path).name} is damaged: {exc}",
+                              error_id="bundle_invalid") from exc
+        for k in ("closed", "span", "width_mean", "width_std", "cv_r", "pull"):
+            fields[k] = float(fields[k])
+        fields["lag"] = int(fields["lag"])
+        return cls(**fields)
+
+    @classmethod
+    def fit(cls, samples: np.ndarray, sample_rate: int, tracks: Tracks,
+            general: GeneralLipModel | None = None, params: AdaptParams | None = None) -> FaceLipModel | None:
+        """Adapt ``general`` (default: the shipped one) to the footage's audio and tracked lips; None when the
+        footage has too little tracked speech to learn from."""
+        if sample_rate != RATE:
+            raise ValueError("FaceLipModel.fit expects 16 kHz audio")
+        params = params or AdaptParams()
+        general = general or current_general()
+        n = len(tracks)
+        ok = np.asarray(tracks.present, bool) & np.isfinite(tracks.aperture) & np.isfinite(tracks.mouth_width)
+        if samples is None or ok.sum() < max(2 * tracks.fps, 4 * params.folds):
+            return None
+        ap, wd, stats = normalise_targets(tracks.aperture, tracks.mouth_width, ok)
+        y = np.column_stack([ap, wd])
+        x = general.features(enc.encoder().timeline(samples), tracks.fps, n)
+        g = x @ general.weights + general.bias
+        lag = _choose_lag(g[:, 0], ap, ok, params)
+        ys, oks = shifted(y, ok, lag)  # frame t's lips are frame t + lag's targets
+        pull, cv_r, cv_pred = _choose_pull(x, ys, oks, general, params)
+        weights, bias = _pulled_ridge(x[oks], ys[oks], general, pull)
+        good = oks & np.isfinite(cv_pred)
+        gain = 1.0
+        if good.sum() > 3 and np.std(cv_pred[good]) > 0:
+            gain = float(np.clip(np.std(ys[good, 0]) / np.std(cv_pred[good]), 1.0, params.max_gain))
+        weights = weights * np.array([gain, 1.0])
+        bias = bias.copy()  # stretched about the footage's mean aperture, which stays where it was
+        bias[0] += float(np.mean(ys[oks, 0]) - np.mean(x[oks] @ weights[:, 0] + bias[0]))
+        log.info("lip-sync model adapted: lag %+d frames, pull %g, cross-validated r %.2f, gain %.2f",
+                 lag, pull, cv_r, gain)
+        # fitted: the lips of frame t + lag on the audio of frame t, so frame t reads the audio of t - lag
+        return cls(mean=general.mean, scale=general.scale, basis=general.basis, x_mean=general.x_mean,
+                   x_scale=general.x_scale, weights=weights.astype(np.float32), bias=bias.astype(np.float32),
+                   lag=lag, closed=stats["closed"], span=stats["span"], width_mean=stats["width_mean"],
+                   width_std=stats["width_std"], cv_r=cv_r, pull=pull)
+
+
+def _choose_lag(pred: np.ndarray, y: np.ndarray, ok: np.ndarray, params: AdaptParams) -> int:
+    best, best_score = 0, -np.inf
+    for lag in range(-params.max_lag, params.max_lag + 1):
+        ys, oks = shifted(y, ok, lag)
+        if oks.sum() < 10 or np.std(ys[oks]) == 0 or np.std(pred[oks]) == 0:
+            continue
+        score = np.corrcoef(pred[oks], ys[oks])[0, 1] - params.lag_cost * abs(lag)
+        if score > best_score:
+            best, best_score = lag, score
+    return best
+
+
+def _pulled_ridge(
+    x: np.ndarray, y: np.ndarray, general: GeneralLipModel, pull: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weights minimising |x w + b - y|^2 + pull |w - w_general|^2 (``pull`` inf: the general weights with
+    the bias refit)."""
+    w0 = general.weights.astype(np.float64)
+    if not np.isfinite(pull):
+        return w0, (y - x @ w0).mean(0)
+    xm, ym = x.mean(0), y.mean(0)
+    xc = x - xm
+    resid = (y - ym) - xc @ w0
+    dw = np.linalg.solve(xc.T @ xc + pull * np.eye(x.shape[1]), xc.T @ resid)
+    w = w0 + dw
+    return w, ym - xm @ w
+
+
+def _choose_pull(x: np.ndarray, y: np.ndarray, ok: np.ndarray, general: GeneralLipModel,
+                 params: AdaptParams) -> tuple[float, float, np.ndarray]:
+    """The pull with the best cross-validated aperture correlation on contiguous folds (a refit must beat
+    the general weights, tried first, by ``pull_margin``: on a short clip it mostly fits noise), that
+    correlation and its cross-validated predictions."""
+    n = len(y)
+    fold = np.arange(n) * params.folds // n
+    best: tuple[float, float, np.ndarray | None] = (np.inf, -np.inf, None)
+    for pull in params.pulls:
+        pred = np.full(n, np.nan)
+        for k in range(params.folds):
+            train, test = ok & (fold != k), ok & (fold == k)
+            if train.sum() < 10 or not test.any():
+                continue
+            w, b = _pulled_ridge(x[train], y[train], general, pull)
+            pred[test] = x[test] @ w[:, 0] + b[0]
+        good = ok & np.isfinite(pred)
+        if good.sum() < 10 or np.std(pred[good]) == 0:
+            continue
+        r = float(np.corrcoef(pred[good], y[good, 0])[0, 1])
+        margin = params.pull_margin if np.isfinite(pull) and best[2] is not None else 0.0
+        if r > best[1] + margin:
+            best = (pull, r, pred)
+    return best[0], best[1], best[2] if best[2] is not None else np.full(n, np.nan)

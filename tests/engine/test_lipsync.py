@@ -1,0 +1,121 @@
+"""The speaker-independent lip-sync model: the shipped weights (hash-checked), the per-Face adaptation a
+build makes, and the training code, on real footage and speech."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facecraft import media, models, vision
+from facecraft.engine import lipsync
+from facecraft.errors import BundleError, ModelError
+from facecraft.media.types import Frame
+from tests.engine.fixtures import RANGE, SOURCE
+from tests.utils import testdata_path
+
+
+def test_the_shipped_general_model_loads_and_is_hash_checked(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    model = lipsync.general_model()
+    assert model.weights.shape == (len(lipsync.OFFSETS_S) * model.basis.shape[0], 2)
+    # the registry checks the file's hash before it is read
+    assert models.measure(models.model_path(lipsync.GENERAL_MODEL))[0] == lipsync.general_sha256()
+    folder = tmp_path / "models"
+    shutil.copytree(models.MODELS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    monkeypatch.setattr(models, "MODELS_DIR", folder)
+    monkeypatch.setattr(models, "_verified", {})
+    damaged = folder / models.MODELS[lipsync.GENERAL_MODEL].path
+    data = bytearray(damaged.read_bytes())
+    data[200] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    lipsync.general_model.cache_clear()
+    try:
+        with pytest.raises(ModelError, match="lipsync_general"):
+            lipsync.general_model()
+    finally:
+        lipsync.general_model.cache_clear()
+    # a file trained on other encoder windows is refused with what to do
+    other = tmp_path / "other.npz"
+    lipsync.GeneralLipModel(**{**{k: getattr(model, k) for k in model.__dataclass_fields__},
+                               "layout": np.array([50.0, 10, 10.0, 0.0])}).save(other)
+    with pytest.raises(ModelError, match="retrain"):
+        lipsync.GeneralLipModel.load(other)
+
+
+@pytest.fixture(scope="module")
+def held_out() -> tuple[np.ndarray, np.ndarray, float]:
+    """The 6 s after the test Face's footage: audio and the real tracked aperture."""
+    path = testdata_path(*SOURCE)
+    start, end = RANGE[1], RANGE[1] + 6.0
+    frames = list(media.iter_frames(path, start_s=start, end_s=end))
+    fps = float(media.probe(path).video.fps)
+    h, w = frames[0].image.shape[:2]
+    tracks = vision.track_frames((Frame(i, i / fps, f.image) for i, f in enumerate(frames)), fps=fps,
+                                 width=w, height=h)
+    audio = media.read_audio(path, sample_rate=16000).samples
+    a = int(start * 16000)
+    return audio[a: a + int(len(frames) / fps * 16000)], np.asarray(tracks.aperture), fps
+
+
+def test_a_built_face_carries_its_adapted_model_and_follows_unseen_speech(  # noqa: ANN001
+    renderer, held_out
+) -> None:
+    model = renderer.audio_model
+    assert isinstance(model, lipsync.FaceLipModel)
+    assert abs(model.lag) <= lipsync.MAX_LAG and np.isfinite(model.cv_r)
+    assert renderer.bundle.manifest["engine"]["params"]["lipsync"]["general_sha256"] == lipsync.general_sha256()
+    samples, aperture, fps = held_out
+    pred = renderer.predict_mouth(samples, len(aperture), fps)
+    assert pred.shape == (len(aperture), 2) and np.isfinite(pred).all()
+    ok = np.isfinite(aperture)
+    assert np.corrcoef(pred[ok, 0], aperture[ok])[0, 1] > 0.4
+    # in the Face's own units: between its closed and wide-open lips
+    assert renderer.priors.closed - 0.05 < np.median(pred[:, 0]) < renderer.priors.open
+
+
+def test_the_per_face_file_round_trips_and_a_damaged_one_is_a_clear_error(  # noqa: ANN001
+    renderer, tmp_path: Path
+) -> None:
+    path = tmp_path / lipsync.FILENAME
+    renderer.audio_model.save(path)
+    again = lipsync.FaceLipModel.load(path)
+    assert again.lag == renderer.audio_model.lag and np.allclose(again.weights, renderer.audio_model.weights)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(BundleError, match="damaged"):
+        lipsync.FaceLipModel.load(path)
+
+
+def test_training_learns_a_clip_and_finds_its_offset(renderer) -> None:  # noqa: ANN001
+    """fit_general on real footage (the test Face's own): in-sample fit, and a shift of the lips by three
+    frames is found and undone."""
+    from facecraft.speech.encoder import encoder
+
+    tracks = renderer.tracks
+    samples = media.read_audio(renderer.bundle.path / "voice.wav", sample_rate=16000).samples
+    full = media.read_audio(testdata_path(*SOURCE), sample_rate=16000).samples[: int(RANGE[1] * 16000)]
+    assert samples.size  # the bundle keeps a clean voice clip; training reads the footage's own audio
+    ok = np.asarray(tracks.present) & np.isfinite(tracks.aperture)
+    ap, wd, _ = lipsync.normalise_targets(tracks.aperture, tracks.mouth_width, ok)
+    y = np.column_stack([ap, wd])
+    states = encoder().timeline(full)
+    clip = lipsync.TrainingClip("obama", "obama", tracks.fps, states, y, ok)
+    shifted_y, shifted_ok = lipsync.shifted(y, ok, -3)
+    moved = lipsync.TrainingClip("obama-moved", "obama", tracks.fps, states, shifted_y, shifted_ok)
+    model = lipsync.fit_general([clip], ridge=30.0)
+    pred = model.predict_states(states, tracks.fps, len(tracks))
+    assert np.corrcoef(pred[ok, 0], ap[ok])[0, 1] > 0.6
+    assert lipsync.best_lag(pred[:, 0], moved.targets[:, 0], moved.ok) == 3
+
+
+def test_a_stretch_of_a_stream_predicts_as_the_whole_stream(renderer, held_out) -> None:  # noqa: ANN001
+    """The streaming renderer asks for a few frames at a time with only the audio around them held."""
+    model = renderer.audio_model
+    samples, aperture, fps = held_out
+    whole = model.predict(samples, 16000, fps, len(aperture))
+    f0, n = 61, 17
+    a = max(0, int((f0 - model.past_frames) / fps * 16000))
+    b = int((f0 + n + model.future_frames) / fps * 16000)
+    part = model.predict(samples[a:b], 16000, fps, n, first=f0, offset=a)
+    assert np.allclose(part, whole[f0: f0 + n], atol=1e-4)
