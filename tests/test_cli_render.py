@@ -42,6 +42,27 @@ def test_listen_writes_the_requested_length(bundle_dir: Path, tmp_path: Path) ->
     assert media.probe(out).duration_s == pytest.approx(1.5, abs=0.1)
 
 
+def test_say_and_listen_with_an_emotion(bundle_dir: Path, tmp_path: Path) -> None:
+    """The issue's command line, and listening with an emotion: the tracked output smiles more than neutral."""
+    from facecraft.vision.tracker import FaceTracker
+    from facecraft.vision.types import BLENDSHAPE_INDEX
+
+    out = tmp_path / "sorry.mp4"
+    assert main(["say", str(bundle_dir), '<emotion value="sad"/>I am sorry to hear that.', "--emotion", "content",
+                 "--intensity", "0.6", "-o", str(out), "--no-progress"]) == 0
+    assert 0.8 < media.probe(out).duration_s < 5.0
+
+    def smile(emotion: list[str]) -> float:
+        path = tmp_path / f"listen-{len(emotion)}.mp4"
+        assert main(["listen", str(bundle_dir), "--seconds", "1.2", "-o", str(path), "--no-progress", *emotion]) == 0
+        cols = [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]
+        with FaceTracker(static_image_mode=True, max_faces=1) as tracker:
+            shapes = [tracker.process(f.image)[0].blendshapes[cols].mean() for f in media.iter_frames(path)]
+        return float(sum(shapes) / len(shapes))
+
+    assert smile(["--emotion", "elated", "--intensity", "1"]) > smile([]) + 0.02
+
+
 def test_bad_input_is_a_clear_error(bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["say", str(bundle_dir), "?!", "-o", str(tmp_path / "x.mp4")]) == 2
     assert "error [invalid_input]" in capsys.readouterr().err
@@ -49,3 +70,13 @@ def test_bad_input_is_a_clear_error(bundle_dir: Path, tmp_path: Path, capsys: py
     assert "error [bundle_invalid]" in capsys.readouterr().err
     assert main(["render", str(bundle_dir), "--audio", str(tmp_path / "none.wav"), "-o", str(tmp_path / "z.mp4")]) == 2
     assert "error [invalid_input]" in capsys.readouterr().err
+    for extra, error_id in ((["--emotion", "furious"], "unknown_emotion"),
+                            (["--emotion", "sad", "--intensity", "2"], "invalid_emotion_intensity"),
+                            (["--intensity", "0.5"], "invalid_emotion_intensity")):
+        assert main(["listen", str(bundle_dir), "-o", str(tmp_path / "e.mp4"), *extra]) == 2
+        assert f"error [{error_id}]" in capsys.readouterr().err
+        assert main(["say", str(bundle_dir), "Hi there.", "-o", str(tmp_path / "e.mp4"), *extra]) == 2
+        assert f"error [{error_id}]" in capsys.readouterr().err
+    assert main(["say", str(bundle_dir), 'Hi <emotion value="sad" loudly/>', "-o", str(tmp_path / "e.mp4")]) == 2
+    assert "error [invalid_script]" in capsys.readouterr().err
+    assert not (tmp_path / "e.mp4").exists()

@@ -45,8 +45,10 @@ CONTRACT_ERROR_IDS = frozenset(
     }
 )
 # Ours, for problems API.md gives no id to (they must be listed there): a malformed request, an unknown
-# resource, a consent clip that shows someone else.
-SERVICE_ERROR_IDS = CONTRACT_ERROR_IDS | {"invalid_input", "not_found", "consent_identity_mismatch"}
+# resource, a consent clip that shows someone else, an emotion API.md does not list, an emotion
+# intensity outside 0..1, a malformed script tag.
+SERVICE_ERROR_IDS = CONTRACT_ERROR_IDS | {"invalid_input", "not_found", "consent_identity_mismatch", "unknown_emotion",
+                                          "invalid_emotion_intensity", "invalid_script"}
 
 
 def public_error_id(error_id: str, fallback: str) -> str:

@@ -49,3 +49,60 @@ def test_bad_scripts_get_clear_error_ids(script: str, error_id: str) -> None:
     with pytest.raises(InputError) as err:
         parse_script(script)
     assert err.value.error_id == error_id and err.value.message
+
+
+# --- streamed text (an LLM's tokens) ----------------------------------------------------------------------
+
+
+def _stream(tokens: list[str], **kw: bool) -> list[object]:
+    from facecraft.perform.script import TagStripper
+
+    stripper = TagStripper(**kw)
+    out: list[object] = []
+    for token in tokens:
+        out += stripper.feed(token)
+    return out + stripper.flush()
+
+
+def _joined(items: list[object]) -> list[object]:
+    out: list[object] = []
+    for item in items:
+        if isinstance(item, str) and out and isinstance(out[-1], str):
+            out[-1] += item
+        else:
+            out.append(item)
+    return out
+
+
+def test_tags_split_across_tokens_are_found_and_never_spoken() -> None:
+    text = 'Hello! <emotion value="sad" intensity="0.5"/>I am sorry. <emotion value=\'excited\'>Good news, a < b.'
+    expected = ["Hello! ", Emotion("sad", 0.5), "I am sorry. ", Emotion("excited"), "Good news, a < b."]
+    for size in (1, 2, 3, 5, 8, 100):  # every way of cutting it into tokens
+        tokens = [text[i:i + size] for i in range(0, len(text), size)]
+        assert _joined(_stream(tokens)) == expected, size
+
+
+def test_text_that_only_looks_like_a_tag_is_released() -> None:
+    assert _joined(_stream(["I feel <emo", "tional> today, <b>bold</b> < 3"])) == [
+        "I feel <emotional> today, <b>bold</b> < 3"]
+    # a possible tag is held back only until the token that settles it
+    from facecraft.perform.script import TagStripper
+
+    stripper = TagStripper()
+    assert stripper.feed("Hi <em") == ["Hi "]
+    assert stripper.feed("phasis") == ["<emphasis"]
+
+
+def test_bad_streamed_tags_are_dropped_or_raised_with_the_script_error_ids() -> None:
+    from facecraft.perform.script import strip_tags
+
+    tokens = ['A <emotion value="furious"/>b <emotion value="sad" intensity="9"/>c <emotion value="sad" loudly/>d',
+              " e <emoti"]
+    assert _joined(_stream(tokens)) == ["A b c d e "]
+    assert strip_tags('<emotion value="elated"/>Yes! <emotion value="nope"/>No.') == "Yes! No."
+    for bad, error_id in (('<emotion value="furious"/>', "unknown_emotion"),
+                          ('<emotion value="sad" intensity="1.5"/>', "invalid_emotion_intensity"),
+                          ('<emotion value="sad" loudly/>', "invalid_script"), ("x <emotion value=", "invalid_script")):
+        with pytest.raises(InputError) as err:
+            _stream([bad], strict=True)
+        assert err.value.error_id == error_id, bad

@@ -84,6 +84,18 @@ def test_script_and_audio_url_together_refused(server: LiveServer, keys) -> None
             "/v2/videos", json={"replica_id": "rabc", "script": '<emotion value="furious"/> Hi.'}
         )
         assert resp.status_code == 400 and "furious" in resp.json()["error"]
+        # the per-request default emotion (ours) is checked like a tag
+        for extra, error_id in (({"emotion": "furious"}, "unknown_emotion"),
+                                ({"emotion": "sad", "emotion_intensity": 1.5}, "invalid_emotion_intensity"),
+                                ({"emotion": "sad", "emotion_intensity": -0.1}, "invalid_emotion_intensity"),
+                                ({"emotion_intensity": 0.5}, "invalid_emotion_intensity")):
+            resp = client.post("/v2/videos", json={"replica_id": "rabc", "script": "Hi.", **extra})
+            assert resp.status_code == 400 and resp.json()["error_id"] == error_id, (extra, resp.text)
+        resp = client.post("/v2/videos", json={"replica_id": "rabc", "script": "Hi.", "emotion": ["sad"]})
+        assert resp.status_code == 400 and resp.json()["error_id"] == "invalid_input", resp.text
+        resp = client.post("/v2/videos", json={"replica_id": "rabc", "script": "Hi.", "emotion": "Sad",
+                                               "emotion_intensity": 0.4})
+        assert resp.status_code == 400 and "rabc" in resp.json()["error"]  # a good emotion: the next check speaks
         resp = client.post(
             "/v2/videos", json={"replica_id": "rabc", "script": "Hi.", "transparent_background": True}
         )

@@ -196,8 +196,9 @@ def test_videos_from_audio_upload_and_audio_url(built: dict, receiver: Receiver)
         client.post("/v2/videos", json={"face_id": face_id, "audio_url": f"{receiver.url}/page"})
     )
     assert wrong_type["error_id"] == "audio_file_type", wrong_type
-    video = wait(
-        client.post("/v2/videos", json={"face_id": face_id, "audio_url": f"{receiver.url}/speech.wav"})
+    video = wait(  # with a default emotion (ours): the face shows it over the whole audio
+        client.post("/v2/videos", json={"face_id": face_id, "audio_url": f"{receiver.url}/speech.wav",
+                                        "emotion": "content", "emotion_intensity": 0.6})
     )
     assert video["status"] == "ready", video
     assert video["data"] == {"audio_url": f"{receiver.url}/speech.wav"}

@@ -1,6 +1,6 @@
 """The portal's Stock tab: a stock Face installed with ``facecraft stock add`` is what a new user sees
-first, its card and page offer "Make a video", the studio opens on it; a photo's voice is chosen from
-the server's stock voices."""
+first, its card and page offer "Make a video", the studio opens on it and previews an emotion (a short
+real render); a photo's voice is chosen from the server's stock voices."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ def stock_portal(portal: Portal, tmp_path_factory: pytest.TempPathFactory) -> Po
     build_stock_faces(stock, keys=["grace-hopper"])
     assert main(["stock", "add", str(stock), "--data-dir", str(portal.data_dir)]) == 0
     return portal
+
+
+RENDER_TIMEOUT_MS = 5 * 60_000
 
 
 def test_stock_tab_make_a_video_and_voice_choice(stock_portal: Portal, page: Page,
@@ -56,6 +59,20 @@ def test_stock_tab_make_a_video_and_voice_choice(stock_portal: Portal, page: Pag
     page.get_by_role("heading", name="Video studio").wait_for()
     face_id = page.url.rsplit("face=", 1)[1]
     page.wait_for_function(f"document.getElementById('studio-face').value === '{face_id}'")
+    # The emotion picker: an intensity, a tag that carries it, and a short preview that is a real render.
+    page.get_by_label("Emotion", exact=True).select_option("sad")
+    page.get_by_label("Intensity").fill("0.6")
+    assert page.locator("#intensity-value").inner_text() == "0.6"
+    page.get_by_label("Script", exact=True).fill("I am sorry to hear that.")
+    page.get_by_role("button", name="Insert emotion tag").click()
+    assert page.get_by_label("Script", exact=True).input_value() == \
+        'I am sorry to hear that.<emotion value="sad" intensity="0.6"/> '
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_function("(document.getElementById('preview-video') || {}).readyState >= 1",
+                           timeout=RENDER_TIMEOUT_MS)
+    duration = page.evaluate("document.getElementById('preview-video').duration")
+    assert 0.5 < duration < 6.0, duration  # short: the script's first sentence
+    shot("studio-preview")
     # A photo Face: the voice is a list of the server's stock voices.
     page.goto(stock_portal.base_url + "/#/create")
     page.get_by_label("a photo").check()

@@ -18,10 +18,32 @@ def _size(value: str) -> tuple[int, int]:
     return w, h
 
 
+_EMOTION_HELP = ("emotion shown (and, for text, spoken) from the start: neutral, angry, excited, elated, content, "
+                 "sad, dejected, scared, contempt, disgusted, surprised (script tags take over from where they stand)")
+
+
+def _add_emotion(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--emotion", default=None, metavar="NAME", help=_EMOTION_HELP)
+    p.add_argument("--intensity", type=float, default=None, help="how strongly, 0..1 (default 1; needs --emotion)")
+
+
+def _emotion(args: argparse.Namespace):  # noqa: ANN202 - engine types load late
+    """The --emotion/--intensity pair (None: neutral); InputError with the API's error ids."""
+    if args.emotion is None:
+        if args.intensity is not None:
+            raise InputError("--intensity needs --emotion", error_id="invalid_emotion_intensity")
+        return None
+    from facecraft.engine.cues import Emotion
+
+    return Emotion(args.emotion.strip().lower(), 1.0 if args.intensity is None else args.intensity)
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     """Add ``say``, ``render`` and ``listen`` to the top-level parser."""
     s = sub.add_parser("say", help='the Face says a text in its own voice (<emotion value="sad"/> tags allowed)',
-                       **example('facecraft say faces/r1234abcd "Hello there." -o hello.mp4'))
+                       **example('facecraft say faces/r1234abcd "Hello there." -o hello.mp4\n'
+                               '  facecraft say faces/r1234abcd \'<emotion value="sad"/>I am sorry to hear that.\' '
+                               '--emotion content --intensity 0.6 -o out.mp4'))
     s.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
     s.add_argument("text", nargs="?", help="what to say (or --text-file)")
     s.add_argument("--text-file", help="read what to say from this file (long scripts)")
@@ -29,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     s.add_argument("--size", type=_size, help="output WxH (default: the footage size)")
     s.add_argument("--no-adapt", action="store_true", help="keep the TTS voice as it is")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_emotion(s)
     s.set_defaults(handler=say)
 
     r = sub.add_parser("render", help="the Face speaks an audio file, lip-synced",
@@ -39,15 +62,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     r.add_argument("-o", "--out", required=True, help="output mp4")
     r.add_argument("--size", type=_size, help="output WxH (default: the footage size)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_emotion(r)
     r.set_defaults(handler=render)
 
     li = sub.add_parser("listen", help="the Face listens (idle motion) for some seconds",
-                        **example("facecraft listen faces/r1234abcd --seconds 10 -o idle.mp4"))
+                        **example("facecraft listen faces/r1234abcd --seconds 10 -o idle.mp4\n"
+                                "  facecraft listen faces/r1234abcd --emotion content --intensity 0.5 -o nod.mp4"))
     li.add_argument("bundle", metavar="BUNDLE", help="Face bundle directory")
     li.add_argument("--seconds", type=float, default=10.0, help="length (default 10)")
     li.add_argument("-o", "--out", required=True, help="output mp4")
     li.add_argument("--size", type=_size, help="output WxH (default: the footage size)")
     li.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_emotion(li)
     li.set_defaults(handler=listen)
 
 
@@ -69,9 +95,11 @@ def say(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read {args.text_file}: {exc}") from exc
     check_text(args.text)
+    emotion = _emotion(args)
     renderer = _renderer(args)
     with PercentBar("say", enabled=not args.no_progress) as update:
-        out = render_text(renderer, args.text, out_path=args.out, adapt_voice=not args.no_adapt, progress=update)
+        out = render_text(renderer, args.text, out_path=args.out, adapt_voice=not args.no_adapt, progress=update,
+                          emotion=emotion)
     print(out)
     return 0
 
@@ -83,11 +111,12 @@ def render(args: argparse.Namespace) -> int:
 
     if not Path(args.audio).is_file():
         raise InputError(f"audio file not found: {args.audio}")
+    emotion = _emotion(args)
     renderer = _renderer(args)
     audio = media.read_audio(args.audio, sample_rate=RATE, mono=True)
     with PercentBar("render", enabled=not args.no_progress) as update:
         out = render_speech(renderer, audio.samples, audio.sample_rate, text=args.text, out_path=args.out,
-                            progress=update)
+                            progress=update, emotion=emotion)
     print(out)
     return 0
 
@@ -95,8 +124,9 @@ def render(args: argparse.Namespace) -> int:
 def listen(args: argparse.Namespace) -> int:
     from facecraft.perform import render_listening
 
+    emotion = _emotion(args)
     renderer = _renderer(args)
     with PercentBar("listen", enabled=not args.no_progress) as update:
-        out = render_listening(renderer, args.seconds, out_path=args.out, progress=update)
+        out = render_listening(renderer, args.seconds, out_path=args.out, progress=update, emotion=emotion)
     print(out)
     return 0

@@ -39,6 +39,7 @@ class EngineConfig:
     w_join_shape: float = 1.0
     w_join_pixels: float = 0.2
     jump_penalty: float = 0.03
+    w_emotion: float = 0.05  # a patch whose own footage does not show the wanted emotion (at intensity 1)
     # motion
     seed: int = 7
     good_jump: float = 1.5  # jump costs (units of a normal frame step) that look continuous
@@ -53,6 +54,7 @@ class EngineConfig:
     own_listening_mouth_share: float = 0.5  # listening footage keeps its own mouth where this share of it is closed
     mouth_fade: int = 3  # frames a switch between a composed mouth and the footage's own is blended over
     min_state_s: float = 2.0  # less footage of a state than this: the other state's footage stands in for it
+    emotion_walk: float = 1.0  # jump-cost bonus of footage that shows the wanted emotion (at intensity 1)
     # compose
     mask_grow: float = 0.06  # share the lower-face polygon grows beyond the jaw line
     feather: float = 0.035  # feather width as a share of the patch width

@@ -12,7 +12,8 @@ few frames (a one-frame pause between words would force another jump at once). A
 waits (up to ``switch_wait_s``) for footage of the wanted state whose head pose is close to the
 current one. A state with less than ``min_state_s`` of footage would show as a rocking loop; the
 other state's footage stands in for it (the renderer then closes the mouth of speaking footage
-shown while listening).
+shown while listening). A preference per footage frame (how clearly it shows the wanted emotion, see
+``engine.emotion.footage_affinity``) makes joins into such footage cheaper and entries likelier.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class MotionWalker:
         enough = [c >= max(1.0, config.min_state_s * graph.fps) for c in counts]
         self.has_state = enough if any(enough) else [c > 0 for c in counts]
         self.switch_wait = max(1, int(round(config.switch_wait_s * graph.fps)))
+        self.prefer: np.ndarray | None = None  # (N,) 0..1 preference per footage frame, for the next step
 
     def _close_pose(self, after: int, target: int) -> bool:
         """Whether jumping to ``target`` instead of showing ``after`` keeps the head within ``max_jump_deg``."""
@@ -89,7 +91,11 @@ class MotionWalker:
             return int(pool[self.rng.integers(len(pool))]), 0.0
         gap = self._pose_gap(after, pool)
         close = np.flatnonzero(gap <= self.config.max_jump_deg)
-        k = int(close[self.rng.integers(len(close))]) if close.size else int(np.argmin(gap))
+        if close.size and self.prefer is not None:  # likelier where the footage shows the wanted emotion
+            w = (0.2 + self.prefer[pool[close]]) ** 2
+            k = int(close[self.rng.choice(len(close), p=w / w.sum())])
+        else:
+            k = int(close[self.rng.integers(len(close))]) if close.size else int(np.argmin(gap))
         return int(pool[k]), float(gap[k])
 
     def _usable(self, index: int, state: int | None = None) -> bool:
@@ -111,6 +117,8 @@ class MotionWalker:
         fresh = (self.t - self.last_seen[j]) > self.recent
         if fresh.any():
             j, c = j[fresh], c[fresh]
+        if self.prefer is not None:
+            c = c - self.config.emotion_walk * self.prefer[j]
         return j, c, bool(fresh.any())
 
     def _jump(self, target: int) -> None:
@@ -124,8 +132,10 @@ class MotionWalker:
         self.direction = 1
         self.reversals = 0
 
-    def step(self, speaking: bool) -> MotionStep:
-        """Advance one output frame; ``speaking`` is the wanted state."""
+    def step(self, speaking: bool, prefer: np.ndarray | None = None) -> MotionStep:
+        """Advance one output frame; ``speaking`` is the wanted state, ``prefer`` (N,) 0..1 the footage to
+        prefer (None: no preference)."""
+        self.prefer = prefer
         s = 1 if speaking else 0
         if not self.has_state[s]:
             s = 1 - s

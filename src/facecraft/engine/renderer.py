@@ -21,6 +21,8 @@ from facecraft.engine import lipsync, motion_graph, mouthdb
 from facecraft.engine.audio_model import AudioMouthModel
 from facecraft.engine.compose import BaseGeometry, Compositor
 from facecraft.engine.config import EngineConfig
+from facecraft.engine.emotion import Expression, footage_affinity
+from facecraft.engine.expression import ExpressionRenderer
 from facecraft.engine.footage import FootageReader
 from facecraft.engine.motion import MotionStep
 from facecraft.engine.select import MouthSelector
@@ -81,6 +83,11 @@ class Renderer:
         self.priors = _priors(self.db)
         self.selector = MouthSelector(self.db, self.config, closed_aperture=self.priors.closed)
         self.compositor = Compositor(self.db, self.config)
+        self.expressions = ExpressionRenderer(self.tracks)
+        # (len(EMOTIONS), N) how clearly each footage frame shows each emotion: the walk and the mouth
+        # selection prefer footage that already shows the one wanted
+        self.emotion_affinity = footage_affinity(self.tracks.blendshapes)
+        self.selector.emotion_affinity = self.emotion_affinity[:, self.db.src_index]
         self.listening_mouth_rests = _listening_mouth_rests(self.graph, self.tracks, self.priors, self.config)
         # the speaker-independent model adapted to this Face, mixed with the Face's own log-mel model by the
         # share chosen at build time; a Face without one (no usable speech in its footage) keeps its own
@@ -181,14 +188,20 @@ class Renderer:
         return self.compositor.footage_geometry(index, self.tracks.landmarks[index])
 
     def render(
-        self, step: MotionStep, mouth: int | None, aperture: float | None = None, opacity: float = 1.0
+        self, step: MotionStep, mouth: int | None, aperture: float | None = None, opacity: float = 1.0,
+        expression: Expression | None = None,
     ) -> np.ndarray:
-        """The output frame for one plan: footage frame, mouth patch, the aperture the timeline wants, and
-        how opaque the patch is over the frame's own mouth."""
+        """The output frame for one plan: footage frame, mouth patch, the aperture the timeline wants, how
+        opaque the patch is over the frame's own mouth, and the expression shown (``engine.expression``)."""
         image = self.base_image(step)
         geo = self.geometry(step.index) if mouth is not None and opacity > 0 else None
         if geo is not None and mouth is not None:
             image = self.compositor.compose(image, mouth, geo, aperture, opacity)
+        if expression is not None and not expression.neutral:
+            source = int(self.db.src_index[mouth]) if geo is not None and mouth is not None and opacity >= 0.5 \
+                else step.index
+            image = self.expressions.apply(image, self.tracks.landmarks[step.index], expression, fps=self.fps,
+                                           footage=step.index, mouth_footage=source)
         return self.finish(image)
 
     def finish(self, image: np.ndarray, *, keep_size: bool = False) -> np.ndarray:

@@ -43,6 +43,8 @@ class MouthSelector:
         self.lip_centre = db.points[:, lip_points()].astype(np.float64).mean(1) / float(db.canon[0, 0])
         design = self._centre_design(np.nan_to_num(self.pose), self.feat[:, 0], self.feat[:, 1])
         self.centre_coef = np.linalg.lstsq(design, self.lip_centre, rcond=None)[0]
+        # (len(EMOTIONS), M) how clearly each patch's footage shows each emotion (engine.emotion), when set
+        self.emotion_affinity: np.ndarray | None = None
 
     @staticmethod
     def _centre_design(pose: np.ndarray, aperture: np.ndarray, width: np.ndarray) -> np.ndarray:
@@ -68,6 +70,10 @@ class MouthSelector:
                 design = self._centre_design(base_pose, tl.aperture[frames], tl.width[frames])
                 want = design @ self.centre_coef
                 cost += c.w_lip_position * _sqdist(want, self.lip_centre)
+        if self.emotion_affinity is not None and tl.emotion is not None and tl.intensity is not None:
+            # patches whose footage already shows the emotion, where the lip shape allows
+            k = tl.intensity[frames][:, None] * c.w_emotion
+            cost += k * (1.0 - self.emotion_affinity[tl.emotion[frames]])
         return cost
 
     def _join(self, prev: np.ndarray, cand: np.ndarray) -> np.ndarray:

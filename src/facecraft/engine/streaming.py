@@ -43,6 +43,7 @@ import numpy as np
 from facecraft.audio import RATE, resample
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.cues import EMOTIONS, NEUTRAL, Emotion
+from facecraft.engine.emotion import ExpressionSmoother
 from facecraft.engine.lipsync import BlendedMouthModel, FaceLipModel
 from facecraft.engine.motion import MotionStep, MotionWalker
 from facecraft.engine.renderer import FaceData, Renderer
@@ -124,6 +125,7 @@ class StreamingRenderer:
         self._last_aperture = float(self._rest.aperture[0])
         self._drawn: tuple[int | None, float] | None = None  # patch drawn last, its opacity (None: no frame)
         self._closing: list[float] = []  # target apertures of the frames closing the mouth after a barge-in
+        self._expression = ExpressionSmoother(self.fps)  # the emotion shown, with its onset and release
         m = self.renderer.audio_model
         lead = max(self.config.model_lead_frames, 0)
         self._model_frames = 0 if m is None else m.reach_frames + lead
@@ -281,9 +283,10 @@ class StreamingRenderer:
             self._last_mouth = mouth
             self._last_aperture = plan.aperture
             drawn, opacity = self._drawn = self._fade(mouth)
+            expression = self._expression.step(plan.emotion, speaking=plan.speaking)
             prefetch = self._utt.prefetch if self._utt is not None else None
         with self._draw_lock:
-            image = self.renderer.render(plan.step, drawn, plan.aperture, opacity)
+            image = self.renderer.render(plan.step, drawn, plan.aperture, opacity, expression)
         if prefetch is not None:  # an utterance's speech states are encoded once its first frame is out
             prefetch.release()
         return StreamFrame(image=image, index=index, fps=self.fps, speaking=plan.speaking, emotion=plan.emotion,
@@ -310,8 +313,14 @@ class StreamingRenderer:
             return replace(plan, emotion=utt.timeline.emotion_at(k))
         return self._listening_plan()
 
+    def _prefer(self, emotion: Emotion) -> np.ndarray | None:
+        """The footage the walk should prefer for ``emotion`` (None: no preference)."""
+        if emotion.name == "neutral" or emotion.intensity <= 0:
+            return None
+        return self.renderer.emotion_affinity[emotion.index] * emotion.intensity
+
     def _listening_plan(self) -> _Planned:
-        step = self.walker.step(False)
+        step = self.walker.step(False, self._prefer(self._emotion))
         mouth: int | None
         if self._closing:
             aperture = self._closing.pop(0)
@@ -397,7 +406,8 @@ class StreamingRenderer:
             if end == available and not utt.timeline.ended:
                 utt.chunk = None
             o = b0 - tl.start
-            steps = [self.walker.step(bool(tl.speaking[o + f])) for f in range(b1 - b0)]
+            steps = [self.walker.step(bool(tl.speaking[o + f]), self._prefer(_emotion(tl, o + f)))
+                     for f in range(b1 - b0)]
             pose = self.renderer.tracks.pose
             base_pose = np.stack([pose[steps[min(f, b1 - b0 - 1)].index] for f in range(end - b0)])
             costs = self.renderer.selector.target_costs(tl, slice(o, o + end - b0), base_pose)

@@ -2,18 +2,21 @@
 
 It exists for evaluation (``bench/fidelity.py``: a Face re-voices held-out footage of its own
 speaker) and for re-voicing footage. The mouths are chosen as in a speech render (the same
-timeline and selector), over the video's own frames instead of the motion graph's.
+timeline and selector), over the video's own frames instead of the motion graph's. An emotion shows
+on the face as in a speech render; the head keeps the video's own motion.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from facecraft.audio import RATE
+from facecraft.engine.cues import Emotion
+from facecraft.engine.emotion import ExpressionSmoother
 from facecraft.engine.renderer import FaceData, Renderer
 from facecraft.errors import FacecraftError, InputError, RenderError
 from facecraft.media.types import Audio, Frame
@@ -42,13 +45,18 @@ def select_dub_mouths(
     *,
     alignment: Alignment | None = None,
     text: str | None = None,
+    emotion: Emotion | None = None,
 ) -> DubPlan:
-    """Mouth-database entry per frame of a tracked video for the audio, chosen as in a speech render."""
+    """Mouth-database entry per frame of a tracked video for the audio, chosen as in a speech render
+    (with ``emotion``, patches that show it are preferred where the lip shapes allow)."""
     x16 = prepare_audio(samples, sample_rate)
     n = len(tracks)
     cfg = renderer.config
     phones, trusted = audio_phones(x16, alignment, text)
     tl = renderer.timeline(x16, n, phones, trust_phones=trusted, fps=tracks.fps)
+    if emotion is not None:
+        tl.emotion = np.full(n, emotion.index, dtype=np.uint8)
+        tl.intensity = np.full(n, float(emotion.intensity))
     pose = np.nan_to_num(np.asarray(tracks.pose, dtype=np.float64))
     chosen: list[int] = []
     for b0 in range(0, n, cfg.block):
@@ -65,14 +73,18 @@ def dub_frames(
     frames: Iterable[np.ndarray],
     tracks: Tracks,
     plan: DubPlan,
+    *,
+    emotion: Emotion | None = None,
 ) -> Iterator[np.ndarray]:
-    """Re-voice ``frames`` (tracked by ``tracks``, same count and order): their motion, the planned mouths.
+    """Re-voice ``frames`` (tracked by ``tracks``, same count and order): their motion, the planned mouths,
+    and ``emotion`` on the face (None: as filmed).
 
     ``plan`` usually comes from :func:`select_dub_mouths`; the benchmark also passes random or fixed
     mouths, without target apertures, as baselines.
     """
     present = np.asarray(tracks.present, dtype=bool)
     mouths, targets = plan.mouths, plan.aperture
+    smoother = ExpressionSmoother(tracks.fps) if emotion is not None and emotion.name != "neutral" else None
     for i, image in enumerate(frames):
         if i >= len(tracks):
             break
@@ -80,6 +92,12 @@ def dub_frames(
             geo = renderer.compositor.geometry(tracks.landmarks[i])
             aperture = float(targets[i]) if targets is not None and i < len(targets) else None
             image = renderer.compositor.compose(image, mouths[i], geo, aperture)
+        if smoother is not None and emotion is not None and present[i]:
+            shown = smoother.step(emotion, speaking=True)
+            shown = replace(shown, head=np.zeros_like(shown.head))  # the video's own head motion stays
+            source = int(renderer.db.src_index[mouths[i]]) if i < len(mouths) and mouths[i] >= 0 else None
+            image = renderer.expressions.apply(image, tracks.landmarks[i], shown, fps=tracks.fps,
+                                               mouth_footage=source)
         yield renderer.finish(image, keep_size=True)
 
 
@@ -94,8 +112,10 @@ def render_dub(
     end_s: float | None = None,
     text: str | None = None,
     size: tuple[int, int] | None = None,
+    emotion: Emotion | None = None,
 ) -> Path:
-    """Dub mode: ``video_path``'s frames in ``[start_s, end_s)`` with mouths from the Face for the audio.
+    """Dub mode: ``video_path``'s frames in ``[start_s, end_s)`` with mouths from the Face for the audio,
+    showing ``emotion`` (None: the video's own expression).
 
     Without ``samples`` the video's own audio over the same range is used (self-reconstruction).
     """
@@ -114,8 +134,8 @@ def render_dub(
         a = int(round(start_s * RATE))
         b = a + int(round(len(frames) / fps * RATE))
         samples, sample_rate = audio.samples[a:b], RATE
-    plan = select_dub_mouths(renderer, tracks, samples, sample_rate, text=text)
-    out = dub_frames(renderer, frames, tracks, plan)
+    plan = select_dub_mouths(renderer, tracks, samples, sample_rate, text=text, emotion=emotion)
+    out = dub_frames(renderer, frames, tracks, plan, emotion=emotion)
     return _encode(out, Path(out_path), fps, Audio(np.asarray(samples, dtype=np.float32), int(sample_rate)))
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from facecraft.audio import RATE
+from facecraft.engine.cues import Emotion
 from facecraft.engine.renderer import FaceData, Renderer
 from facecraft.engine.streaming import StreamingRenderer
 from facecraft.errors import FacecraftError, InputError, RenderError
@@ -114,10 +115,11 @@ def render_text(
     adapt_voice: bool = True,
     size: tuple[int, int] | None = None,
     progress: Progress | None = None,
+    emotion: Emotion | None = None,
 ) -> Path:
     """The Face says ``text`` (a script: emotion tags allowed), synthesised sentence by sentence. Without
     ``tts``, in the Face's own voice: the stock voice a photo Face was built with, as it is, or the default
-    voice adapted toward a video Face's speaker."""
+    voice adapted toward a video Face's speaker. ``emotion`` holds until the script's first tag."""
     from facecraft.speech.tts import TTSBackend
 
     script = check_text(text)
@@ -139,7 +141,8 @@ def render_text(
         if progress:
             progress(min(0.99, said / total))
 
-    path = render_pieces(renderer, text_pieces(script, backend, voice=voice), out_path=out_path, progress=report)
+    pieces = text_pieces(script, backend, voice=voice, emotion=emotion)
+    path = render_pieces(renderer, pieces, out_path=out_path, progress=report)
     if progress:
         progress(1.0)
     return path
@@ -155,10 +158,11 @@ def render_speech(
     out_path: str | Path,
     size: tuple[int, int] | None = None,
     progress: Progress | None = None,
+    emotion: Emotion | None = None,
 ) -> Path:
-    """Render the Face saying ``samples`` to an mp4 (H.264 + AAC, footage fps)."""
+    """Render the Face saying ``samples`` to an mp4 (H.264 + AAC, footage fps), showing ``emotion``."""
     renderer = renderer_for(face, size)
-    pieces = audio_pieces(samples, sample_rate, alignment=alignment, text=text)
+    pieces = audio_pieces(samples, sample_rate, alignment=alignment, text=text, emotion=emotion)
     first = next(pieces)  # validates the input before a file is created
     total = max(1, int(round(first.samples.size / first.sample_rate * renderer.fps)))
 
@@ -200,14 +204,18 @@ def render_listening(
     out_path: str | Path,
     size: tuple[int, int] | None = None,
     progress: Progress | None = None,
+    emotion: Emotion | None = None,
 ) -> Path:
-    """The Face listening for ``seconds`` (its own footage's motion, no speech), with a silent track."""
+    """The Face listening for ``seconds`` (its own footage's motion, no speech), with a silent track,
+    showing ``emotion`` (face and head style)."""
     from facecraft.media import VideoWriter
 
     if not (seconds > 0) or seconds > MAX_LISTEN_S:
         raise InputError(f"seconds must be in (0, {MAX_LISTEN_S:g}], got {seconds}")
     renderer = renderer_for(face, size)
     stream = StreamingRenderer(renderer)
+    if emotion is not None:
+        stream.set_emotion(emotion)
     n = max(1, int(round(seconds * renderer.fps)))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,13 @@
 API.md lets a video script carry ``<emotion value="X"/>`` tags that switch emotion from that point;
 an optional ``intensity="0..1"`` sets how strongly (1 when absent). Tags are validated here and
 never reach TTS as words. A script splits into ``Segment``s: the text between two tags and the
-emotion it is spoken with.
+emotion it is spoken with. Streamed text (an LLM's answer, token by token) goes through
+``TagStripper`` instead, which finds the same tags as they arrive.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -15,7 +17,9 @@ from facecraft.engine.cues import Emotion
 from facecraft.errors import InputError
 from facecraft.speech.text import has_speakable
 
-__all__ = ["Cue", "Script", "Segment", "parse_script", "MAX_SCRIPT_CHARS"]
+__all__ = ["Cue", "Script", "Segment", "parse_script", "MAX_SCRIPT_CHARS", "TagStripper", "strip_tags"]
+
+log = logging.getLogger(__name__)
 
 MAX_SCRIPT_CHARS = 20_000
 _TAG = re.compile(r"<\s*(/?)\s*emotion\b([^<>]*?)/?\s*>", re.IGNORECASE)
@@ -131,3 +135,105 @@ def _emotion(body: str, tag: str) -> Emotion:
             raise InputError(f"emotion intensity {attrs['intensity']!r} is not a number",
                              error_id="invalid_emotion_intensity") from None
     return Emotion(attrs["value"].strip().lower(), intensity)
+
+
+_OPENERS = ("<emotion", "</emotion")
+MAX_TAG_CHARS = 200  # a tag longer than this is not one: the text is released as words
+
+
+class TagStripper:
+    """Emotion tags out of streamed text (an LLM's tokens), as they come: a tag may be split over tokens.
+
+    ``feed(token)`` returns what is certain so far, in order: text to speak or show, and an ``Emotion``
+    where a tag was. Text that may still be the start of a tag (``"<emo"``) is held back until the next
+    token settles it; ``flush()`` at the end of the stream releases what is left. A model's stream is not
+    a user's script: an unknown emotion, a bad intensity or a malformed tag is dropped (and logged)
+    rather than raised, so the conversation goes on; ``strict=True`` raises the script's error ids
+    instead. Other angle brackets (``a < b``, ``<https://...>``) are words.
+    """
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        self._held = ""
+
+    def feed(self, token: str) -> list[str | Emotion]:
+        self._held += token
+        out: list[str | Emotion] = []
+        while self._held:
+            start = self._held.find("<")
+            if start < 0:
+                out.append(self._held)
+                self._held = ""
+                break
+            if start:
+                out.append(self._held[:start])
+                self._held = self._held[start:]
+            head = self._held.lower().replace(" ", "")
+            if not any(o.startswith(head[:len(o)]) for o in _OPENERS):  # "<b", "< 3": not a tag
+                out.append("<")
+                self._held = self._held[1:]
+                continue
+            end = self._held.find(">")
+            if end < 0:
+                if len(self._held) > MAX_TAG_CHARS:
+                    out.append(self._held)
+                    self._held = ""
+                break  # wait for the rest of the tag
+            tag, self._held = self._held[:end + 1], self._held[end + 1:]
+            found = self._tag(tag)
+            if found is not None:
+                out.append(found)
+        return _merge(out)
+
+    def flush(self) -> list[str | Emotion]:
+        """The end of the stream: text held back as a possible tag is released (an unfinished tag is
+        dropped, or raised with ``strict``)."""
+        held, self._held = self._held, ""
+        head = held.lower().replace(" ", "")
+        if not held:
+            return []
+        if _STRAY.match(held) or (len(head) > 1 and any(o.startswith(head) for o in _OPENERS)):
+            self._bad(InputError(f"unfinished emotion tag {held[:40]!r}", error_id="invalid_script"))
+            return []
+        return [held]
+
+    def _tag(self, tag: str) -> Emotion | str | None:
+        """The emotion of a complete tag, None for one to drop, the text itself when it is no tag."""
+        match = _TAG.fullmatch(tag)
+        if match is None:
+            if _STRAY.match(tag):
+                self._bad(InputError(f"malformed emotion tag {tag!r}", error_id="invalid_script"))
+                return None
+            return tag  # "<emotional>" or the like: words
+        if match.group(1):  # </emotion>: the emotion goes on
+            return None
+        try:
+            return _emotion(match.group(2), tag)
+        except InputError as exc:
+            self._bad(exc)
+            return None
+
+    def _bad(self, exc: InputError) -> None:
+        if self.strict:
+            raise exc
+        log.warning("emotion tag dropped from streamed text: %s", exc.message)
+
+
+def _merge(items: list[str | Emotion]) -> list[str | Emotion]:
+    """Adjacent texts joined, empty ones left out."""
+    out: list[str | Emotion] = []
+    for item in items:
+        if isinstance(item, str):
+            if not item:
+                continue
+            if out and isinstance(out[-1], str):
+                out[-1] = out[-1] + item
+                continue
+        out.append(item)
+    return out
+
+
+def strip_tags(text: str) -> str:
+    """``text`` without its emotion tags (captions, transcripts): never raises."""
+    stripper = TagStripper()
+    return "".join(x for x in stripper.feed(text) + stripper.flush() if isinstance(x, str))

@@ -4,8 +4,9 @@ A ``Piece`` is what the renderer's ``push_audio`` takes: samples, their phones o
 clock, whether to trust the phones, and the emotion cue it starts with. Text is synthesised sentence
 by sentence (``speech.tts``), and each sentence is moved toward the Face's voice with one mapping
 measured on the first seconds (``speech.voice.plan_voice``), so that a script of any length costs
-time, not memory. Audio without phones is forced-aligned to its transcript or, without one,
-recognised.
+time, not memory. Each sentence is spoken with the prosody of the emotion it is in (``speech.prosody``:
+rate and liveliness at synthesis, pitch, range and energy folded into the voice mapping). Audio
+without phones is forced-aligned to its transcript or, without one, recognised.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from facecraft.engine.cues import Emotion
 from facecraft.engine.renderer import FaceData
 from facecraft.errors import FacecraftError, InputError, SpeechError
 from facecraft.perform.script import Script, parse_script
+from facecraft.speech.prosody import Prosody, apply_prosody, prosody_for
 from facecraft.speech.text import has_speakable
 from facecraft.speech.tts import TTSBackend
 from facecraft.speech.types import Alignment, Phone
-from facecraft.speech.voice import VoiceMapping, VoiceProfile, adapt_voice, plan_voice
+from facecraft.speech.voice import VoiceMapping, VoiceProfile, plan_voice
 
 __all__ = ["Piece", "prepare_audio", "audio_phones", "audio_pieces", "text_pieces", "face_voice",
-           "face_speaker", "MIN_AUDIO_S", "VOICE_PLAN_S"]
+           "face_speaker", "emotion_prosody", "styled_backend", "MIN_AUDIO_S", "VOICE_PLAN_S"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class Piece:
     trust_phones: bool = True
     emotion: Emotion | None = None  # cue to set before this piece (None: keep the current one)
     text: str = ""  # what it says (progress, logs)
+    prosody: Prosody | None = None  # pitch, range and energy still to apply (None: none)
 
 
 def prepare_audio(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -82,13 +85,15 @@ def audio_phones(x16: np.ndarray, alignment: Alignment | None, text: str | None)
 
 def audio_pieces(
     samples: np.ndarray, sample_rate: int, *, alignment: Alignment | None = None, text: str | None = None,
+    emotion: Emotion | None = None,
 ) -> Iterator[Piece]:
     """Recorded speech as one piece, at its own rate (the caller's audio is bounded: API.md allows 10 min);
-    its phones are found on the 16 kHz audio the renderer reads."""
+    its phones are found on the 16 kHz audio the renderer reads. ``emotion`` shows on the face (the
+    recorded voice is left as it is)."""
     x16 = prepare_audio(samples, sample_rate)
     phones, trusted = audio_phones(x16, alignment, text)
     x = np.asarray(samples, dtype=np.float32)
-    yield Piece(x.mean(axis=1) if x.ndim == 2 else x, int(sample_rate), phones, trusted)
+    yield Piece(x.mean(axis=1) if x.ndim == 2 else x, int(sample_rate), phones, trusted, emotion)
 
 
 def face_voice(face: FaceData) -> VoiceProfile | None:
@@ -110,29 +115,50 @@ def face_speaker(face: FaceData) -> tuple[TTSBackend, bool]:
     return speaker_for_manifest(manifest.get("voice") if isinstance(manifest, dict) else None)
 
 
+def emotion_prosody(emotion: Emotion | None) -> Prosody | None:
+    """The voice of ``emotion`` at its intensity (None: neutral)."""
+    if emotion is None:
+        return None
+    prosody = prosody_for(emotion.name, emotion.intensity)
+    return None if prosody.neutral else prosody
+
+
+def styled_backend(tts: TTSBackend, prosody: Prosody | None) -> TTSBackend:
+    """``tts`` speaking at ``prosody``'s rate and liveliness (itself for None)."""
+    return tts if prosody is None else tts.styled(length=prosody.length_scale, variation=prosody.variation)
+
+
 def text_pieces(
-    script: str | Script, tts: TTSBackend, *, voice: VoiceProfile | None = None,
+    script: str | Script, tts: TTSBackend, *, voice: VoiceProfile | None = None, emotion: Emotion | None = None,
 ) -> Iterator[Piece]:
     """Synthesise a script sentence by sentence: one piece per sentence, at the first sentence's rate,
     phones on the utterance clock, each segment's cue on its first piece; ``voice`` (the Face's) moves
-    every sentence toward it with one mapping."""
+    every sentence toward it with one mapping. ``emotion`` is the default until the script's first tag
+    (the per-request default); every sentence is spoken with the prosody of its emotion."""
     parsed = script if isinstance(script, Script) else parse_script(script)
     adapter = _Adapter(voice)
     rate = 0
     clock = 0.0  # seconds of the utterance so far
-    pending: Emotion | None = None
+    pending: Emotion | None = emotion
+    current = emotion
+    backends: dict[Emotion | None, TTSBackend] = {}
     for segment in parsed.segments():
         pending = segment.emotion if segment.emotion is not None else pending
+        current = segment.emotion if segment.emotion is not None else current
         if not has_speakable(segment.text):
             continue
-        for chunk in tts.stream(segment.text):
+        prosody = emotion_prosody(current)
+        backend = backends.get(current)
+        if backend is None:
+            backend = backends[current] = styled_backend(tts, prosody)
+        for chunk in backend.stream(segment.text):
             samples = chunk.samples
             if rate and chunk.sample_rate != rate:
                 samples = resample(samples, chunk.sample_rate, rate)
             rate = rate or chunk.sample_rate
             shift = clock - chunk.start_s
             phones = [Phone(p.symbol, p.start + shift, p.end + shift) for p in chunk.phones]
-            yield from adapter.feed(Piece(samples, rate, phones, True, pending, chunk.text))
+            yield from adapter.feed(Piece(samples, rate, phones, True, pending, chunk.text, prosody))
             pending = None
             clock += samples.size / rate
     yield from adapter.flush()
@@ -140,7 +166,7 @@ def text_pieces(
 
 class _Adapter:
     """Voice adaptation of consecutive pieces with one mapping, measured once on the first
-    ``VOICE_PLAN_S`` of speech (held until then; bounded)."""
+    ``VOICE_PLAN_S`` of speech (held until then; bounded), and each piece's emotional prosody."""
 
     def __init__(self, voice: VoiceProfile | None) -> None:
         self.voice = voice
@@ -149,7 +175,7 @@ class _Adapter:
 
     def feed(self, piece: Piece) -> list[Piece]:
         if self.voice is None:
-            return [piece]
+            return [_with_prosody(piece, None, None)]
         self.held.append(piece)
         if self.mapping is None and sum(p.samples.size / p.sample_rate for p in self.held) < VOICE_PLAN_S:
             return []
@@ -158,7 +184,7 @@ class _Adapter:
     def flush(self) -> list[Piece]:
         held, self.held = self.held, []
         if self.voice is None or not held:
-            return held
+            return [_with_prosody(p, None, None) for p in held]
         if self.mapping is None:
             try:
                 self.mapping = plan_voice(np.concatenate([p.samples for p in held]), held[0].sample_rate,
@@ -166,10 +192,18 @@ class _Adapter:
             except (FacecraftError, ValueError) as exc:
                 log.warning("voice adaptation skipped: %s", exc)
                 self.voice = None
-                return held
-        for p in held:
-            try:
-                p.samples = adapt_voice(p.samples, p.sample_rate, self.voice, mapping=self.mapping)
-            except FacecraftError as exc:  # a sentence too short or silent to re-synthesise keeps its voice
-                log.debug("sentence %r kept its TTS voice: %s", p.text, exc)
-        return held
+                return [_with_prosody(p, None, None) for p in held]
+        return [_with_prosody(p, self.voice, self.mapping) for p in held]
+
+
+def _with_prosody(piece: Piece, voice: VoiceProfile | None, mapping: VoiceMapping | None) -> Piece:
+    """``piece`` moved to the Face's voice (with ``mapping``) and to its emotion's pitch, range and energy."""
+    prosody = piece.prosody or Prosody()
+    if voice is None and piece.prosody is None:
+        return piece
+    try:
+        piece.samples = apply_prosody(piece.samples, piece.sample_rate, prosody, voice=voice, mapping=mapping)
+    except FacecraftError as exc:  # a sentence too short or silent to re-synthesise keeps its voice
+        log.debug("sentence %r kept its TTS voice: %s", piece.text, exc)
+    piece.prosody = None
+    return piece

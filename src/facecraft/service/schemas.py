@@ -277,6 +277,12 @@ class VideoCreate(_Body):
     fast: Flag = False
     transparent_background: Flag = False
     watermark_image_url: Url | None = None
+    emotion: Annotated[Line, Field(max_length=40)] | None = Field(
+        default=None, description="(ours) the emotion the Face shows and speaks with until the script's first "
+        "<emotion/> tag (the whole video for audio): neutral, angry, excited, elated, content, sad, dejected, "
+        "scared, contempt, disgusted, surprised")
+    emotion_intensity: float | None = Field(
+        default=None, description="(ours) how strongly, 0..1 (default 1); needs emotion")
 
 
 class VideoRename(_Body):

@@ -4,8 +4,9 @@ that calls the engine and then writes the HLS stream."""
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -34,6 +35,9 @@ __all__ = [
     "fail_orphaned_videos",
 ]
 
+if TYPE_CHECKING:  # the engine loads on first use: the API starts without it
+    from facecraft.engine.cues import Emotion
+
 log = logging.getLogger(__name__)
 AUDIO_TYPES = ("audio/", "video/", "application/ogg")
 MIN_AUDIO_S, MAX_AUDIO_S = 3.0, 600.0
@@ -51,12 +55,18 @@ def create_video(
     name: str | None = None,
     callback_url: str | None = None,
     options: dict[str, Any] | None = None,
+    emotion: str | None = None,
+    emotion_intensity: float | None = None,
 ) -> Video:
-    """Validate, then persist the video and its render job (the job waits while the Face trains)."""
+    """Validate, then persist the video and its render job (the job waits while the Face trains).
+    ``emotion`` (at ``emotion_intensity``, default 1) holds until the script's first tag."""
     given = [x for x in (script, audio_url, audio_upload_id) if x is not None]
     if len(given) != 1:
         raise InputError("give exactly one of script, audio_url or audio_upload_id")
     options = dict(options or {})
+    if emotion is not None or emotion_intensity is not None:
+        options["emotion"] = _default_emotion(emotion, emotion_intensity).name
+        options["emotion_intensity"] = _default_emotion(emotion, emotion_intensity).intensity
     if script is not None:
         from facecraft.perform.script import parse_script
 
@@ -95,6 +105,27 @@ def create_video(
     session.flush()
     enqueue(session, kind=VideoRenderHandler.kind, target_id=video.id)
     return video
+
+
+def _default_emotion(name: str | None, intensity: float | None) -> Emotion:
+    """The request's default emotion; InputError ``unknown_emotion`` / ``invalid_emotion_intensity``."""
+    from facecraft.engine.cues import Emotion
+
+    if name is None:
+        raise InputError("emotion_intensity needs an emotion", error_id="invalid_emotion_intensity")
+    if intensity is not None and not math.isfinite(intensity):
+        raise InputError("emotion_intensity must be a number within 0..1", error_id="invalid_emotion_intensity")
+    return Emotion(name.strip().lower(), 1.0 if intensity is None else float(intensity))
+
+
+def video_emotion(options: dict[str, Any] | None) -> Emotion | None:
+    """The default emotion stored with a video (None: neutral until a tag says otherwise)."""
+    from facecraft.engine.cues import Emotion
+
+    name = (options or {}).get("emotion")
+    if not name:
+        return None
+    return Emotion(str(name), float((options or {}).get("emotion_intensity", 1.0)))
 
 
 def get_video(session: Session, *, owner_id: str, video_id: str) -> Video:
@@ -174,6 +205,7 @@ class VideoRenderHandler:
                 raise FacecraftError(f"the Face is {state}", error_id="replica_in_error_state")
             video.status, video.progress, video.status_details = "generating", 0, None
             script, audio_url, bundle_path = video.script, video.audio_url, Path(face.bundle_path)
+            emotion = video_emotion(video.options)
             upload = session.get(Upload, video.audio_upload_id) if video.audio_upload_id else None
             upload_path = Path(upload.path) if upload is not None else None
         out_dir = self.storage.video_dir(ctx.target_id)
@@ -184,7 +216,7 @@ class VideoRenderHandler:
             self.storage.remove(staging)  # a previous, interrupted attempt
         staging.mkdir(parents=True)
         staged_mp4 = staging / VIDEO_FILE
-        self._render(ctx, bundle_path, script, audio_url, upload_path, staged_mp4)
+        self._render(ctx, bundle_path, script, audio_url, upload_path, staged_mp4, emotion)
         duration = verify_mp4(staged_mp4)
         ctx.progress(0.92)
         write_hls(staged_mp4, staging / HLS_DIR)
@@ -211,6 +243,7 @@ class VideoRenderHandler:
         audio_url: str | None,
         upload_path: Path | None,
         out_path: Path,
+        emotion: Emotion | None = None,
     ) -> None:
         from facecraft import perform
         from facecraft.faces.bundle import load_bundle
@@ -221,7 +254,8 @@ class VideoRenderHandler:
             ctx.progress(0.9 * fraction)
 
         if script is not None:
-            perform.render_text(bundle, script, out_path=out_path, progress=on_progress)  # its cues too
+            perform.render_text(bundle, script, out_path=out_path, progress=on_progress,  # its cues too
+                                emotion=emotion)
             return
         if audio_url is not None:
             limits = FetchLimits(
@@ -240,7 +274,8 @@ class VideoRenderHandler:
             raise FacecraftError("the audio upload is gone", error_id="audio_file_download_link")
         samples, sample_rate = _read_audio(audio_path)
         ctx.progress(0.03)
-        perform.render_speech(bundle, samples, sample_rate, out_path=out_path, progress=on_progress)
+        perform.render_speech(bundle, samples, sample_rate, out_path=out_path, progress=on_progress,
+                              emotion=emotion)
 
     def _urls(self, video: Video) -> dict[str, str | None]:
         return video_urls(self.settings.public_url or video.options.get("base_url", ""), video.share_token)

@@ -20,6 +20,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from facecraft.errors import InputError, SpeechError
 from facecraft.speech.g2p import arpabet, transcript_words
 from facecraft.speech.text import word_tokens
@@ -73,6 +75,15 @@ class FliteTTS(TTSBackend):
             raise InputError(f"unknown flite voice {voice!r}: use one of {', '.join(FLITE_VOICES)}")
         self.voice = voice
         self._rate = 16000
+        self.stretch = 1.0  # flite's duration_stretch (> 1: slower)
+
+    def styled(self, *, length: float = 1.0, variation: float = 1.0) -> FliteTTS:
+        """The same voice ``length`` times slower (flite has no sampling noise: ``variation`` is ignored)."""
+        if abs(length - 1.0) < 1e-3:
+            return self
+        out = FliteTTS(self.voice)
+        out.stretch = float(np.clip(self.stretch * length, 0.25, 4.0))
+        return out
 
     @property
     def sample_rate(self) -> int:
@@ -86,7 +97,8 @@ class FliteTTS(TTSBackend):
         with tempfile.TemporaryDirectory(prefix="facecraft-flite-") as tmp:
             wav = Path(tmp) / "speech.wav"
             try:
-                args = [command, "-voice", self.voice, "-psdur", "-t", sentence, "-o", str(wav)]
+                args = [command, "-voice", self.voice, "-psdur", "--setf", f"duration_stretch={self.stretch:.3f}",
+                        "-t", sentence, "-o", str(wav)]
                 done = subprocess.run(args, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise SpeechError(f"flite did not run: {exc}") from exc

@@ -13,6 +13,7 @@ who want the whole utterance. A backend implements one generator method, ``_run(
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import threading
@@ -70,6 +71,12 @@ class TTSBackend(ABC):
     @abstractmethod
     def _run(self, sentence: str) -> Iterator[_Piece]:
         """Synthesise one sentence; yield its audio in one or more pieces."""
+
+    def styled(self, *, length: float = 1.0, variation: float = 1.0) -> TTSBackend:
+        """This backend speaking ``length`` times slower, with ``variation`` times its sampling noise
+        (livelier or flatter durations and intonation), where it can (``speech.prosody``); a backend
+        that cannot returns itself."""
+        return self
 
     def stream(self, text: str) -> Iterator[SpeechChunk]:
         """Yield one ``SpeechChunk`` per sentence as soon as it is synthesised.
@@ -190,6 +197,25 @@ class PiperTTS(TTSBackend):
             raise InputError(f"length_scale must be within 0.25..4, got {length_scale}")
         self._voice = load_piper_voice(voice)
         self._config = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale, noise_w_scale=noise_w_scale)
+
+    def styled(self, *, length: float = 1.0, variation: float = 1.0) -> PiperTTS:
+        """The same voice with its length scale times ``length`` and its noise scales times ``variation``
+        (relative to this backend's own settings, or the voice's where it has none)."""
+        from piper import SynthesisConfig
+
+        if abs(length - 1.0) < 1e-3 and abs(variation - 1.0) < 1e-3:
+            return self
+        own, base = self._config, self._voice.config
+
+        def pick(mine: float | None, voice_default: float) -> float:
+            return float(voice_default if mine is None else mine)
+
+        out = copy.copy(self)
+        out._config = SynthesisConfig(
+            length_scale=float(np.clip(pick(own.length_scale, base.length_scale) * length, 0.25, 4.0)),
+            noise_scale=pick(own.noise_scale, base.noise_scale) * variation,
+            noise_w_scale=pick(own.noise_w_scale, base.noise_w_scale) * variation)
+        return out
 
     @property
     def sample_rate(self) -> int:

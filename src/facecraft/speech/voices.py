@@ -153,6 +153,10 @@ class ShiftedTTS(TTSBackend):
     def sample_rate(self) -> int:
         return self.backend.sample_rate
 
+    def styled(self, *, length: float = 1.0, variation: float = 1.0) -> TTSBackend:
+        inner = self.backend.styled(length=length, variation=variation)
+        return self if inner is self.backend else ShiftedTTS(inner, self.voice)
+
     def _run(self, sentence: str) -> Iterator[_Piece]:
         from facecraft.speech.voice import shift_voice
 

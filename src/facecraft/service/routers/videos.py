@@ -61,6 +61,8 @@ def create(body: VideoCreate, owner: OwnerDep, rt: RuntimeDep, base: BaseUrlDep)
             name=body.video_name,
             callback_url=body.callback_url,
             options=options,
+            emotion=body.emotion,
+            emotion_intensity=body.emotion_intensity,
         )
         view = video_view(video, base=base)
     rt.wake_workers()

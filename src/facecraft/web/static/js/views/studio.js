@@ -8,7 +8,16 @@ import { faceId } from "./library.js";
 const REFRESH_MS = 1500;
 const AUDIO_TYPES = "audio/wav,audio/x-wav,audio/mpeg,.wav,.mp3";
 // reference/API.md "Emotions".
+const PREVIEW_TEXT = "Hello! This is how I look and sound right now.";
 const EMOTIONS = ["neutral", "angry", "excited", "elated", "content", "sad", "dejected", "scared", "contempt", "disgusted", "surprised"];
+
+/** The first sentence of a script without its tags (at most 160 characters), for a short preview. */
+function firstSentence(text) {
+  const plain = text.replace(/<\s*\/?\s*emotion\b[^<>]*>/gi, " ").replace(/\s+/g, " ").trim();
+  const match = plain.match(/^.*?[.!?](\s|$)/);
+  const sentence = (match ? match[0] : plain).trim();
+  return sentence.length <= 160 ? sentence : "";
+}
 
 /** Every completed Face the key can use (own and stock), following the pages. */
 async function completedFaces() {
@@ -32,27 +41,94 @@ export function showStudio(view, preselected) {
   const scriptMode = h("input", { type: "radio", name: "source", id: "source-script", value: "script", checked: true });
   const audioMode = h("input", { type: "radio", name: "source", id: "source-audio", value: "audio" });
   const script = h("textarea", { id: "script", name: "script", rows: "6", maxlength: "20000", "aria-describedby": "script-help" });
-  const emotion = h("select", { id: "emotion", "aria-describedby": "script-help" }, EMOTIONS.map((e) => h("option", { value: e }, e)));
+  const emotion = h("select", { id: "emotion", "aria-describedby": "emotion-help" }, EMOTIONS.map((e) => h("option", { value: e }, e)));
+  const intensity = h("input", { id: "intensity", type: "range", min: "0", max: "1", step: "0.1", value: "1", "aria-describedby": "emotion-help" });
+  const intensityShown = h("output", { for: "intensity", id: "intensity-value" }, "1.0");
+  intensity.addEventListener("input", () => { intensityShown.textContent = Number(intensity.value).toFixed(1); });
+  const level = () => Math.round(Number(intensity.value) * 10) / 10;
+  const tagFor = (name, k) => (k === 1 ? `<emotion value="${name}"/>` : `<emotion value="${name}" intensity="${k}"/>`);
   const insertEmotion = () => {
     // Insert the tag at the cursor: the emotion holds from that point of the script on.
-    const tag = `<emotion value="${emotion.value}"/> `;
+    const tag = `${tagFor(emotion.value, level())} `;
     const at = script.selectionStart ?? script.value.length;
     script.setRangeText(tag, at, script.selectionEnd ?? at, "end");
     script.focus();
   };
+  const previewBox = h("div", { class: "preview", id: "emotion-preview", "aria-live": "polite" });
+  const previewButton = h("button", { type: "button", id: "preview-button" }, "Preview");
+  let previewId = null;
+  let previewTimer = null;
+  onLeave(() => clearTimeout(previewTimer));
+  async function preview() {
+    // A real render, kept short: the script's first sentence (or a greeting) with the chosen emotion.
+    mount(error);
+    const face = select.value;
+    if (!face) {
+      mount(error, errorBox("Pick a Face."));
+      select.focus();
+      return;
+    }
+    clearTimeout(previewTimer);
+    previewButton.disabled = true;
+    const name = emotion.value;
+    const k = level();
+    const said = firstSentence(script.value) || PREVIEW_TEXT;
+    mount(previewBox, h("p", { class: "muted" }, `Rendering a preview: ${name} at ${k.toFixed(1)}…`));
+    try {
+      if (previewId) del(`/v2/videos/${previewId}`).catch(() => {}); // the previous preview is not kept
+      const created = await post("/v2/videos", {
+        face_id: face, video_name: `Preview: ${name} ${k.toFixed(1)}`, script: `${tagFor(name, k)} ${said}`,
+      });
+      previewId = created.video_id;
+      const poll = async () => {
+        if (!alive) return;
+        const video = await get(`/v2/videos/${encodeURIComponent(created.video_id)}`);
+        if (video.status === "ready") {
+          previewButton.disabled = false;
+          mount(previewBox, h("video", { id: "preview-video", src: video.download_url, controls: true, autoplay: true, muted: true, playsinline: true, "aria-label": `Preview: ${name} at ${k.toFixed(1)}` }));
+          announce("Preview ready.");
+        } else if (video.status === "error" || video.status === "deleted") {
+          previewButton.disabled = false;
+          mount(previewBox, errorBox(video.status_details || "The preview failed."));
+        } else {
+          mount(previewBox, h("div", { class: "progress-row" }, progressBar(parseProgress(video.generation_progress), "Preview progress"), h("span", {}, `Rendering a preview: ${name} at ${k.toFixed(1)}…`)));
+          previewTimer = setTimeout(() => poll().catch(failed), REFRESH_MS);
+        }
+      };
+      const failed = (err) => {
+        previewButton.disabled = false;
+        mount(previewBox, errorBox(err.message));
+      };
+      await poll().catch(failed);
+    } catch (err) {
+      previewButton.disabled = false;
+      mount(previewBox);
+      mount(error, errorBox(err.message));
+    }
+  }
+  previewButton.addEventListener("click", preview);
+  const emotionRow = h(
+    "div",
+    { class: "field" },
+    h(
+      "div",
+      { class: "inline-form" },
+      h("label", { for: "emotion" }, "Emotion"),
+      emotion,
+      h("label", { for: "intensity", class: "visually-hidden" }, "Intensity"),
+      h("span", { class: "intensity" }, h("span", { "aria-hidden": "true" }, "Intensity"), intensity, intensityShown),
+      previewButton,
+    ),
+    h("p", { class: "help", id: "emotion-help" }, "Shown and spoken from the start; emotion tags in the script take over from where they stand. Preview renders a short clip."),
+    previewBox,
+  );
   const scriptRow = h(
     "div",
     { class: "field" },
     h("label", { for: "script" }, "Script"),
     script,
     h("p", { class: "help", id: "script-help" }, "What the Face says. Emotion tags like ", h("code", {}, '<emotion value="excited"/>'), " switch emotion from that point."),
-    h(
-      "div",
-      { class: "inline-form" },
-      h("label", { for: "emotion" }, "Emotion"),
-      emotion,
-      h("button", { type: "button", id: "insert-emotion", onclick: insertEmotion }, "Insert emotion tag"),
-    ),
+    h("div", { class: "inline-form" }, h("button", { type: "button", id: "insert-emotion", onclick: insertEmotion }, "Insert emotion tag")),
   );
   const audioInput = h("input", { id: "audio-file", type: "file", accept: AUDIO_TYPES });
   const audioRow = h(
@@ -83,6 +159,10 @@ export function showStudio(view, preselected) {
     }
     const body = { face_id: face };
     if (nameInput.value.trim()) body.video_name = nameInput.value.trim();
+    if (emotion.value !== "neutral") {
+      body.emotion = emotion.value; // the request's default: shown (and spoken) until the first tag
+      body.emotion_intensity = level();
+    }
     submit.disabled = true;
     try {
       if (scriptMode.checked) {
@@ -111,6 +191,7 @@ export function showStudio(view, preselected) {
     { class: "card", id: "studio-form", novalidate: true, onsubmit: onSubmit },
     h("div", { class: "field" }, h("label", { for: "studio-face" }, "Face"), select),
     h("div", { class: "field" }, h("label", { for: "video-name" }, "Video name"), nameInput),
+    emotionRow,
     h(
       "fieldset",
       { class: "kind" },
