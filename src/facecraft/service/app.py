@@ -25,7 +25,7 @@ from facecraft.errors import (
     public_error_id,
 )
 from facecraft.service.redact import redact_paths
-from facecraft.service.routers import media, uploads, validation, videos, voices
+from facecraft.service.routers import calls, conversations, media, uploads, validation, videos, voices
 from facecraft.service.routers.faces import build_router
 from facecraft.service.runtime import Runtime
 from facecraft.service.settings import Settings
@@ -42,11 +42,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from facecraft.service.live import LiveConversations
+
         runtime = Runtime.open(settings)
         app.state.runtime = runtime
         runtime.start()
         try:
-            yield
+            # One session manager per app: every live call is its own process under the configured cap.
+            live = LiveConversations(settings, runtime.db, runtime.webhooks)
+            app.state.live = live
+            await live.recover()
+            try:
+                yield
+            finally:
+                await live.close()  # server shutdown ends every call (system.shutdown webhooks)
         finally:
             runtime.close()
 
@@ -69,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(videos.router)
     app.include_router(voices.router)
     app.include_router(media.router)
+    app.include_router(conversations.router)
+    app.include_router(calls.router)
     _mount_portal(app)
     return app
 
