@@ -144,7 +144,7 @@ def test_live_conversation_ends_releases_its_process_and_its_url(
 ) -> None:
     with server.client(keys[0]) as client:
         resp = create(client, face_id=face_id, conversation_name="hello", callback_url=receiver.url + "/hook",
-                      properties={"max_call_duration": 600, "participant_absent_timeout": 120})
+                      audio_only=True, properties={"max_call_duration": 600, "participant_absent_timeout": 120})
         assert resp.status_code == 200, resp.text
         conversation = resp.json()
         cid = conversation["conversation_id"]
@@ -154,6 +154,7 @@ def test_live_conversation_ends_releases_its_process_and_its_url(
         page = httpx.get(conversation["conversation_url"], timeout=30)
         assert page.status_code == 200 and "RTCPeerConnection" not in page.text  # the page loads call.js
         assert f'"conversation_id": "{cid}"' in page.text and "/static/call/call.js" in page.text
+        assert '"audio_only": true' in page.text and "Talk to Obama test" in page.text
         listed = client.get("/v2/conversations", params={"status": "active"}).json()
         assert [c["conversation_id"] for c in listed["data"]] == [cid]
         ended = client.post(f"/v2/conversations/{cid}/end")

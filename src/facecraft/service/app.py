@@ -21,6 +21,7 @@ from facecraft.errors import (
     ConflictError,
     FacecraftError,
     NotFoundError,
+    SessionLimitError,
     TooLargeError,
     public_error_id,
 )
@@ -102,6 +103,7 @@ HTTP_STATUS: tuple[tuple[type[FacecraftError], int], ...] = (
     (NotFoundError, 404),
     (ConflictError, 409),
     (TooLargeError, 413),
+    (SessionLimitError, 429),
     (FacecraftError, 400),
 )
 

@@ -40,6 +40,8 @@ SUBSCRIBER_QUEUE = 1000
 # Event of the interactions protocol that reports a message the server could not take.
 ERROR_EVENT = "conversation.error"
 UTTERANCE_EVENT = "conversation.utterance"
+STREAMING_EVENT = "conversation.utterance.streaming"
+STOPPED_EVENT = "conversation.replica.stopped_speaking"
 
 
 def error_event(conversation_id: str, error_id: str, message: str) -> dict[str, Any]:
@@ -80,6 +82,7 @@ class LiveConversations:
         self.webhooks = webhooks
         self.manager = SessionManager(settings.max_conversations, self._on_event)
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = {}
+        self._spoken: dict[tuple[str, str], list[str]] = {}  # sentences of a turn still being said
 
     async def recover(self) -> None:
         """Conversations left ``active`` by a previous server process on this host end with a reason."""
@@ -97,10 +100,7 @@ class LiveConversations:
     async def start(self, spec: SessionSpec) -> None:
         await self.manager.start(spec)
 
-    async def offer(self, conversation_id: str, sdp: str, type_: str, pc_id: str | None = None,
-                    restart_pc: bool = False) -> dict[str, Any]:
-        if pc_id is not None or restart_pc:
-            return await self.manager.offer(conversation_id, sdp, type_, pc_id=pc_id, restart_pc=restart_pc)
+    async def offer(self, conversation_id: str, sdp: str, type_: str) -> dict[str, Any]:
         return await self.manager.offer(conversation_id, sdp, type_)
 
     async def send(self, conversation_id: str, message: dict[str, Any]) -> None:
@@ -147,10 +147,13 @@ class LiveConversations:
                 self._drop(conversation_id, queue)
 
     def _drop(self, conversation_id: str, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+        """Close one subscriber: its writer sends what is queued, then closes on None (a subscriber that
+        fell behind loses its backlog instead)."""
         self.unsubscribe(conversation_id, queue)
-        while not queue.empty():
-            queue.get_nowait()
-        queue.put_nowait(None)  # the WebSocket's writer closes on None
+        if queue.full():
+            while not queue.empty():
+                queue.get_nowait()
+        queue.put_nowait(None)
 
     def _close_subscribers(self, conversation_id: str) -> None:
         for queue in list(self._subscribers.get(conversation_id, ())):
@@ -172,18 +175,28 @@ class LiveConversations:
             log.exception("handling %s of %s failed", event.kind, event.conversation_id)
 
     async def _message(self, conversation_id: str, message: dict[str, Any]) -> None:
+        """Forward an outbound event; what the Face said goes to the transcript when its turn ends (the
+        sentences of ``conversation.utterance.streaming``), or at once from a ``conversation.utterance``."""
         self.publish(conversation_id, message)
-        if message.get("event_type") == UTTERANCE_EVENT:
-            props = message.get("properties") or {}
-            text = props.get("speech") or props.get("text")
-            if isinstance(text, str) and text:
-                role = str(props.get("role") or "replica")
+        kind, props = message.get("event_type"), message.get("properties") or {}
+        key = (conversation_id, str(message.get("inference_id") or props.get("inference_id") or ""))
+        text = props.get("speech") or props.get("text")
+        role = str(props.get("role") or "replica")
+        if kind == STREAMING_EVENT and isinstance(text, str) and text:
+            self._spoken.setdefault(key, []).append(text)
+            return
+        if kind == UTTERANCE_EVENT and isinstance(text, str) and text:
+            self._spoken.pop(key, None)
+        elif kind == STOPPED_EVENT and key in self._spoken:
+            text, role = " ".join(self._spoken.pop(key)), "replica"
+        else:
+            return
 
-                def work() -> None:
-                    with self.db.session() as session:
-                        record_utterance(session, conversation_id, role, text)
+        def work() -> None:
+            with self.db.session() as session:
+                record_utterance(session, conversation_id, role, str(text))
 
-                await self._db(work)
+        await self._db(work)
 
     async def _joined(self, conversation_id: str) -> None:
         row = await self._log_event(conversation_id, "system.replica_joined", None)
@@ -202,6 +215,8 @@ class LiveConversations:
                 return conversation.callback_url, conversation.face_id
 
         ended = await self._db(work)
+        for key in [k for k in self._spoken if k[0] == conversation_id]:
+            del self._spoken[key]
         if ended is not None:  # the WebSocket subscribers hear why, then their sockets close
             self.publish(conversation_id, _system_payload(conversation_id, "system.shutdown", None,
                                                           {"shutdown_reason": reason}))

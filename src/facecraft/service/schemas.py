@@ -432,12 +432,10 @@ class ConversationDeleted(_Public):
 
 
 class SessionOffer(_Body):
-    """A WebRTC offer from the call page or an aiortc client (``pc_id``/``restart_pc`` on renegotiation)."""
+    """A WebRTC offer from the call page or an aiortc client; a new offer replaces the call in progress."""
 
     sdp: Annotated[str, Field(min_length=1, max_length=200_000)]
     type: Literal["offer"]
-    pc_id: Annotated[Line, Field(max_length=200)] | None = None
-    restart_pc: Flag = False
 
 
 class SessionAnswer(_Public):

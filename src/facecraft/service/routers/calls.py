@@ -93,7 +93,7 @@ async def call_page(token: str, rt: RuntimeDep, base: BaseUrlDep) -> HTMLRespons
 @router.post("/call/{token}/offer", response_model=SessionAnswer)
 async def offer(token: str, body: SessionOffer, rt: RuntimeDep, live: LiveDep) -> dict[str, Any]:
     conversation = await run_in_threadpool(_active, rt, token)
-    return await live.offer(conversation.id, body.sdp, body.type, body.pc_id, body.restart_pc)
+    return await live.offer(conversation.id, body.sdp, body.type)
 
 
 @router.post("/call/{token}/leave")

@@ -3,8 +3,9 @@
 // Signalling follows pipecat's SmallWebRTC client: transceivers audio then video (in that order), a data
 // channel created here (the session's interactions events arrive on it; "ping" each second tells the
 // session this participant is still there), the offer POSTed once ICE gathering is done to the
-// conversation's `/offer` (the URL's token is the only credential), and a re-offer with `pc_id` when the
-// session asks to renegotiate. Captions are the Face's `conversation.utterance(.streaming)` events.
+// conversation's `/offer` (the URL's token is the only credential). A session's request to renegotiate is
+// not followed: an offer replaces the call in progress, and the Face's stream needs no renegotiation.
+// Captions are the Face's `conversation.utterance(.streaming)` events.
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -82,10 +83,6 @@ async function negotiate(pc) {
   await pc.setLocalDescription(offer);
   await iceGatheringDone(pc);
   const body = { sdp: pc.localDescription.sdp, type: pc.localDescription.type };
-  if (call.pcId) {
-    body.pc_id = call.pcId;
-    body.restart_pc = false;
-  }
   const answer = await postJSON(config.offer_url, body);
   call.pcId = answer.pc_id || call.pcId;
   await pc.setRemoteDescription({ type: answer.type, sdp: answer.sdp });
@@ -109,12 +106,7 @@ const streaming = new Map(); // inference_id -> text so far
 
 function onEvent(message) {
   if (!message || typeof message !== "object") return;
-  if (message.type === "signalling") {
-    if (message.message && message.message.type === "renegotiate" && call.pc) {
-      negotiate(call.pc).catch((err) => setStatus(`Could not renegotiate the call: ${err.message}`));
-    }
-    return;
-  }
+  if (message.type === "signalling") return; // see the note at the top: no renegotiation
   if (message.message_type !== "conversation") return;
   call.events.push(message);
   const props = message.properties || {};
@@ -136,6 +128,14 @@ function onEvent(message) {
       streaming.delete(props.inference_id || message.inference_id || "");
       showCaption(text, true);
       break;
+    case "conversation.replica.stopped_speaking": {
+      // The turn is over: its caption stays a moment, then fades.
+      const key = props.inference_id || message.inference_id || "";
+      const said = streaming.get(key);
+      streaming.delete(key);
+      if (said) showCaption(said, true);
+      break;
+    }
     case "conversation.replica_interrupted":
       streaming.clear();
       showCaption("", false);
@@ -220,6 +220,7 @@ async function join() {
     return;
   }
   show(joinButton, false);
+  show($("camera").parentElement, false);
   show(muteButton, Boolean(audioTrack));
   show(leaveButton, true);
 }
