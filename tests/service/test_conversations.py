@@ -4,6 +4,7 @@ and bad input of every kind."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -279,3 +280,51 @@ def test_a_conversation_left_active_by_a_dead_server_ends_on_restart(tmp_path: P
         assert dead["status"] == "ended" and dead["shutdown_reason"] == "server_restarted"
         assert client.get("/v2/conversations/celsewhere").json()["status"] == "active"
 
+
+
+def test_an_aiortc_participant_joins_speaks_and_leaves(
+    server: LiveServer, keys, face_id: str, receiver: Receiver  # noqa: ANN001
+) -> None:
+    """A real WebRTC peer (aiortc) signals through ``<conversation_url>/offer``: ``system.replica_joined``
+    fires, the Face's frames arrive, an echo on the data channel is said and lands in the transcript; when the
+    peer leaves, ``participant_left_timeout`` ends the conversation and its process."""
+    from facecraft.conversation.client import LiveClient
+
+    with server.client(keys[0]) as client:
+        conversation = create(client, face_id=face_id, callback_url=receiver.url + "/hook",
+                              properties={"participant_left_timeout": 0}).json()
+    cid = conversation["conversation_id"]
+
+    async def signal(offer: dict) -> dict:
+        async with httpx.AsyncClient(timeout=60, trust_env=False) as http:
+            resp = await http.post(conversation["conversation_url"] + "/offer", json=offer)
+            assert resp.status_code == 200, resp.text
+            return resp.json()
+
+    async def talk() -> None:
+        async with LiveClient(signal, keep_images=False) as peer:
+            await peer.wait_frames(10)
+            await peer.wait_channel_open()
+            peer.send({"message_type": "conversation", "event_type": "conversation.echo", "conversation_id": cid,
+                       "properties": {"modality": "text", "text": "Nice to see you.", "done": True}})
+            await peer.wait_event("conversation.replica.stopped_speaking", timeout=60)
+
+    asyncio.run(talk())
+    assert wait_for(lambda: "system.replica_joined" in [p["event_type"] for p in webhooks_of(receiver, cid)])
+    joined = next(p for p in webhooks_of(receiver, cid) if p["event_type"] == "system.replica_joined")
+    assert joined["properties"] == {"replica_id": face_id}
+    with server.client(keys[0]) as client:
+        assert wait_for(lambda: client.get(f"/v2/conversations/{cid}").json()["status"] == "ended", timeout=30)
+        done = client.get(f"/v2/conversations/{cid}", params={"verbose": "true"}).json()
+    assert done["shutdown_reason"] == "participant_left_timeout", done
+    assert [e["content"] for e in done["transcript"]] == ["Nice to see you."], done["transcript"]
+    assert wait_for(lambda: child_pids() == set()), f"session processes left: {child_pids()}"
+    assert wait_for(lambda: any(p["event_type"] == "system.shutdown" for p in webhooks_of(receiver, cid)))
+
+
+def test_max_call_duration_ends_the_call(server: LiveServer, keys, face_id: str) -> None:  # noqa: ANN001
+    with server.client(keys[0]) as client:
+        cid = create(client, face_id=face_id, properties={"max_call_duration": 10}).json()["conversation_id"]
+        assert wait_for(lambda: client.get(f"/v2/conversations/{cid}").json()["status"] == "ended", timeout=40)
+        assert client.get(f"/v2/conversations/{cid}").json()["shutdown_reason"] == "max_call_duration"
+    assert wait_for(lambda: child_pids() == set()), f"session processes left: {child_pids()}"

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
             finally:
                 await live.close()  # server shutdown ends every call (system.shutdown webhooks)
+                await to_thread.run_sync(runtime.webhooks.join, 5.0)  # delivered before the process exits
         finally:
             runtime.close()
 
