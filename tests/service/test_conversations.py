@@ -199,6 +199,11 @@ def test_interactions_websocket_auth_and_bad_messages(server: LiveServer, keys, 
     with server.client(keys[0]) as client:
         conversation = create(client, face_id=face_id).json()
     cid, token = conversation["conversation_id"], token_of(conversation)
+    offer_url = conversation["conversation_url"] + "/offer"
+    for body, words in (({"sdp": "garbage", "type": "offer"}, "offer"), ({"sdp": "v=0", "type": "answer"}, "type"),
+                        ({"type": "offer"}, "sdp"), ({"sdp": "x" * 300_000, "type": "offer"}, "sdp")):
+        resp = httpx.post(offer_url, json=body, timeout=60)
+        assert resp.status_code == 400 and words in resp.json()["error"], (body, resp.text)
     for headers, url in (({}, ws_url(server, cid)), ({"x-api-key": "fc_wrong"}, ws_url(server, cid)),
                          ({"x-api-key": keys[1]}, ws_url(server, cid)), ({}, ws_url(server, cid, "wrong-token")),
                          ({}, ws_url(server, "cother", token))):

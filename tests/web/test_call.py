@@ -193,3 +193,19 @@ def _utterances(ws, timeout: float) -> list[str]:  # noqa: ANN001
         if event.get("event_type") == "conversation.replica.stopped_speaking" and texts:
             break
     return texts
+
+
+def test_the_page_says_so_when_the_conversation_is_ended_through_the_api(talk_portal: Portal,
+                                                                        call_page: Page) -> None:
+    page = call_page
+    with httpx.Client(base_url=talk_portal.base_url, headers={"x-api-key": talk_portal.key}, timeout=60) as api:
+        face_id = api.get("/v2/faces", params={"face_type": "system"}).json()["data"][0]["face_id"]
+        conversation = api.post("/v2/conversations", json={"face_id": face_id}).json()
+        page.goto(conversation["conversation_url"])
+        page.get_by_role("button", name="Join the call").click()
+        page.wait_for_function("document.body.dataset.callState === 'connected'")
+        _wait_stats(page, lambda s: s["video_frames"] >= 5)
+        api.post(f"/v2/conversations/{conversation['conversation_id']}/end")
+    page.wait_for_function("document.body.dataset.callState === 'ended'", timeout=30_000)
+    page.get_by_text("The call has ended.").wait_for()
+    assert page.get_by_role("button", name="Leave").is_hidden()

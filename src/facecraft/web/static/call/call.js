@@ -192,6 +192,10 @@ async function join() {
       if (channel.readyState === "open") channel.send(`ping: ${Date.now()}`);
     }, PING_MS);
   });
+  channel.addEventListener("close", () => {
+    // The session closed the call (ended through the API, a timeout, or the server stopping).
+    if (call.state === "connected") ended("The call has ended.");
+  });
   channel.addEventListener("message", (ev) => {
     if (typeof ev.data !== "string") return;
     try {
