@@ -176,11 +176,14 @@ def load_settings(data_dir: Path | None = None) -> Settings:
     """Settings from the environment/.env (``data_dir`` overrides); a bad value is an InputError, not a
     traceback."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from facecraft.errors import InputError
 
     try:
         return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    except SettingsError as exc:  # a value that is not the JSON a list setting needs
+        raise InputError(f"bad facecraft configuration (FACECRAFT_* / .env): {exc} (give it as JSON)") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise InputError(f"bad facecraft configuration (FACECRAFT_* / .env): {problems}") from exc
