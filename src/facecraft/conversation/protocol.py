@@ -28,7 +28,7 @@ from facecraft.errors import InputError
 __all__ = ["ProtocolError", "Echo", "Interrupt", "Outbound", "parse_inbound", "MAX_MESSAGE_BYTES",
            "INBOUND_EVENTS", "PAL_EVENTS"]
 
-MAX_MESSAGE_BYTES = 256 * 1024  # a browser's data channel takes about this much per message: stream audio
+MAX_MESSAGE_BYTES = 200_000  # under the 256 KiB a data channel carries in one message: stream long audio
 MAX_TEXT_CHARS = 5000
 MIN_RATE, MAX_RATE = 8000, 48000
 INBOUND_EVENTS = ("conversation.echo", "conversation.interrupt")

@@ -112,8 +112,10 @@ class Session:
         """Answer a participant's WebRTC offer; a new offer replaces the call in progress (a reload)."""
         if self._ending:
             raise InputError("the conversation has ended")
-        if type != "offer" or not isinstance(sdp, str) or "v=0" not in sdp:
+        if type != "offer" or not isinstance(sdp, str) or not sdp.startswith("v=0"):
             raise InputError('the offer must be {"sdp": <an SDP offer>, "type": "offer"}')
+        if "m=audio" not in sdp and "m=video" not in sdp:
+            raise InputError("the offer has no audio or video: offer to receive the Face's video and audio")
         if self._pipeline is not None:
             await self._pipeline.close()
             self._pipeline = None
@@ -201,7 +203,7 @@ class _Call:
         from pipecat.workers.runner import WorkerRunner
 
         from facecraft.conversation.echo import EchoService
-        from facecraft.conversation.face_video import OUT_RATE, FaceVideoService, FaceVideoTrack
+        from facecraft.conversation.face_video import OUT_RATE, FaceAudioTrack, FaceVideoService, FaceVideoTrack
         from facecraft.conversation.user import UserEvents
 
         s = self.session
@@ -212,7 +214,11 @@ class _Call:
         fps = s.stream.fps
         transport = SmallWebRTCTransport(webrtc_connection=self.connection, params=TransportParams(
             audio_in_enabled=True, audio_in_sample_rate=16000, audio_out_enabled=True,
-            audio_out_sample_rate=OUT_RATE, video_out_enabled=True, video_out_is_live=True,
+            audio_out_sample_rate=OUT_RATE, audio_out_10ms_chunks=2,
+            # the Face sends audio all the time (silence while listening): a late chunk must wait for its
+            # turn, not be replaced by inserted silence that would push the rest of the speech behind
+            # the mouth for good
+            audio_out_auto_silence=False, video_out_enabled=True, video_out_is_live=True,
             video_out_width=w, video_out_height=h, video_out_framerate=int(round(fps))))
         self.face = FaceVideoService(s.stream, on_speech=self._speech)
         self.echo_service = EchoService(s.voice, s.executor, on_error=self._echo_error)
@@ -229,9 +235,13 @@ class _Call:
 
         @transport.event_handler("on_client_connected")
         async def _connected(transport: Any, connection: Any) -> None:
+            # pipecat's own tracks pace video at 30 fps and audio 10 ms at a time (see face_video)
             track = FaceVideoTrack(w, h, fps)
             connection.replace_video_track(track)
-            transport._client._video_output_track = track  # noqa: SLF001 - pipecat fixes its track at 30 fps
+            transport._client._video_output_track = track  # noqa: SLF001
+            audio = FaceAudioTrack(sample_rate=OUT_RATE, auto_silence=False)
+            connection.replace_audio_track(audio)
+            transport._client._audio_output_track = audio  # noqa: SLF001
             self._connected = True
             s.joined()
 
@@ -275,13 +285,17 @@ class _Call:
         asyncio.get_running_loop().create_task(self.worker.queue_frame(EchoFrame(echo=echo)))
 
     async def interrupt(self) -> None:
-        from pipecat.frames.frames import InterruptionFrame
-
-        was_speaking = self.face is not None and self.face.busy
-        await self.worker.queue_frame(InterruptionFrame())
+        """Silence the Face now: the Face drops its queue at once and broadcasts the interruption from
+        where it sits (upstream: the TTS in flight; downstream: the output's queued audio and video)
+        instead of sending it through the whole pipeline from the transport's input."""
+        if self.face is None:
+            return
+        was_speaking, inference = self.face.busy, self.face.speaking_inference
+        self.face.interrupt()
+        await self.face.broadcast_interruption()
         if was_speaking:
             s = self.session
-            s.message(s.out.event("conversation.replica_interrupted", inference_id=self.face._speaking))  # noqa: SLF001
+            s.message(s.out.event("conversation.replica_interrupted", inference_id=inference))
 
     async def close(self) -> None:
         if self._closed:
