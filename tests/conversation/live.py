@@ -115,13 +115,7 @@ def best_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> int:
 
 
 def silent_after(client: LiveClient, t0: float, hold: float = 0.3) -> float:
-    """Seconds from ``t0`` until the received audio went silent and stayed so for ``hold`` seconds."""
-    packets = [a for a in client.audio if a.t >= t0]
-    for i, a in enumerate(packets):
-        rest = [p for p in packets[i:] if p.t <= a.t + hold]
-        if rest and all(np.sqrt(np.mean(p.samples ** 2)) < SILENCE_RMS for p in rest):
-            return a.t - t0
-    return float("inf")
+    return client.silent_after(t0, hold, SILENCE_RMS)
 
 
 def now() -> float:

@@ -163,6 +163,23 @@ class LiveClient:
                 counts[i] += 1
         return np.sqrt(bins / np.maximum(counts, 1))
 
+    def first_sound(self, after: float, level: float = 0.01) -> float | None:
+        """Arrival (on the wire) of the first audio packet louder than ``level`` RMS after ``after``."""
+        for a in self.audio:
+            if a.wire > after and float(np.sqrt(np.mean(a.samples ** 2))) > level:
+                return a.wire
+        return None
+
+    def silent_after(self, t0: float, hold: float = 0.3, level: float = 0.01) -> float:
+        """Seconds from ``t0`` until the received audio (as decoded) went quieter than ``level`` RMS and
+        stayed so for ``hold`` seconds; inf if it never did."""
+        packets = [a for a in self.audio if a.t >= t0]
+        for i, a in enumerate(packets):
+            rest = [p for p in packets[i:] if p.t <= a.t + hold]
+            if rest and all(float(np.sqrt(np.mean(p.samples ** 2))) < level for p in rest):
+                return a.t - t0
+        return float("inf")
+
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()

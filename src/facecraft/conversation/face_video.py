@@ -301,9 +301,9 @@ class FaceAudioTrack(RawAudioTrack):
     _READ_CHUNKS = 2  # 10 ms chunks per read
 
     async def recv(self) -> Any:
-        from av import AudioFrame
-
         import fractions
+
+        from av import AudioFrame
 
         while len(self._chunk_queue) < self._READ_CHUNKS:
             if self.readyState != "live":

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from facecraft.errors import InputError
+from facecraft.perform.script import parse_script
+from facecraft.speech.text import has_speakable
 
 __all__ = ["ProtocolError", "Echo", "Interrupt", "Outbound", "parse_inbound", "MAX_MESSAGE_BYTES",
            "INBOUND_EVENTS", "PAL_EVENTS"]
@@ -122,6 +124,16 @@ def _echo(props: dict[str, Any], inference_id: str) -> Echo:
         if len(text) > MAX_TEXT_CHARS:
             raise ProtocolError(f"text is {len(text)} characters; at most {MAX_TEXT_CHARS} per message",
                                 inference_id=inference_id)
+        if not text.strip():
+            if done:
+                return Echo(inference_id, text="", done=True)
+            raise ProtocolError("text is empty", inference_id=inference_id)
+        try:
+            words = parse_script(text).text
+        except InputError as exc:  # a malformed or unknown emotion tag, nothing but tags
+            raise ProtocolError(exc.message, inference_id=inference_id) from exc
+        if not has_speakable(words):
+            raise ProtocolError("text has nothing to say (only punctuation or tags)", inference_id=inference_id)
         return Echo(inference_id, text=text, done=done)
     rate = props.get("sample_rate")
     if not isinstance(rate, int) or isinstance(rate, bool) or not MIN_RATE <= rate <= MAX_RATE:

@@ -191,6 +191,7 @@ class _Call:
         self._run: asyncio.Task | None = None
         self._connected = False
         self._closed = False
+        self._said: list[str] = []  # captions of the reply playing now
 
     async def open(self, sdp: str, type: str) -> dict[str, Any]:
         from pipecat.audio.vad.silero import SileroVADAnalyzer
@@ -203,7 +204,12 @@ class _Call:
         from pipecat.workers.runner import WorkerRunner
 
         from facecraft.conversation.echo import EchoService
-        from facecraft.conversation.face_video import OUT_RATE, FaceAudioTrack, FaceVideoService, FaceVideoTrack
+        from facecraft.conversation.face_video import (
+            OUT_RATE,
+            FaceAudioTrack,
+            FaceVideoService,
+            FaceVideoTrack,
+        )
         from facecraft.conversation.user import UserEvents
 
         s = self.session
@@ -305,7 +311,7 @@ class _Call:
             await self.runner.cancel(reason="session ended")
         if self._run is not None:
             try:
-                await asyncio.wait_for(self._run, timeout=5)
+                await asyncio.wait_for(self._run, timeout=2)
             except Exception:  # noqa: BLE001 - closing: nothing left to report to
                 log.debug("pipeline did not stop cleanly", exc_info=True)
         if self.connection is not None:
@@ -319,9 +325,15 @@ class _Call:
             s.out.next_turn()
             s.message(s.out.event("conversation.replica.started_speaking", inference_id=event.inference_id))
         elif event.kind == "caption":
+            self._said.append(event.text)
             s.message(s.out.event("conversation.utterance.streaming",
                                   {"role": "replica", "speech": event.text}, inference_id=event.inference_id))
         elif event.kind == "stopped":
+            if self._said:  # what was heard of the reply, whole (cut where it was interrupted)
+                s.message(s.out.event("conversation.utterance",
+                                      {"role": "replica", "speech": " ".join(self._said),
+                                       "interrupted": event.interrupted}, inference_id=event.inference_id))
+                self._said = []
             s.message(s.out.event("conversation.replica.stopped_speaking",
                                   {"duration": round(event.duration_s, 3), "interrupted": event.interrupted},
                                   inference_id=event.inference_id))
@@ -355,7 +367,10 @@ def run_process() -> int:
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
-    return asyncio.run(_serve(emit))
+    code = asyncio.run(_serve(emit))
+    proto.flush()
+    sys.stderr.flush()
+    os._exit(code)  # the session is over: no waiting for a TTS or encoder thread still running
 
 
 def _quiet_pipecat() -> None:
