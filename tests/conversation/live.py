@@ -49,7 +49,8 @@ def run(coro_fn: Callable[[], Awaitable[Any]], timeout: float = 240.0) -> Any:
 class Call:
     """A manager with one session and one connected client (``async with Call(...) as call``)."""
 
-    def __init__(self, bundle: Path, cid: str = "c-test", **kw: Any) -> None:
+    def __init__(self, bundle: Path, cid: str = "c-test", mic: np.ndarray | None = None, **kw: Any) -> None:
+        self.mic = mic
         self.events: list[SessionEvent] = []
         self.manager = SessionManager(2, self.events.append)
         self.spec = spec(bundle, cid, **kw)
@@ -58,7 +59,7 @@ class Call:
     async def __aenter__(self) -> Call:
         await self.manager.start(self.spec)
         cid = self.spec.conversation_id
-        self.client = LiveClient(lambda o: self.manager.offer(cid, o["sdp"], o["type"]))
+        self.client = LiveClient(lambda o: self.manager.offer(cid, o["sdp"], o["type"]), mic=self.mic)
         await self.client.connect()
         await self.client.wait_channel_open()
         await self.client.wait_frames(10)

@@ -162,3 +162,21 @@ def test_bad_messages_get_error_events_and_the_call_goes_on(bundle_dir: Path) ->
     assert all(e["properties"]["error"] == "invalid_input" for e in errors)
     assert any(m["event_type"] == "conversation.error" and "unknown event_type" in m["properties"]["message"]
                for m in server_side)
+
+
+def test_the_callers_voice_gives_user_speaking_events(bundle_dir: Path, grid16: np.ndarray) -> None:
+    from facecraft.audio import resample
+
+    mic = np.concatenate([np.zeros(48000, np.float32), resample(grid16, 16000, 48000).astype(np.float32),
+                          np.zeros(48000 * 3, np.float32)])
+
+    async def scenario() -> list[dict]:
+        async with Call(bundle_dir, "c-user", mic=mic) as call:
+            c = call.client
+            await c.wait_event("conversation.user.started_speaking", 30)
+            await c.wait_event("conversation.user.stopped_speaking", 30)
+            return list(c.events)
+
+    events = run(scenario)
+    kinds = [e["event_type"] for e in events]
+    assert kinds.index("conversation.user.started_speaking") < kinds.index("conversation.user.stopped_speaking")

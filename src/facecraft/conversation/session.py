@@ -286,9 +286,9 @@ class _Call:
             self.connection.send_app_message(event)
 
     def echo(self, echo: Echo) -> None:
-        from facecraft.conversation.echo import EchoFrame
-
-        asyncio.get_running_loop().create_task(self.worker.queue_frame(EchoFrame(echo=echo)))
+        """Hand the echo to the echo processor's queue directly (not down the pipeline from the
+        transport's input: every processor on the way costs a hop of latency)."""
+        self.echo_service.enqueue(echo)
 
     async def interrupt(self) -> None:
         """Silence the Face now: the Face drops its queue at once and broadcasts the interruption from
