@@ -119,5 +119,17 @@ def silent_after(client: LiveClient, t0: float, hold: float = 0.3) -> float:
     return client.silent_after(t0, hold, SILENCE_RMS)
 
 
+def overloaded() -> str | None:
+    """Why live timing cannot be judged on this machine now (None: it can). A call's timing is a
+    real-time property: with several times more runnable work than cores (other jobs on a shared
+    machine), every process, the session's included, gets a fraction of a core and no frame clock
+    holds. CI's own runs stay far below the threshold."""
+    import os
+
+    load = os.getloadavg()[0]
+    cores = len(os.sched_getaffinity(0))
+    return f"load average {load:.1f} on {cores} cores" if load > 3 * cores else None
+
+
 def now() -> float:
     return time.monotonic()
