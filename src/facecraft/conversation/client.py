@@ -28,15 +28,17 @@ Signal = Callable[[dict[str, str]], Awaitable[dict[str, Any]]]
 
 @dataclass
 class ReceivedVideo:
-    t: float  # arrival (time.monotonic)
+    t: float  # when the decoded frame came out of aiortc (time.monotonic)
     pts_s: float
     image: np.ndarray | None
+    wire: float = 0.0  # when its RTP packets arrived (before the client's jitter buffer)
 
 
 @dataclass
 class ReceivedAudio:
     t: float
     samples: np.ndarray  # 16 kHz mono float32
+    wire: float = 0.0  # when its RTP packet arrived (aiortc holds 4 audio packets back before decoding)
 
 
 @dataclass
@@ -85,6 +87,9 @@ class LiveClient:
 
         self.pc.addTrack(_MicTrack(self.mic))
         self.pc.addTransceiver("video", direction="recvonly")
+        self._wire: dict[str, dict[int, float]] = {"audio": {}, "video": {}}
+        for transceiver in self.pc.getTransceivers():
+            _record_arrivals(transceiver.receiver, self._wire[transceiver.kind])
         offer = await self.pc.createOffer()
         await self.pc.setLocalDescription(offer)
         answer = await self.signal({"sdp": self.pc.localDescription.sdp, "type": self.pc.localDescription.type})
@@ -97,8 +102,10 @@ class LiveClient:
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
             while True:
                 frame = await track.recv()
+                t = time.monotonic()
                 image = frame.to_ndarray(format="rgb24") if self.keep_images else None
-                self.video.append(ReceivedVideo(time.monotonic(), float(frame.pts * frame.time_base), image))
+                self.video.append(ReceivedVideo(t, float(frame.pts * frame.time_base), image,
+                                                self._wire["video"].get(frame.pts, t)))
 
     async def _read_audio(self, track: Any) -> None:
         from aiortc.mediastreams import MediaStreamError
@@ -109,9 +116,10 @@ class LiveClient:
             while True:
                 frame = await track.recv()
                 t = time.monotonic()
+                wire = self._wire["audio"].get(frame.pts, t)
                 for out in resampler.resample(frame):
                     x = out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
-                    self.audio.append(ReceivedAudio(t, x))
+                    self.audio.append(ReceivedAudio(t, x, wire))
 
     def send(self, message: dict[str, Any] | str) -> None:
         """An interactions message over the data channel (a str is sent as it is: malformed-input tests)."""
@@ -155,10 +163,50 @@ class LiveClient:
                 counts[i] += 1
         return np.sqrt(bins / np.maximum(counts, 1))
 
+    def first_sound(self, after: float, level: float = 0.01) -> float | None:
+        """Arrival (on the wire) of the first audio packet louder than ``level`` RMS after ``after``."""
+        for a in self.audio:
+            if a.wire > after and float(np.sqrt(np.mean(a.samples ** 2))) > level:
+                return a.wire
+        return None
+
+    def silent_after(self, t0: float, hold: float = 0.3, level: float = 0.01) -> float:
+        """Seconds from ``t0`` until the received audio (as decoded) went quieter than ``level`` RMS and
+        stayed so for ``hold`` seconds; inf if it never did."""
+        packets = [a for a in self.audio if a.t >= t0]
+        for i, a in enumerate(packets):
+            rest = [p for p in packets[i:] if p.t <= a.t + hold]
+            if rest and all(float(np.sqrt(np.mean(p.samples ** 2))) < level for p in rest):
+                return a.t - t0
+        return float("inf")
+
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         await self.pc.close()
+
+
+def _record_arrivals(receiver: Any, arrivals: dict[int, float]) -> None:
+    """Note when each RTP timestamp's packet arrived, keyed as aiortc stamps the decoded frames (the
+    timestamp less the stream's first): the wire timing of a stream, before the client's own buffering
+    (what a receiver that keeps audio and video in step has to work with)."""
+    raw: dict[int, float] = {}
+    handle = receiver._handle_rtp_packet  # noqa: SLF001 - aiortc has no hook for packet arrival
+    mapper = receiver._RTCRtpReceiver__timestamp_mapper  # noqa: SLF001
+
+    async def on_packet(packet: Any, arrival_time_ms: int) -> None:
+        raw.setdefault(packet.timestamp, time.monotonic())
+        await handle(packet, arrival_time_ms)
+
+    mapped = mapper.map
+
+    def on_map(timestamp: int) -> int:
+        pts = mapped(timestamp)
+        arrivals[pts] = raw.pop(timestamp, time.monotonic())
+        return pts
+
+    receiver._handle_rtp_packet = on_packet  # noqa: SLF001
+    mapper.map = on_map
 
 
 class _MicTrack:

@@ -38,14 +38,14 @@ from pipecat.frames.frames import (
     TTSStoppedFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.transports.smallwebrtc.transport import RawVideoTrack
+from pipecat.transports.smallwebrtc.transport import RawAudioTrack, RawVideoTrack
 
 from facecraft.audio import resample
 from facecraft.engine.cues import Emotion
 from facecraft.engine.streaming import StreamFrame, StreamingRenderer
 from facecraft.speech.types import Phone
 
-__all__ = ["FaceVideoService", "SpeechAudioFrame", "SpeechEvent", "FaceVideoTrack", "OUT_RATE"]
+__all__ = ["FaceVideoService", "SpeechAudioFrame", "SpeechEvent", "FaceVideoTrack", "FaceAudioTrack", "OUT_RATE"]
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,11 @@ class FaceVideoService(FrameProcessor):
             self._stopped(interrupted=True)
 
     @property
+    def speaking_inference(self) -> str | None:
+        """The inference whose speech is playing (None: none, or audio without one)."""
+        return self._speaking
+
+    @property
     def busy(self) -> bool:
         """Speech is playing or queued."""
         return self._speaking is not None or bool(self._marks) or self.stream.speaking
@@ -285,3 +290,35 @@ class FaceVideoTrack(RawVideoTrack):
             if wait > 0:
                 await asyncio.sleep(wait)
         return int(round(self._count * VIDEO_CLOCK_RATE / self._fps)), VIDEO_TIME_BASE
+
+
+class FaceAudioTrack(RawAudioTrack):
+    """pipecat's output audio track handing aiortc 20 ms per read (one Opus packet) as soon as the Face
+    has produced it. The Face produces audio all the time on its own clock, so the track neither paces
+    nor fills gaps with silence: a busy machine delays audio and video alike instead of letting the
+    audio fall behind (pipecat's track reads 10 ms at a time: twice the work per packet)."""
+
+    _READ_CHUNKS = 2  # 10 ms chunks per read
+
+    async def recv(self) -> Any:
+        import fractions
+
+        from av import AudioFrame
+
+        while len(self._chunk_queue) < self._READ_CHUNKS:
+            if self.readyState != "live":
+                raise MediaStreamError
+            await asyncio.sleep(0.002)
+        parts = []
+        for _ in range(self._READ_CHUNKS):
+            chunk, future = self._chunk_queue.popleft()
+            if future is not None and not future.done():
+                future.set_result(True)
+            parts.append(chunk)
+        samples = np.frombuffer(b"".join(parts), dtype=np.int16)
+        frame = AudioFrame.from_ndarray(samples[None, :], layout="mono")
+        frame.sample_rate = self._sample_rate
+        frame.pts = self._timestamp
+        frame.time_base = fractions.Fraction(1, self._sample_rate)
+        self._timestamp += samples.size
+        return frame

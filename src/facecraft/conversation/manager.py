@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0  # loading a Face (and its voice) in a fresh process
 OFFER_TIMEOUT_S = 20.0
-END_GRACE_S = 3.0  # a session asked to end gets this long before it is killed
+END_GRACE_S = 10.0  # a session asked to end gets this long before it is killed
 
 OnEvent = Callable[[SessionEvent], Awaitable[None] | None]
 

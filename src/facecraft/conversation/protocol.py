@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 
 from facecraft.errors import InputError
+from facecraft.perform.script import parse_script
+from facecraft.speech.text import has_speakable
 
 __all__ = ["ProtocolError", "Echo", "Interrupt", "Outbound", "parse_inbound", "MAX_MESSAGE_BYTES",
            "INBOUND_EVENTS", "PAL_EVENTS"]
 
-MAX_MESSAGE_BYTES = 256 * 1024  # a browser's data channel takes about this much per message: stream audio
+MAX_MESSAGE_BYTES = 200_000  # under the 256 KiB a data channel carries in one message: stream long audio
 MAX_TEXT_CHARS = 5000
 MIN_RATE, MAX_RATE = 8000, 48000
 INBOUND_EVENTS = ("conversation.echo", "conversation.interrupt")
@@ -122,6 +124,16 @@ def _echo(props: dict[str, Any], inference_id: str) -> Echo:
         if len(text) > MAX_TEXT_CHARS:
             raise ProtocolError(f"text is {len(text)} characters; at most {MAX_TEXT_CHARS} per message",
                                 inference_id=inference_id)
+        if not text.strip():
+            if done:
+                return Echo(inference_id, text="", done=True)
+            raise ProtocolError("text is empty", inference_id=inference_id)
+        try:
+            words = parse_script(text).text
+        except InputError as exc:  # a malformed or unknown emotion tag, nothing but tags
+            raise ProtocolError(exc.message, inference_id=inference_id) from exc
+        if not has_speakable(words):
+            raise ProtocolError("text has nothing to say (only punctuation or tags)", inference_id=inference_id)
         return Echo(inference_id, text=text, done=done)
     rate = props.get("sample_rate")
     if not isinstance(rate, int) or isinstance(rate, bool) or not MIN_RATE <= rate <= MAX_RATE:

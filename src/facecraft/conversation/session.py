@@ -112,8 +112,10 @@ class Session:
         """Answer a participant's WebRTC offer; a new offer replaces the call in progress (a reload)."""
         if self._ending:
             raise InputError("the conversation has ended")
-        if type != "offer" or not isinstance(sdp, str) or "v=0" not in sdp:
+        if type != "offer" or not isinstance(sdp, str) or not sdp.startswith("v=0"):
             raise InputError('the offer must be {"sdp": <an SDP offer>, "type": "offer"}')
+        if "m=audio" not in sdp and "m=video" not in sdp:
+            raise InputError("the offer has no audio or video: offer to receive the Face's video and audio")
         if self._pipeline is not None:
             await self._pipeline.close()
             self._pipeline = None
@@ -189,6 +191,7 @@ class _Call:
         self._run: asyncio.Task | None = None
         self._connected = False
         self._closed = False
+        self._said: list[str] = []  # captions of the reply playing now
 
     async def open(self, sdp: str, type: str) -> dict[str, Any]:
         from pipecat.audio.vad.silero import SileroVADAnalyzer
@@ -201,7 +204,12 @@ class _Call:
         from pipecat.workers.runner import WorkerRunner
 
         from facecraft.conversation.echo import EchoService
-        from facecraft.conversation.face_video import OUT_RATE, FaceVideoService, FaceVideoTrack
+        from facecraft.conversation.face_video import (
+            OUT_RATE,
+            FaceAudioTrack,
+            FaceVideoService,
+            FaceVideoTrack,
+        )
         from facecraft.conversation.user import UserEvents
 
         s = self.session
@@ -212,7 +220,11 @@ class _Call:
         fps = s.stream.fps
         transport = SmallWebRTCTransport(webrtc_connection=self.connection, params=TransportParams(
             audio_in_enabled=True, audio_in_sample_rate=16000, audio_out_enabled=True,
-            audio_out_sample_rate=OUT_RATE, video_out_enabled=True, video_out_is_live=True,
+            audio_out_sample_rate=OUT_RATE, audio_out_10ms_chunks=2,
+            # the Face sends audio all the time (silence while listening): a late chunk must wait for its
+            # turn, not be replaced by inserted silence that would push the rest of the speech behind
+            # the mouth for good
+            audio_out_auto_silence=False, video_out_enabled=True, video_out_is_live=True,
             video_out_width=w, video_out_height=h, video_out_framerate=int(round(fps))))
         self.face = FaceVideoService(s.stream, on_speech=self._speech)
         self.echo_service = EchoService(s.voice, s.executor, on_error=self._echo_error)
@@ -229,9 +241,13 @@ class _Call:
 
         @transport.event_handler("on_client_connected")
         async def _connected(transport: Any, connection: Any) -> None:
+            # pipecat's own tracks pace video at 30 fps and audio 10 ms at a time (see face_video)
             track = FaceVideoTrack(w, h, fps)
             connection.replace_video_track(track)
-            transport._client._video_output_track = track  # noqa: SLF001 - pipecat fixes its track at 30 fps
+            transport._client._video_output_track = track  # noqa: SLF001
+            audio = FaceAudioTrack(sample_rate=OUT_RATE, auto_silence=False)
+            connection.replace_audio_track(audio)
+            transport._client._audio_output_track = audio  # noqa: SLF001
             self._connected = True
             s.joined()
 
@@ -270,18 +286,22 @@ class _Call:
             self.connection.send_app_message(event)
 
     def echo(self, echo: Echo) -> None:
-        from facecraft.conversation.echo import EchoFrame
-
-        asyncio.get_running_loop().create_task(self.worker.queue_frame(EchoFrame(echo=echo)))
+        """Hand the echo to the echo processor's queue directly (not down the pipeline from the
+        transport's input: every processor on the way costs a hop of latency)."""
+        self.echo_service.enqueue(echo)
 
     async def interrupt(self) -> None:
-        from pipecat.frames.frames import InterruptionFrame
-
-        was_speaking = self.face is not None and self.face.busy
-        await self.worker.queue_frame(InterruptionFrame())
+        """Silence the Face now: the Face drops its queue at once and broadcasts the interruption from
+        where it sits (upstream: the TTS in flight; downstream: the output's queued audio and video)
+        instead of sending it through the whole pipeline from the transport's input."""
+        if self.face is None:
+            return
+        was_speaking, inference = self.face.busy, self.face.speaking_inference
+        self.face.interrupt()
+        await self.face.broadcast_interruption()
         if was_speaking:
             s = self.session
-            s.message(s.out.event("conversation.replica_interrupted", inference_id=self.face._speaking))  # noqa: SLF001
+            s.message(s.out.event("conversation.replica_interrupted", inference_id=inference))
 
     async def close(self) -> None:
         if self._closed:
@@ -291,7 +311,7 @@ class _Call:
             await self.runner.cancel(reason="session ended")
         if self._run is not None:
             try:
-                await asyncio.wait_for(self._run, timeout=5)
+                await asyncio.wait_for(self._run, timeout=2)
             except Exception:  # noqa: BLE001 - closing: nothing left to report to
                 log.debug("pipeline did not stop cleanly", exc_info=True)
         if self.connection is not None:
@@ -305,9 +325,15 @@ class _Call:
             s.out.next_turn()
             s.message(s.out.event("conversation.replica.started_speaking", inference_id=event.inference_id))
         elif event.kind == "caption":
+            self._said.append(event.text)
             s.message(s.out.event("conversation.utterance.streaming",
                                   {"role": "replica", "speech": event.text}, inference_id=event.inference_id))
         elif event.kind == "stopped":
+            if self._said:  # what was heard of the reply, whole (cut where it was interrupted)
+                s.message(s.out.event("conversation.utterance",
+                                      {"role": "replica", "speech": " ".join(self._said),
+                                       "interrupted": event.interrupted}, inference_id=event.inference_id))
+                self._said = []
             s.message(s.out.event("conversation.replica.stopped_speaking",
                                   {"duration": round(event.duration_s, 3), "interrupted": event.interrupted},
                                   inference_id=event.inference_id))
@@ -341,7 +367,10 @@ def run_process() -> int:
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
-    return asyncio.run(_serve(emit))
+    code = asyncio.run(_serve(emit))
+    proto.flush()
+    sys.stderr.flush()
+    os._exit(code)  # the session is over: no waiting for a TTS or encoder thread still running
 
 
 def _quiet_pipecat() -> None:
