@@ -102,8 +102,9 @@ class Settings(BaseSettings):
     # STUN/TURN servers handed to the call page and to the session's peer, as JSON, e.g.
     # FACECRAFT_ICE_SERVERS='[{"urls": "stun:stun.example.org:3478"}]'. None are needed on one machine or a LAN.
     ice_servers: list[IceServer] = Field(default_factory=list)
-    # Largest interactions message accepted on the WebSocket (an echo's base64 audio chunk included).
-    max_interaction_bytes: int = 1 * MB
+    # Largest interactions message accepted on the WebSocket (an echo's base64 audio chunk included); the
+    # session takes no larger message on its data channel either (docs/live.md).
+    max_interaction_bytes: int = 200_000
 
     @field_validator("data_dir")
     @classmethod
