@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from facecraft import __version__
 from facecraft.errors import FacecraftError
 
-COMMAND_MODULES = ("check", "faces", "speech", "audio", "render", "voices", "stock", "serve", "worker", "keys")
+COMMAND_MODULES = ("check", "faces", "speech", "audio", "render", "voices", "stock", "serve", "worker", "keys",
+                   "talk")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ __all__ = [
     "ConflictError",
     "TooLargeError",
     "JobBudgetError",
+    "SessionLimitError",
     "CONTRACT_ERROR_IDS",
     "SERVICE_ERROR_IDS",
     "public_error_id",
@@ -46,9 +47,9 @@ CONTRACT_ERROR_IDS = frozenset(
 )
 # Ours, for problems API.md gives no id to (they must be listed there): a malformed request, an unknown
 # resource, a consent clip that shows someone else, an emotion API.md does not list, an emotion
-# intensity outside 0..1, a malformed script tag.
+# intensity outside 0..1, a malformed script tag, too many live conversations at once.
 SERVICE_ERROR_IDS = CONTRACT_ERROR_IDS | {"invalid_input", "not_found", "consent_identity_mismatch", "unknown_emotion",
-                                          "invalid_emotion_intensity", "invalid_script"}
+                                          "invalid_emotion_intensity", "invalid_script", "too_many_conversations"}
 
 
 def public_error_id(error_id: str, fallback: str) -> str:
@@ -148,3 +149,9 @@ class JobBudgetError(FacecraftError):
     """A background job went over its memory or time budget and was stopped (it is not retried)."""
 
     default_error_id = "video_processing"
+
+
+class SessionLimitError(FacecraftError):
+    """As many live conversations run as the server allows (``max_sessions``): HTTP 429, try later."""
+
+    default_error_id = "too_many_conversations"

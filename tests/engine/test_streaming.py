@@ -166,6 +166,32 @@ def test_interrupt_drops_the_queue_and_closes_the_mouth(small, speech) -> None: 
     assert stream.next_frame().speaking
 
 
+def test_frames_say_which_utterance_and_where_in_it(small, speech) -> None:  # noqa: ANN001
+    """A live output takes each frame's audio from its utterance at ``utterance_frame / fps``: pushes
+    report the utterance and the time their audio starts at, frames their place on that clock."""
+    from facecraft.engine import StreamingRenderer
+
+    stream = StreamingRenderer(small)
+    idle = stream.next_frame()
+    assert (idle.utterance, idle.utterance_frame) == (0, -1)
+    first = stream.push_audio(speech[:16000], 16000)
+    more = stream.push_audio(speech[16000:24000], 16000)
+    assert first.utterance == more.utterance and first.start_s == 0.0 and more.start_s == pytest.approx(1.0)
+    stream.end_of_speech()
+    frames = [stream.next_frame() for _ in range(int(round(1.2 * stream.fps)))]
+    assert [f.utterance_frame for f in frames] == list(range(len(frames)))
+    assert {f.utterance for f in frames} == {first.utterance}
+    # speech pushed after the end while the last utterance still plays continues its clock
+    tail = stream.push_audio(speech[:8000], 16000)
+    assert tail.utterance == first.utterance and tail.start_s == pytest.approx(1.5)
+    stream.end_of_speech()
+    rest = [stream.next_frame() for _ in range(int(round(0.9 * stream.fps)))]
+    assert rest[0].utterance_frame == len(frames) and rest[-1].utterance == 0
+    nxt = stream.push_audio(speech[:8000], 16000)  # a new utterance once the last has played
+    assert nxt.utterance != first.utterance and nxt.start_s == 0.0
+    assert stream.next_frame().utterance_frame == 0
+
+
 def test_bad_audio_is_refused(small) -> None:  # noqa: ANN001
     from facecraft.engine import StreamingRenderer
     from facecraft.errors import InputError
@@ -179,3 +205,25 @@ def test_bad_audio_is_refused(small) -> None:  # noqa: ANN001
         Emotion("furious")
     with pytest.raises(InputError):
         Emotion("sad", 1.5)
+
+
+def test_relative_phones_land_where_absolute_ones_do(small, speech) -> None:  # noqa: ANN001
+    """A live caller pushes sentence by sentence with each sentence's own phone times; the renderer
+    places them on the utterance clock exactly as phones given on that clock."""
+    from facecraft.engine import StreamingRenderer
+    from facecraft.speech.types import Phone
+
+    def phones(shift: float) -> list[Phone]:
+        return [Phone("m", 0.1 + shift, 0.2 + shift), Phone("a", 0.2 + shift, 0.5 + shift),
+                Phone("p", 0.5 + shift, 0.6 + shift), Phone("u", 0.6 + shift, 0.9 + shift)]
+
+    absolute, relative = StreamingRenderer(small), StreamingRenderer(small)
+    absolute.push_audio(speech[:16000], 16000, phones(0.0))
+    absolute.push_audio(speech[16000:32000], 16000, phones(1.0))
+    relative.push_audio(speech[:16000], 16000, phones(0.0), relative_phones=True)
+    relative.push_audio(speech[16000:32000], 16000, phones(0.0), relative_phones=True)
+    for stream in (absolute, relative):
+        stream.end_of_speech()
+    a = [absolute.next_frame() for _ in range(50)]
+    b = [relative.next_frame() for _ in range(50)]
+    assert [f.aperture for f in a] == pytest.approx([f.aperture for f in b])

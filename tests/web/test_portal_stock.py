@@ -1,6 +1,6 @@
 """The portal's Stock tab: a stock Face installed with ``facecraft stock add`` is what a new user sees
-first, its card and page offer "Make a video", the studio opens on it and previews an emotion (a short
-real render); a photo's voice is chosen from the server's stock voices."""
+first, its card and page offer "Make a video" and "Talk to this Face", the studio opens on it and previews an
+emotion (a short real render); a photo's voice is chosen from the server's stock voices."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_stock_tab_make_a_video_and_voice_choice(stock_portal: Portal, page: Pag
     card = page.locator("li.face-card", has_text="Grace Hopper")
     card.wait_for()
     card.locator(".thumb img").wait_for()
-    assert card.get_by_role("link").filter(has_text="Talk").count() == 0  # no dead button before live calls
+    assert card.get_by_role("link", name="Talk to this Face").count() == 1  # the Stock tab's "Talk" hook
     shot("library")
     # The other tab, by keyboard, and back.
     stock_tab.press("ArrowLeft")

@@ -8,10 +8,12 @@ its phone timings), ``set_emotion`` (a cue), ``end_of_speech`` (the utterance is
 ``interrupt`` (barge-in: drop everything queued). Output (one puller thread): ``next_frame`` returns
 a ``StreamFrame``: the image, its presentation timestamp (``index`` frames of 1/fps since the
 renderer started; ``time_s``), whether it is speech (``speaking``: audio of an utterance plays under
-it) and the emotion it shows. Each call to ``next_frame`` is the next frame: none is skipped or
-repeated, whatever the pushing thread does meanwhile; the puller paces the calls (a live transport
-at the Face's fps). Both sides take one lock for bookkeeping only; the frame is drawn outside it, so
-a push never waits for a frame being drawn.
+it), the emotion it shows, and the utterance clock it is on (``utterance``, ``utterance_frame``; a
+push returns the utterance and the time its audio starts at, so a live output plays each frame's own
+audio). Each call to ``next_frame`` is the next frame: none is skipped or repeated, whatever the
+pushing thread does meanwhile; the puller paces the calls (a live transport at the Face's fps). Both
+sides take one lock for bookkeeping only; the frame is drawn outside it, so a push never waits for a
+frame being drawn.
 
 Planning: frames are planned in fixed blocks (motion step + mouth per frame) once the audio holds
 the block plus a fixed look-ahead, or the utterance has ended; planning never depends on how the
@@ -53,7 +55,7 @@ from facecraft.errors import InputError
 from facecraft.speech.encoder import Prefetcher, complete_segments
 from facecraft.speech.types import Phone
 
-__all__ = ["StreamingRenderer", "StreamFrame"]
+__all__ = ["StreamingRenderer", "StreamFrame", "Pushed"]
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +72,24 @@ class StreamFrame:
     speaking: bool  # audio of an utterance plays under this frame
     emotion: Emotion = NEUTRAL
     aperture: float = 0.0  # the lip opening the frame's mouth aims at (inter-ocular units)
+    # The utterance whose clock the frame is on (0: none, listening) and the frame's place in it: a live
+    # output takes the frame's audio from that utterance's audio at ``utterance_frame / fps`` seconds.
+    utterance: int = 0
+    utterance_frame: int = -1
 
     @property
     def time_s(self) -> float:
         """Presentation time in seconds since the renderer's first frame."""
         return self.index / self.fps
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """Where pushed audio landed: the utterance (``StreamFrame.utterance``) and the time in it, in
+    seconds, of the audio's first sample (a live output keeps the utterance's audio on that clock)."""
+
+    utterance: int
+    start_s: float
 
 
 @dataclass
@@ -84,6 +99,8 @@ class _Planned:
     aperture: float
     emotion: Emotion
     speaking: bool  # part of the utterance's audio (False for a starved frame)
+    utterance: int = 0
+    utterance_frame: int = -1
 
 
 @dataclass
@@ -180,15 +197,17 @@ class StreamingRenderer:
 
     def push_audio(
         self, samples: np.ndarray, sample_rate: int, phones: list[Phone] | None = None, *,
-        trust_phones: bool = True,
-    ) -> None:
-        """Add speech audio (float32 mono) to the current utterance, or start one.
+        trust_phones: bool = True, relative_phones: bool = False,
+    ) -> Pushed:
+        """Add speech audio (float32 mono) to the current utterance, or start one; returns where it landed.
 
         ``phones`` are timed from the start of the utterance (as ``speech.tts`` streams them); speech
         pushed after ``end_of_speech`` while the last utterance still plays is queued right after it,
         on the same clock, and its phones are shifted accordingly (they are then timed from the start
         of the speech pushed after ``end_of_speech``). ``trust_phones`` False marks recognised (not
-        forced-aligned) phones: they then shape the mouth but do not force closures.
+        forced-aligned) phones: they then shape the mouth but do not force closures. ``relative_phones``:
+        the phones are timed from this audio's first sample instead (a live caller pushing sentence by
+        sentence, which does not keep the utterance clock itself).
         """
         x = np.asarray(samples, dtype=np.float32)
         if x.ndim == 2:
@@ -211,10 +230,12 @@ class StreamingRenderer:
                 if utt is not None:
                     self._drop(utt)
                 utt = self._utt = self._new_utterance()
-            off = utt.phone_offset
+            start_s = utt.timeline.n_samples / RATE
+            off = start_s if relative_phones else utt.phone_offset
             shifted = [Phone(p.symbol, p.start + off, p.end + off) for p in phones] if phones and off else phones
             utt.timeline.push(x, shifted, trust_phones=trust_phones)
             self._feed(utt)
+            return Pushed(utt.id, start_s)
 
     def set_emotion(self, emotion: Emotion) -> None:
         """Show ``emotion`` from now on: while listening at once, in speech from the audio pushed next."""
@@ -290,7 +311,7 @@ class StreamingRenderer:
         if prefetch is not None:  # an utterance's speech states are encoded once its first frame is out
             prefetch.release()
         return StreamFrame(image=image, index=index, fps=self.fps, speaking=plan.speaking, emotion=plan.emotion,
-                           aperture=plan.aperture)
+                           aperture=plan.aperture, utterance=plan.utterance, utterance_frame=plan.utterance_frame)
 
     def _next_plan(self) -> _Planned:
         utt = self._utt
@@ -303,14 +324,14 @@ class StreamingRenderer:
                 self._plan(utt, k)
             if utt.planned:
                 utt.shown += 1
-                return utt.planned.popleft()
+                return replace(utt.planned.popleft(), utterance=utt.id, utterance_frame=k)
             # starved: the utterance keeps its clock, this frame is silent
             utt.shown += 1
             utt.next_plan += 1
             plan = self._listening_plan()
             if plan.mouth >= 0:
                 utt.last_mouth = plan.mouth
-            return replace(plan, emotion=utt.timeline.emotion_at(k))
+            return replace(plan, emotion=utt.timeline.emotion_at(k), utterance=utt.id, utterance_frame=k)
         return self._listening_plan()
 
     def _prefer(self, emotion: Emotion) -> np.ndarray | None:

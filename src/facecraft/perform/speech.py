@@ -30,7 +30,8 @@ from facecraft.speech.types import Alignment, Phone
 from facecraft.speech.voice import VoiceMapping, VoiceProfile, plan_voice
 
 __all__ = ["Piece", "prepare_audio", "audio_phones", "audio_pieces", "text_pieces", "face_voice",
-           "face_speaker", "emotion_prosody", "styled_backend", "MIN_AUDIO_S", "VOICE_PLAN_S"]
+           "face_speaker", "emotion_prosody", "styled_backend", "live_voice_mapping", "MIN_AUDIO_S",
+           "VOICE_PLAN_S"]
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +131,16 @@ def styled_backend(tts: TTSBackend, prosody: Prosody | None) -> TTSBackend:
 
 def text_pieces(
     script: str | Script, tts: TTSBackend, *, voice: VoiceProfile | None = None, emotion: Emotion | None = None,
+    mapping: VoiceMapping | None = None,
 ) -> Iterator[Piece]:
     """Synthesise a script sentence by sentence: one piece per sentence, at the first sentence's rate,
     phones on the utterance clock, each segment's cue on its first piece; ``voice`` (the Face's) moves
-    every sentence toward it with one mapping. ``emotion`` is the default until the script's first tag
-    (the per-request default); every sentence is spoken with the prosody of its emotion."""
+    every sentence toward it with one mapping: ``mapping`` when given (``live_voice_mapping``: every
+    sentence leaves as soon as it is synthesised), else measured on the first ``VOICE_PLAN_S``.
+    ``emotion`` is the default until the script's first tag (the per-request default); every sentence
+    is spoken with the prosody of its emotion."""
     parsed = script if isinstance(script, Script) else parse_script(script)
-    adapter = _Adapter(voice)
+    adapter = _Adapter(voice, mapping)
     rate = 0
     clock = 0.0  # seconds of the utterance so far
     pending: Emotion | None = emotion
@@ -164,13 +168,32 @@ def text_pieces(
     yield from adapter.flush()
 
 
+CALIBRATION_TEXT = ("The quick brown fox jumps over the lazy dog while we talk about the weather today. "
+                    "Thank you very much for coming, I am glad to meet you.")
+
+
+def live_voice_mapping(tts: TTSBackend, voice: VoiceProfile | None) -> VoiceMapping | None:
+    """The mapping of ``tts``'s voice toward ``voice``, measured once on a fixed calibration text, so a
+    live session adapts every sentence as it is synthesised instead of holding ``VOICE_PLAN_S`` of
+    speech back (a first reply must leave in a fraction of a second). None where there is nothing to
+    adapt or the measurement fails (the TTS voice then speaks as it is)."""
+    if voice is None:
+        return None
+    try:
+        samples, rate, _ = tts.synthesize(CALIBRATION_TEXT)
+        return plan_voice(samples, rate, voice)
+    except (FacecraftError, ValueError) as exc:
+        log.warning("voice adaptation skipped: %s", exc)
+        return None
+
+
 class _Adapter:
     """Voice adaptation of consecutive pieces with one mapping, measured once on the first
     ``VOICE_PLAN_S`` of speech (held until then; bounded), and each piece's emotional prosody."""
 
-    def __init__(self, voice: VoiceProfile | None) -> None:
+    def __init__(self, voice: VoiceProfile | None, mapping: VoiceMapping | None = None) -> None:
         self.voice = voice
-        self.mapping: VoiceMapping | None = None
+        self.mapping: VoiceMapping | None = mapping
         self.held: list[Piece] = []
 
     def feed(self, piece: Piece) -> list[Piece]:

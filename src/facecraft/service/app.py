@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -21,11 +22,12 @@ from facecraft.errors import (
     ConflictError,
     FacecraftError,
     NotFoundError,
+    SessionLimitError,
     TooLargeError,
     public_error_id,
 )
 from facecraft.service.redact import redact_paths
-from facecraft.service.routers import media, uploads, validation, videos, voices
+from facecraft.service.routers import calls, conversations, media, uploads, validation, videos, voices
 from facecraft.service.routers.faces import build_router
 from facecraft.service.runtime import Runtime
 from facecraft.service.settings import Settings
@@ -42,11 +44,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from facecraft.service.live import LiveConversations
+
         runtime = Runtime.open(settings)
         app.state.runtime = runtime
         runtime.start()
         try:
-            yield
+            # One session manager per app: every live call is its own process under the configured cap.
+            live = LiveConversations(settings, runtime.db, runtime.webhooks)
+            app.state.live = live
+            await live.recover()
+            try:
+                yield
+            finally:
+                await live.close()  # server shutdown ends every call (system.shutdown webhooks)
+                await to_thread.run_sync(runtime.webhooks.join, 5.0)  # delivered before the process exits
         finally:
             runtime.close()
 
@@ -69,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(videos.router)
     app.include_router(voices.router)
     app.include_router(media.router)
+    app.include_router(conversations.router)
+    app.include_router(calls.router)
     _mount_portal(app)
     return app
 
@@ -91,6 +105,7 @@ HTTP_STATUS: tuple[tuple[type[FacecraftError], int], ...] = (
     (NotFoundError, 404),
     (ConflictError, 409),
     (TooLargeError, 413),
+    (SessionLimitError, 429),
     (FacecraftError, 400),
 )
 

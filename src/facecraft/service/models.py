@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ApiKey", "Face", "Video", "Upload", "Job", "utcnow"]
+__all__ = ["Base", "ApiKey", "Face", "Video", "Upload", "Job", "Conversation", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -115,3 +115,32 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Conversation(Base):
+    """A live call of a Face. Its session (one process) lives in the API process that created it
+    (``server``); the row outlives it with how it ended, its events and what the Face said."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    face_id: Mapped[str] = mapped_column(String(16), index=True)
+    pal_id: Mapped[str | None] = mapped_column(String(16), default=None)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(10), default="active", index=True)  # active|ended|deleted
+    mode: Mapped[str] = mapped_column(String(10), default="echo")  # pipeline_mode: echo | full
+    conversational_context: Mapped[str | None] = mapped_column(Text, default=None)
+    custom_greeting: Mapped[str | None] = mapped_column(Text, default=None)
+    callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # audio_only, test_mode
+    # The capability token of conversation_url and of the signalling and interactions endpoints.
+    token: Mapped[str] = mapped_column(String(40), unique=True, index=True)
+    shutdown_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    server: Mapped[str | None] = mapped_column(String(100), default=None)  # host:pid holding the session
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)  # system events, for ?verbose=true
+    transcript: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{role, content}], ?verbose=true
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)

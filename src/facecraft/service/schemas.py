@@ -13,9 +13,9 @@ and tabs).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 __all__ = [
     "Flag",
@@ -47,6 +47,15 @@ __all__ = [
     "VideoCreate",
     "VideoRename",
     "public_models",
+    "ConversationProperties",
+    "ConversationCreate",
+    "ConversationCreated",
+    "ConversationPublic",
+    "ConversationList",
+    "ConversationDeleted",
+    "SessionOffer",
+    "SessionAnswer",
+    "LANGUAGES",
 ]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -323,3 +332,119 @@ class VideoList(_Public):
 class VideoDeleted(_Public):
     video_id: str
     status: str
+
+
+# --- Conversations ---------------------------------------------------------------------------------
+
+# The spoken languages of this deployment's voices (Piper and flite English voices): a request for another
+# language is refused rather than answered in English. Tavus spells languages as English names.
+LANGUAGES = frozenset({"english", "en", "en-us", "en-gb"})
+
+
+def _language(value: str) -> str:
+    if value.strip().lower() not in LANGUAGES:
+        raise ValueError(f"language {value!r} is not supported by this deployment (its voices speak english)")
+    return value.strip().lower()
+
+
+class ConversationProperties(BaseModel):
+    """``properties`` of a new conversation. Unknown names are refused (a misspelt timeout would otherwise
+    be ignored in silence); times are whole seconds, as in the Tavus API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_call_duration: Annotated[StrictInt, Field(ge=10, le=86_400)] = Field(
+        default=3600, description="seconds; the call ends (reason max_call_duration) after this long"
+    )
+    participant_left_timeout: Annotated[StrictInt, Field(ge=0, le=3600)] = Field(
+        default=60, description="seconds the call stays open after the participant leaves"
+    )
+    participant_absent_timeout: Annotated[StrictInt, Field(ge=10, le=86_400)] = Field(
+        default=300, description="seconds the call waits for a participant to join"
+    )
+    enable_recording: Flag = Field(default=False, description="not supported yet: true is refused")
+    enable_closed_captions: Flag = Field(default=True, description="captions of what the Face says on the page")
+    enable_transcription: Flag = Field(default=True, description="what the Face said, in ?verbose=true")
+    apply_greenscreen: Flag = Field(default=False, description="not supported yet: true is refused")
+    language: Annotated[Line, Field(max_length=40), AfterValidator(_language)] = "english"
+
+
+class ConversationCreate(_Body):
+    face_id: Id | None = None
+    replica_id: Id | None = Field(default=None, description="the Tavus spelling of face_id")
+    pal_id: Id | None = Field(default=None, description="a PAL; without one the conversation runs in echo mode")
+    persona_id: Id | None = Field(default=None, description="the Tavus spelling of pal_id")
+    conversation_name: Name | None = None
+    conversational_context: Annotated[ScriptText, Field(max_length=100_000)] | None = None
+    custom_greeting: Annotated[ScriptText, Field(max_length=2_000)] | None = None
+    callback_url: Url | None = None
+    document_ids: Annotated[list[Id], Field(max_length=100)] | None = None
+    test_mode: Flag = Field(default=False, description="record the conversation but start no session")
+    audio_only: Flag = Field(default=False, description="the call page plays the Face's audio only")
+    properties: ConversationProperties = Field(default_factory=ConversationProperties)
+
+    @model_validator(mode="after")
+    def _one_each(self) -> ConversationCreate:
+        if self.face_id and self.replica_id and self.face_id != self.replica_id:
+            raise ValueError("face_id and replica_id name different Faces")
+        if self.pal_id and self.persona_id and self.pal_id != self.persona_id:
+            raise ValueError("pal_id and persona_id name different PALs")
+        return self
+
+    @property
+    def face(self) -> str | None:
+        return self.face_id or self.replica_id
+
+    @property
+    def pal(self) -> str | None:
+        return self.pal_id or self.persona_id
+
+
+class ConversationCreated(_Public):
+    conversation_id: str
+    conversation_name: str
+    conversation_url: str = Field(description="the hosted call page; its token stops working when it ends")
+    status: str = Field(description="active | ended")
+    face_id: str
+    replica_id: str
+    pal_id: str | None = None
+    persona_id: str | None = None
+    callback_url: str | None = None
+    interactions_url: str = Field(description="(ours) the interactions WebSocket (x-api-key)")
+    created_at: str
+
+
+class ConversationPublic(ConversationCreated):
+    pipeline_mode: str = Field(description="echo | full")
+    conversational_context: str | None = None
+    custom_greeting: str | None = None
+    audio_only: bool = False
+    properties: dict[str, Any]
+    shutdown_reason: str | None = Field(default=None, description="why it ended (ours)")
+    updated_at: str
+    ended_at: str | None = None
+    events: list[dict[str, Any]] | None = Field(default=None, description="system events (verbose)")
+    transcript: list[dict[str, Any]] | None = Field(default=None, description="what was said (verbose)")
+
+
+class ConversationList(_Public):
+    data: list[ConversationPublic]
+    total_count: int
+
+
+class ConversationDeleted(_Public):
+    conversation_id: str
+    status: str
+
+
+class SessionOffer(_Body):
+    """A WebRTC offer from the call page or an aiortc client; a new offer replaces the call in progress."""
+
+    sdp: Annotated[str, Field(min_length=1, max_length=200_000)]
+    type: Literal["offer"]
+
+
+class SessionAnswer(_Public):
+    sdp: str
+    type: str
+    pc_id: str | None = None

@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "MB", "load_settings", "normalize_database_url"]
+__all__ = ["Settings", "IceServer", "MB", "load_settings", "normalize_database_url"]
 
 MB = 1024 * 1024
 
@@ -26,6 +26,27 @@ def normalize_database_url(url: str) -> str:
         if url.lower().startswith(scheme):
             return _POSTGRES_DIALECT + url[len(scheme) :]
     return url
+
+
+class IceServer(BaseModel):
+    """One STUN/TURN server, as a browser's ``RTCIceServer`` and aiortc's ``RTCIceServer`` take it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    urls: str | list[str]
+    username: str | None = None
+    credential: str | None = None
+
+    @field_validator("urls")
+    @classmethod
+    def _ice_urls(cls, value: str | list[str]) -> str | list[str]:
+        for url in [value] if isinstance(value, str) else value:
+            if not url.startswith(("stun:", "turn:", "turns:")):
+                raise ValueError(f"an ICE server URL starts with stun:, turn: or turns: (got {url!r})")
+        return value
+
+    def as_dict(self) -> dict[str, str | list[str]]:
+        return self.model_dump(exclude_none=True)
 
 
 class Settings(BaseSettings):
@@ -75,6 +96,15 @@ class Settings(BaseSettings):
     # same person must be given. When this is on, a Face created with ``consent_attested: true`` skips
     # those checks: the operator attests consent given outside the footage; it is recorded on the Face.
     allow_consent_attestation: bool = False
+    # Live conversations: each session is one process; past this many at once, creating a conversation is
+    # refused with HTTP 429 (a clear error, never a queue that hangs the caller).
+    max_conversations: int = 3
+    # STUN/TURN servers handed to the call page and to the session's peer, as JSON, e.g.
+    # FACECRAFT_ICE_SERVERS='[{"urls": "stun:stun.example.org:3478"}]'. None are needed on one machine or a LAN.
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    # Largest interactions message accepted on the WebSocket (an echo's base64 audio chunk included); the
+    # session takes no larger message on its data channel either (docs/live.md).
+    max_interaction_bytes: int = 200_000
 
     @field_validator("data_dir")
     @classmethod
@@ -93,7 +123,10 @@ class Settings(BaseSettings):
             raise ValueError("size limits must be positive")
         return value
 
-    @field_validator("workers", "job_memory_mb", "max_video_pixels", "max_image_pixels", "max_job_attempts")
+    @field_validator(
+        "workers", "max_conversations", "max_interaction_bytes", "job_memory_mb", "max_video_pixels",
+        "max_image_pixels", "max_job_attempts",
+    )
     @classmethod
     def _at_least_one(cls, value: int) -> int:
         if value < 1:
@@ -144,11 +177,14 @@ def load_settings(data_dir: Path | None = None) -> Settings:
     """Settings from the environment/.env (``data_dir`` overrides); a bad value is an InputError, not a
     traceback."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from facecraft.errors import InputError
 
     try:
         return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    except SettingsError as exc:  # a value that is not the JSON a list setting needs
+        raise InputError(f"bad facecraft configuration (FACECRAFT_* / .env): {exc} (give it as JSON)") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise InputError(f"bad facecraft configuration (FACECRAFT_* / .env): {problems}") from exc

@@ -7,7 +7,7 @@ players fetch them without an ``x-api-key`` header, like a pre-signed object-sto
 from __future__ import annotations
 
 __all__ = ["VIDEO_FILE", "HLS_DIR", "PLAYLIST", "HLS_INDEX", "face_media_url", "video_media_url", "hosted_url",
-           "video_urls"]
+           "video_urls", "conversation_url", "interactions_url"]
 
 VIDEO_FILE = "video.mp4"  # a rendered video, in its folder
 HLS_DIR = "hls"  # its HLS segments, in this folder next to it
@@ -34,3 +34,14 @@ def video_urls(base: str, token: str, *, ready: bool = True) -> dict[str, str | 
         "stream_url": video_media_url(base, token, HLS_INDEX) if ready else None,
         "hosted_url": hosted_url(base, token),
     }
+
+
+def conversation_url(base: str, token: str) -> str:
+    """The hosted call page; ``/offer`` under it takes the WebRTC offer, ``/interactions`` is its WebSocket."""
+    return f"{base.rstrip('/')}/call/{token}"
+
+
+def interactions_url(base: str, conversation_id: str) -> str:
+    """The interactions WebSocket of a conversation for server-side apps (``x-api-key``)."""
+    ws_base = "ws" + base.rstrip("/")[4:] if base.startswith("http") else base.rstrip("/")
+    return f"{ws_base}/v2/conversations/{conversation_id}/interactions"

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from facecraft.service.models import Face, Video
-from facecraft.service.urls import face_media_url, video_urls
+from facecraft.service.models import Conversation, Face, Video
+from facecraft.service.urls import conversation_url, face_media_url, interactions_url, video_urls
 
-__all__ = ["Naming", "FACE", "REPLICA", "face_view", "video_view", "iso"]
+__all__ = ["Naming", "FACE", "REPLICA", "face_view", "video_view", "conversation_view", "iso"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,32 @@ def video_view(video: Video, *, base: str) -> dict[str, Any]:
         "created_at": iso(video.created_at),
         "updated_at": iso(video.updated_at),
     }
+
+
+def conversation_view(conversation: Conversation, *, base: str, verbose: bool = False) -> dict[str, Any]:
+    """A conversation in both spellings (``face_id``/``replica_id``, ``pal_id``/``persona_id``)."""
+    out: dict[str, Any] = {
+        "conversation_id": conversation.id,
+        "conversation_name": conversation.name,
+        "conversation_url": conversation_url(base, conversation.token),
+        "status": conversation.status,
+        "face_id": conversation.face_id,
+        "replica_id": conversation.face_id,
+        "pal_id": conversation.pal_id,
+        "persona_id": conversation.pal_id,
+        "callback_url": conversation.callback_url,
+        "interactions_url": interactions_url(base, conversation.id),
+        "pipeline_mode": conversation.mode,
+        "conversational_context": conversation.conversational_context,
+        "custom_greeting": conversation.custom_greeting,
+        "audio_only": bool(conversation.options.get("audio_only")),
+        "properties": conversation.properties,
+        "shutdown_reason": conversation.shutdown_reason,
+        "created_at": iso(conversation.created_at),
+        "updated_at": iso(conversation.updated_at),
+        "ended_at": iso(conversation.ended_at),
+    }
+    if verbose:
+        out["events"] = conversation.events
+        out["transcript"] = conversation.transcript
+    return out

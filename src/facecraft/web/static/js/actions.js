@@ -1,6 +1,6 @@
 // What a person can do with a ready Face, shown on its card. Every Face can make a video; a feature
-// that adds an action (live calls: "Talk", once /v2/conversations lands) registers it here instead
-// of the cards growing a button that does nothing.
+// that adds an action (live calls: "Talk to this Face", views/talk.js) registers it here instead of the
+// cards growing a button that does nothing.
 
 const extra = [];
 

@@ -8,6 +8,7 @@ import { showFace } from "./views/face.js";
 import { showLibrary } from "./views/library.js";
 import { showSignIn } from "./views/signin.js";
 import { showStudio, showVideo, showVideos } from "./views/studio.js";
+import { showTalk } from "./views/talk.js";
 
 const routes = [
   [/^#\/library$/, () => showLibrary],
@@ -16,6 +17,7 @@ const routes = [
   [/^#\/studio(?:\?face=([\w-]+))?$/, (m) => (view) => showStudio(view, m[1] || null)],
   [/^#\/videos$/, () => showVideos],
   [/^#\/videos\/([\w-]+)$/, (m) => (view) => showVideo(view, m[1])],
+  [/^#\/talk\/([\w-]+)$/, (m) => (view) => showTalk(view, m[1])],
 ];
 
 function updateChrome(signedIn) {

@@ -1,0 +1,324 @@
+"""The Face as a pipecat processor: speech audio in, the Face's video and that audio out, in step.
+
+``FaceVideoService`` consumes TTS audio frames (``SpeechAudioFrame`` carries the phone timings where
+the TTS gives them) and feeds the engine's ``StreamingRenderer``; a clock task pulls one frame per
+1/fps and pushes it downstream with the audio that plays under it. The audio is not forwarded as it
+arrives: every frame says which utterance it shows and where in it (``StreamFrame.utterance``,
+``utterance_frame``), and the service cuts that stretch of the utterance's audio for it, so audio and
+mouth leave together whatever the TTS's chunking or the render's jitter. While nothing is said the
+renderer shows listening motion (and silence goes out); an ``InterruptionFrame`` drops everything
+queued and the mouth closes over a few frames.
+
+Speech events (the replica started/stopped speaking, a caption when a sentence starts to play) are
+reported through ``on_speech`` as the frames that carry them leave, not when the audio arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiortc.mediastreams import VIDEO_CLOCK_RATE, VIDEO_TIME_BASE, MediaStreamError
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+    OutputImageRawFrame,
+    StartFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.transports.smallwebrtc.transport import RawAudioTrack, RawVideoTrack
+
+from facecraft.audio import resample
+from facecraft.engine.cues import Emotion
+from facecraft.engine.streaming import StreamFrame, StreamingRenderer
+from facecraft.speech.types import Phone
+
+__all__ = ["FaceVideoService", "SpeechAudioFrame", "SpeechEvent", "FaceVideoTrack", "FaceAudioTrack", "OUT_RATE"]
+
+log = logging.getLogger(__name__)
+
+OUT_RATE = 24000  # the audio the Face sends (Opus resamples to 48 kHz on the wire)
+_BEHIND_RESET = 5  # frames late at which the clock restarts instead of bursting to catch up
+
+
+@dataclass
+class SpeechAudioFrame(TTSAudioRawFrame):
+    """TTS audio (16-bit PCM, as pipecat's) with what the Face needs to lip-sync and report it."""
+
+    phones: list[Phone] = field(default_factory=list)  # timed from this frame's first sample
+    trust_phones: bool = True
+    text: str = ""  # the sentence it says (a caption), "" for audio the app sent
+    inference_id: str | None = None
+    emotion: Emotion | None = None  # cue set before this audio
+
+
+@dataclass(frozen=True)
+class SpeechEvent:
+    """``kind``: "started", "caption", "stopped"; ``duration_s`` and ``interrupted`` for "stopped"."""
+
+    kind: str
+    inference_id: str | None
+    text: str = ""
+    duration_s: float = 0.0
+    interrupted: bool = False
+
+
+@dataclass
+class _Mark:
+    utterance: int
+    frame: int  # utterance frame where the audio starts to play
+    inference_id: str | None
+    text: str
+
+
+class _UtteranceAudio:
+    """One utterance's audio at ``OUT_RATE``, on the utterance clock (sample 0 = utterance time 0)."""
+
+    def __init__(self) -> None:
+        self.samples = np.zeros(0, dtype=np.float32)
+
+    def put(self, start: int, x: np.ndarray) -> None:
+        end = start + x.size
+        if end > self.samples.size:
+            grown = np.zeros(end, dtype=np.float32)
+            grown[: self.samples.size] = self.samples
+            self.samples = grown
+        self.samples[start:end] = x
+
+    def cut(self, a: int, b: int) -> np.ndarray:
+        out = np.zeros(b - a, dtype=np.float32)
+        part = self.samples[a:b]
+        out[: part.size] = part
+        return out
+
+
+class FaceVideoService(FrameProcessor):
+    """Drives one Face's ``StreamingRenderer`` from the pipeline; see the module doc."""
+
+    def __init__(self, stream: StreamingRenderer, *, on_speech: Callable[[SpeechEvent], Any] | None = None,
+                 on_frame: Callable[[StreamFrame], Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stream = stream
+        self.fps = float(stream.fps)
+        self.on_speech = on_speech
+        self.on_frame = on_frame
+        self._audio: dict[int, _UtteranceAudio] = {}
+        self._marks: deque[_Mark] = deque()
+        self._speaking: str | None = None  # inference whose speech is playing (None: listening)
+        self._speaking_utt = 0
+        self._speaking_since = 0  # output frame index where it started
+        self._seen = 0  # the last utterance shown
+        self._clock_task: asyncio.Task | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-render")
+        self.frames_sent = 0
+
+    # --- frames in ------------------------------------------------------------------------------
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            if self._clock_task is None:
+                self._clock_task = self.create_task(self._clock(), "face-clock")
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            await self._stop_clock()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, InterruptionFrame):
+            self.interrupt()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, TTSAudioRawFrame):
+            self.say(frame)
+        elif isinstance(frame, TTSStoppedFrame):
+            self.stream.end_of_speech()
+        elif isinstance(frame, TTSStartedFrame):
+            pass  # the first audio starts the utterance
+        else:
+            await self.push_frame(frame, direction)
+
+    def say(self, frame: TTSAudioRawFrame) -> None:
+        """Queue speech audio for the renderer and keep it, on the utterance clock, for the output."""
+        pcm = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32) / 32768.0
+        if frame.num_channels > 1:
+            pcm = pcm.reshape(-1, frame.num_channels).mean(axis=1)
+        if pcm.size == 0:
+            return
+        speech = frame if isinstance(frame, SpeechAudioFrame) else None
+        if speech is not None and speech.emotion is not None:
+            self.stream.set_emotion(speech.emotion)
+        phones = speech.phones if speech is not None else None
+        pushed = self.stream.push_audio(pcm, frame.sample_rate, phones or None,
+                                        trust_phones=speech.trust_phones if speech is not None else True,
+                                        relative_phones=True)
+        out = pcm if frame.sample_rate == OUT_RATE else resample(pcm, frame.sample_rate, OUT_RATE)
+        self._audio.setdefault(pushed.utterance, _UtteranceAudio()).put(int(round(pushed.start_s * OUT_RATE)), out)
+        self._marks.append(_Mark(pushed.utterance, int(round(pushed.start_s * self.fps)),
+                                 speech.inference_id if speech is not None else frame.context_id,
+                                 speech.text if speech is not None else ""))
+
+    def interrupt(self) -> None:
+        """Drop everything queued; report the speech in progress as interrupted."""
+        self.stream.interrupt()
+        self._audio.clear()
+        self._marks.clear()
+        if self._speaking is not None or self._speaking_utt:
+            self._stopped(interrupted=True)
+
+    @property
+    def speaking_inference(self) -> str | None:
+        """The inference whose speech is playing (None: none, or audio without one)."""
+        return self._speaking
+
+    @property
+    def busy(self) -> bool:
+        """Speech is playing or queued."""
+        return self._speaking is not None or bool(self._marks) or self.stream.speaking
+
+    # --- frames out -----------------------------------------------------------------------------
+
+    async def _clock(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.fps
+        pending = loop.run_in_executor(self._executor, self.stream.next_frame)
+        t0, n = loop.time(), 0
+        while True:
+            frame = await pending
+            pending = loop.run_in_executor(self._executor, self.stream.next_frame)  # drawn while we wait
+            await self._emit(frame)
+            n += 1
+            delay = t0 + n * period - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -_BEHIND_RESET * period:
+                log.debug("face clock %.0f ms behind: restarting it", -delay * 1000)
+                t0, n = loop.time(), 0
+
+    async def _stop_clock(self) -> None:
+        if self._clock_task is not None:
+            await self.cancel_task(self._clock_task)
+            self._clock_task = None
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        await self._stop_clock()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _emit(self, frame: StreamFrame) -> None:
+        self._track_speech(frame)
+        k = frame.utterance_frame
+        a, b = int(round(k * OUT_RATE / self.fps)), int(round((k + 1) * OUT_RATE / self.fps))
+        utt = self._audio.get(frame.utterance) if frame.utterance else None
+        if utt is not None and k >= 0:
+            samples = utt.cut(a, b)
+        else:
+            samples = np.zeros(int(round(OUT_RATE / self.fps)), dtype=np.float32)
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16).tobytes()
+        h, w = frame.image.shape[:2]
+        audio_cls = TTSAudioRawFrame if frame.speaking else OutputAudioRawFrame
+        await self.push_frame(audio_cls(audio=pcm, sample_rate=OUT_RATE, num_channels=1))
+        await self.push_frame(OutputImageRawFrame(image=frame.image.tobytes(), size=(w, h), format="RGB"))
+        self.frames_sent += 1
+        if self.on_frame is not None:
+            self.on_frame(frame)
+
+    def _track_speech(self, frame: StreamFrame) -> None:
+        """Speech events for the frame about to leave."""
+        while self._marks and self._marks[0].utterance < frame.utterance:
+            self._marks.popleft()  # an utterance cut short
+        if self._speaking_utt and frame.utterance != self._speaking_utt:
+            self._stopped(interrupted=False)
+        while (self._marks and self._marks[0].utterance == frame.utterance
+               and self._marks[0].frame <= frame.utterance_frame):
+            mark = self._marks.popleft()
+            if mark.inference_id != self._speaking or not self._speaking_utt:
+                if self._speaking_utt:
+                    self._stopped(interrupted=False)
+                self._speaking, self._speaking_utt = mark.inference_id, mark.utterance
+                self._speaking_since = self.frames_sent
+                self._report(SpeechEvent("started", mark.inference_id))
+            if mark.text:
+                self._report(SpeechEvent("caption", mark.inference_id, mark.text))
+        for old in [u for u in self._audio if u < frame.utterance or (frame.utterance == 0 and u <= self._seen)]:
+            del self._audio[old]
+        self._seen = max(self._seen, frame.utterance)
+
+    def _stopped(self, *, interrupted: bool) -> None:
+        duration = (self.frames_sent - self._speaking_since) / self.fps
+        inference = self._speaking
+        self._speaking, self._speaking_utt = None, 0
+        self._report(SpeechEvent("stopped", inference, duration_s=duration, interrupted=interrupted))
+
+    def _report(self, event: SpeechEvent) -> None:
+        if self.on_speech is not None:
+            try:
+                self.on_speech(event)
+            except Exception:  # a listener's bug must not stop the video
+                log.exception("speech event listener failed")
+
+
+class FaceVideoTrack(RawVideoTrack):
+    """pipecat's output video track stamped and paced at the Face's frame rate (aiortc's
+    ``VideoStreamTrack`` clock is fixed at 30 fps, which would play a 25 fps Face fast)."""
+
+    def __init__(self, width: int, height: int, fps: float) -> None:
+        super().__init__(width, height)
+        self._fps = float(fps)
+        self._count = -1
+        self._t0 = 0.0
+
+    async def next_timestamp(self) -> tuple[int, Any]:
+        import time
+
+        if self.readyState != "live":
+            raise MediaStreamError
+        self._count += 1
+        if self._count == 0:
+            self._t0 = time.time()
+        else:
+            wait = self._t0 + self._count / self._fps - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        return int(round(self._count * VIDEO_CLOCK_RATE / self._fps)), VIDEO_TIME_BASE
+
+
+class FaceAudioTrack(RawAudioTrack):
+    """pipecat's output audio track handing aiortc 20 ms per read (one Opus packet) as soon as the Face
+    has produced it. The Face produces audio all the time on its own clock, so the track neither paces
+    nor fills gaps with silence: a busy machine delays audio and video alike instead of letting the
+    audio fall behind (pipecat's track reads 10 ms at a time: twice the work per packet)."""
+
+    _READ_CHUNKS = 2  # 10 ms chunks per read
+
+    async def recv(self) -> Any:
+        import fractions
+
+        from av import AudioFrame
+
+        while len(self._chunk_queue) < self._READ_CHUNKS:
+            if self.readyState != "live":
+                raise MediaStreamError
+            await asyncio.sleep(0.002)
+        parts = []
+        for _ in range(self._READ_CHUNKS):
+            chunk, future = self._chunk_queue.popleft()
+            if future is not None and not future.done():
+                future.set_result(True)
+            parts.append(chunk)
+        samples = np.frombuffer(b"".join(parts), dtype=np.int16)
+        frame = AudioFrame.from_ndarray(samples[None, :], layout="mono")
+        frame.sample_rate = self._sample_rate
+        frame.pts = self._timestamp
+        frame.time_base = fractions.Fraction(1, self._sample_rate)
+        self._timestamp += samples.size
+        return frame

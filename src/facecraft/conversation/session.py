@@ -1,0 +1,451 @@
+"""One live session: the process the ``SessionManager`` starts for a conversation.
+
+It loads the Face once (one ``StreamingRenderer`` for the whole session), answers WebRTC offers with
+pipecat's SmallWebRTC transport (aiortc), and runs one pipecat pipeline per connected participant:
+
+    transport in -> Silero VAD -> user events -> mode (echo: ``EchoService``) -> ``FaceVideoService``
+    -> transport out
+
+Inbound interactions messages come over the call's data channel or from the server (its WebSocket);
+outbound events go to both. The session ends itself on ``max_call_duration``, when nobody joined
+within ``participant_absent_timeout`` or the participant left for ``participant_left_timeout``;
+the server ends it with ``end``. The last thing it reports is a ``shutdown`` event with the reason.
+
+The server talks to the process over its stdin/stdout, one JSON object a line (``run_process``):
+commands ``{"op": "offer"|"send"|"end", "id": n, ...}``, replies ``{"reply": n, "result"|"error"}``,
+events ``{"event": "ready"|"joined"|"left"|"message"|"shutdown", ...}``. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from facecraft.conversation.protocol import Echo, Interrupt, Outbound, ProtocolError, parse_inbound
+from facecraft.conversation.spec import MODES, SessionSpec
+from facecraft.errors import FacecraftError, InputError
+
+__all__ = ["Session", "run_process"]
+
+log = logging.getLogger(__name__)
+
+
+class Session:
+    """A live session of one Face (one per process); ``emit`` gets every event for the server."""
+
+    def __init__(self, spec: SessionSpec, emit: Callable[[dict[str, Any]], None]) -> None:
+        if spec.mode not in MODES:
+            raise InputError(f"pipeline mode {spec.mode!r} is not available; available: {', '.join(MODES)}")
+        self.spec = spec
+        self.emit = emit
+        self.out = Outbound(spec.conversation_id)
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="session")
+        self.stream: Any = None
+        self.voice: Any = None
+        self.finished = asyncio.Event()
+        self.reason = "ended"
+        self._pipeline: _Call | None = None
+        self._left_timer: asyncio.TimerHandle | None = None
+        self._absent_timer: asyncio.TimerHandle | None = None
+        self._call_timer: asyncio.TimerHandle | None = None
+        self._ending = False
+
+    # --- life ---------------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Load the Face and its voice (raises BundleError, InputError for an unusable Face or voice)."""
+        loop = asyncio.get_running_loop()
+        self.stream, self.voice = await loop.run_in_executor(self.executor, self._load)
+        self.voice.start(self.executor)
+        s = self.spec
+        self._call_timer = loop.call_later(s.max_call_duration_s, self._end_soon, "max_call_duration")
+        self._absent_timer = loop.call_later(s.participant_absent_timeout_s, self._end_soon,
+                                             "participant_absent_timeout")
+
+    def _load(self) -> tuple[Any, Any]:
+        from facecraft.conversation.echo import FaceVoice
+        from facecraft.engine import Renderer, StreamingRenderer
+        from facecraft.faces.bundle import load_bundle
+        from facecraft.models import model_path
+        from facecraft.perform.speech import face_speaker, face_voice
+        from facecraft.speech.voices import tts_for
+
+        model_path("silero_vad")  # the VAD model pipecat ships, hash-checked before anything loads it
+        face = load_bundle(self.spec.bundle_dir)
+        side = int(self.spec.video_size)
+        stream = StreamingRenderer(Renderer(face, size=(side, side)))
+        if self.spec.voice:
+            tts, adapt = tts_for(self.spec.voice), False
+        else:
+            tts, adapt = face_speaker(face)
+        return stream, FaceVoice(tts, face_voice(face) if adapt else None)
+
+    async def end(self, reason: str = "ended") -> None:
+        """Stop the call (idempotent); ``finished`` is set once everything is closed."""
+        if self._ending:
+            return
+        self._ending = True
+        self.reason = reason
+        for timer in (self._left_timer, self._absent_timer, self._call_timer):
+            if timer is not None:
+                timer.cancel()
+        if self._pipeline is not None:
+            await self._pipeline.close()
+            self._pipeline = None
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.finished.set()
+
+    def _end_soon(self, reason: str) -> None:
+        log.info("session %s ends: %s", self.spec.conversation_id, reason)
+        asyncio.get_running_loop().create_task(self.end(reason))
+
+    # --- signalling -----------------------------------------------------------------------------
+
+    async def offer(self, sdp: str, type: str) -> dict[str, Any]:
+        """Answer a participant's WebRTC offer; a new offer replaces the call in progress (a reload)."""
+        if self._ending:
+            raise InputError("the conversation has ended")
+        if type != "offer" or not isinstance(sdp, str) or not sdp.startswith("v=0"):
+            raise InputError('the offer must be {"sdp": <an SDP offer>, "type": "offer"}')
+        if "m=audio" not in sdp and "m=video" not in sdp:
+            raise InputError("the offer has no audio or video: offer to receive the Face's video and audio")
+        if self._pipeline is not None:
+            await self._pipeline.close()
+            self._pipeline = None
+        call = _Call(self)
+        try:
+            answer = await call.open(sdp, type)
+        except (ValueError, RuntimeError) as exc:  # aiortc's refusal of an unusable SDP
+            await call.close()
+            raise InputError(f"the offer could not be answered: {exc}") from exc
+        self._pipeline = call
+        return answer
+
+    # --- events from the call ---------------------------------------------------------------------
+
+    def joined(self) -> None:
+        for timer in (self._absent_timer, self._left_timer):
+            if timer is not None:
+                timer.cancel()
+        self._absent_timer = self._left_timer = None
+        self.emit({"event": "joined"})
+        if self.spec.custom_greeting:
+            self.inbound_echo(Echo("greeting", text=self.spec.custom_greeting))
+
+    def left(self) -> None:
+        self.emit({"event": "left"})
+        if not self._ending:
+            loop = asyncio.get_running_loop()
+            self._left_timer = loop.call_later(max(0.0, self.spec.participant_left_timeout_s), self._end_soon,
+                                               "participant_left_timeout")
+
+    def message(self, event: dict[str, Any]) -> None:
+        """An outbound event: to the participant's data channel and to the server."""
+        if self._pipeline is not None:
+            self._pipeline.send_app_message(event)
+        self.emit({"event": "message", "message": event})
+
+    # --- inbound interactions -------------------------------------------------------------------
+
+    async def inbound(self, raw: str | bytes | dict[str, Any]) -> None:
+        """One interactions message (data channel or server); problems come back as error events."""
+        try:
+            request = parse_inbound(raw, self.spec.conversation_id)
+        except ProtocolError as exc:
+            self.message(self.out.error(exc, exc.inference_id))
+            return
+        if isinstance(request, Interrupt):
+            await self.interrupt()
+        else:
+            self.inbound_echo(request)
+
+    def inbound_echo(self, echo: Echo) -> None:
+        if self._pipeline is None:
+            self.message(self.out.error(InputError("nobody is in the call yet: the Face speaks once a "
+                                                   "participant has joined"), echo.inference_id))
+            return
+        self._pipeline.echo(echo)
+
+    async def interrupt(self) -> None:
+        if self._pipeline is not None:
+            await self._pipeline.interrupt()
+
+
+class _Call:
+    """One participant's connection and the pipeline serving it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.connection: Any = None
+        self.worker: Any = None
+        self.runner: Any = None
+        self.face: Any = None
+        self.echo_service: Any = None
+        self._run: asyncio.Task | None = None
+        self._connected = False
+        self._closed = False
+        self._said: list[str] = []  # captions of the reply playing now
+
+    async def open(self, sdp: str, type: str) -> dict[str, Any]:
+        from pipecat.audio.vad.silero import SileroVADAnalyzer
+        from pipecat.pipeline.pipeline import Pipeline
+        from pipecat.pipeline.worker import PipelineWorker
+        from pipecat.processors.audio.vad_processor import VADProcessor
+        from pipecat.transports.base_transport import TransportParams
+        from pipecat.transports.smallwebrtc.connection import IceServer, SmallWebRTCConnection
+        from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+        from pipecat.workers.runner import WorkerRunner
+
+        from facecraft.conversation.echo import EchoService
+        from facecraft.conversation.face_video import (
+            OUT_RATE,
+            FaceAudioTrack,
+            FaceVideoService,
+            FaceVideoTrack,
+        )
+        from facecraft.conversation.user import UserEvents
+
+        s = self.session
+        ice = [IceServer(urls=d["urls"], username=d.get("username", ""), credential=d.get("credential", ""))
+               for d in s.spec.ice_servers]
+        self.connection = SmallWebRTCConnection(ice_servers=ice or None)
+        w, h = s.stream.size
+        fps = s.stream.fps
+        transport = SmallWebRTCTransport(webrtc_connection=self.connection, params=TransportParams(
+            audio_in_enabled=True, audio_in_sample_rate=16000, audio_out_enabled=True,
+            audio_out_sample_rate=OUT_RATE, audio_out_10ms_chunks=2,
+            # the Face sends audio all the time (silence while listening): a late chunk must wait for its
+            # turn, not be replaced by inserted silence that would push the rest of the speech behind
+            # the mouth for good
+            audio_out_auto_silence=False, video_out_enabled=True, video_out_is_live=True,
+            video_out_width=w, video_out_height=h, video_out_framerate=int(round(fps))))
+        self.face = FaceVideoService(s.stream, on_speech=self._speech)
+        self.echo_service = EchoService(s.voice, s.executor, on_error=self._echo_error)
+        pipeline = Pipeline([
+            transport.input(),
+            VADProcessor(vad_analyzer=SileroVADAnalyzer(sample_rate=16000)),
+            UserEvents(self._user),
+            self.echo_service,
+            self.face,
+            transport.output(),
+        ])
+        self.worker = PipelineWorker(pipeline, enable_rtvi=False, idle_timeout_secs=None,
+                                     conversation_id=s.spec.conversation_id)
+
+        @transport.event_handler("on_client_connected")
+        async def _connected(transport: Any, connection: Any) -> None:
+            # pipecat's own tracks pace video at 30 fps and audio 10 ms at a time (see face_video)
+            track = FaceVideoTrack(w, h, fps)
+            connection.replace_video_track(track)
+            transport._client._video_output_track = track  # noqa: SLF001
+            audio = FaceAudioTrack(sample_rate=OUT_RATE, auto_silence=False)
+            connection.replace_audio_track(audio)
+            transport._client._audio_output_track = audio  # noqa: SLF001
+            self._connected = True
+            s.joined()
+
+        @transport.event_handler("on_client_disconnected")
+        async def _disconnected(transport: Any, connection: Any) -> None:
+            if self._connected and not self._closed:
+                self._connected = False
+                s.left()
+
+        # Interactions messages are read off the data channel here, not through pipecat's "app-message"
+        # (which drops any JSON without a "type" key, as the API.md envelope is, and anything not JSON
+        # without a word back): every message gets an answer, an error event at worst.
+        @self.connection.pc.on("datachannel")
+        def _channel(channel: Any) -> None:
+            @channel.on("message")
+            async def _message(message: Any) -> None:
+                if isinstance(message, str) and message.startswith("ping"):
+                    return  # pipecat's keep-alive
+                if isinstance(message, str) and '"signalling"' in message[:200]:
+                    try:
+                        if json.loads(message).get("type") == "signalling":
+                            return
+                    except ValueError:
+                        pass
+                await s.inbound(message)
+
+        await self.connection.initialize(sdp=sdp, type=type)
+        self.runner = WorkerRunner(handle_sigint=False)
+        await self.runner.add_workers(self.worker)
+        self._run = asyncio.get_running_loop().create_task(self.runner.run())
+        answer = self.connection.get_answer()
+        return {"sdp": answer["sdp"], "type": answer["type"]}
+
+    def send_app_message(self, event: dict[str, Any]) -> None:
+        if self.connection is not None and not self._closed:
+            self.connection.send_app_message(event)
+
+    def echo(self, echo: Echo) -> None:
+        """Hand the echo to the echo processor's queue directly (not down the pipeline from the
+        transport's input: every processor on the way costs a hop of latency)."""
+        self.echo_service.enqueue(echo)
+
+    async def interrupt(self) -> None:
+        """Silence the Face now: the Face drops its queue at once and broadcasts the interruption from
+        where it sits (upstream: the TTS in flight; downstream: the output's queued audio and video)
+        instead of sending it through the whole pipeline from the transport's input."""
+        if self.face is None:
+            return
+        was_speaking, inference = self.face.busy, self.face.speaking_inference
+        self.face.interrupt()
+        await self.face.broadcast_interruption()
+        if was_speaking:
+            s = self.session
+            s.message(s.out.event("conversation.replica_interrupted", inference_id=inference))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.runner is not None:
+            await self.runner.cancel(reason="session ended")
+        if self._run is not None:
+            try:
+                await asyncio.wait_for(self._run, timeout=2)
+            except Exception:  # noqa: BLE001 - closing: nothing left to report to
+                log.debug("pipeline did not stop cleanly", exc_info=True)
+        if self.connection is not None:
+            await self.connection.disconnect()
+
+    # --- reports ----------------------------------------------------------------------------------
+
+    def _speech(self, event: Any) -> None:
+        s = self.session
+        if event.kind == "started":
+            s.out.next_turn()
+            s.message(s.out.event("conversation.replica.started_speaking", inference_id=event.inference_id))
+        elif event.kind == "caption":
+            self._said.append(event.text)
+            s.message(s.out.event("conversation.utterance.streaming",
+                                  {"role": "replica", "speech": event.text}, inference_id=event.inference_id))
+        elif event.kind == "stopped":
+            if self._said:  # what was heard of the reply, whole (cut where it was interrupted)
+                s.message(s.out.event("conversation.utterance",
+                                      {"role": "replica", "speech": " ".join(self._said),
+                                       "interrupted": event.interrupted}, inference_id=event.inference_id))
+                self._said = []
+            s.message(s.out.event("conversation.replica.stopped_speaking",
+                                  {"duration": round(event.duration_s, 3), "interrupted": event.interrupted},
+                                  inference_id=event.inference_id))
+
+    def _user(self, started: bool) -> None:
+        s = self.session
+        if started:
+            s.out.next_turn()
+        s.message(s.out.event("conversation.user.started_speaking" if started
+                              else "conversation.user.stopped_speaking"))
+
+    def _echo_error(self, exc: InputError | FacecraftError, inference_id: str | None) -> None:
+        s = self.session
+        err = exc if isinstance(exc, InputError) else InputError(exc.message, error_id=exc.error_id)
+        s.message(s.out.error(err, inference_id))
+
+
+# --- the process -------------------------------------------------------------------------------------
+
+
+def run_process() -> int:
+    """Entry point of a session process (``python -m facecraft.conversation.session``): the spec on the
+    first stdin line, then commands; see the module doc."""
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything a library prints goes to the log, not into the protocol
+    logging.basicConfig(level=os.environ.get("FACECRAFT_SESSION_LOG", "WARNING"), stream=sys.stderr,
+                        format="%(asctime)s session %(levelname)s %(name)s: %(message)s")
+    _quiet_pipecat()
+
+    def emit(obj: dict[str, Any]) -> None:
+        proto.write(json.dumps(obj) + "\n")
+        proto.flush()
+
+    code = asyncio.run(_serve(emit))
+    proto.flush()
+    sys.stderr.flush()
+    os._exit(code)  # the session is over: no waiting for a TTS or encoder thread still running
+
+
+def _quiet_pipecat() -> None:
+    try:
+        from loguru import logger
+
+        def keep(record: Any) -> bool:  # interactions messages are parsed by the session, not by pipecat
+            return not (record["name"] == "pipecat.transports.smallwebrtc.connection"
+                        and record["function"] == "on_message")
+
+        logger.remove()
+        logger.add(sys.stderr, level=os.environ.get("FACECRAFT_PIPECAT_LOG", "WARNING"), filter=keep)
+    except ImportError:  # pragma: no cover - pipecat depends on loguru
+        pass
+
+
+async def _serve(emit: Callable[[dict[str, Any]], None]) -> int:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=16 * 1024 * 1024)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    first = await reader.readline()
+    try:
+        spec = SessionSpec.from_json(json.loads(first))
+        session = Session(spec, emit)
+        await session.load()
+    except FacecraftError as exc:
+        emit({"event": "error", "error": {"class": type(exc).__name__, "error_id": exc.error_id,
+                                           "message": exc.message}})
+        return 2
+    except Exception as exc:  # noqa: BLE001 - reported to the server as a failed start
+        emit({"event": "error", "error": {"class": "FacecraftError", "error_id": "invalid_input",
+                                           "message": f"the session could not start: {exc}"}})
+        return 2
+    emit({"event": "ready", "pid": os.getpid(), "fps": session.stream.fps, "size": list(session.stream.size)})
+    commands = loop.create_task(_commands(reader, session, emit))
+    await session.finished.wait()
+    commands.cancel()
+    emit({"event": "shutdown", "reason": session.reason})
+    return 0
+
+
+async def _commands(reader: asyncio.StreamReader, session: Session, emit: Callable[[dict[str, Any]], None]) -> None:
+    while True:
+        line = await reader.readline()
+        if not line:  # the server went away: nobody to serve
+            await session.end("server gone")
+            return
+        cmd = json.loads(line)
+        asyncio.get_running_loop().create_task(_command(cmd, session, emit))
+
+
+async def _command(cmd: dict[str, Any], session: Session, emit: Callable[[dict[str, Any]], None]) -> None:
+    op, ident = cmd.get("op"), cmd.get("id")
+    started = time.monotonic()
+    try:
+        result: Any = None
+        if op == "offer":
+            result = await session.offer(str(cmd.get("sdp") or ""), str(cmd.get("type") or ""))
+        elif op == "send":
+            await session.inbound(cmd.get("message") or "")
+        elif op == "end":
+            await session.end(cmd.get("reason") or "ended")
+        else:
+            raise InputError(f"unknown session command {op!r}")
+        emit({"reply": ident, "result": result})
+    except FacecraftError as exc:
+        emit({"reply": ident, "error": {"class": type(exc).__name__, "error_id": exc.error_id,
+                                         "message": exc.message}})
+    except Exception as exc:  # noqa: BLE001 - a failed command must not end the session
+        log.exception("session command %s failed", op)
+        emit({"reply": ident, "error": {"class": "FacecraftError", "error_id": "invalid_input",
+                                         "message": f"{op} failed: {exc}"}})
+    finally:
+        log.debug("command %s took %.0f ms", op, (time.monotonic() - started) * 1000)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_process())
