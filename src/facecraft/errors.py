@@ -24,6 +24,9 @@ __all__ = [
     "ConflictError",
     "TooLargeError",
     "JobBudgetError",
+    "DocumentError",
+    "LLMError",
+    "LLMTimeoutError",
     "CONTRACT_ERROR_IDS",
     "SERVICE_ERROR_IDS",
     "public_error_id",
@@ -45,8 +48,12 @@ CONTRACT_ERROR_IDS = frozenset(
     }
 )
 # Ours, for problems API.md gives no id to (they must be listed there): a malformed request, an unknown
-# resource, a consent clip that shows someone else.
-SERVICE_ERROR_IDS = CONTRACT_ERROR_IDS | {"invalid_input", "not_found", "consent_identity_mismatch"}
+# resource, a consent clip that shows someone else, a knowledge document that is not a readable txt, md,
+# pdf or html file or holds no text, an LLM endpoint that failed or timed out.
+SERVICE_ERROR_IDS = CONTRACT_ERROR_IDS | {
+    "invalid_input", "not_found", "consent_identity_mismatch", "document_format", "document_empty",
+    "llm_unavailable", "llm_timeout",
+}
 
 
 def public_error_id(error_id: str, fallback: str) -> str:
@@ -146,3 +153,23 @@ class JobBudgetError(FacecraftError):
     """A background job went over its memory or time budget and was stopped (it is not retried)."""
 
     default_error_id = "video_processing"
+
+
+class DocumentError(InputError):
+    """A knowledge document is not a readable txt, md, pdf or html file (``document_format``), holds no
+    text (``document_empty``) or is too big (``file_size``)."""
+
+    default_error_id = "document_format"
+
+
+class LLMError(FacecraftError):
+    """The LLM (embedded or an OpenAI-compatible endpoint) failed: the endpoint refused, was unreachable
+    or answered garbage. The conversation pipeline turns it into a short spoken apology, never a hang."""
+
+    default_error_id = "llm_unavailable"
+
+
+class LLMTimeoutError(LLMError):
+    """The LLM did not start or continue its answer in time."""
+
+    default_error_id = "llm_timeout"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from facecraft.errors import InputError
+
 __all__ = ["EmbeddedModel", "EMBEDDED_MODELS", "DEFAULT_MODEL", "embedded_model", "is_vendor_alias"]
 
 
@@ -45,7 +47,10 @@ def is_vendor_alias(name: str) -> bool:
 
 
 def embedded_model(name: str | None) -> EmbeddedModel:
-    """The embedded model for ``name`` (None or a vendor alias: the default); KeyError if unknown."""
+    """The embedded model for ``name`` (None or a vendor alias: the default); InputError if unknown."""
     if name is None or is_vendor_alias(name):
         return EMBEDDED_MODELS[DEFAULT_MODEL]
+    if name not in EMBEDDED_MODELS:
+        raise InputError(f"{name!r} is not an embedded model; give a base_url for an OpenAI-compatible "
+                         f"endpoint, or one of {', '.join(EMBEDDED_MODELS)}")
     return EMBEDDED_MODELS[name]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from facecraft.errors import InputError, NotFoundError
 from facecraft.llm.catalog import DEFAULT_MODEL, EMBEDDED_MODELS, is_vendor_alias
+from facecraft.llm.factory import LLMDefaults
 from facecraft.service.db import page_offset
 from facecraft.service.fetch import check_url
 from facecraft.service.ids import new_id
@@ -40,6 +41,7 @@ __all__ = [
     "pal_view",
     "mask_secret",
     "session_pal",
+    "llm_defaults",
 ]
 
 log = logging.getLogger(__name__)
@@ -337,3 +339,14 @@ def session_pal(session: Session, *, owner_id: str, pal_id: str) -> dict[str, An
         "document_ids": list(pal.document_ids or []),
         "layers": layers,
     }
+
+
+def llm_defaults(settings: Settings) -> LLMDefaults:
+    """The server's LLM settings (``FACECRAFT_LLM_*``) for :func:`facecraft.llm.factory.make_llm`."""
+    return LLMDefaults(
+        base_url=settings.llm_base_url or None,
+        api_key=settings.llm_api_key or None,
+        model=settings.llm_model or None,
+        first_token_timeout_s=settings.llm_first_token_timeout_s,
+        stall_timeout_s=settings.llm_stall_timeout_s,
+    )
