@@ -26,7 +26,7 @@ from facecraft.errors import (
 )
 from facecraft.service.pal_service import PAL, PERSONA
 from facecraft.service.redact import redact_paths
-from facecraft.service.routers import media, uploads, validation, videos, voices
+from facecraft.service.routers import documents, media, uploads, validation, videos, voices
 from facecraft.service.routers.faces import build_router
 from facecraft.service.routers.pals import build_pal_router
 from facecraft.service.runtime import Runtime
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(voices.router)
     app.include_router(build_pal_router(PAL))
     app.include_router(build_pal_router(PERSONA))
+    app.include_router(documents.router)
     app.include_router(media.router)
     _mount_portal(app)
     return app
