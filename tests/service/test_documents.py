@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from bench.hostile import SSRF_URLS, hostile_documents
 
 from facecraft.service.db import Database
 from facecraft.service.document_service import document_dir, knowledge_for
 from facecraft.service.keys import lookup_key
 from facecraft.service.storage import Storage
-from tests.knowledge.docs import MUSEUM_FACTS, encrypted_pdf, make_pdf, pdf_flate_bomb
+from tests.knowledge.docs import MUSEUM_FACTS, make_pdf
 from tests.service.helpers import LiveServer, Receiver, live_server, make_settings, new_key
 
 
@@ -90,19 +91,10 @@ def test_documents_by_upload_and_url_become_knowledge(server: LiveServer, key: s
         assert client.get(f"/v2/pals/{pal.json()['pal_id']}").json()["document_ids"] == [html.json()["document_id"]]
 
 
-@pytest.mark.parametrize(
-    ("name", "data", "error_id"),
-    [
-        ("fake.pdf", b"not a pdf", "document_format"),
-        ("slides.pptx", b"PK\x03\x04" + b"\x00" * 64, "document_format"),
-        ("empty.txt", b"", "document_empty"),
-        ("locked.pdf", encrypted_pdf(make_pdf([MUSEUM_FACTS])), "document_format"),
-        ("bomb.pdf", pdf_flate_bomb(300), "document_empty"),
-        ("binary.txt", b"\x00\x01\x02\x03" * 1000, "document_format"),
-    ],
-)
-def test_bad_documents_are_400_and_nothing_is_stored(server: LiveServer, key: str, name: str, data: bytes,
-                                                     error_id: str) -> None:
+@pytest.mark.parametrize(("what", "name", "data", "error_id"), hostile_documents(),
+                         ids=[h[0] for h in hostile_documents()])
+def test_bad_documents_are_400_and_nothing_is_stored(server: LiveServer, key: str, what: str, name: str,
+                                                     data: bytes, error_id: str) -> None:
     before = _documents_on_disk(server)
     with server.client(key) as client:
         count = client.get("/v2/documents", params={"limit": 100}).json()["total_count"]
@@ -144,3 +136,12 @@ def test_private_urls_are_refused_by_default(tmp_path_factory: pytest.TempPathFa
         resp = client.post("/v2/documents", json={"document_url": f"{receiver.url}/a.txt"})
         assert resp.status_code == 400 and resp.json()["error_id"] == "download_link"
         assert "private" in resp.json()["error"]
+
+
+def test_ssrf_targets_are_refused(tmp_path_factory: pytest.TempPathFactory) -> None:
+    settings = make_settings(tmp_path_factory.mktemp("docs-ssrf"), run_worker=False)
+    key = new_key(settings, "ssrf")
+    with live_server(settings) as server, server.client(key) as client:
+        for url in SSRF_URLS:
+            resp = client.post("/v2/documents", json={"document_url": url})
+            assert resp.status_code == 400 and resp.json()["error_id"] == "download_link", (url, resp.text)
