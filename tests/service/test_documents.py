@@ -10,9 +10,11 @@ from collections.abc import Iterator
 import pytest
 from bench.hostile import SSRF_URLS, hostile_documents
 
+from facecraft.knowledge import KnowledgeBase, load_passages
 from facecraft.service.db import Database
 from facecraft.service.document_service import document_dir, knowledge_for
 from facecraft.service.keys import lookup_key
+from facecraft.service.pal_service import session_pal
 from facecraft.service.storage import Storage
 from tests.knowledge.docs import MUSEUM_FACTS, make_pdf
 from tests.service.helpers import LiveServer, Receiver, live_server, make_settings, new_key
@@ -79,7 +81,12 @@ def test_documents_by_upload_and_url_become_knowledge(server: LiveServer, key: s
         owner = lookup_key(session, key).id
         kb = knowledge_for(session, Storage(server.settings.data_dir), owner_id=owner,
                            document_ids=pal.json()["document_ids"])
+        # What a session process gets (no database there): the passage files of the PAL's documents.
+        spec = session_pal(session, server.settings, Storage(server.settings.data_dir), owner_id=owner,
+                           pal_id=pal.json()["pal_id"])
     db.dispose()
+    session_kb = KnowledgeBase([c for k in spec["knowledge"] for c in load_passages(k["passages"])])
+    assert len(session_kb) == len(kb) and {k["document_id"] for k in spec["knowledge"]} == set(spec["document_ids"])
     assert "twelve dollars" in kb.search("How much is an adult ticket?", budget_tokens=200)[0].chunk.text
     assert "carrot cake" in kb.search("What does the cafe serve?", budget_tokens=200)[0].chunk.text
 

@@ -13,6 +13,7 @@ from facecraft.service.db import Database
 from facecraft.service.ids import new_id, new_token
 from facecraft.service.models import Face
 from facecraft.service.stock_pals import STOCK_PALS
+from facecraft.service.storage import Storage
 from tests.service.helpers import LiveServer, live_server, make_settings, new_key
 
 SECRET = "sk-test-0123456789abcdef"
@@ -127,6 +128,7 @@ def test_the_api_key_is_never_shown_in_full(server: LiveServer, key: str) -> Non
         renamed = client.patch(f"/v2/pals/{pal_id}", json=[{"op": "replace", "path": "/pal_name", "value": "x"}])
         assert renamed.status_code == 200 and SECRET not in renamed.text
         settings = server.settings
+        storage = Storage(settings.data_dir)
         db = Database(settings.db_url)
         from facecraft.service.pal_service import session_pal
 
@@ -134,13 +136,15 @@ def test_the_api_key_is_never_shown_in_full(server: LiveServer, key: str) -> Non
             from facecraft.service.keys import lookup_key
 
             owner = lookup_key(session, key).id
-            assert session_pal(session, owner_id=owner, pal_id=pal_id)["layers"]["llm"]["api_key"] == SECRET
+            pal = session_pal(session, settings, storage, owner_id=owner, pal_id=pal_id)
+            assert pal["layers"]["llm"]["api_key"] == SECRET and pal["knowledge"] == []
+            assert pal["llm_defaults"]["first_token_timeout_s"] == settings.llm_first_token_timeout_s
         # ... and a new key replaces it.
         client.patch(f"/v2/pals/{pal_id}",
                      json=[{"op": "replace", "path": "/layers/llm/api_key", "value": "sk-new-key-999999"}])
         with db.session() as session:
-            assert session_pal(session, owner_id=owner, pal_id=pal_id)["layers"]["llm"]["api_key"] == \
-                "sk-new-key-999999"
+            assert session_pal(session, settings, storage, owner_id=owner, pal_id=pal_id)["layers"]["llm"][
+                "api_key"] == "sk-new-key-999999"
         db.dispose()
 
 

@@ -6,7 +6,7 @@ with BM25 (``bm25s``) and ``KnowledgeBase.search`` returns the most relevant one
 budget, which is what the conversation pipeline puts into the LLM's context on each turn.
 """
 
-from facecraft.knowledge.chunk import Chunk, chunk_text, estimate_tokens
+from facecraft.knowledge.chunk import Chunk, chunk_text, estimate_tokens, load_passages
 from facecraft.knowledge.extract import (
     DOCUMENT_KINDS,
     DocumentError,
@@ -20,6 +20,7 @@ __all__ = [
     "Chunk",
     "chunk_text",
     "estimate_tokens",
+    "load_passages",
     "DOCUMENT_KINDS",
     "DocumentError",
     "ExtractLimits",

@@ -8,11 +8,13 @@ of them instead of one long one.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["Chunk", "chunk_text", "estimate_tokens"]
+__all__ = ["Chunk", "chunk_text", "estimate_tokens", "load_passages"]
 
 # End of a sentence: ., ! or ? (optionally closing quotes/brackets), then space and a capital, digit or quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -35,6 +37,12 @@ class Chunk:
 
     def to_dict(self) -> dict[str, object]:
         return {"text": self.text, "tokens": self.tokens, "index": self.index}
+
+
+def load_passages(path: Path | str, *, document_id: str = "", document_name: str = "") -> list[Chunk]:
+    """The passages a document's processing wrote (a JSON list of :meth:`Chunk.to_dict`)."""
+    items = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [Chunk(str(i["text"]), int(i["tokens"]), int(i["index"]), document_id, document_name) for i in items]
 
 
 def _sentences(paragraph: str) -> list[str]:

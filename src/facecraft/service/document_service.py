@@ -9,7 +9,6 @@ limits bound it): the answer is the ready document, or a 400 with the error id (
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -19,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facecraft.errors import DocumentError, InputError, JobBudgetError, NotFoundError, TooLargeError
-from facecraft.knowledge import Chunk, KnowledgeBase
+from facecraft.knowledge import Chunk, KnowledgeBase, load_passages
 from facecraft.service.db import page_offset
 from facecraft.service.fetch import FetchLimits, fetch_to_file
 from facecraft.service.ids import new_id
@@ -31,7 +30,7 @@ from facecraft.service.views import iso
 
 __all__ = [
     "MAX_DOCUMENT_BYTES", "DOCUMENT_TYPES", "create_document", "get_document", "list_documents",
-    "delete_document", "document_view", "knowledge_for", "document_dir",
+    "delete_document", "document_view", "knowledge_for", "document_dir", "passages_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,7 @@ def create_document(session: Session, settings: Settings, storage: Storage, *, o
             file_name = Path(fetched.url.split("?", 1)[0]).name
         result = _extract(settings, {
             "path": str(source), "file_name": file_name, "content_type": ctype, "document_id": doc_id,
-            "document_name": name, "out": str(folder / "chunks.json"),
+            "document_name": name, "out": str(passages_file(storage, doc_id)),
         })
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -157,8 +156,10 @@ def knowledge_for(session: Session, storage: Storage, *, owner_id: str, document
     chunks: list[Chunk] = []
     for document_id in document_ids:
         doc = get_document(session, owner_id=owner_id, document_id=document_id)
-        path = document_dir(storage, doc.id) / "chunks.json"
-        for item in json.loads(path.read_text(encoding="utf-8")):
-            chunks.append(Chunk(item["text"], int(item["tokens"]), int(item["index"]), doc.id, doc.name))
+        chunks.extend(load_passages(passages_file(storage, doc.id), document_id=doc.id, document_name=doc.name))
     return KnowledgeBase(chunks)
+
+
+def passages_file(storage: Storage, document_id: str) -> Path:
+    return document_dir(storage, document_id) / "chunks.json"
 

@@ -27,6 +27,7 @@ from facecraft.service.ids import new_id
 from facecraft.service.models import Document, Face, Pal
 from facecraft.service.pal_schemas import PalBody, PatchOperation
 from facecraft.service.settings import Settings
+from facecraft.service.storage import Storage
 from facecraft.service.views import iso
 
 __all__ = [
@@ -320,14 +321,25 @@ def delete_pal(session: Session, *, owner_id: str, pal_id: str) -> None:
     log.info("PAL %s deleted", pal_id)
 
 
-def session_pal(session: Session, *, owner_id: str, pal_id: str) -> dict[str, Any]:
-    """What a conversation needs of a PAL (``SessionSpec.pal``): every field, api keys in full, the
-    default Face resolved, and the embedded model named when the PAL gives none."""
+def session_pal(session: Session, settings: Settings, storage: Storage, *, owner_id: str, pal_id: str
+                ) -> dict[str, Any]:
+    """What a conversation needs of a PAL (``SessionSpec.pal``), plain JSON so it can cross into the
+    session process, which has no database: every field, api keys in full, the default Face resolved,
+    ``llm`` resolved against the server settings (kwargs of :class:`~facecraft.llm.factory.LLMDefaults`
+    and the PAL's own llm layer), and ``knowledge`` as the passage files of its documents
+    (``facecraft.knowledge.load_passages`` each, then one ``KnowledgeBase`` for the session)."""
+    from dataclasses import asdict
+
+    from facecraft.service.document_service import passages_file
+
     pal = get_pal(session, owner_id=owner_id, pal_id=pal_id)
     layers = copy.deepcopy(pal.layers or {})
     llm = layers.setdefault("llm", {})
-    if not llm.get("base_url") and (llm.get("model") is None or is_vendor_alias(llm["model"])):
-        llm["model"] = DEFAULT_MODEL
+    if not llm.get("base_url") and not settings.llm_base_url and (llm.get("model") is None
+                                                                 or is_vendor_alias(llm["model"])):
+        llm["model"] = settings.llm_model or DEFAULT_MODEL
+    documents = session.scalars(select(Document).where(
+        Document.id.in_(list(pal.document_ids or [])), Document.owner_id == owner_id)).all()
     return {
         "pal_id": pal.id,
         "pal_name": pal.name,
@@ -338,6 +350,9 @@ def session_pal(session: Session, *, owner_id: str, pal_id: str) -> dict[str, An
         "default_face_id": _default_face(session, pal),
         "document_ids": list(pal.document_ids or []),
         "layers": layers,
+        "llm_defaults": asdict(llm_defaults(settings)),
+        "knowledge": [{"document_id": d.id, "document_name": d.name, "passages": str(passages_file(storage, d.id))}
+                      for d in documents],
     }
 
 
