@@ -80,3 +80,15 @@ def test_closing_the_stream_stops_generation(loop: asyncio.AbstractEventLoop, ll
 
     pieces, stopped = loop.run_until_complete(run())
     assert pieces == 3 and stopped < 3.0
+
+
+def test_the_in_process_server_port_needs_its_random_key(loop: asyncio.AbstractEventLoop, llm: LocalLLM) -> None:
+    """xllamacpp always listens on a loopback port: nothing else on the machine may use the model there."""
+    import httpx
+
+    llm.load()
+    address = llm._server.listening_address
+    assert address.startswith("http://127.0.0.1:")
+    resp = httpx.post(f"{address}/v1/chat/completions", trust_env=False, timeout=30,
+                      json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
+    assert resp.status_code == 401
