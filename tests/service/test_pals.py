@@ -251,7 +251,7 @@ def test_stock_pals_are_read_only_and_name_the_stock_face(server: LiveServer, ke
         face_id = new_id("r")
         with db.session() as session:
             session.add(Face(id=face_id, owner_id=None, face_type="system", source_kind="bundle",
-                             stock_key="eileen-collins", status="completed", progress=100, name="Eileen Collins",
+                             stock_key="stock:eileen-collins", status="completed", progress=100, name="Eileen Collins",
                              share_token=new_token()))
         db.dispose()
         assert client.get(f"/v2/pals/{eileen['pal_id']}").json()["default_face_id"] == face_id

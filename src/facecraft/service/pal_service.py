@@ -107,8 +107,10 @@ def _default_face(session: Session, pal: Pal) -> str | None:
     """A stock PAL names its stock Face by stock key: the Face id of this installation, if installed."""
     if pal.default_face_id or not pal.default_face_stock_key:
         return pal.default_face_id
+    # `facecraft stock add` registers a stock Face under "stock:<key>" (facecraft.service.stock).
     return session.scalar(select(Face.id).where(
-        Face.stock_key == pal.default_face_stock_key, Face.deleted_at.is_(None), Face.status == "completed"
+        Face.stock_key == f"stock:{pal.default_face_stock_key}", Face.deleted_at.is_(None),
+        Face.status == "completed",
     ))
 
 
