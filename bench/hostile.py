@@ -7,6 +7,7 @@ real footage from are in ``../shared/testdata``.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from collections.abc import Callable
@@ -30,6 +31,11 @@ __all__ = [
     "training_files",
     "SSRF_URLS",
     "hostile_scripts",
+    "make_pdf",
+    "encrypted_pdf",
+    "pdf_flate_bomb",
+    "deep_html",
+    "hostile_documents",
 ]
 
 
@@ -218,4 +224,90 @@ def hostile_scripts() -> list[tuple[str, str, int]]:
         ("escape sequence", "Hello \x1b[31mthere\x1b[0m.", 400),
         ("only an emotion tag", '<emotion value="sad"/>', 400),
         ("unknown emotion", '<emotion value="furious"/> Hi there.', 400),
+    ]
+
+
+# --- knowledge documents (/v2/documents) -------------------------------------------------------------
+
+def _pdf_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def _pdf_assemble(objects: list[bytes]) -> bytes:
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+def make_pdf(pages: list[list[str]]) -> bytes:
+    """A valid PDF whose pages hold the given lines as real text (Helvetica)."""
+    page_ids = [4 + 2 * i for i in range(len(pages))]
+    objects: list[bytes] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + b" ".join(f"{p} 0 R".encode() for p in page_ids)
+        + f"] /Count {len(pages)} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for i, lines in enumerate(pages):
+        ops = ["BT", "/F1 11 Tf", "14 TL", "40 800 Td"]
+        for line in lines:
+            ops.append(f"({_pdf_escape(line)}) Tj T*")
+        ops.append("ET")
+        stream = "\n".join(ops).encode("latin-1")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {page_ids[i] + 1} 0 R "
+            "/Resources << /Font << /F1 3 0 R >> >> >>".encode()
+        )
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream")
+    return _pdf_assemble(objects)
+
+
+def encrypted_pdf(data: bytes, password: str = "secret") -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=password, owner_password=password, algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def pdf_flate_bomb(megabytes: int = 400) -> bytes:
+    """A PDF whose one content stream inflates to ``megabytes`` MB of spaces (a few hundred KB on disk)."""
+    comp = zlib.compressobj(9)
+    chunk = b" " * (1 << 20)
+    body = b"".join(comp.compress(chunk) for _ in range(megabytes)) + comp.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+        f"<< /Length {len(body)} /Filter /FlateDecode >>\nstream\n".encode() + body + b"\nendstream",
+    ]
+    return _pdf_assemble(objects)
+
+
+def deep_html(depth: int = 100_000) -> bytes:
+    return (b"<html><body>" + b"<div>" * depth + b"deep text" + b"</div>" * depth + b"</body></html>")
+
+
+def hostile_documents() -> list[tuple[str, str, bytes, str]]:
+    """(what, file name, bytes, error id) of documents a PAL's knowledge must refuse clearly."""
+    facts = [["Adult tickets cost twelve dollars."]]
+    return [
+        ("named pdf, not a pdf", "fake.pdf", b"not a pdf", "document_format"),
+        ("an office file (zip)", "slides.pptx", b"PK\x03\x04" + b"\x00" * 64, "document_format"),
+        ("empty", "empty.txt", b"", "document_empty"),
+        ("password-protected pdf", "locked.pdf", encrypted_pdf(make_pdf(facts)), "document_format"),
+        ("pdf deflate bomb (300 MB of spaces)", "bomb.pdf", pdf_flate_bomb(300), "document_empty"),
+        ("binary data named .txt", "binary.txt", b"\x00\x01\x02\x03" * 1000, "document_format"),
+        ("truncated pdf", "truncated.pdf", make_pdf(facts)[:200], "document_format"),
     ]

@@ -25,6 +25,9 @@ __all__ = [
     "TooLargeError",
     "JobBudgetError",
     "SessionLimitError",
+    "DocumentError",
+    "LLMError",
+    "LLMTimeoutError",
     "CONTRACT_ERROR_IDS",
     "SERVICE_ERROR_IDS",
     "public_error_id",
@@ -47,9 +50,14 @@ CONTRACT_ERROR_IDS = frozenset(
 )
 # Ours, for problems API.md gives no id to (they must be listed there): a malformed request, an unknown
 # resource, a consent clip that shows someone else, an emotion API.md does not list, an emotion
-# intensity outside 0..1, a malformed script tag, too many live conversations at once.
-SERVICE_ERROR_IDS = CONTRACT_ERROR_IDS | {"invalid_input", "not_found", "consent_identity_mismatch", "unknown_emotion",
-                                          "invalid_emotion_intensity", "invalid_script", "too_many_conversations"}
+# intensity outside 0..1, a malformed script tag, too many live conversations at once, a knowledge
+# document that is not a readable txt, md, pdf or html file or holds no text, an LLM endpoint that
+# failed or timed out.
+SERVICE_ERROR_IDS = CONTRACT_ERROR_IDS | {
+    "invalid_input", "not_found", "consent_identity_mismatch", "unknown_emotion", "invalid_emotion_intensity",
+    "invalid_script", "too_many_conversations", "document_format", "document_empty", "llm_unavailable",
+    "llm_timeout",
+}
 
 
 def public_error_id(error_id: str, fallback: str) -> str:
@@ -155,3 +163,23 @@ class SessionLimitError(FacecraftError):
     """As many live conversations run as the server allows (``max_sessions``): HTTP 429, try later."""
 
     default_error_id = "too_many_conversations"
+
+
+class DocumentError(InputError):
+    """A knowledge document is not a readable txt, md, pdf or html file (``document_format``), holds no
+    text (``document_empty``) or is too big (``file_size``)."""
+
+    default_error_id = "document_format"
+
+
+class LLMError(FacecraftError):
+    """The LLM (embedded or an OpenAI-compatible endpoint) failed: the endpoint refused, was unreachable
+    or answered garbage. The conversation pipeline turns it into a short spoken apology, never a hang."""
+
+    default_error_id = "llm_unavailable"
+
+
+class LLMTimeoutError(LLMError):
+    """The LLM did not start or continue its answer in time."""
+
+    default_error_id = "llm_timeout"

@@ -120,6 +120,10 @@ def test_stock_faces_are_listed_as_system_faces_and_render(server: LiveServer, s
         assert video["status"] == "ready", video
         mp4 = client.get(video["download_url"])
         assert mp4.status_code == 200 and len(mp4.content) > 10_000
+        # Each stock PAL names the stock Face it was written for, by this installation's Face id.
+        stock_pals = client.get("/v2/pals", params={"pal_type": "system"}).json()["data"]
+        face_ids = {f["face_id"] for f in listed["data"]}
+        assert stock_pals and all(p["default_face_id"] in face_ids for p in stock_pals)
 
 
 def test_stock_add_takes_a_face_file_and_skips_a_damaged_one(clone: Path, demo_build,  # noqa: ANN001

