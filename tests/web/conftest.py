@@ -7,7 +7,6 @@ Playwright with ``executable_path`` and a fresh user-data-dir: nothing is downlo
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -16,9 +15,8 @@ import pytest
 
 from tests.utils import free_port
 from tests.web.portal import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Portal,
+    chromium_context,
     create_key,
     facecraft_command,
     require_browser,
@@ -61,22 +59,8 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
     """Headless Debian Chromium with a fresh profile; skips when the browser is not installed."""
-    require_browser()
-    from playwright import sync_api
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium_context(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
 
 
 @pytest.fixture()

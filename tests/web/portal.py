@@ -7,9 +7,12 @@ key from ``facecraft keys create``), so the browser talks to exactly what a user
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +22,7 @@ import httpx
 from tests.utils import REPO, missing_dependency
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import BrowserContext, Page
 
 CHROMIUM = Path(os.environ.get("FACECRAFT_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = REPO / "test-artifacts" / "portal"
@@ -74,6 +77,29 @@ def require_browser() -> None:
             missing = "playwright missing: pip install -e '.[dev]'"
     if missing:
         missing_dependency(missing)
+
+
+@contextmanager
+def chromium_context(
+    profile: Path, *, extra_args: tuple[str, ...] = (), viewport: tuple[int, int] = (1280, 900)
+) -> Iterator[BrowserContext]:
+    """Headless Debian Chromium on a fresh ``profile`` (removed afterwards); skips without the browser."""
+    require_browser()
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[*CHROMIUM_ARGS, *extra_args],
+            viewport={"width": viewport[0], "height": viewport[1]},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+    shutil.rmtree(profile, ignore_errors=True)
 
 
 def create_key(data_dir: Path, env: dict[str, str]) -> str:

@@ -6,7 +6,6 @@ appear, the audio's energy rises), mute toggles, and Leave ends the conversation
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from websockets.sync.client import connect
 
 from facecraft.cli import main
 from tests.utils import GRID, testdata_path
-from tests.web.portal import CHROMIUM, CHROMIUM_ARGS, Portal, Shots, require_browser
+from tests.web.portal import Portal, Shots, chromium_context
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -69,23 +68,12 @@ def talk_portal(portal: Portal, bundle_dir: Path) -> Portal:
 @pytest.fixture(scope="module")
 def call_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
     """Chromium whose microphone plays a recorded sentence and whose camera is Chromium's test pattern."""
-    require_browser()
-    from playwright import sync_api
-
     voice = testdata_path(*GRID)
+    media = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+             f"--use-file-for-fake-audio-capture={voice}")
     profile = tmp_path_factory.mktemp("chromium-call-profile")
-    args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={voice}"]
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=args,
-            viewport={"width": 1100, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium_context(profile, extra_args=media, viewport=(1100, 900)) as context:
+        yield context
 
 
 @pytest.fixture()
