@@ -55,6 +55,13 @@ export function showStudio(view, preselected) {
     script.focus();
   };
   const previewBox = h("div", { class: "preview", id: "emotion-preview", "aria-live": "polite" });
+  // The Face picked, or null after saying so (shared by Preview and Create).
+  function chosenFace() {
+    if (select.value) return select.value;
+    mount(error, errorBox("Pick a Face."));
+    select.focus();
+    return null;
+  }
   const previewButton = h("button", { type: "button", id: "preview-button" }, "Preview");
   let previewId = null;
   let previewTimer = null;
@@ -62,12 +69,8 @@ export function showStudio(view, preselected) {
   async function preview() {
     // A real render, kept short: the script's first sentence (or a greeting) with the chosen emotion.
     mount(error);
-    const face = select.value;
-    if (!face) {
-      mount(error, errorBox("Pick a Face."));
-      select.focus();
-      return;
-    }
+    const face = chosenFace();
+    if (!face) return;
     clearTimeout(previewTimer);
     previewButton.disabled = true;
     const name = emotion.value;
@@ -151,12 +154,8 @@ export function showStudio(view, preselected) {
   async function onSubmit(ev) {
     ev.preventDefault();
     mount(error);
-    const face = select.value;
-    if (!face) {
-      mount(error, errorBox("Pick a Face."));
-      select.focus();
-      return;
-    }
+    const face = chosenFace();
+    if (!face) return;
     const body = { face_id: face };
     if (nameInput.value.trim()) body.video_name = nameInput.value.trim();
     if (emotion.value !== "neutral") {
