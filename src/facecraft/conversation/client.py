@@ -170,6 +170,16 @@ class LiveClient:
                 return a.wire
         return None
 
+    async def wait_sound(self, after: float, timeout: float = 20.0, level: float = 0.01) -> float:
+        """Wait for the first packet louder than ``level`` RMS that arrived after ``after``; its arrival time.
+        (An event such as ``started_speaking`` travels on the data channel and can overtake the audio.)"""
+        deadline = time.monotonic() + timeout
+        while (t := self.first_sound(after, level)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no audio louder than {level} RMS arrived in {timeout:.0f} s")
+            await asyncio.sleep(0.02)
+        return t
+
     def silent_after(self, t0: float, hold: float = 0.3, level: float = 0.01) -> float:
         """Seconds from ``t0`` until the received audio (as decoded) went quieter than ``level`` RMS and
         stayed so for ``hold`` seconds; inf if it never did."""
