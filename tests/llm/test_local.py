@@ -36,7 +36,7 @@ def llm(loop: asyncio.AbstractEventLoop) -> Iterator[LocalLLM]:
 
 async def _first_token_s(llm: LocalLLM, messages: list[dict]) -> tuple[float, str]:
     started, first, text = time.perf_counter(), None, ""
-    async for delta in llm.stream(messages, GenerationOptions(first_token_timeout_s=300)):
+    async for delta in llm.stream(messages, GenerationOptions(first_token_timeout_s=300, stall_timeout_s=300)):
         if first is None and delta.text:
             first = time.perf_counter() - started
         text += delta.text
@@ -65,7 +65,8 @@ def test_closing_the_stream_stops_generation(loop: asyncio.AbstractEventLoop, ll
     async def run() -> tuple[int, float]:
         pieces = 0
         stream = llm.stream(SYSTEM + [{"role": "user", "content": "Tell me a very long story about flight."}],
-                            GenerationOptions(max_tokens=400, stop=(), first_token_timeout_s=300))
+                            GenerationOptions(max_tokens=400, stop=(), first_token_timeout_s=300,
+                                              stall_timeout_s=300))
         async for _ in stream:
             pieces += 1
             if pieces == 3:
@@ -75,7 +76,7 @@ def test_closing_the_stream_stops_generation(loop: asyncio.AbstractEventLoop, ll
         stopped = time.perf_counter() - started
         # The model is free again at once: the next request is not queued behind 400 tokens.
         await collect_text(llm, SYSTEM + [{"role": "user", "content": "Hi"}],
-                           GenerationOptions(max_tokens=2, first_token_timeout_s=300))
+                           GenerationOptions(max_tokens=2, first_token_timeout_s=300, stall_timeout_s=300))
         return pieces, stopped
 
     pieces, stopped = loop.run_until_complete(run())
