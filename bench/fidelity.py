@@ -328,7 +328,9 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
         "lf_ssim_random": ssim_rand,
         "seam": seam_score(renderer, gen, gt, gt_tracks, plan),
         "mouth_sharpness": mouth_sharpness(gen, gt, gt_tracks),
-        "model_lag_frames": renderer.audio_model.lag if renderer.audio_model is not None else None,
+        # a Face that mixes the lip-sync model with its own (``BlendedMouthModel``): the lip-sync model's lag
+        "model_lag_frames": getattr(getattr(renderer.audio_model, "lip", renderer.audio_model), "lag", None),
+        "model_blend_share": getattr(renderer.audio_model, "share", None),
         "model_cv_r": renderer.audio_model.cv_r if renderer.audio_model is not None else None,
         **text_path_scores(renderer, gt, gt_tracks, samples, fps),
     }
