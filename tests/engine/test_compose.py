@@ -181,7 +181,7 @@ def test_one_pass_compose_matches_the_step_by_step_pipeline_and_keeps_the_mouth_
     fast = comp.compose(image, k, geo, target)
 
     patch, points = drop_jaw(db.patches[k], db.points[k], shift)
-    faces = comp._lower_faces(points, geo)
+    faces = comp._lower_faces(comp._polygons(points, geo))
     mask = comp._blend_mask(*faces)
     reference = cv2.warpAffine(image, geo.to_patch, (comp.w, comp.h), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)

@@ -80,19 +80,22 @@ class Compositor:
     def footage_geometry(self, index: int, landmarks: np.ndarray) -> BaseGeometry:
         return BaseGeometry(self.db.to_patch[index], landmarks)
 
-    def _lower_faces(self, points: np.ndarray, base: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
-        """Hard lower-face masks of the patch (landmarks ``points``) and of the base frame (their chins
-        differ when the jaw moves)."""
+    def _polygons(self, points: np.ndarray, base: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
+        """Lower-face polygons (patch frame) of the patch (landmarks ``points``) and of the base frame
+        (their chins differ when the jaw moves)."""
         grow = self.config.mask_grow
+        return lower_face_polygon(points, grow=grow), lower_face_polygon(base.points, grow=grow)
+
+    def _lower_faces(self, polygons: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Hard masks of the two lower-face ``polygons``."""
         shape = (self.h, self.w)
-        return (feathered_mask(shape, [lower_face_polygon(points, grow=grow)], feather_px=0),
-                feathered_mask(shape, [lower_face_polygon(base.points, grow=grow)], feather_px=0))
+        return (feathered_mask(shape, [polygons[0]], feather_px=0), feathered_mask(shape, [polygons[1]], feather_px=0))
 
     def mask(self, mouth: int, base: BaseGeometry, aperture: float | None = None) -> np.ndarray:
         """The blend mask ``compose`` uses: the union of both lower faces, feathered, falling to zero at
         the patch border."""
         shift = self.jaw_shift(mouth, aperture) if aperture is not None else 0.0
-        return self._blend_mask(*self._lower_faces(self._jaw_points(mouth, shift), base))
+        return self._blend_mask(*self._lower_faces(self._polygons(self._jaw_points(mouth, shift), base)))
 
     def _blend_mask(self, patch_face: np.ndarray, base_face: np.ndarray) -> np.ndarray:
         return feather(np.maximum(patch_face, base_face), self.feather) * self.taper
@@ -127,7 +130,8 @@ class Compositor:
         RGB offset in the same pass."""
         shift = self.jaw_shift(mouth, aperture) if aperture is not None else 0.0
         points = self._jaw_points(mouth, shift)
-        patch_face, base_face = self._lower_faces(points, base)
+        polygons = self._polygons(points, base)
+        patch_face, base_face = self._lower_faces(polygons)
         mask = self._blend_mask(patch_face, base_face)
         if opacity < 1.0:
             mask = mask * np.float32(max(opacity, 0.0))
@@ -135,7 +139,7 @@ class Compositor:
         patch = self.db.patches[mouth]
         offset = None
         if c.color_strength > 0 and c.local_shading:
-            offset = self._shading(image, patch, mouth, shift, points, base)
+            offset = self._shading(image, patch, mouth, shift, points, polygons, base)
         elif c.color_strength > 0:
             patch, _ = drop_jaw(patch, self.db.points[mouth], shift)
             shift = 0.0
@@ -156,7 +160,7 @@ class Compositor:
 
     def _shading(
         self, image: np.ndarray, patch: np.ndarray, mouth: int, shift: float, points: np.ndarray,
-        base: BaseGeometry,
+        polygons: tuple[np.ndarray, np.ndarray], base: BaseGeometry,
     ) -> np.ndarray | None:
         """RGB offset (small patch frame, ``self.small``) that gives the jaw-moved patch the base frame's
         light, measured on the skin both show (lips excluded, they differ on purpose)."""
@@ -170,8 +174,8 @@ class Compositor:
         to_twice[:, 2] += sc - 0.5
         ref = cv2.warpAffine(image, to_twice, twice, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         ref = cv2.resize(ref, self.small, interpolation=cv2.INTER_AREA)
-        grow, shape = c.mask_grow, (self.small[1], self.small[0])
-        faces = [_fill_small(shape, lower_face_polygon(p, grow=grow), sc) for p in (points, base.points)]
+        shape = (self.small[1], self.small[0])
+        faces = [_fill_small(shape, polygon, sc) for polygon in polygons]
         skin = np.minimum(*faces) * self.small_taper * (1.0 - self._lips(shape, points, base, sc))
         return shading_offset(src, ref, skin, sigma_px=self.small_sigma, strength=c.color_strength)
 
