@@ -304,6 +304,8 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
     env = rms_envelope(samples, RATE, fps, n)
     psnr, ssim = region_scores(gen, gt, gt_tracks)
     _, ssim_rand = region_scores(rand, gt, gt_tracks)
+    # the lip-sync model's own figures; a Face mixing it with its own log-mel model (``BlendedMouthModel``) holds it
+    model = getattr(renderer.audio_model, "lip", renderer.audio_model)
     return {
         "clip": video.name,
         "frames": n,
@@ -330,10 +332,9 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
         "lf_ssim_random": ssim_rand,
         "seam": seam_score(renderer, gen, gt, gt_tracks, plan),
         "mouth_sharpness": mouth_sharpness(gen, gt, gt_tracks),
-        # a Face that mixes the lip-sync model with its own (``BlendedMouthModel``): the lip-sync model's lag
-        "model_lag_frames": getattr(getattr(renderer.audio_model, "lip", renderer.audio_model), "lag", None),
+        "model_lag_frames": getattr(model, "lag", None),
         "model_blend_share": getattr(renderer.audio_model, "share", None),
-        "model_cv_r": renderer.audio_model.cv_r if renderer.audio_model is not None else None,
+        "model_cv_r": getattr(model, "cv_r", None),
         **text_path_scores(renderer, gt, gt_tracks, samples, fps),
     }
 
