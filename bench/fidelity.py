@@ -7,6 +7,7 @@ and "random" (mouths drawn at random from the database).
 
     .venv/bin/python bench/fidelity.py [--videos PATH ...] [--out bench/results/fidelity.json]
     .venv/bin/python bench/fidelity.py --loso [--clips NAME ...] [--out bench/results/fidelity_loso.json]
+    .venv/bin/python bench/fidelity.py --loso --merge PART.json ... [--out ...]   (parts of one run, joined)
 
 ``--loso``: leave-one-speaker-out over the corpus (``../shared/testdata/corpus``, 26 people) and the dev
 clips: for each speaker, the speaker-independent lip-sync model is retrained without that speaker's
@@ -26,6 +27,7 @@ within one frame. The same measure on the real footage is
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -302,6 +304,8 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
     env = rms_envelope(samples, RATE, fps, n)
     psnr, ssim = region_scores(gen, gt, gt_tracks)
     _, ssim_rand = region_scores(rand, gt, gt_tracks)
+    # the lip-sync model's own figures; a Face mixing it with its own log-mel model (``BlendedMouthModel``) holds it
+    model = getattr(renderer.audio_model, "lip", renderer.audio_model)
     return {
         "clip": video.name,
         "frames": n,
@@ -328,8 +332,9 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
         "lf_ssim_random": ssim_rand,
         "seam": seam_score(renderer, gen, gt, gt_tracks, plan),
         "mouth_sharpness": mouth_sharpness(gen, gt, gt_tracks),
-        "model_lag_frames": renderer.audio_model.lag if renderer.audio_model is not None else None,
-        "model_cv_r": renderer.audio_model.cv_r if renderer.audio_model is not None else None,
+        "model_lag_frames": getattr(model, "lag", None),
+        "model_blend_share": getattr(renderer.audio_model, "share", None),
+        "model_cv_r": getattr(model, "cv_r", None),
         **text_path_scores(renderer, gt, gt_tracks, samples, fps),
     }
 
@@ -358,28 +363,14 @@ def loso_run(names: list[str] | None, work: Path) -> tuple[list[Path], list[dict
     return [c.path for c in chosen], rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", nargs="+", type=Path, help="clips with audio (default: the test videos)")
-    parser.add_argument("--loso", action="store_true",
-                        help="leave-one-speaker-out over the corpus and dev clips")
-    parser.add_argument("--clips", nargs="+", help="with --loso: only these clip names (file stems)")
-    parser.add_argument("--out", type=Path, help="default bench/results/fidelity.json (fidelity_loso.json)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    out = args.out or REPO / "bench" / "results" / ("fidelity_loso.json" if args.loso else "fidelity.json")
-    with tempfile.TemporaryDirectory(prefix="fidelity-") as tmp:
-        if args.loso:
-            videos, clips = loso_run(args.clips, Path(tmp))
-        else:
-            videos = args.videos or default_videos()
-            clips = run_clips(videos, lambda video: run_clip(video, Path(tmp)))
+def summarize(clips: list[dict], *, loso: bool) -> tuple[dict, dict]:
+    """Print the table of ``clips`` with the means (per group with ``loso``) and the targets; return both."""
     ok = [c for c in clips if "error" not in c]
     mean = clip_means(clips, KEYS)
     for key in ("av_offset_frames", "av_offset_direct_frames"):
         mean[key.replace("_frames", "_abs_frames")] = float(np.mean([abs(c[key]) for c in ok])) if ok else float("nan")
     groups = {"MEAN": ok}
-    if args.loso:
+    if loso:
         groups = {"MEAN dev": [c for c in ok if c["dev"]], "MEAN corpus": [c for c in ok if not c["dev"]],
                   **groups}
     all_errors = [e for c in ok for e in c.get("bilabial_error_frames", [])]
@@ -410,6 +401,47 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, met in targets.items():
         print(f"{'met' if met else 'NOT met':>8}  {name}")
+    return mean, targets
+
+
+def merge(paths: list[Path], out: Path, *, loso: bool) -> int:
+    """Join saved runs of the same tree (a long run split into parts on a busy machine) into one result."""
+    rows: dict[str, dict] = {}
+    first = json.loads(paths[0].read_text())
+    for path in paths:
+        for row in json.loads(path.read_text())["clips"]:
+            if "error" not in row or row["clip"] not in rows:
+                rows[row["clip"]] = row
+    clips = list(rows.values())
+    mean, targets = summarize(clips, loso=loso)
+    inputs = sorted({i for p in paths for i in json.loads(p.read_text())["inputs"]})
+    write_result(out, {**first, "machine": machine_info(), "inputs": inputs, "merged_from": [str(p) for p in paths],
+                       "mean": mean, "targets": targets, "clips": clips})
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", nargs="+", type=Path, help="clips with audio (default: the test videos)")
+    parser.add_argument("--loso", action="store_true",
+                        help="leave-one-speaker-out over the corpus and dev clips")
+    parser.add_argument("--clips", nargs="+", help="with --loso: only these clip names (file stems)")
+    parser.add_argument("--out", type=Path, help="default bench/results/fidelity.json (fidelity_loso.json)")
+    parser.add_argument("--merge", nargs="+", type=Path,
+                        help="with --loso: no run; join the clips of these saved results (a later one's row of a "
+                             "clip replaces an earlier one's error) and summarise them as one run")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    out = args.out or REPO / "bench" / "results" / ("fidelity_loso.json" if args.loso else "fidelity.json")
+    if args.merge:
+        return merge(args.merge, out, loso=args.loso)
+    with tempfile.TemporaryDirectory(prefix="fidelity-") as tmp:
+        if args.loso:
+            videos, clips = loso_run(args.clips, Path(tmp))
+        else:
+            videos = args.videos or default_videos()
+            clips = run_clips(videos, lambda video: run_clip(video, Path(tmp)))
+    mean, targets = summarize(clips, loso=args.loso)
     result = {
         "bench": "fidelity_loso" if args.loso else "fidelity",
         "machine": machine_info(),

@@ -11,11 +11,17 @@ the predicted and tracked aperture on the last 30 %: ``lip`` (lip-sync model alo
 Face's own model), ``blend`` (the mix by the cross-validated share), ``gated`` (the mix where the build
 part is at least ``min_blend_s`` long, the lip-sync model alone elsewhere: what a build does).
 Tracks and encoder states come from ``.cache/`` (see ``scripts/train_lipsync.py``).
+
+The gate's length was chosen on these same clips. ``nested_gate``: for each speaker in turn, the gate
+among ``GATES`` that scores best on the other speakers' clips is applied to that speaker's clips, so the
+choice is nested in the leave-one-speaker-out folds; its mean is what a gate chosen without the scored
+speaker gives (``--rows`` recomputes it from a saved result without refitting anything).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -71,12 +77,49 @@ def score_clip(clip: _corpus.Clip, data: list) -> dict | None:  # noqa: C901
             "gated": _r(mixed if long_enough else lp, y)}
 
 
+GATES = (0.0, 5.0, 7.5, 10.0, 12.5, 15.0, 20.0, float("inf"))  # build seconds from which the mix is used
+
+
+def _gated(row: dict, gate: float) -> float:
+    return row["blend"] if row["build_s"] >= gate else row["lip"]
+
+
+def nested_gate(rows: list[dict]) -> dict:
+    """Per held-out speaker the gate chosen on the other speakers, and the mean r that nesting gives."""
+    chosen, scores = {}, []
+    for speaker in sorted({q["speaker"] for q in rows}):
+        train = [q for q in rows if q["speaker"] != speaker]
+        gate = max(GATES, key=lambda g: float(np.nanmean([_gated(q, g) for q in train])))
+        chosen[speaker] = gate
+        scores += [(q, _gated(q, gate)) for q in rows if q["speaker"] == speaker]
+    groups = (("dev", lambda q: q["dev"]), ("corpus", lambda q: not q["dev"]), ("all", lambda q: True))
+    means = {name: float(np.nanmean([r for q, r in scores if sel(q)])) for name, sel in groups}
+    return {"gates": chosen, "means": means,
+            "fixed": {str(g): float(np.nanmean([_gated(q, g) for q in rows])) for g in GATES}}
+
+
+def _print_nested(nested: dict) -> None:
+    counts: dict[float, int] = {}
+    for gate in nested["gates"].values():
+        counts[gate] = counts.get(gate, 0) + 1
+    print("nested gate: chosen per fold " + ", ".join(f"{g:g} s x{n}" for g, n in sorted(counts.items()))
+          + "; r " + "  ".join(f"{k} {v:.3f}" for k, v in nested["means"].items()))
+    print("fixed gates (not nested), all clips: " + "  ".join(f"{g} s {v:.3f}" for g, v in nested["fixed"].items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("clips", nargs="*", help="clip names (default: all)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "lipsync_blend.json")
+    parser.add_argument("--rows", type=Path, help="recompute the nested gate from this saved result (no fits)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.rows:
+        saved = json.loads(args.rows.read_text())
+        saved["nested_gate"] = nested_gate(saved["rows"])
+        _print_nested(saved["nested_gate"])
+        write_result(args.out, saved)
+        return 0
     data = _corpus.load_training_data()
     rows = []
     for clip in _corpus.clips():
@@ -94,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         if chosen:
             means[name] = {k: float(np.nanmean([q[k] for q in chosen])) for k in ("lip", "own", "blend", "gated")}
             print(f"{name:<8} n={len(chosen):>2} " + "  ".join(f"{k} {v:.3f}" for k, v in means[name].items()))
-    write_result(args.out, {"bench": "lipsync_blend", "machine": machine_info(), "rows": rows, "means": means})
+    nested = nested_gate(rows)
+    _print_nested(nested)
+    write_result(args.out, {"bench": "lipsync_blend", "machine": machine_info(), "rows": rows, "means": means,
+                            "nested_gate": nested})
     return 0
 
 

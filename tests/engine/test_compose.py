@@ -164,3 +164,52 @@ def test_a_target_aperture_opens_or_closes_the_tracked_mouth(renderer) -> None: 
     assert narrower < as_is - 0.1 * span and wider > as_is + 0.1 * span, (narrower, as_is, wider, span)
     assert comp.jaw_shift(mid, float("nan")) == 0.0
     assert comp.jaw_shift(mid, -1.0) >= -0.8 * comp.gap_px[mid], "lips never pass through each other"
+
+
+def test_one_pass_compose_matches_the_step_by_step_pipeline_and_keeps_the_mouth_sharp(renderer) -> None:  # noqa: ANN001
+    """The compositor folds the jaw move, the shading match and the paste into one resampling of the
+    patch; the result is what moving the jaw, matching the shading and pasting one after the other
+    gives (each step on its own, as the vision helpers do them), and the mouth is no softer."""
+    db, comp, c = renderer.db, renderer.compositor, renderer.config
+    ap = db.features[:, 0]
+    k = int(np.argmin(np.abs(ap - np.percentile(ap, 60))))
+    index = int(db.src_index[(k + len(db) // 2) % len(db)])
+    image, geo = renderer.footage.get(index), renderer.geometry(index)
+    target = float(ap[k] + 0.5 * (renderer.priors.open - renderer.priors.closed))
+    shift = comp.jaw_shift(k, target)
+    assert shift != 0.0
+    fast = comp.compose(image, k, geo, target)
+
+    patch, points = drop_jaw(db.patches[k], db.points[k], shift)
+    faces = comp._lower_faces(comp._polygons(points, geo))
+    mask = comp._blend_mask(*faces)
+    reference = cv2.warpAffine(image, geo.to_patch, (comp.w, comp.h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+    skin = np.minimum(*faces) * comp.taper * (1.0 - comp._lips((comp.h, comp.w), points, geo))
+    patch = match_shading(patch, reference, skin, sigma_px=c.shading_sigma * comp.w, strength=c.color_strength)
+    slow = comp.paste(image, patch, mask, geo)
+
+    x0, y0, x1, y1 = comp._box(geo, image.shape)
+    diff = np.abs(fast.astype(np.int16) - slow.astype(np.int16))[y0:y1, x0:x1]
+    assert diff.mean() < 1.5 and np.percentile(diff, 99) < 16, (diff.mean(), np.percentile(diff, 99))
+    lips = apply_affine(geo.to_image, points[[61, 291, 0, 17]])
+    (mx0, my0), (mx1, my1) = np.floor(lips.min(0)).astype(int), np.ceil(lips.max(0)).astype(int)
+
+    def sharpness(img: np.ndarray) -> float:
+        grey = cv2.cvtColor(img[my0:my1, mx0:mx1], cv2.COLOR_RGB2GRAY)
+        return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+    assert sharpness(fast) >= 0.97 * sharpness(slow), (sharpness(fast), sharpness(slow))
+
+
+def test_shading_offset_is_empty_without_weight_and_follows_a_uniform_change() -> None:
+    from facecraft.vision.color import shading_offset
+
+    src = np.full((20, 30, 3), 100, np.uint8)
+    ref = np.full((20, 30, 3), 110, np.uint8)
+    assert shading_offset(src, ref, np.zeros((20, 30), np.float32), sigma_px=3.0) is None
+    assert shading_offset(src, ref, np.ones((20, 30), np.float32), sigma_px=3.0, strength=0.0) is None
+    offset = shading_offset(src, ref, np.ones((20, 30), np.float32), sigma_px=3.0)
+    assert offset.shape == (20, 30, 3) and np.allclose(offset, 10.0, atol=0.6)
+    half = shading_offset(src, ref, np.ones((20, 30), np.float32), sigma_px=3.0, strength=0.5)
+    assert np.allclose(half, 5.0, atol=0.6)

@@ -217,3 +217,23 @@ def test_bad_arguments(tmp_path):
         build_face(tmp_path / "missing.mp4", name="x", out_dir=tmp_path)
     assert info.value.error_id == "video_format"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_early_duration_check_uses_the_builds_thresholds(tmp_path):
+    """A short source range fails before decoding under the upload limits, and passes that early check
+    when the caller lowers them (an evaluation on short clips)."""
+    from dataclasses import replace
+
+    from facecraft import media
+    from facecraft.faces.build import BuildContext, _fail_early
+    from facecraft.faces.thresholds import DEFAULT
+
+    video = testdata_path("video", "styletalk_Obama_clip2_muxed.mp4")
+    info = media.probe(video)
+    ctx = BuildContext(video_path=video, name="short", face_id="x", work_dir=tmp_path, source_range=(0.0, 3.0),
+                       info=info)
+    with pytest.raises(ChecksFailed) as err:
+        _fail_early(ctx, info)
+    assert err.value.error_id == "video_duration"
+    ctx.thresholds = replace(DEFAULT, min_duration_s=2.0)
+    _fail_early(ctx, info)  # no early failure

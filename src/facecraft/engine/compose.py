@@ -19,13 +19,23 @@ import numpy as np
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.mouthdb import MouthDB
 from facecraft.vision import landmarks as lm
-from facecraft.vision.color import match_color, match_shading
+from facecraft.vision.color import SHADING_PX_PER_SIGMA, match_color, shading_offset
 from facecraft.vision.masks import feather, feathered_mask, lower_face_polygon
-from facecraft.vision.warp import apply_affine, compose_affine, drop_jaw, fit_similarity, invert_affine
+from facecraft.vision.warp import (
+    apply_affine,
+    compose_affine,
+    drop_jaw,
+    fit_similarity,
+    invert_affine,
+    jaw_weight,
+    moved_jaw_points,
+)
 
 __all__ = ["Compositor", "BaseGeometry"]
 
 _MIN_SHIFT_PX = 0.25  # smaller jaw moves are not worth a resampling of the patch
+_DETAIL_PAD = 0.5  # the bicubic box reaches this share of the mouth's width beyond both frames' lips
+_DETAIL_RAMP_PX = 4.0  # bicubic fades into bilinear over this many pixels (no visible edge)
 
 
 class BaseGeometry:
@@ -33,6 +43,7 @@ class BaseGeometry:
 
     def __init__(self, to_patch: np.ndarray, landmarks: np.ndarray) -> None:
         self.to_patch = np.asarray(to_patch, dtype=np.float64)
+        self.to_image = invert_affine(self.to_patch)
         self.points = apply_affine(self.to_patch, landmarks)  # base landmarks in patch pixels
 
 
@@ -53,6 +64,13 @@ class Compositor:
         pts = db.points.astype(np.float64)
         self.gap_px = np.mean([pts[:, b, 1] - pts[:, a, 1] for a, b in lm.INNER_LIP_PAIRS], axis=0)
         self.px_per_unit = float(self.canon[0, 0])
+        # shading is measured on the patch shrunk to SHADING_PX_PER_SIGMA pixels per sigma
+        sigma_px = config.shading_sigma * self.w
+        scale = min(1.0, SHADING_PX_PER_SIGMA / max(sigma_px, 1e-3))
+        self.small = (max(1, int(round(self.w * scale))), max(1, int(round(self.h * scale))))
+        self.small_scale = np.array([self.small[0] / self.w, self.small[1] / self.h])
+        self.small_sigma = sigma_px * self.small_scale[0]
+        self.small_taper = cv2.resize(self.taper, self.small, interpolation=cv2.INTER_AREA)
 
     def geometry(self, landmarks: np.ndarray) -> BaseGeometry:
         """Geometry of a frame that is not in the footage (dub mode): fit on its stable landmarks."""
@@ -62,18 +80,22 @@ class Compositor:
     def footage_geometry(self, index: int, landmarks: np.ndarray) -> BaseGeometry:
         return BaseGeometry(self.db.to_patch[index], landmarks)
 
-    def _lower_faces(self, points: np.ndarray, base: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
-        """Hard lower-face masks of the patch (landmarks ``points``) and of the base frame (their chins
-        differ when the jaw moves)."""
+    def _polygons(self, points: np.ndarray, base: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
+        """Lower-face polygons (patch frame) of the patch (landmarks ``points``) and of the base frame
+        (their chins differ when the jaw moves)."""
         grow = self.config.mask_grow
+        return lower_face_polygon(points, grow=grow), lower_face_polygon(base.points, grow=grow)
+
+    def _lower_faces(self, polygons: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Hard masks of the two lower-face ``polygons``."""
         shape = (self.h, self.w)
-        return (feathered_mask(shape, [lower_face_polygon(points, grow=grow)], feather_px=0),
-                feathered_mask(shape, [lower_face_polygon(base.points, grow=grow)], feather_px=0))
+        return (feathered_mask(shape, [polygons[0]], feather_px=0), feathered_mask(shape, [polygons[1]], feather_px=0))
 
     def mask(self, mouth: int, base: BaseGeometry, aperture: float | None = None) -> np.ndarray:
         """The blend mask ``compose`` uses: the union of both lower faces, feathered, falling to zero at
         the patch border."""
-        return self._blend_mask(*self._lower_faces(self._jawed(mouth, aperture)[1], base))
+        shift = self.jaw_shift(mouth, aperture) if aperture is not None else 0.0
+        return self._blend_mask(*self._lower_faces(self._polygons(self._jaw_points(mouth, shift), base)))
 
     def _blend_mask(self, patch_face: np.ndarray, base_face: np.ndarray) -> np.ndarray:
         return feather(np.maximum(patch_face, base_face), self.feather) * self.taper
@@ -81,20 +103,18 @@ class Compositor:
     def jaw_shift(self, mouth: int, aperture: float) -> float:
         """Pixels (patch frame) to move patch ``mouth``'s lower lip down toward the target ``aperture``:
         ``jaw_follow`` of the difference, opening by at most ``jaw_max_open``, closing by at most 80 %
-        of the gap there is (lips do not pass through each other)."""
+        of the gap there is (lips do not pass through each other); 0 below a quarter pixel, not worth
+        a change."""
         c = self.config
         if c.jaw_follow <= 0.0 or not np.isfinite(aperture):
             return 0.0
         shift = c.jaw_follow * (float(aperture) - float(self.db.features[mouth, 0])) * self.px_per_unit
         gap = max(float(self.gap_px[mouth]), 0.0)
-        return float(np.clip(shift, -0.8 * gap, c.jaw_max_open * self.px_per_unit))
+        shift = float(np.clip(shift, -0.8 * gap, c.jaw_max_open * self.px_per_unit))
+        return shift if abs(shift) >= _MIN_SHIFT_PX else 0.0
 
-    def _jawed(self, mouth: int, aperture: float | None) -> tuple[np.ndarray, np.ndarray]:
-        """Patch ``mouth`` and its landmarks, the jaw moved toward ``aperture`` when one is given."""
-        shift = self.jaw_shift(mouth, aperture) if aperture is not None else 0.0
-        if abs(shift) >= _MIN_SHIFT_PX:
-            return drop_jaw(self.db.patches[mouth], self.db.points[mouth], shift)
-        return self.db.patches[mouth], self.db.points[mouth]
+    def _jaw_points(self, mouth: int, shift: float) -> np.ndarray:
+        return moved_jaw_points(self.db.points[mouth], shift)
 
     def compose(
         self, image: np.ndarray, mouth: int, base: BaseGeometry, aperture: float | None = None,
@@ -102,43 +122,151 @@ class Compositor:
     ) -> np.ndarray:
         """A copy of ``image`` with database patch ``mouth`` blended into its lower face, its jaw moved
         toward the target ``aperture`` (inter-ocular units) when one is given. ``opacity`` below 1 lets
-        the frame's own mouth show through (a switch between the two fades instead of popping)."""
-        patch, points = self._jawed(mouth, aperture)
-        patch_face, base_face = self._lower_faces(points, base)
+        the frame's own mouth show through (a switch between the two fades instead of popping).
+
+        The patch is resampled once: the jaw move and the similarity into the frame are one remap of
+        the stored patch (each resampling softens teeth and lips), and only the frame's bounding box
+        of the patch is touched. The shading match is measured on small copies and added as a smooth
+        RGB offset in the same pass."""
+        shift = self.jaw_shift(mouth, aperture) if aperture is not None else 0.0
+        points = self._jaw_points(mouth, shift)
+        polygons = self._polygons(points, base)
+        patch_face, base_face = self._lower_faces(polygons)
         mask = self._blend_mask(patch_face, base_face)
         if opacity < 1.0:
             mask = mask * np.float32(max(opacity, 0.0))
         c = self.config
-        if c.color_strength > 0:
+        patch = self.db.patches[mouth]
+        offset = None
+        if c.color_strength > 0 and c.local_shading:
+            offset = self._shading(image, patch, mouth, shift, points, polygons, base)
+        elif c.color_strength > 0:
+            patch, _ = drop_jaw(patch, self.db.points[mouth], shift)
+            shift = 0.0
             reference = cv2.warpAffine(image, base.to_patch, (self.w, self.h), flags=cv2.INTER_LINEAR,
                                        borderMode=cv2.BORDER_REPLICATE)
-            lips = feathered_mask((self.h, self.w), [points[list(lm.LIPS_OUTER)], base.points[list(lm.LIPS_OUTER)]],
-                                  feather_px=0)
-            if c.local_shading:
-                skin = np.minimum(patch_face, base_face) * self.taper * (1.0 - lips)  # skin both frames show
-                patch = match_shading(patch, reference, skin, sigma_px=c.shading_sigma * self.w,
-                                      strength=c.color_strength)
-            else:
-                patch = match_color(patch, reference, mask * (1.0 - lips), strength=c.color_strength)
-        return self.paste(image, patch, mask, base)
+            patch = match_color(patch, reference, mask * (1.0 - self._lips((self.h, self.w), points, base)),
+                                strength=c.color_strength)
+        return self._paste(image, patch, mask, base, offset=offset,
+                           jaw=(shift, self.db.points[mouth]) if shift else None, detail=points)
+
+    def _lips(self, shape: tuple[int, int], points: np.ndarray, base: BaseGeometry, scale: np.ndarray | None = None
+              ) -> np.ndarray:
+        """Hard mask of both frames' outer lips (patch frame, or its copy shrunk by ``scale``)."""
+        polys = [points[list(lm.LIPS_OUTER)], base.points[list(lm.LIPS_OUTER)]]
+        if scale is not None:
+            polys = [_to_small(p, scale) for p in polys]
+        return feathered_mask(shape, polys, feather_px=0)
+
+    def _shading(
+        self, image: np.ndarray, patch: np.ndarray, mouth: int, shift: float, points: np.ndarray,
+        polygons: tuple[np.ndarray, np.ndarray], base: BaseGeometry,
+    ) -> np.ndarray | None:
+        """RGB offset (small patch frame, ``self.small``) that gives the jaw-moved patch the base frame's
+        light, measured on the skin both show (lips excluded, they differ on purpose)."""
+        c, sc = self.config, self.small_scale
+        src = cv2.resize(patch, self.small, interpolation=cv2.INTER_AREA)
+        if shift:
+            src, _ = drop_jaw(src, _to_small(self.db.points[mouth], sc), shift * float(sc[1]))
+        # the base frame in the patch frame, sampled at twice the small scale and averaged down
+        twice = (2 * self.small[0], 2 * self.small[1])
+        to_twice = np.diag([2.0 * sc[0], 2.0 * sc[1]]) @ base.to_patch
+        to_twice[:, 2] += sc - 0.5
+        ref = cv2.warpAffine(image, to_twice, twice, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        ref = cv2.resize(ref, self.small, interpolation=cv2.INTER_AREA)
+        shape = (self.small[1], self.small[0])
+        faces = [_fill_small(shape, polygon, sc) for polygon in polygons]
+        skin = np.minimum(*faces) * self.small_taper * (1.0 - self._lips(shape, points, base, sc))
+        return shading_offset(src, ref, skin, sigma_px=self.small_sigma, strength=c.color_strength)
 
     def paste(self, image: np.ndarray, patch: np.ndarray, mask: np.ndarray, base: BaseGeometry) -> np.ndarray:
-        inv = invert_affine(base.to_patch)
+        """A copy of ``image`` with ``patch`` (patch frame) blended in through ``mask``."""
+        return self._paste(image, patch, mask, base)
+
+    def _paste(
+        self, image: np.ndarray, patch: np.ndarray, mask: np.ndarray, base: BaseGeometry, *,
+        offset: np.ndarray | None = None, jaw: tuple[float, np.ndarray] | None = None,
+        detail: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``paste`` with a smooth RGB ``offset`` (small patch frame) added to the patch, the jaw move
+        ``jaw`` (shift, patch landmarks) folded into the one resampling of the patch, and the patch
+        resampled bicubically around the lips of ``detail`` (patch-frame landmarks of the pasted mouth;
+        bilinearly elsewhere: skin has little detail to lose, and bicubic costs four times as much)."""
+        out = image.copy()
+        box = self._box(base, image.shape)
+        if box is None:
+            return out
+        x0, y0, x1, y1 = box
+        a = base.to_patch
+        xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+        mx = (a[0, 0] * xs + a[0, 1] * ys + a[0, 2]).astype(np.float32)  # frame pixel -> patch pixel
+        my = (a[1, 0] * xs + a[1, 1] * ys + a[1, 2]).astype(np.float32)
+        src_y = my
+        if jaw is not None:
+            shift, points = jaw
+            src_y = (my - shift * jaw_weight(points, shift)(mx, my)).astype(np.float32)
+        warped = cv2.remap(patch, mx, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if detail is not None:  # bicubic where teeth and lips are (4x the cost of bilinear per pixel)
+            dx0, dy0, dx1, dy1 = self._detail_box(detail, base, box)
+            if dx1 > dx0 and dy1 > dy0:
+                sub = (slice(dy0, dy1), slice(dx0, dx1))
+                sharp = cv2.remap(patch, np.ascontiguousarray(mx[sub]), np.ascontiguousarray(src_y[sub]),
+                                  cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+                ramp = _ramp(dy1 - dy0, dx1 - dx0, _DETAIL_RAMP_PX)
+                warped[sub] = cv2.blendLinear(sharp, np.ascontiguousarray(warped[sub]), ramp, 1.0 - ramp)
+        if offset is not None:
+            sx, sy = self.small_scale
+            shade = cv2.remap(offset, mx * np.float32(sx) + np.float32(0.5 * sx - 0.5),
+                              my * np.float32(sy) + np.float32(0.5 * sy - 0.5), cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+            warped = cv2.add(warped, shade, dtype=cv2.CV_8U)  # saturating, rounded
+        alpha = cv2.remap(mask, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out[y0:y1, x0:x1] = cv2.blendLinear(warped, np.ascontiguousarray(out[y0:y1, x0:x1]), alpha, 1.0 - alpha)
+        return out
+
+    def _detail_box(
+        self, points: np.ndarray, base: BaseGeometry, box: tuple[int, int, int, int]
+    ) -> tuple[int, int, int, int]:
+        """Box (x0, y0, x1, y1) relative to ``box`` around both frames' lips (patch ``points`` and the
+        base's), grown by half the mouth's width on every side: teeth, lips and the inner mouth."""
+        lips = np.vstack([points[list(lm.LIPS_OUTER), :2], base.points[list(lm.LIPS_OUTER), :2]])
+        lo, hi = lips.min(0), lips.max(0)
+        pad = _DETAIL_PAD * (hi[0] - lo[0])
+        corners = np.array([[lo[0] - pad, lo[1] - pad], [hi[0] + pad, lo[1] - pad],
+                            [lo[0] - pad, hi[1] + pad], [hi[0] + pad, hi[1] + pad]])
+        pts = apply_affine(base.to_image, corners)
+        x0, y0, x1, y1 = box
+        fx0, fy0 = np.floor(pts.min(0)).astype(int)
+        fx1, fy1 = np.ceil(pts.max(0)).astype(int)
+        return (max(fx0, x0) - x0, max(fy0, y0) - y0, min(fx1, x1) - x0, min(fy1, y1) - y0)
+
+    def _box(self, base: BaseGeometry, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+        """The frame's pixel box (x0, y0, x1, y1) the patch covers, None when it falls outside."""
         corners = np.array([[0, 0], [self.w, 0], [0, self.h], [self.w, self.h]], dtype=np.float64)
-        pts = apply_affine(inv, corners)
-        ih, iw = image.shape[:2]
+        pts = apply_affine(base.to_image, corners)
+        ih, iw = shape[:2]
         x0, y0 = np.floor(pts.min(0)).astype(int)
         x1, y1 = np.ceil(pts.max(0)).astype(int)
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(iw, x1), min(ih, y1)
-        out = image.copy()
-        if x1 <= x0 or y1 <= y0:
-            return out
-        shift = inv.copy()
-        shift[:, 2] -= (x0, y0)
-        size = (x1 - x0, y1 - y0)
-        warped = cv2.warpAffine(patch, shift, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        alpha = cv2.warpAffine(mask, shift, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                               borderValue=0)[..., None]
-        roi = out[y0:y1, x0:x1].astype(np.float32)
-        out[y0:y1, x0:x1] = (alpha * warped + (1.0 - alpha) * roi + 0.5).astype(np.uint8)
-        return out
+        return None if x1 <= x0 or y1 <= y0 else (int(x0), int(y0), int(x1), int(y1))
+
+
+def _ramp(h: int, w: int, width: float) -> np.ndarray:
+    """(h, w) float32 weight rising from 0 at the border to 1 at ``width`` pixels inside."""
+    ys = np.minimum(np.arange(h), np.arange(h)[::-1]) + 0.5
+    xs = np.minimum(np.arange(w), np.arange(w)[::-1]) + 0.5
+    return np.clip(np.minimum(ys[:, None], xs[None, :]) / width, 0.0, 1.0).astype(np.float32)
+
+
+def _to_small(points: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Patch-frame points in the pixels of the patch shrunk by ``scale`` (x, y) (pixel centres kept)."""
+    return (np.asarray(points, dtype=np.float64)[..., :2] + 0.5) * scale - 0.5
+
+
+def _fill_small(shape: tuple[int, int], polygon: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Float mask of ``polygon`` (patch frame) drawn anti-aliased into the shrunk patch: the share of
+    each small pixel it covers, as shrinking the full-size mask would give."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(_to_small(polygon, scale) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    return mask.astype(np.float32) * np.float32(1.0 / 255.0)

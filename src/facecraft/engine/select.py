@@ -21,6 +21,8 @@ from facecraft.engine.timeline import Timeline
 
 __all__ = ["MouthSelector"]
 
+_PAIR_TABLE_MAX = 2000  # entries (a minute of footage is 1500 at 25 fps): the table is 16 MB at most
+
 
 class MouthSelector:
     def __init__(self, db: MouthDB, config: EngineConfig, *, closed_aperture: float) -> None:
@@ -38,6 +40,11 @@ class MouthSelector:
         self.has_next = has_next
         self.succ = np.where(has_next, np.arange(m) + 1, np.arange(m))
         self.closed_ap = float(closed_aperture)
+        # the join cost of every pair of entries, computed once (a Viterbi step asks for ~25 x 25 of them,
+        # twenty times per block); a very large database computes them per step instead
+        self._pair_cost: np.ndarray | None = None
+        if m <= _PAIR_TABLE_MAX:
+            self._pair_cost = self._pair_costs(np.arange(m), np.arange(m)).astype(np.float32)
         # where the lips sit (patch frame, iod units) given head pose and mouth shape: a patch whose lips
         # sit elsewhere than that for the base frame's pose looks shifted
         self.lip_centre = db.points[:, lip_points()].astype(np.float64).mean(1) / float(db.canon[0, 0])
@@ -76,13 +83,20 @@ class MouthSelector:
             cost += k * (1.0 - self.emotion_affinity[tl.emotion[frames]])
         return cost
 
+    def _pair_costs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(len(a), len(b)) cost of showing entry ``b[j]`` where ``a[i]`` would have continued."""
+        c = self.config
+        shape = _sqdist(self.feat[a], self.feat[b])
+        pix = _sqdist(self.thumbs[a], self.thumbs[b]) * (100.0 / self.thumbs.shape[1])
+        return c.w_join_shape * shape + c.w_join_pixels * pix + c.jump_penalty
+
     def _join(self, prev: np.ndarray, cand: np.ndarray) -> np.ndarray:
         """(len(prev), len(cand)) join cost."""
-        c = self.config
         succ = self.succ[prev]
-        shape = _sqdist(self.feat[succ], self.feat[cand])
-        pix = _sqdist(self.thumbs[succ], self.thumbs[cand]) * (100.0 / self.thumbs.shape[1])
-        join = c.w_join_shape * shape + c.w_join_pixels * pix + c.jump_penalty
+        if self._pair_cost is not None:
+            join = self._pair_cost[np.ix_(succ, cand)].astype(np.float64)
+        else:
+            join = self._pair_costs(succ, cand)
         cont = (cand[None, :] == succ[:, None]) & self.has_next[prev][:, None]
         return np.where(cont, 0.0, join)
 

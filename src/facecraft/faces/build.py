@@ -161,7 +161,7 @@ _EARLY_FAILURES = frozenset({"video_duration", "video_fps"})
 
 
 def _fail_early(ctx: BuildContext, info: MediaInfo) -> None:
-    checks = file_checks(replace(info, duration_s=ctx.end_s - ctx.start_s))
+    checks = file_checks(replace(info, duration_s=ctx.end_s - ctx.start_s), ctx.thresholds)
     failures = [c for c in checks if c.status == "fail" and c.id in _EARLY_FAILURES]
     if failures:
         report = CheckReport(source=ctx.video_path.name, checks=checks, duration_s=info.duration_s)

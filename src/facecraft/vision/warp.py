@@ -8,6 +8,8 @@ move with speech (``vision.landmarks.STABLE``), so the mouth is free to move ins
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -21,6 +23,8 @@ __all__ = [
     "eye_frame",
     "normalise_shape",
     "drop_jaw",
+    "jaw_weight",
+    "moved_jaw_points",
 ]
 
 
@@ -51,10 +55,15 @@ def apply_affine(mat: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 
 def invert_affine(mat: np.ndarray) -> np.ndarray:
-    a = np.linalg.inv(mat[:, :2])
+    """Inverse of a 2x3 affine matrix (closed form: LAPACK's call costs more than the arithmetic)."""
+    (p, q, tx), (r, s, ty) = np.asarray(mat, dtype=np.float64)
+    det = p * s - q * r
+    if det == 0.0:
+        raise np.linalg.LinAlgError("singular affine matrix")
+    a = np.array([[s, -q], [-r, p]]) / det
     out = np.zeros((2, 3))
     out[:, :2] = a
-    out[:, 2] = -a @ mat[:, 2]
+    out[:, 2] = -a @ np.array([tx, ty])
     return out
 
 
@@ -107,6 +116,22 @@ def _jaw_weights(
             np.array([0.0, half, reach]), np.array([1.0, 1.0, 0.0]))
 
 
+def jaw_weight(points: np.ndarray, shift_px: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The share (0..1) of a jaw move of ``shift_px`` that each point (x, y) of the image of face
+    ``points`` takes: 1 on the lower lip and chin, falling to 0 above the lips' gap, below the chin
+    and toward the cheeks (``drop_jaw`` moves pixels by ``shift_px`` times this)."""
+    pts = np.asarray(points, dtype=np.float64)
+    ys_k, yw_k, xs_k, xw_k = _jaw_weights(pts, shift_px)
+    centre = float(pts[list(lm.MOUTH_CORNERS), 0].mean())
+
+    def weight(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        wy = np.interp(y, ys_k, yw_k, left=0.0, right=0.0)
+        wx = np.interp(np.abs(x - centre), xs_k, xw_k, right=0.0)
+        return wy * wx * wx * (3.0 - 2.0 * wx)  # smooth fall-off sideways
+
+    return weight
+
+
 def drop_jaw(image: np.ndarray, points: np.ndarray, shift_px: float) -> tuple[np.ndarray, np.ndarray]:
     """``image`` with the lower lip and chin moved down by ``shift_px`` (up when negative), and its
     landmarks ``points`` (n, 2+) moved with them.
@@ -119,19 +144,22 @@ def drop_jaw(image: np.ndarray, points: np.ndarray, shift_px: float) -> tuple[np
     pts = np.asarray(points, dtype=np.float64)
     if shift_px == 0.0:
         return image, pts.copy()
-    ys_k, yw_k, xs_k, xw_k = _jaw_weights(pts, shift_px)
-    centre = float(pts[list(lm.MOUTH_CORNERS), 0].mean())
-
-    def weight(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        wy = np.interp(y, ys_k, yw_k, left=0.0, right=0.0)
-        wx = np.interp(np.abs(x - centre), xs_k, xw_k, right=0.0)
-        return wy * wx * wx * (3.0 - 2.0 * wx)  # smooth fall-off sideways
-
+    weight = jaw_weight(pts, shift_px)
     xs = np.arange(w, dtype=np.float64)[None, :]
     ys = np.arange(h, dtype=np.float64)[:, None]
     map_x = np.broadcast_to(xs, (h, w)).astype(np.float32)
     map_y = (ys - shift_px * weight(xs, ys)).astype(np.float32)  # each output pixel reads from above/below
     out = cv2.remap(image, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return out, moved_jaw_points(pts, shift_px, weight)
+
+
+def moved_jaw_points(
+    points: np.ndarray, shift_px: float, weight: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+) -> np.ndarray:
+    """Landmarks ``points`` (n, 2+) after a jaw move of ``shift_px`` (``drop_jaw`` without the image)."""
+    pts = np.asarray(points, dtype=np.float64)
     moved = pts.copy()
-    moved[:, 1] += shift_px * weight(pts[:, 0], pts[:, 1])
-    return out, moved
+    if shift_px != 0.0:
+        weight = weight or jaw_weight(pts, shift_px)
+        moved[:, 1] += shift_px * weight(pts[:, 0], pts[:, 1])
+    return moved
