@@ -2,8 +2,10 @@
 and the blend seams alone?
 
     .venv/bin/python bench/emotion.py [--faces KEY ...] [--work DIR] [--out bench/results/emotion.json]
+    .venv/bin/python bench/emotion.py --stills 8 [--faces KEY ...] [--work DIR]   # the quick protocol
 
-On each dev Face (the test videos and the test photos, each built here, or reused from ``--work``):
+On each dev Face (``FACES``: four test videos, two test photos and the two stock Faces, each built here or
+reused from ``--work``; ``--faces`` picks some, ``MORE`` adds the other test clips by name):
 the same sentence (the Face's own voice, neutral prosody, so that every render hears the same audio)
 followed by 8 s of listening, rendered for every emotion at intensities 0.5 and 1.0, plus a neutral
 reference rendered with another motion seed (so that "neutral" against it measures render noise, not
@@ -13,6 +15,10 @@ Per emotion, against the reference and averaged over the Faces:
 - ``expected``: the change of its expected blendshapes (``EXPECTED``: signed, the direction they
   should move), at 0.5 and 1.0; met when the 1.0 change is clearly above render noise (>= 0.03 and
   above 2 standard errors over the Faces) and larger than at 0.5;
+- ``actions``: the same for the emotion's facial actions (``EXPECTED_ACTIONS``), each read on both of the
+  tracker's channels for it (``ACTIONS``: an action's blendshapes less its opposite's), because the tracker
+  reports one action through either depending on the face's resting level; ``expected`` (round 1) reads
+  one channel only and is kept beside it;
 - ``geometry``: the same for a few landmark measures (brow height, eye opening, mouth-corner height;
   inter-ocular units), which show what the warp does where the blendshape regressor does not react;
 - ``aperture_r_drop``: the correlation of the tracked lip opening with the opening the audio asks for,
@@ -22,7 +28,13 @@ Per emotion, against the reference and averaged over the Faces:
   reference's (target <= 1.05: no seam increase);
 - ``lf_ssim``: lower-face SSIM against the reference (aligned on stable points; informative only);
 - ``emotion_accuracy``: a nearest-centroid classifier over the blendshape changes (speech and
-  listening), trained on half of the Faces and scored on the other half, both ways (target >= 0.7).
+  listening), trained on half of the Faces and scored on the other half, both ways (target >= 0.7);
+  ``emotion_accuracy_held_out``: centroids from the Faces the amplitudes were tuned on (``TUNED_ON``),
+  scored on the others alone.
+
+``--stills N`` is a quick protocol for more Faces per hour: N footage frames per Face warped with each
+emotion and tracked one by one (the expression warp alone; ``run_stills``), with the same measures and
+classifier; it writes ``emotion_stills.json``.
 
 Every speech frame is tracked; every listening frame is rendered and every other one tracked (the
 tracker is the bench's main cost). ``--work`` keeps each Face's result, so a run can be split and resumed.
@@ -65,10 +77,18 @@ LISTEN_S = 8.0
 INTENSITIES = (0.5, 1.0)
 REFERENCE_SEED = 1007
 LISTEN_TRACK_EVERY = 2  # every listening frame is rendered, every other one tracked (the bench's main cost)
-VIDEOS = ("edtalk_uncrop_Obama.mp4", "latentsync_demo3_vertical_hevc.mp4", "mimictalk_German_20s.mp4",
-          "sadtalker_WDA_KatieHill_000.mp4", "styletalk_Obama_clip2_muxed.mp4", "videoretalking_face_2.mp4")
-PHOTOS = ("edtalk_leijun.png", "face_recognition_biden2.jpg", "hallo_reference_6.jpg", "real3dportrait_Macron.png")
+# Eight people, four video Faces and four photo Faces (two of them the stock Faces, with their shifted stock
+# voices), ordered so that each half of the classifier's split holds two of each (``accuracy``).
+FACES = ("video/mimictalk_German_20s.mp4", "photo/edtalk_leijun.png", "photo/real3dportrait_Macron.png",
+         "video/styletalk_Obama_clip2_muxed.mp4", "video/sadtalker_WDA_KatieHill_000.mp4", "stock/eileen-collins",
+         "stock/grace-hopper", "video/videoretalking_face_2.mp4")
+MORE = ("video/edtalk_uncrop_Obama.mp4", "video/latentsync_demo3_vertical_hevc.mp4",
+        "photo/face_recognition_biden2.jpg", "photo/hallo_reference_6.jpg")  # by name with --faces
+STOCK = Path("stock")  # ``stock/KEY``: a stock Face (faces.stock), built from the photo its package ships
 SHEET_FACE = "mimictalk_German_20s"
+# The Faces whose renders were looked at while the expressions' amplitudes were set (engine.emotion
+# AMPLITUDE); the others in FACES were not: ``held_out_accuracy`` scores those alone.
+TUNED_ON = ("mimictalk_German_20s", "edtalk_leijun", "real3dportrait_Macron", "styletalk_Obama_clip2_muxed")
 
 # What each emotion should move, as the blendshape tracker reports it: (blendshape, +1 rises / -1 falls).
 # From FACS (and ARKit's names for the action units), restricted to what MediaPipe's blendshape regressor
@@ -96,21 +116,57 @@ GEOMETRY: dict[str, list[tuple[str, int]]] = {
 }
 CLEAR = 0.03  # the smallest mean change that counts as clearly shown
 
+# The same, as facial actions (the issue's list: FACS action units), each read on the blendshapes that show
+# it AND on those of the opposite action: the tracker reports one action through either, depending on the
+# face's resting level (a brow raise shows as browDown falling on a face whose brows rest above zero, and as
+# browInnerUp/browOuterUp rising on one whose browDown already rests at zero, where it cannot fall: the
+# round-1 sets above read only browDown, so they scored a clearly raised brow as nothing on such faces).
+# An action's change: the mean change of its blendshapes less the mean change of its opposites'.
+ACTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "brows_up": (("browInnerUp", "browOuterUpLeft", "browOuterUpRight"), ("browDownLeft", "browDownRight")),
+    "inner_brows_up": (("browInnerUp",), ("browDownLeft", "browDownRight")),
+    "brows_down": (("browDownLeft", "browDownRight"), ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")),
+    "eyes_wide": (("eyeWideLeft", "eyeWideRight"), ("eyeSquintLeft", "eyeSquintRight")),
+    "lids_tight": (("eyeSquintLeft", "eyeSquintRight"), ("eyeWideLeft", "eyeWideRight")),
+    "lids_down": (("eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight"),
+                  ("eyeWideLeft", "eyeWideRight", "eyeLookUpLeft", "eyeLookUpRight")),
+    "smile": (("mouthSmileLeft", "mouthSmileRight"), ("mouthFrownLeft", "mouthFrownRight")),
+    "cheeks_up": (("cheekSquintLeft", "cheekSquintRight", "eyeSquintLeft", "eyeSquintRight"), ()),
+    "corners_down": (("mouthFrownLeft", "mouthFrownRight"), ("mouthSmileLeft", "mouthSmileRight")),
+    "lips_pressed": (("mouthPressLeft", "mouthPressRight"), ()),
+    "lips_stretched": (("mouthStretchLeft", "mouthStretchRight"), ()),
+    "sneer": (("noseSneerLeft", "noseSneerRight", "mouthUpperUpLeft", "mouthUpperUpRight"), ()),
+    "one_corner": (("mouthSmileRight",), ("mouthSmileLeft",)),  # contempt: one corner, not a smile
+}
+EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
+    "angry": ("brows_down", "lids_tight", "lips_pressed"), "excited": ("smile", "brows_up", "eyes_wide"),
+    "elated": ("smile", "cheeks_up"), "content": ("smile",), "sad": ("inner_brows_up", "corners_down"),
+    "dejected": ("corners_down", "lids_down"), "scared": ("brows_up", "eyes_wide", "lips_stretched"),
+    "contempt": ("one_corner",), "disgusted": ("sneer", "brows_down"), "surprised": ("brows_up", "eyes_wide"),
+}
+
 
 def default_faces() -> list[Path]:
-    return [TESTDATA / "video" / v for v in VIDEOS] + [TESTDATA / "photo" / p for p in PHOTOS]
+    return [_source(f) for f in FACES]
+
+
+def _source(name: str) -> Path:
+    return STOCK / name.split("/", 1)[1] if name.startswith("stock/") else TESTDATA / name
 
 
 def build(source: Path, work: Path) -> Path:
     """The Face of ``source`` under ``work`` (built once; a later run reuses it)."""
     from facecraft.faces.build import build_face
     from facecraft.faces.from_image import build_face_from_image
+    from facecraft.faces.stock import build_stock_face, get_source
 
     home = work / source.stem
     found = [d for d in home.glob("r*") if (d / "manifest.json").is_file()] if home.is_dir() else []
     if found:
         return found[0]
     home.mkdir(parents=True, exist_ok=True)
+    if source.parent == STOCK:
+        return build_stock_face(get_source(source.name), home)
     if source.suffix.lower() in (".png", ".jpg", ".jpeg"):
         return build_face_from_image(source, name=source.stem, out_dir=home, auto_fix=True)
     return build_face(source, name=source.stem, out_dir=home)
@@ -339,6 +395,17 @@ def expected_change(row: dict[str, Any], name: str) -> float:
     return float(np.mean([s * d[BLENDSHAPE_INDEX[b]] for b, s in pairs])) if pairs else float("nan")
 
 
+def action_change(row: dict[str, Any], name: str) -> float:
+    """Mean change of an emotion's expected facial actions (``EXPECTED_ACTIONS``; speech and listening)."""
+    d = 0.5 * (np.asarray(row["d_speech"]) + np.asarray(row["d_listen"]))
+
+    def mean(names: tuple[str, ...]) -> float:
+        return float(np.mean([d[BLENDSHAPE_INDEX[b]] for b in names])) if names else 0.0
+
+    actions = EXPECTED_ACTIONS.get(name, ())
+    return float(np.mean([mean(ACTIONS[a][0]) - mean(ACTIONS[a][1]) for a in actions])) if actions else float("nan")
+
+
 def geometry_change(row: dict[str, Any], name: str) -> float:
     pairs = GEOMETRY.get(name, [])
     return float(np.mean([s * row["d_geometry"][k] for k, s in pairs])) if pairs else float("nan")
@@ -354,22 +421,32 @@ def accuracy(faces: list[dict[str, Any]], intensity: float) -> tuple[float, dict
     halves = [faces[0::2], faces[1::2]]
     hits: dict[str, list[bool]] = {e: [] for e in EMOTIONS}
     for train, test in ((halves[0], halves[1]), (halves[1], halves[0])):
-        if not train or not test:
-            continue
-        centroids = {}
-        for e in EMOTIONS:
-            key = f"{e}@1"
-            centroids[e] = np.mean([features(f["renders"][key]) for f in train], axis=0)
-        names = list(centroids)
-        matrix = np.stack([centroids[e] for e in names])
-        for f in test:
-            for e in EMOTIONS:
-                key = f"{e}@{1 if e == 'neutral' else intensity:g}"
-                x = features(f["renders"][key])
-                guess = names[int(np.argmin(np.linalg.norm(matrix - x, axis=1)))]
-                hits[e].append(guess == e)
+        _score(train, test, intensity, hits)
     per = {e: float(np.mean(v)) if v else float("nan") for e, v in hits.items()}
-    return float(np.mean([x for v in hits.values() for x in v])), per
+    return float(np.mean([x for v in hits.values() for x in v])) if any(hits.values()) else float("nan"), per
+
+
+def _score(train: list[dict[str, Any]], test: list[dict[str, Any]], intensity: float,
+           hits: dict[str, list[bool]]) -> None:
+    """Centroids (at 1.0) from ``train``, each emotion of ``test`` (at ``intensity``) classified: ``hits``."""
+    if not train or not test:
+        return
+    names = list(EMOTIONS)
+    matrix = np.stack([np.mean([features(f["renders"][f"{e}@1"]) for f in train], axis=0) for e in names])
+    for f in test:
+        for e in EMOTIONS:
+            x = features(f["renders"][f"{e}@{1 if e == 'neutral' else intensity:g}"])
+            hits[e].append(names[int(np.argmin(np.linalg.norm(matrix - x, axis=1)))] == e)
+
+
+def held_out_accuracy(faces: list[dict[str, Any]]) -> float:
+    """Centroids from the Faces the expressions were tuned on (``TUNED_ON``), scored on the others only."""
+    train = [f for f in faces if f["face"] in TUNED_ON]
+    test = [f for f in faces if f["face"] not in TUNED_ON]
+    hits: dict[str, list[bool]] = {e: [] for e in EMOTIONS}
+    _score(train, test, 1.0, hits)
+    done = [x for v in hits.values() for x in v]
+    return float(np.mean(done)) if done else float("nan")
 
 
 def summary(faces: list[dict[str, Any]]) -> dict[str, Any]:
@@ -380,6 +457,10 @@ def summary(faces: list[dict[str, Any]]) -> dict[str, Any]:
             key = f"{e}@{1 if e == 'neutral' else k:g}"
             rs = [f["renders"][key] for f in faces]
             exp = np.array([expected_change(r, e) for r in rs])
+            act = np.array([action_change(r, e) for r in rs])
+            row[f"actions@{k:g}"] = float(np.nanmean(act)) if e != "neutral" else float("nan")
+            row[f"actions_se@{k:g}"] = float(np.nanstd(act) / np.sqrt(max(1, len(act)))) if e != "neutral" else 0.0
+            row[f"actions_faces_clear@{k:g}"] = int(np.sum(act >= CLEAR)) if e != "neutral" else 0
             geo = np.array([geometry_change(r, e) for r in rs])
             row[f"expected@{k:g}"] = float(np.nanmean(exp)) if e != "neutral" else float("nan")
             row[f"expected_se@{k:g}"] = float(np.nanstd(exp) / np.sqrt(max(1, len(exp)))) if e != "neutral" else 0.0
@@ -389,6 +470,8 @@ def summary(faces: list[dict[str, Any]]) -> dict[str, Any]:
         if e != "neutral":
             row["clear"] = bool(row["expected@1"] >= CLEAR and row["expected@1"] > 2 * row["expected_se@1"])
             row["monotonic"] = bool(row["expected@1"] > row["expected@0.5"] > 0)
+            row["actions_clear"] = bool(row["actions@1"] >= CLEAR and row["actions@1"] > 2 * row["actions_se@1"])
+            row["actions_monotonic"] = bool(row["actions@1"] > row["actions@0.5"] > 0)
             row["geometry_monotonic"] = bool(row["geometry@1"] > row["geometry@0.5"] > 0)
         out[e] = row
     return out
@@ -456,16 +539,112 @@ def _face_tile(image: np.ndarray, label: str, size: int = 300) -> np.ndarray:
     return tile
 
 
+def run_stills(source: Path, work: Path, count: int) -> dict[str, Any]:
+    """The quick protocol (``--stills``): ``count`` real footage frames of the Face, spread over it, warped
+    with every emotion's face expression (speaking, and listening) at 0.5 and 1.0 and tracked one by one,
+    against the same frames unwarped. It measures the expression warp alone (no streaming render, no head
+    style, no mouth model), at a fraction of the full protocol's cost, so that more Faces fit in one run."""
+    from facecraft.engine.emotion import Expression, expression_of
+
+    bundle = load_bundle(build(source, work))
+    renderer = Renderer(bundle)
+    tracks = renderer.tracks
+    present = np.flatnonzero(np.asarray(tracks.present, dtype=bool))
+    pick = present[np.linspace(0, len(present) - 1, count).astype(int)]
+    frames = [(int(i), renderer.footage.get(int(i)), np.asarray(tracks.landmarks[i])) for i in pick]
+
+    def tracked(name: str, intensity: float, speaking: bool) -> np.ndarray:
+        exp = expression_of(Emotion(name, intensity), speaking=speaking)
+        exp = Expression(exp.weights, np.zeros_like(exp.head))
+        shapes = []
+        with FaceTracker(static_image_mode=True, max_faces=1) as tracker:
+            for i, image, points in frames:
+                found = tracker.process(renderer.expressions.apply(image, points, exp, fps=renderer.fps, footage=i))
+                shapes.append(found[0].blendshapes if found else np.full(N_BLENDSHAPES, np.nan))
+        return np.nanmean(np.asarray(shapes, dtype=np.float64), axis=0)
+
+    base = {speaking: tracked("neutral", 1.0, speaking) for speaking in (True, False)}
+    rows = {}
+    for name in EMOTIONS:
+        for intensity in ((1.0,) if name == "neutral" else INTENSITIES):
+            rows[f"{name}@{intensity:g}"] = {
+                "emotion": name, "intensity": intensity,
+                "d_speech": (tracked(name, intensity, True) - base[True]).tolist(),
+                "d_listen": (tracked(name, intensity, False) - base[False]).tolist()}
+    return {"face": source.stem, "kind": "photo" if source.suffix.lower() != ".mp4" else "video",
+            "frames": count, "renders": rows}
+
+
+def stills_main(sources: list[Path], work: Path, count: int, out: Path) -> int:
+    """``--stills``: the quick protocol on every Face; expected changes, actions and the same classifier."""
+    faces = []
+    for source in sources:
+        t0 = time.perf_counter()
+        try:
+            faces.append(run_stills(source, work, count))
+        except Exception as exc:  # noqa: BLE001 - one Face failing must not lose the others
+            faces.append({"face": source.stem, "error": f"{type(exc).__name__}: {exc}"})
+        print(f"{source.name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    ok = [f for f in faces if "error" not in f]
+    table: dict[str, Any] = {}
+    for e in EMOTIONS:
+        if e == "neutral":
+            continue
+        row: dict[str, Any] = {}
+        for k in INTENSITIES:
+            rs = [f["renders"][f"{e}@{k:g}"] for f in ok]
+            for key, fn in (("expected", expected_change), ("actions", action_change)):
+                vals = np.array([fn(r, e) for r in rs])
+                row[f"{key}@{k:g}"] = float(np.nanmean(vals))
+                row[f"{key}_se@{k:g}"] = float(np.nanstd(vals) / np.sqrt(max(1, len(vals))))
+                row[f"{key}_faces_clear@{k:g}"] = int(np.sum(vals >= CLEAR))
+        for key in ("expected", "actions"):
+            row[f"{key}_clear"] = bool(row[f"{key}@1"] >= CLEAR and row[f"{key}@1"] > 2 * row[f"{key}_se@1"])
+            row[f"{key}_monotonic"] = bool(row[f"{key}@1"] > row[f"{key}@0.5"] > 0)
+        table[e] = row
+    acc, per_emotion = accuracy(ok, 1.0) if len(ok) >= 2 else (float("nan"), {})
+    acc_half, _ = accuracy(ok, 0.5) if len(ok) >= 2 else (float("nan"), {})
+    acc_held_out = held_out_accuracy(ok)
+    print(f"{'emotion':<11}{'expected@.5':>13}{'expected@1':>13}{'actions@.5':>13}{'actions@1':>13}{'accuracy':>10}")
+    for e, row in table.items():
+        print(f"{e:<11}{row['expected@0.5']:>13.3f}{row['expected@1']:>13.3f}{row['actions@0.5']:>13.3f}"
+              f"{row['actions@1']:>13.3f}{per_emotion.get(e, float('nan')):>10.2f}")
+    print(f"stills: {len(ok)} Faces, {count} frames each; emotion_accuracy {acc:.3f} (at 0.5: {acc_half:.3f}; "
+          f"tuned-on centroids scored on the others alone: {acc_held_out:.3f})")
+    write_result(out, {
+        "bench": "emotion_stills", "machine": machine_info(),
+        "protocol": {"frames_per_face": count, "intensities": INTENSITIES, "expected": EXPECTED,
+                     "actions": ACTIONS, "expected_actions": EXPECTED_ACTIONS, "tuned_on": TUNED_ON, "clear": CLEAR,
+                     "what": run_stills.__doc__},
+        "inputs": [str(s) for s in sources], "emotion_accuracy": acc, "emotion_accuracy_per_emotion": per_emotion,
+        "emotion_accuracy_at_0.5": acc_half, "emotion_accuracy_held_out": acc_held_out, "summary": table,
+        "faces": faces,
+    })
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", nargs="+", help="file names (stems) of the dev clips/photos to use (default: all)")
     parser.add_argument("--work", type=Path, help="keep the built Faces here and reuse them (default: a temp dir)")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "emotion.json")
+    parser.add_argument("--out", type=Path, help="default: bench/results/emotion.json (emotion_stills.json with "
+                        "--stills)")
+    parser.add_argument("--stills", type=int, metavar="N", help="the quick protocol instead (run_stills): N footage "
+                        "frames per Face, warped and tracked one by one")
     args = parser.parse_args(argv)
+    results = REPO / "bench" / "results"
+    args.out = args.out or results / ("emotion_stills.json" if args.stills else "emotion.json")
     logging.basicConfig(level=logging.WARNING)
     sources = default_faces()
     if args.faces:
-        sources = [s for s in sources if s.stem in args.faces or s.name in args.faces]
+        known = {p.stem: p for p in [*sources, *(_source(f) for f in MORE)]} | {p.name: p for p in sources}
+        missing = [f for f in args.faces if f not in known]
+        if missing:
+            parser.error(f"unknown Faces {', '.join(missing)}; use {', '.join(sorted(known))}")
+        sources = [known[f] for f in args.faces]
+    if args.stills:
+        with tempfile.TemporaryDirectory(prefix="emotion-") as tmp:
+            return stills_main(sources, args.work or Path(tmp), args.stills, args.out)
     sheet_frames: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="emotion-") as tmp:
         work = args.work or Path(tmp)
@@ -481,16 +660,21 @@ def main(argv: list[str] | None = None) -> int:
     table = summary(ok) if ok else {}
     acc, per_emotion = accuracy(ok, 1.0) if len(ok) >= 2 else (float("nan"), {})
     acc_half, _ = accuracy(ok, 0.5) if len(ok) >= 2 else (float("nan"), {})
-    cols = ("expected@0.5", "expected@1", "geometry@0.5", "geometry@1", "aperture_r_drop@1", "identity@1",
+    acc_held_out = held_out_accuracy(ok)
+    cols = ("expected@0.5", "expected@1", "actions@0.5", "actions@1", "geometry@0.5", "geometry@1",
+            "aperture_r_drop@1", "identity@1",
             "seam_lower@1", "seam_outline@1", "lf_ssim@1", "listen_aperture_p95@1")
-    print(f"{'emotion':<11}" + "".join(f"{c:>22}" for c in cols) + f"{'accuracy':>10}")
+    print(f"{'emotion':<11}" + "".join(f"{c:>13.13}" for c in cols) + f"{'accuracy':>10}")
     for e, row in table.items():
-        print(f"{e:<11}" + "".join(f"{row[c]:>22.3f}" for c in cols) + f"{per_emotion.get(e, float('nan')):>10.2f}")
+        print(f"{e:<11}" + "".join(f"{row[c]:>13.3f}" for c in cols) + f"{per_emotion.get(e, float('nan')):>10.2f}")
     emotions = [e for e in EMOTIONS if e != "neutral"]
     targets = {
         "every emotion's expected blendshapes rise clearly at 1.0": all(table[e]["clear"] for e in emotions) if table
         else False,
         "and more than at 0.5": all(table[e]["monotonic"] for e in emotions) if table else False,
+        "every emotion's expected facial actions rise clearly at 1.0 (ACTIONS: both channels of an action)":
+            all(table[e]["actions_clear"] for e in emotions) if table else False,
+        "and more than at 0.5 (ACTIONS)": all(table[e]["actions_monotonic"] for e in emotions) if table else False,
         "emotion_accuracy >= 0.7": acc >= 0.7,
         "aperture r drop <= 0.03 (every emotion at 1.0)":
             all(table[e]["aperture_r_drop@1"] <= 0.03 for e in emotions) if table else False,
@@ -498,12 +682,15 @@ def main(argv: list[str] | None = None) -> int:
             all(max(table[e]["seam_lower@1"], table[e]["seam_outline@1"]) <= 1.05 for e in emotions) if table
             else False,
     }
-    print(f"emotion_accuracy {acc:.3f} (intensity 0.5 against 1.0 centroids: {acc_half:.3f})")
+    print(f"emotion_accuracy {acc:.3f} (intensity 0.5 against 1.0 centroids: {acc_half:.3f}; centroids from the "
+          f"{len(TUNED_ON)} Faces tuned on, scored on the others alone: {acc_held_out:.3f})")
     for name, met in targets.items():
         print(f"{'met' if met else 'NOT met':>8}  {name}")
     for e in emotions:
         if table and not table[e]["clear"]:
             print(f"          not clear: {e} (expected change {table[e]['expected@1']:.3f})")
+        if table and not table[e]["actions_clear"]:
+            print(f"          not clear (ACTIONS): {e} (change {table[e]['actions@1']:.3f})")
     prosody = prosody_table()
     print(f"{'prosody':<11}{'pitch st':>10}{'range st':>10}{'duration':>10}{'loud dB':>10}")
     for e, row in prosody.items():
@@ -514,9 +701,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "protocol": {"sentence": SENTENCE, "listen_s": LISTEN_S, "intensities": INTENSITIES,
                      "reference": f"neutral with motion seed {REFERENCE_SEED}", "expected": EXPECTED,
-                     "geometry": GEOMETRY, "clear": CLEAR, "blendshapes": BLENDSHAPE_NAMES},
+                     "geometry": GEOMETRY, "clear": CLEAR,
+                     "actions": ACTIONS, "expected_actions": EXPECTED_ACTIONS, "tuned_on": TUNED_ON,
+                     "blendshapes": BLENDSHAPE_NAMES},
         "inputs": [str(s) for s in sources],
         "emotion_accuracy": acc, "emotion_accuracy_per_emotion": per_emotion, "emotion_accuracy_at_0.5": acc_half,
+        "emotion_accuracy_held_out": acc_held_out,
         "summary": table, "targets": targets, "sheet": str(sheet) if sheet else None, "prosody": prosody,
         "faces": faces,
     })

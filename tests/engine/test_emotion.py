@@ -32,9 +32,15 @@ def test_every_emotion_has_a_style_and_components_name_real_points() -> None:
     for name in EMOTIONS:
         exp = expression_of(Emotion(name, 1.0), speaking=True)
         assert exp.neutral == (name == "neutral"), name
-    # contempt is one-sided: its smirk moves one mouth corner only
+    # contempt is one-sided: its smirk raises one mouth corner only, the other is drawn in, not raised
     smirk = {m.index: (m.dx, m.dy) for m in component_moves("smirk")}
-    assert smirk[61] != (0.0, 0.0) and smirk.get(291, (0.0, 0.0)) == (0.0, 0.0)
+    assert smirk[61][1] < 0 and smirk.get(291, (0.0, 0.0)) == (0.0, 0.0)
+    drawn_in = {m.index: (m.dx, m.dy) for m in component_moves("corner_in")}
+    assert drawn_in[291][0] < 0 and drawn_in[291][1] >= 0 and drawn_in.get(61, (0.0, 0.0)) == (0.0, 0.0)
+    # a surprised listener's jaw drops; while speaking, the speech moves the mouth alone
+    jaw = COMPONENTS.index("jaw_drop")
+    assert expression_of(Emotion("surprised", 1.0), speaking=False).weights[jaw] > 0
+    assert all(expression_of(Emotion(e, 1.0), speaking=True).weights[jaw] == 0 for e in EMOTIONS)
     # intensity scales the expression, nods only while listening
     half = expression_of(Emotion("content", 0.5), speaking=False)
     full = expression_of(Emotion("content", 1.0), speaking=False)
@@ -105,7 +111,27 @@ def _tracked(images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mean(shapes: np.ndarray, *names: str) -> float:
-    return float(shapes[:, [BLENDSHAPE_INDEX[n] for n in names]].mean())
+    return float(shapes[:, [BLENDSHAPE_INDEX[n] for n in names]].mean()) if names else 0.0
+
+
+# Facial actions as the blendshape tracker reports them: the blendshapes that show an action, and those of
+# the opposite action (a raised brow shows as browDown falling where the brows rest above zero, as
+# browInnerUp rising where browDown already rests at zero): an action's change is the first's less the second's.
+ACTIONS = {
+    "smile": (("mouthSmileLeft", "mouthSmileRight"), ("mouthFrownLeft", "mouthFrownRight")),
+    "corners_down": (("mouthFrownLeft", "mouthFrownRight"), ("mouthSmileLeft", "mouthSmileRight")),
+    "brows_down": (("browDownLeft", "browDownRight"), ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")),
+    "brows_up": (("browInnerUp", "browOuterUpLeft", "browOuterUpRight"), ("browDownLeft", "browDownRight")),
+    "lids_down": (("eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight"),
+                  ("eyeWideLeft", "eyeWideRight", "eyeLookUpLeft", "eyeLookUpRight")),
+    "lips_stretched": (("mouthStretchLeft", "mouthStretchRight"), ()),
+    "one_corner": (("mouthSmileRight",), ("mouthSmileLeft",)),
+}
+
+
+def _action(shapes: np.ndarray, action: str) -> float:
+    up, down = ACTIONS[action]
+    return _mean(shapes, *up) - _mean(shapes, *down)
 
 
 @pytest.fixture(scope="module")
@@ -113,19 +139,52 @@ def neutral_tracked(renderer, footage):  # noqa: ANN001, ANN201
     return _tracked(_warped(renderer, footage, None))
 
 
-@pytest.mark.parametrize(("emotion", "names", "sign"), [
-    ("elated", ("mouthSmileLeft", "mouthSmileRight"), 1),
-    ("angry", ("browDownLeft", "browDownRight"), 1),
-    ("surprised", ("browDownLeft", "browDownRight"), -1),  # raised brows: MediaPipe reports less browDown
-    ("sad", ("mouthSmileLeft", "mouthSmileRight"), -1),  # dropped corners
+@pytest.mark.parametrize(("emotion", "action"), [
+    ("elated", "smile"),
+    ("content", "smile"),
+    ("excited", "smile"),
+    ("angry", "brows_down"),
+    ("disgusted", "brows_down"),
+    ("surprised", "brows_up"),
+    ("scared", "brows_up"),
+    ("scared", "lips_stretched"),
+    ("sad", "corners_down"),
+    ("sad", "brows_up"),  # the inner brows
+    ("dejected", "corners_down"),
+    ("dejected", "lids_down"),
+    ("contempt", "one_corner"),
 ])
-def test_an_emotion_moves_the_tracked_blendshapes_its_way(renderer, footage, neutral_tracked, emotion, names,
-                                                          sign) -> None:  # noqa: ANN001
-    base = _mean(neutral_tracked[0], *names)
-    half = _mean(_tracked(_warped(renderer, footage, Emotion(emotion, 0.5)))[0], *names)
-    full = _mean(_tracked(_warped(renderer, footage, Emotion(emotion, 1.0)))[0], *names)
-    assert sign * (full - base) > 0.02, (base, half, full)
-    assert sign * (full - base) > sign * (half - base), (base, half, full)
+def test_an_emotion_moves_the_tracked_blendshapes_its_way(renderer, footage, neutral_tracked, emotion,
+                                                          action) -> None:  # noqa: ANN001
+    base = _action(neutral_tracked[0], action)
+    half = _action(_tracked(_warped(renderer, footage, Emotion(emotion, 0.5)))[0], action)
+    full = _action(_tracked(_warped(renderer, footage, Emotion(emotion, 1.0)))[0], action)
+    assert full - base > 0.03, (base, half, full)
+    assert full - base > half - base, (base, half, full)
+
+
+def test_content_elated_and_excited_differ_in_smile_and_brows(renderer, footage, neutral_tracked) -> None:  # noqa: ANN001
+    """The three happy emotions are told apart: content smiles least, elated most (with the cheeks up and the
+    lids tight), excited raises the brows."""
+    shapes = {e: _tracked(_warped(renderer, footage, Emotion(e, 1.0)))[0] for e in ("content", "elated", "excited")}
+    smile = {e: _action(x, "smile") for e, x in shapes.items()}
+    brows = {e: _action(x, "brows_up") for e, x in shapes.items()}
+    assert smile["content"] < smile["elated"] - 0.05, smile
+    assert brows["excited"] > brows["elated"] + 0.05, brows
+
+
+def test_disgust_raises_the_upper_lip_in_the_tracked_landmarks(renderer, footage, neutral_tracked) -> None:  # noqa: ANN001
+    """The sneer lifts the upper lip and the nostrils (the tracker's landmarks, in the eye frame; its blendshape
+    regressor hardly reports noseSneer)."""
+    from facecraft.vision.warp import normalise_shape
+
+    def height(points: np.ndarray, index: int) -> float:  # below the eye line, inter-ocular units
+        return float(np.mean([normalise_shape(p)[index, 1] for p in points]))
+
+    moved = _tracked(_warped(renderer, footage, Emotion("disgusted", 1.0)))[1]
+    for index in (0, 2):  # the upper lip's middle, the nose's bottom
+        assert height(moved, index) < height(neutral_tracked[1], index) - 0.01, \
+            (index, height(moved, index), height(neutral_tracked[1], index))
 
 
 def test_the_background_and_the_silhouette_stay_put(renderer, footage) -> None:  # noqa: ANN001
@@ -159,7 +218,8 @@ def test_a_change_of_emotion_never_jumps_more_than_the_footage_moves(renderer, f
     one before by more than consecutive footage frames differ (the footage's own motion)."""
     i, image, lms = footage[len(footage) // 2]
     smoother = ExpressionSmoother(renderer.fps)
-    wanted = [Emotion("neutral")] * 5 + [Emotion("elated", 1.0)] * 15 + [Emotion("sad", 1.0)] * 15
+    wanted = [Emotion("neutral")] * 5 + [Emotion("elated", 1.0)] * 15 + [Emotion("sad", 1.0)] * 15 \
+        + [Emotion("surprised", 1.0)] * 15 + [Emotion("contempt", 1.0)] * 15
     frames = [renderer.expressions.apply(image, lms, smoother.step(e, speaking=True), fps=renderer.fps, footage=i)
               for e in wanted]
     jumps = [float(np.abs(b.astype(np.float32) - a.astype(np.float32)).mean()) for a, b in zip(frames, frames[1:])]
@@ -183,6 +243,10 @@ def test_listening_with_an_emotion_keeps_the_mouth_closed(renderer) -> None:  # 
         return np.linalg.norm(points[:, 13, :2] - points[:, 14, :2], axis=1) / iod
 
     neutral = listening(Emotion("neutral"))
-    for name in ("scared", "elated", "angry"):
+    for name in ("scared", "elated", "angry", "disgusted", "contempt", "sad"):
         opening = listening(Emotion(name, 1.0))
         assert np.percentile(opening, 90) <= np.percentile(neutral, 90) + 0.03, (name, opening, neutral)
+    # a surprised listener's lips part a little (the jaw drops), no more
+    opening = listening(Emotion("surprised", 1.0))
+    assert np.percentile(neutral, 90) < np.percentile(opening, 90) <= np.percentile(neutral, 90) + 0.1, \
+        (opening, neutral)

@@ -54,3 +54,31 @@ def test_cues_start_their_segment_and_phones_run_on(renderer) -> None:  # noqa: 
     assert {f.emotion.name for f in shown[:cut]} == {"neutral"}
     assert {f.emotion for f in shown[cut + 1:]} == {Emotion("sad", 0.5)}
     assert np.mean([f.speaking for f in shown]) == 1.0
+
+
+def test_a_stock_voice_with_an_emotion_is_resynthesised_once_per_sentence(monkeypatch) -> None:  # noqa: ANN001
+    """A shifted stock voice (WORLD moves joe-us to ada-us) takes the emotion's pitch and range in its own
+    pass: every sentence goes through the vocoder once, not once for the voice and again for the emotion,
+    and the emotion still lowers the pitch."""
+    import facecraft.speech.voice as world_voice
+    from facecraft.speech.voice import profile_voice
+    from facecraft.speech.voices import tts_for
+
+    calls = []
+    real = world_voice.pyworld.synthesize
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(world_voice.pyworld, "synthesize", counted)
+    script = "I am sorry to hear that. We will find another way."
+    pitch = {}
+    for name in ("neutral", "sad"):
+        calls.clear()
+        emotion = None if name == "neutral" else Emotion(name, 1.0)
+        pieces = list(text_pieces(script, tts_for("ada-us", deterministic=True), emotion=emotion))
+        assert len(calls) == len(pieces) == 2, name
+        x = np.concatenate([p.samples for p in pieces])
+        pitch[name] = profile_voice(x, pieces[0].sample_rate).f0_median_st
+    assert pitch["sad"] < pitch["neutral"] - 0.7, pitch

@@ -2,7 +2,8 @@
 
 An emotion is shown by a few facial actions (the components below, after FACS action units: inner
 and outer brow raise, brow lowering, upper-lid raise and droop, lid tightening, cheek raise, smile,
-frown, lip stretch, lip press, nose sneer, a one-sided smirk, eyes down), a head-motion style (how
+frown, lip stretch, lip press, nose sneer, a one-sided smirk with the other corner drawn in, eyes down,
+and a dropped jaw that only a listening face shows), a head-motion style (how
 much of the footage's own head motion shows, a lowered or raised head, a tilt, small nods while
 listening) and, for choosing footage, the blendshapes that show it (``EmotionStyle.footage``).
 
@@ -10,7 +11,8 @@ A component is a set of landmark moves in the face's eye frame (x along the eye 
 subject's right eye to the left one, y down, unit = inter-ocular distance), each with the width of
 skin it carries; the points it names with no move are pins that hold their place (the lower lid
 while the upper one rises, the lip centres while the corners move, so the lips' opening, and with
-it the lip-sync, stays). ``engine.expression`` turns them into pixels.
+it the lip-sync, stays). ``AMPLITUDE`` sets how far each component goes, so that every emotion reads at a
+glance on any Face (``bench/emotion.py`` measures it). ``engine.expression`` turns them into pixels.
 
 ``ExpressionSmoother`` moves the shown expression toward the wanted one with a smooth onset and
 release (about 0.3 s from 10 % to 90 %, never a pop); each frame's ``Expression`` is the result.
@@ -28,6 +30,8 @@ from facecraft.vision.types import BLENDSHAPE_INDEX
 
 __all__ = [
     "COMPONENTS",
+    "LISTENING_ONLY",
+    "AMPLITUDE",
     "HEAD_KEYS",
     "Move",
     "HeadStyle",
@@ -150,7 +154,7 @@ _COMPONENT_MOVES: dict[str, list[Move]] = {
     + _sym(_NASOLABIAL, 0.012, -0.02, 0.07, (1.0, 0.9, 0.6, 0.4, 0.3, 0.3)) + _MOUTH_PINS,
     "frown": _corner_moves(0.004, 0.036)
     + _sym(_NASOLABIAL, 0.0, 0.008, 0.07, (0.6, 0.6, 0.2, 0.1, 0.2, 0.1)) + _MOUTH_PINS,
-    "stretch": _corner_moves(0.042, 0.012)
+    "stretch": _corner_moves(0.045, 0.026)
     + _sym(_NASOLABIAL, 0.012, 0.0, 0.07, (0.8, 0.8, 0.3, 0.2, 0.3, 0.2)) + _MOUTH_PINS,
     "press": _sym(_OUTER_UPPER, 0.0, 0.012, 0.02, (0.35, 0.6, 0.85, 1.0)) + [Move(0, 0.0, 0.012, 0.02)]
     + _sym(_OUTER_LOWER, 0.0, -0.014, 0.022, (0.35, 0.6, 0.85, 1.0)) + [Move(17, 0.0, -0.014, 0.022)]
@@ -164,14 +168,33 @@ _COMPONENT_MOVES: dict[str, list[Move]] = {
     "smirk": _corner_moves(0.034, -0.024, side="right")
     + _sym(_NASOLABIAL, 0.01, -0.014, 0.07, (1.0, 0.9, 0.5, 0.3, 0.3, 0.3), side="right")
     + _pins(_CORNER, sigma=0.04)[1::2] + _MOUTH_PINS,
+    "jaw_drop": _sym(_OUTER_LOWER, 0.0, 0.04, 0.035, (0.45, 0.75, 0.95, 1.0)) + [Move(17, 0.0, 0.04, 0.035)]
+    + _sym(_INNER_LOWER, 0.0, 0.04, 0.03, (0.45, 0.75, 0.95, 1.0)) + [Move(14, 0.0, 0.04, 0.03)]
+    + [Move(i, 0.0, 0.03, 0.07) for i in _CHIN if i != 152] + _sym(_CORNER, 0.0, 0.012, 0.035)
+    + _pins(_OUTER_UPPER + _INNER_UPPER, singles=(0, 13), sigma=0.025) + _pins(singles=_NOSE_RIDGE, sigma=0.05),
+    "corner_in": _sym(_CORNER, -0.014, 0.004, 0.04, (1.0, 0.9), side="left")
+    + _sym(_BESIDE_CORNER, -0.01, 0.0, 0.06, (1.0, 0.7, 0.3, 0.6, 0.6), side="left") + _MOUTH_PINS,
     "gaze_down": _sym(_IRIS, 0.0, 0.016, 0.022)
     + _sym(_UPPER_LID, 0.0, 0.012, 0.026, _LID_SHAPE)
     + _sym(_LOWER_LID, 0.0, 0.004, 0.026, _LID_SHAPE) + _UPPER_FACE_PINS,
 }
-for _name in _COMPONENT_MOVES:  # the outline holds for every component
-    _COMPONENT_MOVES[_name] = _COMPONENT_MOVES[_name] + _pins(singles=_OVAL, sigma=0.08)
+# How far each component goes at weight 1, on the moves above (those are the shapes): set so that every
+# emotion reads at a glance on the dev Faces (bench/emotion.py's contact sheet) while the warp stays
+# invertible (no fold, no doubled brow) and the lips' opening stays.
+AMPLITUDE: dict[str, float] = {
+    "brow_inner_up": 1.6, "brow_outer_up": 1.4, "brow_down": 2.2, "lid_raise": 1.5, "lid_droop": 1.5,
+    "lid_tighten": 1.6, "cheek_raise": 1.6, "smile": 1.5, "frown": 1.8, "stretch": 1.7, "press": 1.8,
+    "sneer": 2.0, "smirk": 2.0, "jaw_drop": 1.5, "corner_in": 1.5, "gaze_down": 2.4,
+}
+for _name, _moves in _COMPONENT_MOVES.items():  # the outline holds for every component, where it does not move
+    _gain = AMPLITUDE[_name]
+    _moving = {m.index for m in _moves if m.dx or m.dy}
+    _COMPONENT_MOVES[_name] = [Move(m.index, m.dx * _gain, m.dy * _gain, m.sigma) for m in _moves] \
+        + [m for m in _pins(singles=_OVAL, sigma=0.08) if m.index not in _moving]
+assert set(AMPLITUDE) == set(_COMPONENT_MOVES)
 
 COMPONENTS: tuple[str, ...] = tuple(_COMPONENT_MOVES)
+LISTENING_ONLY = ("jaw_drop",)  # components shown only while the Face listens
 
 
 def component_moves(name: str) -> list[Move]:
@@ -240,7 +263,7 @@ STYLES: dict[str, EmotionStyle] = {
         HeadStyle(gain=0.7, drop=0.03, tilt_deg=1.5),
         {"browInnerUp": 1.0, **_both("mouthFrown")}),
     "dejected": EmotionStyle(
-        {"brow_inner_up": 0.5, "frown": 0.7, "lid_droop": 0.8, "gaze_down": 0.9},
+        {"brow_inner_up": 0.4, "frown": 0.9, "lid_droop": 1.0, "gaze_down": 1.0},
         HeadStyle(gain=0.45, drop=0.07, tilt_deg=2.0),
         {**_both("mouthFrown"), **_both("eyeLookDown"), **_both("eyeBlink", 0.3)}),
     "scared": EmotionStyle(
@@ -248,7 +271,7 @@ STYLES: dict[str, EmotionStyle] = {
         HeadStyle(gain=0.6, drop=-0.02, lean=-0.01),
         {"browInnerUp": 1.0, **_both("eyeWide"), **_both("mouthStretch")}),
     "contempt": EmotionStyle(
-        {"smirk": 1.0, "press": 0.3, "lid_droop": 0.2},
+        {"smirk": 1.0, "corner_in": 1.0, "press": 0.2, "lid_droop": 0.2},
         HeadStyle(drop=-0.015, tilt_deg=-2.0),
         {"mouthSmileRight": 1.0, "mouthDimpleRight": 1.0, "mouthSmileLeft": -0.5}),
     "disgusted": EmotionStyle(
@@ -256,7 +279,7 @@ STYLES: dict[str, EmotionStyle] = {
         HeadStyle(drop=-0.01, tilt_deg=1.0, lean=-0.01),
         {**_both("noseSneer"), **_both("mouthUpperUp"), **_both("browDown", 0.5)}),
     "surprised": EmotionStyle(
-        {"brow_inner_up": 0.9, "brow_outer_up": 1.0, "lid_raise": 1.0},
+        {"brow_inner_up": 0.9, "brow_outer_up": 1.0, "lid_raise": 1.0, "jaw_drop": 1.0},
         HeadStyle(drop=-0.025, lean=-0.01),
         {"browInnerUp": 1.0, **_both("browOuterUp"), **_both("eyeWide")}),
 }
@@ -284,13 +307,15 @@ NEUTRAL_EXPRESSION = Expression(np.zeros(len(COMPONENTS)), np.zeros(len(HEAD_KEY
 
 
 def expression_of(emotion: Emotion, *, speaking: bool) -> Expression:
-    """The expression ``emotion`` asks for at its intensity (nods only while listening)."""
+    """The expression ``emotion`` asks for at its intensity (nods and ``LISTENING_ONLY`` components only while
+    listening)."""
     style = STYLES[emotion.name]
     k = float(emotion.intensity)
     weights = np.array([style.face.get(c, 0.0) * k for c in COMPONENTS])
     head = style.head.vector() * k
-    if speaking:
+    if speaking:  # nods and a dropped jaw belong to listening (speech moves the mouth itself)
         head[HEAD_KEYS.index("nod")] = 0.0
+        weights[[COMPONENTS.index(c) for c in LISTENING_ONLY]] = 0.0
     return Expression(weights, head)
 
 

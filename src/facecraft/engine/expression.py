@@ -21,7 +21,7 @@ import logging
 
 import numpy as np
 
-from facecraft.engine.emotion import COMPONENTS, HEAD_KEYS, Expression, component_moves
+from facecraft.engine.emotion import AMPLITUDE, COMPONENTS, HEAD_KEYS, Expression, component_moves
 from facecraft.vision import landmarks as lm
 from facecraft.vision.field_warp import Ellipse, Field, HeadMove, gaussian_field, warp_image
 from facecraft.vision.types import BLENDSHAPE_INDEX, Tracks
@@ -38,8 +38,8 @@ NOD_PERIOD_S = 3.2
 NOD_LENGTH_S = 0.9
 
 # Blendshapes that measure each component in footage, and the change of their mean that a component at
-# weight 1 makes (``bench/emotion.py`` measures these on rendered Faces): footage that already shows that
-# much of a component gets none of its warp.
+# weight 1 and amplitude 1 makes (``bench/emotion.py`` measures these on rendered Faces; a component's
+# ``AMPLITUDE`` scales it): footage that already shows that much of a component gets none of its warp.
 READOUTS: dict[str, tuple[tuple[str, ...], float]] = {
     "brow_inner_up": (("browInnerUp",), 0.25),
     "brow_outer_up": (("browOuterUpLeft", "browOuterUpRight"), 0.25),
@@ -97,7 +97,7 @@ class ExpressionRenderer:
                     self._readout[:, k] = np.where(ok, level, 0.0)
                     self._usual[k] = float(np.median(level[ok & present])) if (ok & present).any() else 0.0
             self._readout[~np.isfinite(shapes).all(1)] = self._usual
-        self._full = np.array([READOUTS[c][1] if c in READOUTS else np.inf for c in COMPONENTS])
+        self._full = np.array([READOUTS[c][1] * AMPLITUDE[c] if c in READOUTS else np.inf for c in COMPONENTS])
 
     # --- fields --------------------------------------------------------------------------------------
 
@@ -188,7 +188,7 @@ class ExpressionRenderer:
         weights = self.compensated(expression.weights, footage)
         if mouth_footage is not None and mouth_footage != footage:
             mouth = self.compensated(expression.weights, mouth_footage)
-            for name in ("smile", "frown", "stretch", "press", "sneer", "smirk"):
+            for name in ("smile", "frown", "stretch", "press", "sneer", "smirk", "jaw_drop", "corner_in"):
                 k = COMPONENTS.index(name)
                 weights[k] = mouth[k]
         to_pixels = self.placement(landmarks)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from facecraft.speech.text import has_speakable
 from facecraft.speech.tts import TTSBackend
 from facecraft.speech.types import Alignment, Phone
 from facecraft.speech.voice import VoiceMapping, VoiceProfile, plan_voice
+from facecraft.speech.voices import ShiftedTTS
 
 __all__ = ["Piece", "prepare_audio", "audio_phones", "audio_pieces", "text_pieces", "face_voice",
            "face_speaker", "emotion_prosody", "styled_backend", "live_voice_mapping", "MIN_AUDIO_S",
@@ -145,16 +146,20 @@ def text_pieces(
     clock = 0.0  # seconds of the utterance so far
     pending: Emotion | None = emotion
     current = emotion
-    backends: dict[Emotion | None, TTSBackend] = {}
+    backends: dict[Emotion | None, tuple[TTSBackend, Prosody | None]] = {}
     for segment in parsed.segments():
         pending = segment.emotion if segment.emotion is not None else pending
         current = segment.emotion if segment.emotion is not None else current
         if not has_speakable(segment.text):
             continue
-        prosody = emotion_prosody(current)
-        backend = backends.get(current)
-        if backend is None:
-            backend = backends[current] = styled_backend(tts, prosody)
+        styled = backends.get(current)
+        if styled is None:
+            prosody = emotion_prosody(current)
+            styled = (styled_backend(tts, prosody), prosody)
+            if voice is None:  # a stock voice spoken as it is: a shifted one takes the emotion's pitch itself
+                styled = _pitch_in_voice(*styled)
+            backends[current] = styled
+        backend, prosody = styled
         for chunk in backend.stream(segment.text):
             samples = chunk.samples
             if rate and chunk.sample_rate != rate:
@@ -166,6 +171,16 @@ def text_pieces(
             pending = None
             clock += samples.size / rate
     yield from adapter.flush()
+
+
+def _pitch_in_voice(backend: TTSBackend, prosody: Prosody | None) -> tuple[TTSBackend, Prosody | None]:
+    """A stock voice made by WORLD (``ShiftedTTS``) re-synthesises every sentence anyway: it takes the
+    emotion's pitch and range in that same pass, so a sentence is re-synthesised once, not twice; what is
+    left of the prosody (energy) is applied afterwards."""
+    if prosody is None or not isinstance(backend, ShiftedTTS):
+        return backend, prosody
+    rest = replace(prosody, pitch_st=0.0, range=1.0)
+    return backend.moved(prosody.pitch_st, prosody.range), None if rest.neutral else rest
 
 
 CALIBRATION_TEXT = ("The quick brown fox jumps over the lazy dog while we talk about the weather today. "

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from facecraft.errors import InputError, SpeechError
 from facecraft.speech.tts import TTSBackend, _Piece
@@ -156,6 +158,14 @@ class ShiftedTTS(TTSBackend):
     def styled(self, *, length: float = 1.0, variation: float = 1.0) -> TTSBackend:
         inner = self.backend.styled(length=length, variation=variation)
         return self if inner is self.backend else ShiftedTTS(inner, self.voice)
+
+    def moved(self, semitones: float = 0.0, intonation: float = 1.0) -> ShiftedTTS:
+        """This voice ``semitones`` higher with its intonation's spread times ``intonation`` (an emotion's
+        pitch and range), in the same WORLD pass as the stock voice's own shift: one re-synthesis per
+        sentence, not two. The shift is held within ``shift_voice``'s limits."""
+        voice = replace(self.voice, semitones=float(np.clip(self.voice.semitones + semitones, -12.0, 12.0)),
+                        intonation=float(np.clip(self.voice.intonation * intonation, 0.5, 2.0)))
+        return ShiftedTTS(self.backend, voice)
 
     def _run(self, sentence: str) -> Iterator[_Piece]:
         from facecraft.speech.voice import shift_voice

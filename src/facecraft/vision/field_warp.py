@@ -31,6 +31,8 @@ from facecraft.vision.warp import invert_affine
 
 __all__ = ["Ellipse", "Field", "HeadMove", "gaussian_field", "warp_image", "warp_maps"]
 
+INVERT_STEPS = 4  # fixed-point steps inverting a field: 2 leave strong brow raises doubled
+
 
 @dataclass(frozen=True)
 class Ellipse:
@@ -168,7 +170,7 @@ def warp_maps(
         lin = np.asarray(to_pixels, dtype=np.float64)[:, :2]
         qx, qy = sx, sy
         ex, ey = qx, qy
-        for _ in range(2):
+        for _ in range(INVERT_STEPS):
             ux = (back[0, 0] * ex + back[0, 1] * ey + back[0, 2]).astype(np.float32)
             uy = (back[1, 0] * ex + back[1, 1] * ey + back[1, 2]).astype(np.float32)
             fx, fy = field.sample(ux, uy)
