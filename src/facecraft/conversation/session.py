@@ -81,6 +81,7 @@ class Session:
         face = load_bundle(self.spec.bundle_dir)
         side = int(self.spec.video_size)
         stream = StreamingRenderer(Renderer(face, size=(side, side)))
+        _warm(stream)
         if self.spec.voice:
             tts, adapt = tts_for(self.spec.voice), False
         else:
@@ -176,6 +177,18 @@ class Session:
     async def interrupt(self) -> None:
         if self._pipeline is not None:
             await self._pipeline.interrupt()
+
+
+def _warm(stream: Any) -> None:
+    """Predict the mouth for a short sound once before anyone joins: what the first utterance would load
+    lazily (the lip-sync model's speech encoder: seconds on a busy machine, under the renderer's lock)
+    is loaded now. The renderer's own state (motion, mouth) is left as it is."""
+    import numpy as np
+
+    rate = 16000
+    t = np.arange(int(0.6 * rate)) / rate
+    sound = (0.2 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+    stream.renderer.predict_mouth(sound, int(0.6 * stream.fps))
 
 
 class _Call:
@@ -362,6 +375,7 @@ def run_process() -> int:
     logging.basicConfig(level=os.environ.get("FACECRAFT_SESSION_LOG", "WARNING"), stream=sys.stderr,
                         format="%(asctime)s session %(levelname)s %(name)s: %(message)s")
     _quiet_pipecat()
+    _one_thread_each()
 
     def emit(obj: dict[str, Any]) -> None:
         proto.write(json.dumps(obj) + "\n")
@@ -371,6 +385,14 @@ def run_process() -> int:
     proto.flush()
     sys.stderr.flush()
     os._exit(code)  # the session is over: no waiting for a TTS or encoder thread still running
+
+
+def _one_thread_each() -> None:
+    """OpenCV draws on one thread per session (see ``manager.SESSION_THREADS``: its pool costs ~40 % more
+    CPU per frame, and the sessions are the parallelism)."""
+    import cv2
+
+    cv2.setNumThreads(int(os.environ.get("FACECRAFT_SESSION_CV_THREADS", "1")))
 
 
 def _quiet_pipecat() -> None:

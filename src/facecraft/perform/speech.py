@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from facecraft.speech.types import Alignment, Phone
 from facecraft.speech.voice import VoiceMapping, VoiceProfile, plan_voice
 
 __all__ = ["Piece", "prepare_audio", "audio_phones", "audio_pieces", "text_pieces", "face_voice",
-           "face_speaker", "emotion_prosody", "styled_backend", "live_voice_mapping", "MIN_AUDIO_S",
+           "face_speaker", "emotion_prosody", "styled_backend", "live_voice_mapping", "AdaptPace", "MIN_AUDIO_S",
            "VOICE_PLAN_S"]
 
 log = logging.getLogger(__name__)
@@ -129,18 +130,47 @@ def styled_backend(tts: TTSBackend, prosody: Prosody | None) -> TTSBackend:
     return tts if prosody is None else tts.styled(length=prosody.length_scale, variation=prosody.variation)
 
 
+@dataclass
+class AdaptPace:
+    """How long the voice adaptation takes per second of speech (wall time, so a busy machine counts), kept
+    across a live session's replies. It says where to cut a reply's first sentence so that its first part
+    leaves after a fraction of the whole sentence's adaptation, and the rest is adapted while that plays.
+    """
+
+    ratio: float = 0.35  # seconds of adaptation per second of speech (a guess until measured)
+    margin_s: float = 0.15  # context analysed on each side of the cut (WORLD's windows reach this far)
+    fade_s: float = 0.01  # crossfade of the two parts at the cut
+    safety_s: float = 0.1  # slack for the rest to be ready before the first part has played
+    min_head_s: float = 0.2  # a shorter first part saves too little to be worth a second analysis
+
+    def note(self, audio_s: float, took_s: float) -> None:
+        """One adaptation of ``audio_s`` of speech took ``took_s``."""
+        if audio_s > 0.2:
+            self.ratio = 0.7 * self.ratio + 0.3 * min(4.0, took_s / audio_s)
+
+    def head_s(self, duration_s: float) -> float | None:
+        """Length of the first part of a ``duration_s`` sentence; None where splitting gains nothing.
+        The rest (with its context) must be adapted while the first part plays:
+        head >= ratio * (duration - head + margin) + safety."""
+        r = self.ratio
+        head = max(self.min_head_s, (r * (duration_s + self.margin_s) + self.safety_s) / (1.0 + r))
+        return head if duration_s - head >= 2 * self.margin_s else None
+
+
 def text_pieces(
     script: str | Script, tts: TTSBackend, *, voice: VoiceProfile | None = None, emotion: Emotion | None = None,
-    mapping: VoiceMapping | None = None,
+    mapping: VoiceMapping | None = None, pace: AdaptPace | None = None,
 ) -> Iterator[Piece]:
     """Synthesise a script sentence by sentence: one piece per sentence, at the first sentence's rate,
     phones on the utterance clock, each segment's cue on its first piece; ``voice`` (the Face's) moves
     every sentence toward it with one mapping: ``mapping`` when given (``live_voice_mapping``: every
     sentence leaves as soon as it is synthesised), else measured on the first ``VOICE_PLAN_S``.
     ``emotion`` is the default until the script's first tag (the per-request default); every sentence
-    is spoken with the prosody of its emotion."""
+    is spoken with the prosody of its emotion. ``pace`` (live, with ``mapping``): the first sentence is
+    adapted and yielded in two parts (``AdaptPace.head_s``), so its first audio leaves sooner; every
+    adaptation's time updates it."""
     parsed = script if isinstance(script, Script) else parse_script(script)
-    adapter = _Adapter(voice, mapping)
+    adapter = _Adapter(voice, mapping, pace if mapping is not None else None)
     rate = 0
     clock = 0.0  # seconds of the utterance so far
     pending: Emotion | None = emotion
@@ -189,25 +219,31 @@ def live_voice_mapping(tts: TTSBackend, voice: VoiceProfile | None) -> VoiceMapp
 
 class _Adapter:
     """Voice adaptation of consecutive pieces with one mapping, measured once on the first
-    ``VOICE_PLAN_S`` of speech (held until then; bounded), and each piece's emotional prosody."""
+    ``VOICE_PLAN_S`` of speech (held until then; bounded), and each piece's emotional prosody.
+    With ``pace`` the first piece (at the utterance's time 0) leaves in two parts."""
 
-    def __init__(self, voice: VoiceProfile | None, mapping: VoiceMapping | None = None) -> None:
+    def __init__(self, voice: VoiceProfile | None, mapping: VoiceMapping | None = None,
+                 pace: AdaptPace | None = None) -> None:
         self.voice = voice
         self.mapping: VoiceMapping | None = mapping
+        self.pace = pace
         self.held: list[Piece] = []
+        self.first = True
 
-    def feed(self, piece: Piece) -> list[Piece]:
+    def feed(self, piece: Piece) -> Iterator[Piece]:
         if self.voice is None:
-            return [_with_prosody(piece, None, None)]
+            yield _with_prosody(piece, None, None)
+            return
         self.held.append(piece)
         if self.mapping is None and sum(p.samples.size / p.sample_rate for p in self.held) < VOICE_PLAN_S:
-            return []
-        return self.flush()
+            return
+        yield from self.flush()
 
-    def flush(self) -> list[Piece]:
+    def flush(self) -> Iterator[Piece]:
         held, self.held = self.held, []
         if self.voice is None or not held:
-            return [_with_prosody(p, None, None) for p in held]
+            yield from (_with_prosody(p, None, None) for p in held)
+            return
         if self.mapping is None:
             try:
                 self.mapping = plan_voice(np.concatenate([p.samples for p in held]), held[0].sample_rate,
@@ -215,8 +251,42 @@ class _Adapter:
             except (FacecraftError, ValueError) as exc:
                 log.warning("voice adaptation skipped: %s", exc)
                 self.voice = None
-                return [_with_prosody(p, None, None) for p in held]
-        return [_with_prosody(p, self.voice, self.mapping) for p in held]
+                yield from (_with_prosody(p, None, None) for p in held)
+                return
+        for piece in held:
+            first, self.first = self.first, False
+            head = self.pace.head_s(piece.samples.size / piece.sample_rate) if first and self.pace else None
+            if head is None:
+                yield self._adapted(piece)
+            else:
+                yield from self._in_two(piece, head)
+
+    def _adapted(self, piece: Piece) -> Piece:
+        started = time.perf_counter()
+        out = _with_prosody(piece, self.voice, self.mapping)
+        if self.pace is not None:
+            self.pace.note(out.samples.size / out.sample_rate, time.perf_counter() - started)
+        return out
+
+    def _in_two(self, piece: Piece, head_s: float) -> Iterator[Piece]:
+        """``piece`` (at utterance time 0) adapted as its first ``head_s`` and then the rest, each analysed
+        with ``margin_s`` of context past the cut and crossfaded over ``fade_s`` at it."""
+        assert self.pace is not None
+        rate, x = piece.sample_rate, piece.samples
+        cut = int(round(head_s * rate))
+        margin = int(round(self.pace.margin_s * rate))
+        fade = max(1, min(margin, int(round(self.pace.fade_s * rate))))
+        part = replace(piece, samples=x[: cut + margin], phones=[p for p in piece.phones if p.start < head_s])
+        head = self._adapted(part)
+        first = head.samples
+        yield replace(head, samples=first[:cut])
+        rest = replace(piece, samples=x[cut - margin:], phones=[p for p in piece.phones if p.start >= head_s],
+                       emotion=None, text="")
+        tail = self._adapted(rest)
+        y = tail.samples[margin:].copy()
+        w = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+        y[:fade] = first[cut:cut + fade] * (1.0 - w) + y[:fade] * w
+        yield replace(tail, samples=y)
 
 
 def _with_prosody(piece: Piece, voice: VoiceProfile | None, mapping: VoiceMapping | None) -> Piece:
