@@ -53,8 +53,8 @@ class EchoFrame(DataFrame):
 class FaceVoice:
     """How one session's Face speaks: its TTS and, for a Face built from video, the mapping toward
     its voice (measured once, in the background, from the session's start). Each reply's first
-    sentence is adapted in two parts, cut where the rest is ready in time by the adaptation's pace
-    measured over the session (``AdaptPace``): its first audio leaves sooner."""
+    sentence is adapted in parts, cut by the adaptation's pace measured over the session
+    (``AdaptPace``): its first audio leaves sooner."""
 
     def __init__(self, tts: TTSBackend, profile: VoiceProfile | None) -> None:
         self.tts = tts
