@@ -105,7 +105,7 @@ class PalBrain:
         self.history: list[dict[str, str]] = []
         self.thinking = False  # a turn is between the end of the caller's speech and the reply's end
         self._heard: dict[str, list[str]] = {}  # captions played per inference not yet in the history
-        self._turn: asyncio.Task | None = None
+        self._epoch = 0  # counts interruptions: a turn recognised across one is heard but not answered
 
     # --- the caller ----------------------------------------------------------------------------
 
@@ -114,6 +114,7 @@ class PalBrain:
         if samples.size < rate // 10:
             return
         self.thinking = True
+        epoch = self._epoch
         loop = asyncio.get_running_loop()
         try:
             transcript = await loop.run_in_executor(self.executor, self.parts.asr.transcribe, samples, rate)
@@ -127,14 +128,18 @@ class PalBrain:
             self.thinking = False
             log.info("a turn of %.1f s held no words", samples.size / rate)
             return
-        await self.user_text(text)
+        await self.user_text(text, answer=epoch == self._epoch)
 
-    async def user_text(self, text: str) -> None:
-        """The caller's turn as text (recognised speech or ``conversation.respond``)."""
+    async def user_text(self, text: str, *, answer: bool = True) -> None:
+        """The caller's turn as text (recognised speech or ``conversation.respond``); ``answer=False``: an
+        interruption came while it was being recognised (the words join the context, the turn that cut in
+        gets the answer)."""
         self.commit_heard()
         self.report("conversation.utterance", {"role": "user", "speech": text}, None)
         self.history.append({"role": "user", "content": text})
         del self.history[:-MAX_HISTORY]
+        if not answer:
+            return
         self.thinking = True
         self.push(LLMContextFrame(context=LLMContext(messages=self._messages(text))))
 
@@ -173,6 +178,7 @@ class PalBrain:
             self.thinking = False
 
     def interrupted(self) -> None:
+        self._epoch += 1
         self.commit_heard()
         self.thinking = False
 
