@@ -40,16 +40,21 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from facecraft.conversation.echo import EchoFrame
+from facecraft.conversation.echo import EchoFrame, EchoService
+from facecraft.conversation.face_video import SpeechAudioFrame
+from facecraft.conversation.llm import LLMAnswerFailedFrame
 from facecraft.conversation.protocol import Echo
 from facecraft.engine.cues import Emotion
 from facecraft.errors import FacecraftError
 from facecraft.perform.script import TagStripper
 from facecraft.speech.text import has_speakable
 
-__all__ = ["PalBrain", "PalParts", "ReplyAssembler", "load_pal_parts", "KNOWLEDGE_TOKENS", "MAX_HISTORY"]
+__all__ = ["PalBrain", "PalParts", "ReplyAssembler", "TimedEchoService", "load_pal_parts", "KNOWLEDGE_TOKENS",
+           "MAX_HISTORY"]
 
 log = logging.getLogger(__name__)
+# Lines "timing <stage> ..." (INFO) mark a turn's stages in the session log for bench/conversation.py:
+# stt_done, llm_first_token <inference_id>, tts_first_audio <inference_id>; turns.py logs the turn's end.
 
 KNOWLEDGE_TOKENS = 400  # passages of the PAL's documents added to a turn (BM25, best first)
 MAX_HISTORY = 40  # turns kept in the LLM context (older ones dropped, the system prompt stays)
@@ -118,6 +123,7 @@ class PalBrain:
         loop = asyncio.get_running_loop()
         try:
             transcript = await loop.run_in_executor(self.executor, self.parts.asr.transcribe, samples, rate)
+            log.info("timing stt_done %.1f s of audio", samples.size / rate)
         except FacecraftError as exc:
             self.thinking = False
             log.info("the STT failed on a turn of %.1f s: %s", samples.size / rate, exc)
@@ -206,8 +212,12 @@ class ReplyAssembler(FrameProcessor):
         if isinstance(frame, LLMFullResponseStartFrame):
             self._inference, self._stripper, self._text, self._spoke = uuid.uuid4().hex, TagStripper(), "", False
         elif isinstance(frame, LLMTextFrame):
+            if self._inference is not None and not self._text and not self._spoke:
+                log.info("timing llm_first_token %s", self._inference)
             if self._inference is not None:
                 await self._add(self._stripper.feed(frame.text))
+        elif isinstance(frame, LLMAnswerFailedFrame):
+            self._stripper, self._text = TagStripper(), ""  # a broken-off sentence is not said
         elif isinstance(frame, LLMFullResponseEndFrame):
             if self._inference is not None:
                 await self._add(self._stripper.flush(), final=True)
@@ -260,3 +270,17 @@ class ReplyAssembler(FrameProcessor):
         assert self._inference is not None
         self._spoke = True
         await self.push_frame(EchoFrame(echo=Echo(self._inference, text=sentence.strip(), done=False)))
+
+
+class TimedEchoService(EchoService):
+    """The echo path, logging when each reply's first TTS audio goes to the Face (``timing tts_first_audio``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._timed: str | None = None
+
+    async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> None:
+        if isinstance(frame, SpeechAudioFrame) and frame.inference_id != self._timed:
+            self._timed = frame.inference_id
+            log.info("timing tts_first_audio %s", frame.inference_id)
+        await super().push_frame(frame, direction)
