@@ -73,8 +73,9 @@ class PalParts:
     knowledge: Any  # facecraft.knowledge.KnowledgeBase | None
 
 
-def load_pal_parts(pal: dict[str, Any]) -> PalParts:
+def load_pal_parts(pal: dict[str, Any] | None) -> PalParts:
     """The PAL's LLM (embedded, or an endpoint by URL), the STT, and its documents indexed."""
+    pal = pal or {}
     from facecraft.knowledge import KnowledgeBase, load_passages
     from facecraft.llm.factory import LLMDefaults, generation_options, make_llm
     from facecraft.speech.asr import WhisperASR
@@ -147,7 +148,7 @@ class PalBrain:
         if not answer:
             return
         self.thinking = True
-        self.push(LLMContextFrame(context=LLMContext(messages=self._messages(text))))
+        self.push(LLMContextFrame(context=LLMContext(messages=self._messages(text))))  # type: ignore[arg-type]
 
     def _messages(self, query: str) -> list[dict[str, Any]]:
         """The turns, the last one with the passages of the PAL's documents that bear on it (they are not
