@@ -84,6 +84,9 @@ def load_pal_parts(pal: dict[str, Any] | None) -> PalParts:
     layer = (pal.get("layers") or {}).get("llm") or {}
     defaults = LLMDefaults(**(pal.get("llm_defaults") or {}))
     llm = make_llm(layer, defaults)
+    load = getattr(llm, "load", None)  # the embedded model: loaded now, before anyone joins (loading it
+    if callable(load):  # during the call stalled the session's audio output for as long as it took)
+        load()
     whisper_model()  # load (and hash-check) the recogniser now, not on the caller's first turn
     chunks = []
     for doc in pal.get("knowledge") or []:
