@@ -15,22 +15,36 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from pipecat.adapters.llm.services.open_ai_adapter import OpenAILLMAdapter
-from pipecat.frames.frames import Frame, LLMContextFrame, LLMFullResponseEndFrame, LLMFullResponseStartFrame
+from pipecat.frames.frames import (
+    DataFrame,
+    Frame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+)
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import FunctionCallFromLLM, LLMService
+from pipecat.services.settings import LLMSettings
 
 from facecraft.errors import LLMError
 from facecraft.llm.types import ChatLLM, GenerationOptions, ToolCall
 
-__all__ = ["FacecraftLLMService", "DEFAULT_APOLOGY", "pal_instruction"]
+__all__ = ["FacecraftLLMService", "LLMAnswerFailedFrame", "DEFAULT_APOLOGY", "pal_instruction"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_APOLOGY = "Sorry, I lost my train of thought for a moment. Could you say that again?"
+
+
+@dataclass
+class LLMAnswerFailedFrame(DataFrame):
+    """The answer broke off (the LLM failed or stalled): what it wrote after its last full sentence is void;
+    the apology, if any, follows as text."""
 
 
 def pal_instruction(system_prompt: str | None, context: str | None = None,
@@ -47,12 +61,27 @@ class FacecraftLLMService(LLMService[OpenAILLMAdapter]):
 
     def __init__(self, llm: ChatLLM, *, system_instruction: str | None = None,
                  options: GenerationOptions | None = None, apology: str | None = None, **kwargs: Any) -> None:
+        options = options or GenerationOptions()
+        # every pipecat setting given (pipecat logs an error for each one left NOT_GIVEN); the instruction
+        # is ours (``_system_instruction``), not pipecat's
+        kwargs.setdefault("settings", LLMSettings(
+            model=llm.name, system_instruction=None, temperature=options.temperature,
+            max_tokens=options.max_tokens, top_p=None, top_k=None, frequency_penalty=None, presence_penalty=None,
+            seed=None, filter_incomplete_user_turns=False, user_turn_completion_config=None))
         super().__init__(**kwargs)
         self._llm = llm
         self._system_instruction = system_instruction or None
-        self._options = options or GenerationOptions()
+        self._options = options
         self._apology = apology
         self._register_event_handler("on_llm_error")
+
+    @property
+    def system_instruction(self) -> str | None:
+        return self._system_instruction
+
+    def set_system_instruction(self, text: str | None) -> None:
+        """A new instruction from the next turn on (``conversation.overwrite_llm_context`` and friends)."""
+        self._system_instruction = text or None
 
     async def prefill(self) -> None:
         """Warm the model's prompt cache with the session's system instruction (call at session start)."""
@@ -68,6 +97,7 @@ class FacecraftLLMService(LLMService[OpenAILLMAdapter]):
                 await self._answer(frame.context)
             except LLMError as exc:
                 log.warning("LLM %s failed: %s", self._llm.name, exc.message)
+                await self.push_frame(LLMAnswerFailedFrame())  # the broken-off text is not to be said
                 await self._call_event_handler("on_llm_error", exc)
                 if self._apology:
                     await self._push_llm_text(self._apology)
