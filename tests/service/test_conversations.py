@@ -260,7 +260,8 @@ def test_server_shutdown_ends_every_conversation(tmp_path: Path, bundle_dir: Pat
             assert row is not None and row.status == "ended" and row.shutdown_reason
     finally:
         db.dispose()
-    assert wait_for(lambda: [p["event_type"] for p in webhooks_of(receiver, cid)] == ["system.shutdown"])
+    assert wait_for(lambda: sorted(p["event_type"] for p in webhooks_of(receiver, cid)) == [
+        "application.transcription_ready", "system.shutdown"])
 
 
 def test_a_conversation_left_active_by_a_dead_server_ends_on_restart(tmp_path: Path) -> None:
@@ -325,6 +326,10 @@ def test_an_aiortc_participant_joins_speaks_and_leaves(
     assert [e["content"] for e in done["transcript"]] == ["Nice to see you."], done["transcript"]
     assert wait_for(lambda: child_pids() == set()), f"session processes left: {child_pids()}"
     assert wait_for(lambda: any(p["event_type"] == "system.shutdown" for p in webhooks_of(receiver, cid)))
+    assert wait_for(lambda: any(p["event_type"] == "application.transcription_ready"
+                                for p in webhooks_of(receiver, cid)))
+    ready = next(p for p in webhooks_of(receiver, cid) if p["event_type"] == "application.transcription_ready")
+    assert ready["properties"]["transcript"] == [{"role": "assistant", "content": "Nice to see you."}], ready
 
 
 def test_max_call_duration_ends_the_call(server: LiveServer, keys, face_id: str) -> None:  # noqa: ANN001

@@ -85,7 +85,8 @@ class LiveClient:
             reader = self._read_video(track) if track.kind == "video" else self._read_audio(track)
             self._tasks.append(asyncio.get_running_loop().create_task(reader))
 
-        self.pc.addTrack(_MicTrack(self.mic))
+        self._mic = _MicTrack(self.mic)
+        self.pc.addTrack(self._mic)
         self.pc.addTransceiver("video", direction="recvonly")
         self._wire: dict[str, dict[int, float]] = {"audio": {}, "video": {}}
         for transceiver in self.pc.getTransceivers():
@@ -120,6 +121,13 @@ class LiveClient:
                 for out in resampler.resample(frame):
                     x = out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
                     self.audio.append(ReceivedAudio(t, x, wire))
+
+    def speak(self, samples: np.ndarray) -> float:
+        """Play ``samples`` (48 kHz mono float32) into the microphone from now on, in place of what is left
+        of the current recording; returns when it starts (``time.monotonic()``)."""
+        self._mic.samples = np.asarray(samples, dtype=np.float32)
+        self._mic.pos = 0
+        return time.monotonic()
 
     def send(self, message: dict[str, Any] | str) -> None:
         """An interactions message over the data channel (a str is sent as it is: malformed-input tests)."""

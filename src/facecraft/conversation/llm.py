@@ -54,6 +54,14 @@ class FacecraftLLMService(LLMService[OpenAILLMAdapter]):
         self._apology = apology
         self._register_event_handler("on_llm_error")
 
+    @property
+    def system_instruction(self) -> str | None:
+        return self._system_instruction
+
+    def set_system_instruction(self, text: str | None) -> None:
+        """A new instruction from the next turn on (``conversation.overwrite_llm_context`` and friends)."""
+        self._system_instruction = text or None
+
     async def prefill(self) -> None:
         """Warm the model's prompt cache with the session's system instruction (call at session start)."""
         if self._system_instruction:

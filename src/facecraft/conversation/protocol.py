@@ -1,8 +1,9 @@
 """The interactions protocol (API.md "Conversations"): inbound messages checked, outbound events built.
 
 Inbound: ``conversation.echo`` (``text``, or ``audio`` as base64 16-bit PCM with ``sample_rate``;
-``inference_id``; ``done``), ``conversation.interrupt``. The PAL messages (``conversation.respond``,
-``overwrite_llm_context``, ``append_llm_context``) are refused in echo mode. Every problem with a
+``inference_id``; ``done``), ``conversation.interrupt``; with a PAL (full mode) also
+``conversation.respond`` (``text``: the caller's turn), ``conversation.overwrite_llm_context`` and
+``conversation.append_llm_context`` (``context``); those three are refused in echo mode. Every problem with a
 message is a ``ProtocolError`` that the session answers with a ``conversation.error`` event; nothing a
 client sends ends the session.
 
@@ -27,8 +28,8 @@ from facecraft.errors import InputError
 from facecraft.perform.script import parse_script
 from facecraft.speech.text import has_speakable
 
-__all__ = ["ProtocolError", "Echo", "Interrupt", "Outbound", "parse_inbound", "MAX_MESSAGE_BYTES",
-           "INBOUND_EVENTS", "PAL_EVENTS"]
+__all__ = ["ProtocolError", "Echo", "Interrupt", "Respond", "ContextUpdate", "Outbound", "parse_inbound",
+           "MAX_MESSAGE_BYTES", "INBOUND_EVENTS", "PAL_EVENTS"]
 
 MAX_MESSAGE_BYTES = 200_000  # under the 256 KiB a data channel carries in one message: stream long audio
 MAX_TEXT_CHARS = 5000
@@ -61,8 +62,29 @@ class Interrupt:
     """Stop speaking now."""
 
 
-def parse_inbound(raw: str | bytes | dict[str, Any], conversation_id: str) -> Echo | Interrupt:
-    """One inbound message (a JSON text or an already decoded object) -> what to do; ProtocolError else."""
+@dataclass(frozen=True)
+class Respond:
+    """Treat ``text`` as the caller's turn (full mode)."""
+
+    text: str
+    inference_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ContextUpdate:
+    """Replace (``overwrite``) or extend the conversational context of the LLM (full mode)."""
+
+    context: str
+    overwrite: bool
+
+
+Inbound = Echo | Interrupt | Respond | ContextUpdate
+MAX_CONTEXT_CHARS = 100_000
+
+
+def parse_inbound(raw: str | bytes | dict[str, Any], conversation_id: str, *, full: bool = False) -> Inbound:
+    """One inbound message (a JSON text or an already decoded object) -> what to do; ProtocolError else.
+    ``full``: the conversation has a PAL (the PAL messages are accepted)."""
     if isinstance(raw, dict):
         msg: Any = raw
         size = len(json.dumps(raw))
@@ -99,11 +121,32 @@ def parse_inbound(raw: str | bytes | dict[str, Any], conversation_id: str) -> Ec
         return Interrupt()
     if event == "conversation.echo":
         return _echo(props, inference_id or uuid.uuid4().hex)
+    if event in PAL_EVENTS and full:
+        return _pal_message(event, props, inference_id)
     if event in PAL_EVENTS:
         raise ProtocolError(f"{event} needs a PAL; this conversation is in echo mode (use conversation.echo)",
                             inference_id=inference_id)
-    raise ProtocolError(f"unknown event_type {event!r}; known: {', '.join(INBOUND_EVENTS)}",
+    known = INBOUND_EVENTS + (PAL_EVENTS if full else ())
+    raise ProtocolError(f"unknown event_type {event!r}; known: {', '.join(known)}",
                         inference_id=inference_id)
+
+
+def _pal_message(event: str, props: dict[str, Any], inference_id: str | None) -> Respond | ContextUpdate:
+    if event == "conversation.respond":
+        text = props.get("text")
+        if not isinstance(text, str) or not has_speakable(text):
+            raise ProtocolError("conversation.respond needs text: what the caller says", inference_id=inference_id)
+        if len(text) > MAX_TEXT_CHARS:
+            raise ProtocolError(f"text is {len(text)} characters; at most {MAX_TEXT_CHARS} per message",
+                                inference_id=inference_id)
+        return Respond(text.strip(), inference_id)
+    context = props.get("context")
+    if not isinstance(context, str):
+        raise ProtocolError(f"{event} needs context: a string", inference_id=inference_id)
+    if len(context) > MAX_CONTEXT_CHARS:
+        raise ProtocolError(f"context is {len(context)} characters; at most {MAX_CONTEXT_CHARS}",
+                            inference_id=inference_id)
+    return ContextUpdate(context.strip(), overwrite=event == "conversation.overwrite_llm_context")
 
 
 def _echo(props: dict[str, Any], inference_id: str) -> Echo:

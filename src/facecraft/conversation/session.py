@@ -3,8 +3,11 @@
 It loads the Face once (one ``StreamingRenderer`` for the whole session), answers WebRTC offers with
 pipecat's SmallWebRTC transport (aiortc), and runs one pipecat pipeline per connected participant:
 
-    transport in -> Silero VAD -> user events -> mode (echo: ``EchoService``) -> ``FaceVideoService``
-    -> transport out
+    transport in -> Silero VAD -> user events -> [full: TurnTaker -> LLM -> ReplyAssembler ->]
+    ``EchoService`` -> ``FaceVideoService`` -> transport out
+
+In echo mode the app decides what the Face says; in full mode (a PAL) the Face answers the caller
+(``pal_pipeline``, ``turns``) through the same speech path, and the app may still echo.
 
 Inbound interactions messages come over the call's data channel or from the server (its WebSocket);
 outbound events go to both. The session ends itself on ``max_call_duration``, when nobody joined
@@ -28,7 +31,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from facecraft.conversation.protocol import Echo, Interrupt, Outbound, ProtocolError, parse_inbound
+from facecraft.conversation.protocol import (
+    ContextUpdate,
+    Echo,
+    Interrupt,
+    Outbound,
+    ProtocolError,
+    Respond,
+    parse_inbound,
+)
 from facecraft.conversation.spec import MODES, SessionSpec
 from facecraft.errors import FacecraftError, InputError
 
@@ -43,12 +54,18 @@ class Session:
     def __init__(self, spec: SessionSpec, emit: Callable[[dict[str, Any]], None]) -> None:
         if spec.mode not in MODES:
             raise InputError(f"pipeline mode {spec.mode!r} is not available; available: {', '.join(MODES)}")
+        if spec.mode == "full" and not spec.pal:
+            raise InputError("pipeline mode full needs a PAL")
         self.spec = spec
         self.emit = emit
         self.out = Outbound(spec.conversation_id)
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="session")
         self.stream: Any = None
         self.voice: Any = None
+        self.full = spec.mode == "full"
+        self.pal_parts: Any = None  # full mode: pal_pipeline.PalParts
+        self.brain: Any = None  # full mode: pal_pipeline.PalBrain (the conversation's memory, across reloads)
+        self.llm_context = spec.conversational_context or ""
         self.finished = asyncio.Event()
         self.reason = "ended"
         self._pipeline: _Call | None = None
@@ -64,6 +81,8 @@ class Session:
         loop = asyncio.get_running_loop()
         self.stream, self.voice = await loop.run_in_executor(self.executor, self._load)
         self.voice.start(self.executor)
+        if self.full:
+            await self._load_pal(loop)
         s = self.spec
         self._call_timer = loop.call_later(s.max_call_duration_s, self._end_soon, "max_call_duration")
         self._absent_timer = loop.call_later(s.participant_absent_timeout_s, self._end_soon,
@@ -87,6 +106,43 @@ class Session:
             tts, adapt = face_speaker(face)
         return stream, FaceVoice(tts, face_voice(face) if adapt else None)
 
+    async def _load_pal(self, loop: asyncio.AbstractEventLoop) -> None:
+        from facecraft.conversation.pal_pipeline import PalBrain, load_pal_parts
+
+        self.pal_parts = await loop.run_in_executor(self.executor, load_pal_parts, self.spec.pal)
+        self.brain = PalBrain(self.pal_parts, self.executor, push=self._push_turn, report=self._report,
+                              on_error=self._turn_failed)
+        loop.create_task(self._prefill())
+
+    async def _prefill(self) -> None:
+        try:
+            await self.pal_parts.llm.prefill([{"role": "system", "content": self.instruction()}])
+        except FacecraftError as exc:  # an endpoint that is down now may be up at the first turn
+            log.info("prefill failed: %s", exc)
+
+    def instruction(self) -> str:
+        from facecraft.conversation.llm import pal_instruction
+
+        pal = self.spec.pal or {}
+        return pal_instruction(pal.get("system_prompt"), pal.get("context"), self.llm_context)
+
+    @property
+    def greeting(self) -> str | None:
+        return self.spec.custom_greeting or (self.spec.pal or {}).get("greeting") or None
+
+    def _push_turn(self, frame: Any) -> None:
+        if self._pipeline is not None:
+            self._pipeline.push_turn(frame)
+
+    def _report(self, event_type: str, props: dict[str, Any], inference_id: str | None) -> None:
+        self.message(self.out.event(event_type, props, inference_id=inference_id))
+
+    def _turn_failed(self, exc: FacecraftError) -> None:
+        from facecraft.conversation.llm import DEFAULT_APOLOGY
+
+        self.message(self.out.error(InputError(exc.message, error_id=exc.error_id)))
+        self.inbound_echo(Echo(f"apology-{time.monotonic_ns()}", text=DEFAULT_APOLOGY))
+
     async def end(self, reason: str = "ended") -> None:
         """Stop the call (idempotent); ``finished`` is set once everything is closed."""
         if self._ending:
@@ -100,6 +156,11 @@ class Session:
             await self._pipeline.close()
             self._pipeline = None
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.pal_parts is not None:
+            try:
+                await asyncio.wait_for(self.pal_parts.llm.aclose(), 2)
+            except Exception:  # noqa: BLE001 - closing: nothing left to report to
+                log.debug("the LLM did not close cleanly", exc_info=True)
         self.finished.set()
 
     def _end_soon(self, reason: str) -> None:
@@ -136,8 +197,8 @@ class Session:
                 timer.cancel()
         self._absent_timer = self._left_timer = None
         self.emit({"event": "joined"})
-        if self.spec.custom_greeting:
-            self.inbound_echo(Echo("greeting", text=self.spec.custom_greeting))
+        if self.greeting:
+            self.inbound_echo(Echo("greeting", text=self.greeting))
 
     def left(self) -> None:
         self.emit({"event": "left"})
@@ -157,12 +218,23 @@ class Session:
     async def inbound(self, raw: str | bytes | dict[str, Any]) -> None:
         """One interactions message (data channel or server); problems come back as error events."""
         try:
-            request = parse_inbound(raw, self.spec.conversation_id)
+            request = parse_inbound(raw, self.spec.conversation_id, full=self.full)
         except ProtocolError as exc:
             self.message(self.out.error(exc, exc.inference_id))
             return
         if isinstance(request, Interrupt):
             await self.interrupt()
+        elif isinstance(request, Respond):
+            if self._pipeline is None:
+                self.message(self.out.error(InputError("nobody is in the call yet: the Face answers once a "
+                                                       "participant has joined"), request.inference_id))
+                return
+            await self._pipeline.respond(request.text)
+        elif isinstance(request, ContextUpdate):
+            self.llm_context = request.context if request.overwrite else "\n\n".join(
+                p for p in (self.llm_context, request.context) if p)
+            if self._pipeline is not None:
+                self._pipeline.set_instruction(self.instruction())
         else:
             self.inbound_echo(request)
 
@@ -188,6 +260,8 @@ class _Call:
         self.runner: Any = None
         self.face: Any = None
         self.echo_service: Any = None
+        self.turns: Any = None
+        self.llm_service: Any = None
         self._run: asyncio.Task | None = None
         self._connected = False
         self._closed = False
@@ -232,6 +306,7 @@ class _Call:
             transport.input(),
             VADProcessor(vad_analyzer=SileroVADAnalyzer(sample_rate=16000)),
             UserEvents(self._user),
+            *(self._pal_stages() if s.full else []),
             self.echo_service,
             self.face,
             transport.output(),
@@ -281,6 +356,57 @@ class _Call:
         answer = self.connection.get_answer()
         return {"sdp": answer["sdp"], "type": answer["type"]}
 
+    def _pal_stages(self) -> list[Any]:
+        """Full mode: turn taking, the PAL's LLM and the reply's sentences (see ``pal_pipeline``)."""
+        from facecraft.conversation.llm import DEFAULT_APOLOGY, FacecraftLLMService
+        from facecraft.conversation.pal_pipeline import ReplyAssembler
+        from facecraft.conversation.turns import TURN_RATE, TurnSettings, TurnTaker
+
+        s = self.session
+        brain = s.brain
+        flow = ((s.spec.pal or {}).get("layers") or {}).get("conversational_flow")
+
+        async def turn(samples: Any) -> None:
+            await brain.user_audio(samples, TURN_RATE)
+
+        self.turns = TurnTaker(TurnSettings.from_flow(flow), replying=self._replying, on_turn=turn,
+                               on_barge_in=self.interrupt)
+        self.llm_service = FacecraftLLMService(s.pal_parts.llm, system_instruction=s.instruction(),
+                                               options=s.pal_parts.options, apology=DEFAULT_APOLOGY)
+        self.llm_service.register_function(None, self._tool_call)
+
+        @self.llm_service.event_handler("on_llm_error")
+        async def _llm_error(service: Any, exc: Any) -> None:
+            s.message(s.out.error(InputError(exc.message, error_id=exc.error_id)))
+
+        return [self.turns, self.llm_service, ReplyAssembler(on_end=lambda _i, spoke: brain.reply_ended(spoke))]
+
+    def _replying(self) -> bool:
+        return bool(self.session.brain.thinking) or bool(self.face is not None and self.face.busy)
+
+    async def _tool_call(self, params: Any) -> None:
+        """A tool the PAL offers: the app runs it (``conversation.tool_call``), not facecraft."""
+        s = self.session
+        s.message(s.out.event("conversation.tool_call", {
+            "name": params.function_name, "arguments": json.dumps(params.arguments),
+            "tool_call_id": params.tool_call_id}))
+        await params.result_callback({"status": "sent to the application"})
+
+    def push_turn(self, frame: Any) -> None:
+        """A frame from the turn taker down the pipeline (the caller's turn as an LLM context)."""
+        if self.turns is not None and not self._closed:
+            asyncio.get_running_loop().create_task(self.turns.push_frame(frame))
+
+    async def respond(self, text: str) -> None:
+        """``conversation.respond``: the text is the caller's turn (a reply in progress stops first)."""
+        if self._replying():
+            await self.interrupt()
+        await self.session.brain.user_text(text)
+
+    def set_instruction(self, text: str) -> None:
+        if self.llm_service is not None:
+            self.llm_service.set_system_instruction(text)
+
     def send_app_message(self, event: dict[str, Any]) -> None:
         if self.connection is not None and not self._closed:
             self.connection.send_app_message(event)
@@ -299,6 +425,8 @@ class _Call:
         was_speaking, inference = self.face.busy, self.face.speaking_inference
         self.face.interrupt()
         await self.face.broadcast_interruption()
+        if self.session.brain is not None:
+            self.session.brain.interrupted()
         if was_speaking:
             s = self.session
             s.message(s.out.event("conversation.replica_interrupted", inference_id=inference))
@@ -321,6 +449,8 @@ class _Call:
 
     def _speech(self, event: Any) -> None:
         s = self.session
+        if s.brain is not None:
+            s.brain.speech(event.kind, event.inference_id, event.text)
         if event.kind == "started":
             s.out.next_turn()
             s.message(s.out.event("conversation.replica.started_speaking", inference_id=event.inference_id))

@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["SessionSpec", "SessionEvent", "MODES"]
 
-MODES = ("echo",)  # "full" (a PAL answers) arrives with issue 15
+MODES = ("echo", "full")  # echo: the app says what the Face speaks; full: a PAL answers the caller
 
 
 @dataclass(frozen=True)
@@ -22,14 +22,14 @@ class SessionSpec:
     conversation_id: str
     bundle_dir: Path  # the Face bundle (the service resolves face_id to a path)
     voice: str | None  # stock voice name for a photo Face (None: the Face's own or adapted voice)
-    mode: str  # "echo" now; "full" (PAL) in issue 15
+    mode: str  # "echo" | "full" (a PAL answers: ``pal`` is set)
     max_call_duration_s: float
     participant_left_timeout_s: float
     participant_absent_timeout_s: float
     ice_servers: tuple[dict, ...]  # RTCIceServer dicts ({"urls": ..., "username", "credential"}); ()
     custom_greeting: str | None = None
     conversational_context: str | None = None
-    pal: dict | None = None  # issue 15 fills this
+    pal: dict | None = None  # full mode: service.pal_service.session_pal(...), plain JSON
     video_size: int = 512  # the Face's video is video_size x video_size (the Face's own aspect is kept by
     # the renderer's scaling: square output for the call page)
 

@@ -15,18 +15,22 @@ from sqlalchemy.orm import Session
 
 from facecraft.errors import InputError, NotFoundError
 from facecraft.service.db import page_offset
+from facecraft.service.document_service import get_document, passages_file
 from facecraft.service.face_service import get_face
 from facecraft.service.fetch import check_url
 from facecraft.service.ids import new_id, new_token
-from facecraft.service.models import Conversation, Face, utcnow
+from facecraft.service.models import Conversation, Document, Face, Pal, utcnow
+from facecraft.service.pal_service import _default_face, get_pal, session_pal
 from facecraft.service.schemas import ConversationCreate
 from facecraft.service.settings import Settings
+from facecraft.service.storage import Storage
 from facecraft.service.views import iso
 
 __all__ = [
     "SERVER",
     "ECHO",
     "create_conversation",
+    "conversation_pal",
     "ready_face",
     "get_conversation",
     "conversation_by_token",
@@ -65,44 +69,79 @@ def ready_face(session: Session, *, owner_id: str, face_id: str | None) -> Face:
     return face
 
 
-def _check_pal(pal_id: str | None) -> None:
-    """PALs can be created and stored, but the pipeline that listens and answers with one (STT, LLM, turn
-    taking) does not run in calls yet: a conversation without a PAL runs in echo mode."""
-    if pal_id:
-        raise InputError(
-            f"pal_id/persona_id {pal_id!r}: conversations with a PAL (the Face listening and answering) are "
-            "not served by this version yet; leave it out for an echo-mode conversation (your app says what "
-            "the Face speaks)"
-        )
+def _pal_of(session: Session, *, owner_id: str, pal_id: str | None) -> Pal | None:
+    """The conversation's PAL (None: echo mode without one); an unknown id is the request's error."""
+    if not pal_id:
+        return None
+    try:
+        return get_pal(session, owner_id=owner_id, pal_id=pal_id)
+    except NotFoundError:
+        raise InputError(f"unknown pal_id/persona_id {pal_id!r}") from None
+
+
+def _check_documents(session: Session, *, owner_id: str, document_ids: list[str]) -> None:
+    for document_id in document_ids:
+        try:
+            doc = get_document(session, owner_id=owner_id, document_id=document_id)
+        except NotFoundError:
+            raise InputError(f"unknown document_id {document_id!r}") from None
+        if doc.status == "error":
+            raise InputError(f"document {document_id} could not be read (status error): leave it out")
+
+
+def conversation_pal(session: Session, settings: Settings, storage: Storage, conversation: Conversation
+                     ) -> dict[str, Any] | None:
+    """``SessionSpec.pal`` of a conversation: its PAL's (``session_pal``) plus the knowledge of the documents
+    the conversation itself names; documents still being processed are left out."""
+    if not conversation.pal_id:
+        return None
+    pal = session_pal(session, settings, storage, owner_id=conversation.owner_id, pal_id=conversation.pal_id)
+    known = {d["document_id"] for d in pal["knowledge"]}
+    extra = [d for d in conversation.options.get("document_ids") or [] if d not in known]
+    for doc in session.scalars(select(Document).where(Document.id.in_(extra),
+                                                      Document.owner_id == conversation.owner_id)):
+        pal["knowledge"].append({"document_id": doc.id, "document_name": doc.name,
+                                 "passages": str(passages_file(storage, doc.id))})
+    pal["knowledge"] = [d for d in pal["knowledge"] if Path(d["passages"]).is_file()]
+    return pal
 
 
 def create_conversation(
     session: Session, settings: Settings, *, owner_id: str, body: ConversationCreate
 ) -> tuple[Conversation, Face]:
     """Validate the request and persist the conversation (``active``; ``ended`` at once in test mode)."""
-    face = ready_face(session, owner_id=owner_id, face_id=body.face)
-    _check_pal(body.pal)
+    pal = _pal_of(session, owner_id=owner_id, pal_id=body.pal)
+    face_id = body.face
+    if not face_id and pal is not None:  # API.md: the PAL's default Face when the request names none
+        face_id = _default_face(session, pal)
+        if not face_id:
+            raise InputError(f"face_id (or replica_id) is required: PAL {pal.id} has no default Face")
+    face = ready_face(session, owner_id=owner_id, face_id=face_id)
     props = body.properties
     unsupported = [name for name in ("enable_recording", "apply_greenscreen") if getattr(props, name)]
     if unsupported:
         raise InputError(f"not supported by this deployment yet: properties.{', properties.'.join(unsupported)}")
+    if body.document_ids and (pal is None or pal.pipeline_mode != "full"):
+        raise InputError("document_ids need a PAL in full mode (knowledge is read by the PAL pipeline): leave "
+                         "them out")
     if body.document_ids:
-        raise InputError("document_ids need a PAL (knowledge is read by the PAL pipeline): leave them out")
+        _check_documents(session, owner_id=owner_id, document_ids=body.document_ids)
     if body.callback_url:
         check_url(body.callback_url, allow_private=settings.allow_private_urls, error_id="invalid_input")
     conversation = Conversation(
         id=new_id("c"),
         owner_id=owner_id,
         face_id=face.id,
-        pal_id=None,
+        pal_id=pal.id if pal is not None else None,
         name=body.conversation_name or "",
         status="active",
-        mode=ECHO,
+        mode=pal.pipeline_mode if pal is not None else ECHO,
         conversational_context=body.conversational_context,
         custom_greeting=body.custom_greeting,
         callback_url=body.callback_url,
         properties=props.model_dump(),
-        options={"audio_only": body.audio_only, "test_mode": body.test_mode},
+        options={"audio_only": body.audio_only, "test_mode": body.test_mode,
+                 "document_ids": list(body.document_ids or [])},
         token=new_token(),
         server=None if body.test_mode else SERVER,
         events=[],

@@ -42,6 +42,7 @@ ERROR_EVENT = "conversation.error"
 UTTERANCE_EVENT = "conversation.utterance"
 STREAMING_EVENT = "conversation.utterance.streaming"
 STOPPED_EVENT = "conversation.replica.stopped_speaking"
+TRANSCRIPT_EVENT = "application.transcription_ready"
 
 
 def error_event(conversation_id: str, error_id: str, message: str) -> dict[str, Any]:
@@ -56,8 +57,10 @@ def error_event(conversation_id: str, error_id: str, message: str) -> dict[str, 
     }
 
 
-def session_spec(conversation: Conversation, bundle_dir: Path, settings: Settings) -> SessionSpec:
-    """What the session process needs to know: the Face, the timeouts, the ICE servers."""
+def session_spec(conversation: Conversation, bundle_dir: Path, settings: Settings,
+                 pal: dict[str, Any] | None = None) -> SessionSpec:
+    """What the session process needs to know: the Face, the timeouts, the ICE servers, the PAL
+    (``conversation_service.conversation_pal``) in full mode."""
     props = conversation.properties
     return SessionSpec(
         conversation_id=conversation.id,
@@ -70,6 +73,7 @@ def session_spec(conversation: Conversation, bundle_dir: Path, settings: Setting
         ice_servers=tuple(server.as_dict() for server in settings.ice_servers),
         custom_greeting=conversation.custom_greeting,
         conversational_context=conversation.conversational_context,
+        pal=pal,
     )
 
 
@@ -206,13 +210,15 @@ class LiveConversations:
                                                          callback, {"replica_id": face_id}))
 
     async def _ended(self, conversation_id: str, reason: str) -> None:
-        def work() -> tuple[str | None, str] | None:
+        def work() -> tuple[str | None, str, list[Any]] | None:
             with self.db.session() as session:
                 conversation = mark_ended(session, conversation_id, reason)
                 if conversation is None:
                     return None
                 record_event(session, conversation_id, _event("system.shutdown", reason))
-                return conversation.callback_url, conversation.face_id
+                transcript = [{"role": "user" if t["role"] == "user" else "assistant", "content": t["content"]}
+                              for t in conversation.transcript or []]
+                return conversation.callback_url, conversation.face_id, transcript
 
         ended = await self._db(work)
         for key in [k for k in self._spoken if k[0] == conversation_id]:
@@ -222,8 +228,12 @@ class LiveConversations:
                                                           {"shutdown_reason": reason}))
         self._close_subscribers(conversation_id)
         if ended is not None:
-            callback, face_id = ended
+            callback, face_id, transcript = ended
             self._shutdown_webhook(conversation_id, callback, face_id, reason)
+            # the whole conversation as its transcript (Tavus: application.transcription_ready, roles
+            # "user" and "assistant" as in an LLM context)
+            self.webhooks.send(callback, {**_system_payload(conversation_id, TRANSCRIPT_EVENT, callback, {
+                "replica_id": face_id, "transcript": transcript}), "message_type": "application"})
 
     def _shutdown_webhook(self, conversation_id: str, callback: str | None, face_id: str, reason: str) -> None:
         props = {"replica_id": face_id, "shutdown_reason": reason}

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from facecraft.errors import FacecraftError
 from facecraft.service.conversation_service import (
     conversation_by_token,
+    conversation_pal,
     create_conversation,
     delete_conversation,
     get_conversation,
@@ -59,7 +60,8 @@ async def create(
             conversation, face = create_conversation(session, rt.settings, owner_id=owner, body=body)
             spec = None
             if conversation.status == "active":
-                spec = session_spec(conversation, Path(face.bundle_path or ""), rt.settings)
+                pal = conversation_pal(session, rt.settings, rt.storage, conversation)
+                spec = session_spec(conversation, Path(face.bundle_path or ""), rt.settings, pal)
             return conversation_view(conversation, base=base), spec
 
     view, spec = await run_in_threadpool(persist)

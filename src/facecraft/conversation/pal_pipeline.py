@@ -1,0 +1,256 @@
+"""Full mode (``pipeline_mode: full``): a PAL hears the caller and answers in the Face's voice.
+
+The session's pipeline in full mode::
+
+    transport in -> Silero VAD -> user events -> TurnTaker -> FacecraftLLMService -> ReplyAssembler
+    -> EchoService -> FaceVideoService -> transport out
+
+``PalBrain`` holds the conversation: the caller's turn audio goes through the STT (in the session's
+executor, so the event loop never waits on it), the words go out as a ``conversation.utterance``
+{role: user} event, and the turn, with the knowledge passages BM25 finds for it, goes to the LLM as an
+``LLMContextFrame``. ``ReplyAssembler`` turns the streamed answer into sentences (emotion tags taken out
+by ``TagStripper`` and handed on as tags the speech path acts on, never spoken) and queues them on the
+echo path's TTS, the same one ``conversation.echo`` text takes.
+
+The context keeps only what the caller heard: the Face's replies enter the history from its speech
+reports (one caption per sentence as it starts to play), so a reply cut by a barge-in is stored up to the
+sentence that was playing, and text the LLM wrote that never played is forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pipecat.frames.frames import (
+    Frame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from facecraft.conversation.echo import EchoFrame
+from facecraft.conversation.protocol import Echo
+from facecraft.engine.cues import Emotion
+from facecraft.errors import FacecraftError
+from facecraft.perform.script import TagStripper
+from facecraft.speech.text import has_speakable
+
+__all__ = ["PalBrain", "PalParts", "ReplyAssembler", "load_pal_parts", "KNOWLEDGE_TOKENS", "MAX_HISTORY"]
+
+log = logging.getLogger(__name__)
+
+KNOWLEDGE_TOKENS = 400  # passages of the PAL's documents added to a turn (BM25, best first)
+MAX_HISTORY = 40  # turns kept in the LLM context (older ones dropped, the system prompt stays)
+_SENTENCE_END = re.compile(r"[.!?;:](?:[\"')\]]*)\s+")
+_TAGS = re.compile(r"<\s*/?\s*emotion\b[^<>]*>", re.IGNORECASE)
+_LONG_CLAUSE = 160  # characters of a sentence without an end at which a clause break sends it on
+
+
+@dataclass
+class PalParts:
+    """What full mode loads once per session (in the session's executor)."""
+
+    llm: Any  # facecraft.llm.types.ChatLLM
+    options: Any  # facecraft.llm.types.GenerationOptions
+    asr: Any  # facecraft.speech.asr.ASRBackend
+    knowledge: Any  # facecraft.knowledge.KnowledgeBase | None
+
+
+def load_pal_parts(pal: dict[str, Any]) -> PalParts:
+    """The PAL's LLM (embedded, or an endpoint by URL), the STT, and its documents indexed."""
+    from facecraft.knowledge import KnowledgeBase, load_passages
+    from facecraft.llm.factory import LLMDefaults, generation_options, make_llm
+    from facecraft.speech.asr import WhisperASR
+    from facecraft.speech.encoder import whisper_model
+
+    layer = (pal.get("layers") or {}).get("llm") or {}
+    defaults = LLMDefaults(**(pal.get("llm_defaults") or {}))
+    llm = make_llm(layer, defaults)
+    whisper_model()  # load (and hash-check) the recogniser now, not on the caller's first turn
+    chunks = []
+    for doc in pal.get("knowledge") or []:
+        chunks.extend(load_passages(doc["passages"], document_id=doc.get("document_id", ""),
+                                    document_name=doc.get("document_name", "")))
+    knowledge = KnowledgeBase(chunks) if chunks else None
+    return PalParts(llm=llm, options=generation_options(layer, defaults), asr=WhisperASR(), knowledge=knowledge)
+
+
+class PalBrain:
+    """The conversation's memory and the path from a finished turn to the LLM; see the module doc.
+
+    ``push`` sends a frame down the pipeline from the turn taker; ``report`` sends an outbound event
+    (``(event_type, properties, inference_id)``); ``on_error`` is told about an STT failure (the Face
+    apologises, the conversation goes on)."""
+
+    def __init__(self, parts: PalParts, executor: ThreadPoolExecutor, *,
+                 push: Callable[[Frame], Any], report: Callable[[str, dict[str, Any], str | None], None],
+                 on_error: Callable[[FacecraftError], Any]) -> None:
+        self.parts = parts
+        self.executor = executor
+        self.push = push
+        self.report = report
+        self.on_error = on_error
+        self.history: list[dict[str, str]] = []
+        self.thinking = False  # a turn is between the end of the caller's speech and the reply's end
+        self._heard: dict[str, list[str]] = {}  # captions played per inference not yet in the history
+        self._turn: asyncio.Task | None = None
+
+    # --- the caller ----------------------------------------------------------------------------
+
+    async def user_audio(self, samples: np.ndarray, rate: int) -> None:
+        """A finished turn of the caller's speech: recognised, reported, answered."""
+        if samples.size < rate // 10:
+            return
+        self.thinking = True
+        loop = asyncio.get_running_loop()
+        try:
+            transcript = await loop.run_in_executor(self.executor, self.parts.asr.transcribe, samples, rate)
+        except FacecraftError as exc:
+            self.thinking = False
+            log.info("the STT failed on a turn of %.1f s: %s", samples.size / rate, exc)
+            self.on_error(exc)
+            return
+        text = transcript.text.strip()
+        if not has_speakable(text):
+            self.thinking = False
+            log.info("a turn of %.1f s held no words", samples.size / rate)
+            return
+        await self.user_text(text)
+
+    async def user_text(self, text: str) -> None:
+        """The caller's turn as text (recognised speech or ``conversation.respond``)."""
+        self.commit_heard()
+        self.report("conversation.utterance", {"role": "user", "speech": text}, None)
+        self.history.append({"role": "user", "content": text})
+        del self.history[:-MAX_HISTORY]
+        self.thinking = True
+        self.push(LLMContextFrame(context=LLMContext(messages=self._messages(text))))
+
+    def _messages(self, query: str) -> list[dict[str, Any]]:
+        """The turns, the last one with the passages of the PAL's documents that bear on it (they are not
+        kept: the next turn gets its own)."""
+        messages: list[dict[str, Any]] = [dict(m) for m in self.history]
+        if self.parts.knowledge is not None:
+            hits = self.parts.knowledge.search(query, budget_tokens=KNOWLEDGE_TOKENS)
+            if hits:
+                notes = "\n\n".join(h.chunk.text for h in hits)
+                messages[-1]["content"] = (f"(Notes from your documents that may help:\n{notes})\n\n"
+                                           f"{messages[-1]['content']}")
+        return messages
+
+    # --- the Face --------------------------------------------------------------------------------
+
+    def speech(self, kind: str, inference_id: str | None, text: str = "") -> None:
+        """The Face's speech reports: captions are what the caller heard."""
+        key = inference_id or ""
+        if kind == "caption" and text:
+            self._heard.setdefault(key, []).append(text)
+        elif kind == "stopped":
+            self.commit_heard()
+            self.thinking = False
+
+    def commit_heard(self) -> None:
+        """What the caller heard of the Face so far goes into the history."""
+        for said in self._heard.values():
+            if said:
+                self.history.append({"role": "assistant", "content": " ".join(said)})
+        self._heard.clear()
+
+    def reply_ended(self, spoke: bool) -> None:
+        if not spoke:
+            self.thinking = False
+
+    def interrupted(self) -> None:
+        self.commit_heard()
+        self.thinking = False
+
+
+def _emotion_tag(emotion: Emotion) -> str:
+    if emotion.intensity >= 1.0:
+        return f'<emotion value="{emotion.name}"/>'
+    return f'<emotion value="{emotion.name}" intensity="{emotion.intensity:.2f}"/>'
+
+
+class ReplyAssembler(FrameProcessor):
+    """The LLM's streamed answer -> sentences queued on the echo path (``EchoFrame``s, one inference per
+    answer); ``on_end(inference_id, spoke)`` when an answer is complete."""
+
+    def __init__(self, *, on_end: Callable[[str, bool], Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_end = on_end
+        self._inference: str | None = None
+        self._stripper = TagStripper()
+        self._text = ""
+        self._spoke = False
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMFullResponseStartFrame):
+            self._inference, self._stripper, self._text, self._spoke = uuid.uuid4().hex, TagStripper(), "", False
+        elif isinstance(frame, LLMTextFrame):
+            if self._inference is not None:
+                await self._add(self._stripper.feed(frame.text))
+        elif isinstance(frame, LLMFullResponseEndFrame):
+            if self._inference is not None:
+                await self._add(self._stripper.flush(), final=True)
+                inference, self._inference = self._inference, None
+                await self.push_frame(EchoFrame(echo=Echo(inference, text="", done=True)))
+                if self.on_end is not None:
+                    self.on_end(inference, self._spoke)
+        else:
+            if isinstance(frame, InterruptionFrame):
+                self._inference, self._text = None, ""
+            await self.push_frame(frame, direction)
+
+    async def _add(self, items: list[str | Emotion], *, final: bool = False) -> None:
+        for item in items:
+            self._text += item if isinstance(item, str) else _emotion_tag(item)
+        while True:
+            cut = self._sentence_end()
+            if cut is None:
+                break
+            sentence, self._text = self._text[:cut], self._text[cut:]
+            await self._say(sentence)
+        if final and self._text.strip():
+            sentence, self._text = self._text, ""
+            await self._say(sentence)
+            self._text = ""
+
+    def _sentence_end(self) -> int | None:
+        match = _SENTENCE_END.search(self._text)
+        if match is not None:
+            return match.end()
+        if len(self._text) > _LONG_CLAUSE:
+            comma = self._text.rfind(", ")
+            if comma > 0:
+                return comma + 2
+        return None
+
+    async def _say(self, sentence: str) -> None:
+        from facecraft.perform.script import parse_script
+
+        try:
+            words = parse_script(sentence).text
+        except FacecraftError:
+            words = _TAGS.sub(" ", sentence)
+            sentence = words
+        if not has_speakable(words):  # nothing to say: its tags go with the next sentence
+            tags = "".join(_TAGS.findall(sentence))
+            if tags:
+                self._text = tags + " " + self._text
+            return
+        assert self._inference is not None
+        self._spoke = True
+        await self.push_frame(EchoFrame(echo=Echo(self._inference, text=sentence.strip(), done=False)))

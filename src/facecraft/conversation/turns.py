@@ -1,0 +1,237 @@
+"""Turn taking in a PAL conversation: when the caller's turn ends, and when the caller barges in.
+
+``TurnTaker`` sits after the Silero VAD. It keeps the caller's audio of the current turn (bounded:
+the last ``max_turn_s`` seconds, so a monologue of any length holds a fixed amount of memory), feeds
+pipecat's smart-turn v3 model (shipped in pipecat's wheel, hash-checked through the model registry),
+and ends the turn when the model says the caller is done after a VAD stop, or, whatever the model says,
+after ``stop_secs`` of silence (the fallback; the only rule with ``turn_detection_model: silence``).
+
+Barge-in: caller speech that starts while the Face is replying and lasts ``barge_in_s`` interrupts the
+reply (``on_barge_in``); shorter speech over the Face (a cough, "mm-hm") changes nothing and is not
+answered. ``replica_interruptibility: none`` never interrupts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+__all__ = ["TurnSettings", "TurnAudio", "TurnTaker", "smart_turn_analyzer", "TURN_RATE"]
+
+log = logging.getLogger(__name__)
+
+TURN_RATE = 16000  # the caller's audio as the transport hands it (TransportParams.audio_in_sample_rate)
+VAD_START_S = 0.2  # Silero's start_secs: speech this long before the VAD reports it
+# turn_taking_patience -> (smart-turn probability that ends a turn, silence that ends one regardless)
+_PATIENCE = {"low": (0.35, 0.8), "medium": (0.5, 1.5), "high": (0.7, 2.5)}
+# replica_interruptibility -> seconds of caller speech over the Face that interrupt it (None: never)
+_INTERRUPTIBILITY: dict[str, float | None] = {"low": 0.9, "medium": 0.45, "high": 0.3, "none": None}
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    threshold: float = 0.5  # smart-turn probability of "complete" that ends the turn at a VAD stop
+    stop_secs: float = 1.5  # silence after speech that ends the turn whatever the model says
+    smart: bool = True  # False: silence alone ends a turn
+    barge_in_s: float | None = 0.45  # caller speech over the Face that interrupts it; None: never
+    max_turn_s: float = 30.0  # caller audio kept for the STT (the last seconds of a longer turn)
+
+    @classmethod
+    def from_flow(cls, flow: dict[str, Any] | None) -> TurnSettings:
+        """The PAL's ``layers.conversational_flow`` (unknown or missing values: medium)."""
+        flow = flow or {}
+        threshold, stop = _PATIENCE.get(str(flow.get("turn_taking_patience") or "medium"), _PATIENCE["medium"])
+        level = str(flow.get("replica_interruptibility") or flow.get("face_interruptibility") or "medium")
+        barge = _INTERRUPTIBILITY.get(level, _INTERRUPTIBILITY["medium"])
+        smart = str(flow.get("turn_detection_model") or "smart_turn") != "silence"
+        return cls(threshold=threshold, stop_secs=stop, smart=smart, barge_in_s=barge)
+
+
+class TurnAudio:
+    """The caller's audio of one turn, int16 at ``TURN_RATE``: at most ``max_s`` seconds (the latest) plus a
+    short pre-roll from before the VAD noticed the speech."""
+
+    def __init__(self, max_s: float, pre_roll_s: float = 0.5) -> None:
+        self.max_samples = int(max_s * TURN_RATE)
+        self.pre_samples = int(pre_roll_s * TURN_RATE)
+        self._chunks: deque[np.ndarray] = deque()
+        self._size = 0
+        self.open = False
+
+    @property
+    def samples_held(self) -> int:
+        return self._size
+
+    def add(self, chunk: np.ndarray) -> None:
+        self._chunks.append(chunk)
+        self._size += chunk.size
+        limit = self.max_samples if self.open else self.pre_samples
+        while self._chunks and self._size - self._chunks[0].size >= limit:
+            self._size -= self._chunks.popleft().size
+
+    def start(self) -> None:
+        self.open = True
+
+    def take(self) -> np.ndarray:
+        """The turn's audio as float32 (and a fresh, closed buffer)."""
+        out = (np.concatenate(list(self._chunks)).astype(np.float32) / 32768.0 if self._chunks
+               else np.zeros(0, np.float32))
+        self.clear()
+        return out
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._size = 0
+        self.open = False
+
+
+def smart_turn_analyzer(settings: TurnSettings) -> Any:
+    """pipecat's smart-turn v3 on the registry's hash-checked file, deciding at ``settings.threshold``."""
+    from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+
+    from facecraft.models import model_path
+
+    class _Analyzer(LocalSmartTurnAnalyzerV3):
+        def _predict_endpoint(self, audio_array: np.ndarray) -> dict[str, Any]:
+            result = super()._predict_endpoint(audio_array)
+            result["prediction"] = int(result["probability"] >= settings.threshold)
+            return result
+
+        def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
+            state = super().append_audio(buffer, is_speech)
+            # pipecat keeps every chunk of a turn until it ends; the model reads the last 8 s at most
+            keep = int((self._params.max_duration_secs + self._params.pre_speech_ms / 1000 + 1) * 50)
+            if len(self._audio_buffer) > 2 * keep:
+                del self._audio_buffer[:-keep]
+            return state
+
+    analyzer = _Analyzer(smart_turn_model_path=str(model_path("smart_turn_v3")), cpu_count=1,
+                         params=SmartTurnParams(stop_secs=settings.stop_secs, pre_speech_ms=500,
+                                                max_duration_secs=8))
+    analyzer.set_sample_rate(TURN_RATE)
+    analyzer.update_vad_start_secs(VAD_START_S)
+    return analyzer
+
+
+class TurnTaker(FrameProcessor):
+    """Ends the caller's turns (``on_turn(audio)``) and decides barge-ins (``on_barge_in()``); see the
+    module doc. ``replying()`` says whether the Face is answering (thinking or speaking) now."""
+
+    def __init__(self, settings: TurnSettings, *, replying: Callable[[], bool],
+                 on_turn: Callable[[np.ndarray], Awaitable[None]], on_barge_in: Callable[[], Awaitable[None]],
+                 analyzer: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.replying = replying
+        self.on_turn = on_turn
+        self.on_barge_in = on_barge_in
+        self.analyzer = analyzer if analyzer is not None or not settings.smart else smart_turn_analyzer(settings)
+        self.audio = TurnAudio(settings.max_turn_s)
+        self._speaking = False
+        self._silence_s = 0.0
+        self._over_face = False  # this turn began while the Face was replying and has not barged in
+        self._barge: asyncio.Task | None = None
+        self._decide: asyncio.Task | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame):
+            await self._audio(frame)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._started()
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._stopped()
+        await self.push_frame(frame, direction)
+
+    async def _audio(self, frame: InputAudioRawFrame) -> None:
+        chunk = np.frombuffer(frame.audio, dtype=np.int16)
+        if frame.sample_rate != TURN_RATE or frame.num_channels != 1:
+            from facecraft.audio import resample
+
+            mono = chunk.reshape(-1, max(1, frame.num_channels)).mean(axis=1) / 32768.0
+            chunk = (resample(mono.astype(np.float32), frame.sample_rate, TURN_RATE) * 32767).astype(np.int16)
+        self.audio.add(chunk)
+        if not self.audio.open:
+            return
+        complete = False
+        if self.analyzer is not None:
+            complete = self.analyzer.append_audio(chunk.tobytes(), self._speaking) == EndOfTurnState.COMPLETE
+        elif not self._speaking:
+            self._silence_s += chunk.size / TURN_RATE
+            complete = self._silence_s >= self.settings.stop_secs
+        if complete:
+            self._end_turn("silence")
+
+    def _started(self) -> None:
+        self._speaking = True
+        self._silence_s = 0.0
+        self._cancel(self._decide)
+        if not self.audio.open:
+            self.audio.start()
+            self._over_face = self.replying()
+        if self._over_face and self.settings.barge_in_s is not None and self._barge is None:
+            self._barge = self.create_task(self._barge_in(), "barge-in")
+
+    def _stopped(self) -> None:
+        self._speaking = False
+        if self._barge is not None:
+            self._cancel(self._barge)
+            self._barge = None
+        if not self.audio.open:
+            return
+        if self._over_face:  # a cough or an "mm-hm" over the Face: not a turn to answer
+            log.debug("short speech over the Face ignored")
+            self._reset()
+            return
+        if self.analyzer is not None:
+            self._decide = self.create_task(self._model_decides(), "end-of-turn")
+
+    async def _barge_in(self) -> None:
+        await asyncio.sleep(max(0.0, (self.settings.barge_in_s or 0.0) - VAD_START_S))
+        self._barge = None
+        if self._speaking and self.audio.open and self.replying():
+            log.info("the caller barged in")
+            self._over_face = False  # what they say now is their turn
+            await self.on_barge_in()
+
+    async def _model_decides(self) -> None:
+        state, _ = await self.analyzer.analyze_end_of_turn()
+        if state == EndOfTurnState.COMPLETE and not self._speaking and self.audio.open:
+            self._end_turn("model")
+
+    def _end_turn(self, why: str) -> None:
+        samples = self.audio.take()
+        self._reset()
+        log.info("the caller's turn ended (%s): %.2f s of audio", why, samples.size / TURN_RATE)
+        self.create_task(self.on_turn(samples), "turn")
+
+    def _reset(self) -> None:
+        self.audio.clear()
+        self._silence_s = 0.0
+        self._over_face = False
+        if self.analyzer is not None:
+            self.analyzer.clear()
+
+    def _cancel(self, task: asyncio.Task | None) -> None:
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        if self.analyzer is not None:
+            await self.analyzer.cleanup()
