@@ -1,6 +1,6 @@
 """A spoken conversation with a PAL in Debian's Chromium: the fake microphone plays a Piper-spoken "What is
 your name?" (``--use-file-for-fake-audio-capture``, looped with long pauses) into the hosted call page of a
-with a full-mode PAL whose prompt names it. The interactions WebSocket carries the recognised question and
+conversation with a full-mode PAL whose prompt names it. The interactions WebSocket carries the recognised question and
 an answer with the PAL's name; the Face's lips move while it answers (mouth opening measured with MediaPipe
 on frames of the page's <video>) and rest once it listens again."""
 
