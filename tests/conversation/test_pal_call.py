@@ -80,7 +80,8 @@ def test_a_spoken_question_gets_an_answer_with_moving_lips_and_the_caller_can_ba
             t_barge = c.speak(barge)
             hit = await c.wait_event("conversation.replica_interrupted", WAIT, where=after(t_barge))
             out["barge_ms"] = (hit["_t"] - t_barge) * 1000
-            out["silence_ms"] = (silent_after(c, hit["_t"]) - hit["_t"]) * 1000
+            await asyncio.sleep(1.2)  # the audio that was on its way arrives (the answer to the barge-in is later)
+            out["silence_ms"] = silent_after(c, hit["_t"]) * 1000
             out["cut"] = await c.wait_event("conversation.utterance", WAIT, where=lambda e: after(t_barge)(e)
                                             and e["properties"]["role"] == "replica")
             out["barge_turn"] = await c.wait_event("conversation.utterance", WAIT, where=lambda e: after(
@@ -103,7 +104,8 @@ def test_a_spoken_question_gets_an_answer_with_moving_lips_and_the_caller_can_ba
     assert not out["mm_interrupts"] and out["mm_done"]["properties"]["interrupted"] is False
     why = overloaded()
     if out["silence_ms"] > 300 and why:
-        pytest.xfail(f"silence {out['silence_ms']:.0f} ms after the barge-in ({why})")
+        pytest.xfail(f"silence {out['silence_ms']:.0f} ms after the barge-in, interrupted "
+                     f"{out['barge_ms']:.0f} ms after the caller began ({why})")
     assert out["silence_ms"] <= 300, out
 
 

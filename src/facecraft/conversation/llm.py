@@ -22,6 +22,7 @@ from pipecat.frames.frames import Frame, LLMContextFrame, LLMFullResponseEndFram
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import FunctionCallFromLLM, LLMService
+from pipecat.services.settings import LLMSettings
 
 from facecraft.errors import LLMError
 from facecraft.llm.types import ChatLLM, GenerationOptions, ToolCall
@@ -47,10 +48,17 @@ class FacecraftLLMService(LLMService[OpenAILLMAdapter]):
 
     def __init__(self, llm: ChatLLM, *, system_instruction: str | None = None,
                  options: GenerationOptions | None = None, apology: str | None = None, **kwargs: Any) -> None:
+        options = options or GenerationOptions()
+        # every pipecat setting given (pipecat logs an error for each one left NOT_GIVEN); the instruction
+        # is ours (``_system_instruction``), not pipecat's
+        kwargs.setdefault("settings", LLMSettings(
+            model=llm.name, system_instruction=None, temperature=options.temperature,
+            max_tokens=options.max_tokens, top_p=None, top_k=None, frequency_penalty=None, presence_penalty=None,
+            seed=None, filter_incomplete_user_turns=False, user_turn_completion_config=None))
         super().__init__(**kwargs)
         self._llm = llm
         self._system_instruction = system_instruction or None
-        self._options = options or GenerationOptions()
+        self._options = options
         self._apology = apology
         self._register_event_handler("on_llm_error")
 

@@ -125,7 +125,7 @@ class ConversationalFlowLayer(_Layer):
         default=None, description="smart_turn (pipecat's smart-turn v3; default) or silence"
     )
     turn_taking_patience: Word | None = Field(default=None, description="low | medium | high")
-    replica_interruptibility: Word | None = Field(default=None, description="low | medium | high")
+    replica_interruptibility: Word | None = Field(default=None, description="low | medium | high | none")
     face_interruptibility: Word | None = Field(default=None, description="the same as replica_interruptibility")
     turn_commitment: Word | None = None
     active_listening: Word | None = None

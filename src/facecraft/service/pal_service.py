@@ -184,8 +184,9 @@ def _check_layers(layers: dict[str, Any], settings: Settings) -> None:
     turn = flow.get("turn_detection_model")
     if turn is not None and turn not in _TURN_ALIASES:
         _check_choice(turn, TURN_MODELS, "layers.conversational_flow.turn_detection_model")
-    for field in ("turn_taking_patience", "replica_interruptibility", "face_interruptibility"):
-        _check_choice(flow.get(field), LEVELS, f"layers.conversational_flow.{field}")
+    _check_choice(flow.get("turn_taking_patience"), LEVELS, "layers.conversational_flow.turn_taking_patience")
+    for field in ("replica_interruptibility", "face_interruptibility"):  # "none": the caller never interrupts
+        _check_choice(flow.get(field), (*LEVELS, "none"), f"layers.conversational_flow.{field}")
     _one_of(flow.get("replica_interruptibility"), flow.get("face_interruptibility"),
             "replica_interruptibility and face_interruptibility")
     perception = (layers.get("perception") or {}).get("perception_model")
