@@ -195,15 +195,27 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
         await c.wait_channel_open(60)
         await c.wait_event("conversation.replica.stopped_speaking", WAIT_S)  # the greeting
         texts = questions()
+        failures = 0
         for k in range(turns):
             text, voice = texts[k % len(texts)], VOICES[k % len(VOICES)]
-            row = await one_turn(c, log, text, voice)
+            try:
+                row = await one_turn(c, log, text, voice)
+            except TimeoutError as exc:  # kept as a result: a turn the session never answered
+                failures += 1
+                rows.append({"voice": voice, "question": text, "error": str(exc)})
+                say(f"  turn {k + 1}: {voice:9} FAILED: {exc}")
+                if failures >= 2:
+                    break
+                continue
             rows.append(row)
             say(f"  turn {k + 1}: {voice:9} first frame {row['first_frame_ms']} ms, audio {row['first_audio_ms']} ms"
                 f" | {row['heard']!r} -> {row['answer']!r}")
             await asyncio.sleep(1.2)  # a natural pause before the caller's next question
-        for k in range(barges):
-            barge_rows.append(await barge_in(c, k))
+        for k in range(barges if failures < 2 else 0):
+            try:
+                barge_rows.append(await barge_in(c, k))
+            except TimeoutError as exc:
+                barge_rows.append({"barge_in_ms": None, "error": str(exc)})
             say(f"  barge-in {k + 1}: silent after {barge_rows[-1]['barge_in_ms']} ms")
             await asyncio.sleep(1.0)
         await c.close()
@@ -215,12 +227,13 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
     from facecraft.speech.asr import wer_measures
 
-    rows = result["turns"]
-    out: dict[str, Any] = {}
+    rows = [r for r in result["turns"] if "error" not in r]
+    out: dict[str, Any] = {"turns_answered": len(rows), "turns_failed": len(result["turns"]) - len(rows)}
     for key in ("vad_stop_ms", "turn_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms", "first_audio_ms",
                 "first_frame_ms"):
         out[f"{key}_p50"] = pct([r[key] for r in rows], 50)
         out[f"{key}_p95"] = pct([r[key] for r in rows], 95)
+    out["barge_ins"] = len(result["barge_ins"])
     out["barge_in_ms_p50"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 50)
     out["barge_in_ms_p95"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 95)
     if rows:
@@ -259,7 +272,10 @@ def main() -> int:
         print(f"{key:28} {value if value is not None else '-':>10}  {mark}")
     print("\nanswers:")
     for r in result["turns"]:
-        print(f"  Q ({r['voice']}): {r['question']}\n     heard: {r['heard']}\n     A: {r['answer']}")
+        if "error" in r:
+            print(f"  Q ({r['voice']}): {r['question']}\n     FAILED: {r['error']}")
+        else:
+            print(f"  Q ({r['voice']}): {r['question']}\n     heard: {r['heard']}\n     A: {r['answer']}")
     write_result(args.out, {"bench": "conversation", "pal": pal["pal_id"], "face": face_key,
                             "machine": machine_info(load_average_before=[round(x, 2) for x in load_before]),
                             "targets": TARGETS, **summary, **result})
