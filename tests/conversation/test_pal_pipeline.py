@@ -21,6 +21,7 @@ from pipecat.frames.frames import (
 from pipecat.tests.utils import run_test
 
 from facecraft.conversation.echo import EchoFrame
+from facecraft.conversation.llm import LLMAnswerFailedFrame
 from facecraft.conversation.pal_pipeline import PalBrain, PalParts, ReplyAssembler
 from facecraft.conversation.protocol import ContextUpdate, ProtocolError, Respond, parse_inbound
 from facecraft.conversation.turns import TURN_RATE, TurnAudio, TurnSettings, TurnTaker
@@ -55,6 +56,18 @@ def test_the_streamed_answer_becomes_sentences_with_emotion_tags_that_are_never_
     assert echoes[-1].done and not echoes[-1].text and len({e.inference_id for e in echoes}) == 1
     assert ends == [(echoes[0].inference_id, True)]
     assert not any(isinstance(f, LLMTextFrame) for f in down), "the LLM's text must not reach the Face raw"
+
+
+def test_a_broken_off_answer_is_not_said_before_the_apology() -> None:
+    frames = [LLMFullResponseStartFrame(), LLMTextFrame("It is late. My"), LLMAnswerFailedFrame(),
+              LLMTextFrame("Sorry, say that again?"), LLMFullResponseEndFrame()]
+
+    async def go():  # noqa: ANN202
+        return await run_test(ReplyAssembler(), frames_to_send=frames, expected_down_frames=None)
+
+    down, _ = asyncio.run(go())
+    assert [f.echo.text for f in down if isinstance(f, EchoFrame) and f.echo.text] == [
+        "It is late.", "Sorry, say that again?"]
 
 
 def test_the_context_keeps_only_what_the_caller_heard() -> None:

@@ -15,10 +15,17 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from pipecat.adapters.llm.services.open_ai_adapter import OpenAILLMAdapter
-from pipecat.frames.frames import Frame, LLMContextFrame, LLMFullResponseEndFrame, LLMFullResponseStartFrame
+from pipecat.frames.frames import (
+    DataFrame,
+    Frame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+)
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import FunctionCallFromLLM, LLMService
@@ -27,11 +34,17 @@ from pipecat.services.settings import LLMSettings
 from facecraft.errors import LLMError
 from facecraft.llm.types import ChatLLM, GenerationOptions, ToolCall
 
-__all__ = ["FacecraftLLMService", "DEFAULT_APOLOGY", "pal_instruction"]
+__all__ = ["FacecraftLLMService", "LLMAnswerFailedFrame", "DEFAULT_APOLOGY", "pal_instruction"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_APOLOGY = "Sorry, I lost my train of thought for a moment. Could you say that again?"
+
+
+@dataclass
+class LLMAnswerFailedFrame(DataFrame):
+    """The answer broke off (the LLM failed or stalled): what it wrote after its last full sentence is void;
+    the apology, if any, follows as text."""
 
 
 def pal_instruction(system_prompt: str | None, context: str | None = None,
@@ -84,6 +97,7 @@ class FacecraftLLMService(LLMService[OpenAILLMAdapter]):
                 await self._answer(frame.context)
             except LLMError as exc:
                 log.warning("LLM %s failed: %s", self._llm.name, exc.message)
+                await self.push_frame(LLMAnswerFailedFrame())  # the broken-off text is not to be said
                 await self._call_event_handler("on_llm_error", exc)
                 if self._apology:
                     await self._push_llm_text(self._apology)

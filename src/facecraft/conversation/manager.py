@@ -27,7 +27,7 @@ __all__ = ["SessionManager", "START_TIMEOUT_S", "OFFER_TIMEOUT_S"]
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 60.0  # loading a Face (and its voice) in a fresh process
+START_TIMEOUT_S = 180.0  # loading a Face (and its voice; with a PAL, Whisper and the LLM) in a fresh process
 OFFER_TIMEOUT_S = 20.0
 END_GRACE_S = 10.0  # a session asked to end gets this long before it is killed
 

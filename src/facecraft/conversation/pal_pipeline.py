@@ -40,16 +40,21 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from facecraft.conversation.echo import EchoFrame
+from facecraft.conversation.echo import EchoFrame, EchoService
+from facecraft.conversation.face_video import SpeechAudioFrame
+from facecraft.conversation.llm import LLMAnswerFailedFrame
 from facecraft.conversation.protocol import Echo
 from facecraft.engine.cues import Emotion
 from facecraft.errors import FacecraftError
 from facecraft.perform.script import TagStripper
 from facecraft.speech.text import has_speakable
 
-__all__ = ["PalBrain", "PalParts", "ReplyAssembler", "load_pal_parts", "KNOWLEDGE_TOKENS", "MAX_HISTORY"]
+__all__ = ["PalBrain", "PalParts", "ReplyAssembler", "TimedEchoService", "load_pal_parts", "KNOWLEDGE_TOKENS",
+           "MAX_HISTORY"]
 
 log = logging.getLogger(__name__)
+# Lines "timing <stage> ..." (INFO) mark a turn's stages in the session log for bench/conversation.py:
+# stt_done, llm_first_token <inference_id>, tts_first_audio <inference_id>; turns.py logs the turn's end.
 
 KNOWLEDGE_TOKENS = 400  # passages of the PAL's documents added to a turn (BM25, best first)
 MAX_HISTORY = 40  # turns kept in the LLM context (older ones dropped, the system prompt stays)
@@ -68,8 +73,9 @@ class PalParts:
     knowledge: Any  # facecraft.knowledge.KnowledgeBase | None
 
 
-def load_pal_parts(pal: dict[str, Any]) -> PalParts:
+def load_pal_parts(pal: dict[str, Any] | None) -> PalParts:
     """The PAL's LLM (embedded, or an endpoint by URL), the STT, and its documents indexed."""
+    pal = pal or {}
     from facecraft.knowledge import KnowledgeBase, load_passages
     from facecraft.llm.factory import LLMDefaults, generation_options, make_llm
     from facecraft.speech.asr import WhisperASR
@@ -78,6 +84,9 @@ def load_pal_parts(pal: dict[str, Any]) -> PalParts:
     layer = (pal.get("layers") or {}).get("llm") or {}
     defaults = LLMDefaults(**(pal.get("llm_defaults") or {}))
     llm = make_llm(layer, defaults)
+    load = getattr(llm, "load", None)  # the embedded model: loaded now, before anyone joins (loading it
+    if callable(load):  # during the call stalled the session's audio output for as long as it took)
+        load()
     whisper_model()  # load (and hash-check) the recogniser now, not on the caller's first turn
     chunks = []
     for doc in pal.get("knowledge") or []:
@@ -105,7 +114,7 @@ class PalBrain:
         self.history: list[dict[str, str]] = []
         self.thinking = False  # a turn is between the end of the caller's speech and the reply's end
         self._heard: dict[str, list[str]] = {}  # captions played per inference not yet in the history
-        self._turn: asyncio.Task | None = None
+        self._epoch = 0  # counts interruptions: a turn recognised across one is heard but not answered
 
     # --- the caller ----------------------------------------------------------------------------
 
@@ -114,9 +123,11 @@ class PalBrain:
         if samples.size < rate // 10:
             return
         self.thinking = True
+        epoch = self._epoch
         loop = asyncio.get_running_loop()
         try:
             transcript = await loop.run_in_executor(self.executor, self.parts.asr.transcribe, samples, rate)
+            log.info("timing stt_done %.1f s of audio", samples.size / rate)
         except FacecraftError as exc:
             self.thinking = False
             log.info("the STT failed on a turn of %.1f s: %s", samples.size / rate, exc)
@@ -127,16 +138,20 @@ class PalBrain:
             self.thinking = False
             log.info("a turn of %.1f s held no words", samples.size / rate)
             return
-        await self.user_text(text)
+        await self.user_text(text, answer=epoch == self._epoch)
 
-    async def user_text(self, text: str) -> None:
-        """The caller's turn as text (recognised speech or ``conversation.respond``)."""
+    async def user_text(self, text: str, *, answer: bool = True) -> None:
+        """The caller's turn as text (recognised speech or ``conversation.respond``); ``answer=False``: an
+        interruption came while it was being recognised (the words join the context, the turn that cut in
+        gets the answer)."""
         self.commit_heard()
         self.report("conversation.utterance", {"role": "user", "speech": text}, None)
         self.history.append({"role": "user", "content": text})
         del self.history[:-MAX_HISTORY]
+        if not answer:
+            return
         self.thinking = True
-        self.push(LLMContextFrame(context=LLMContext(messages=self._messages(text))))
+        self.push(LLMContextFrame(context=LLMContext(messages=self._messages(text))))  # type: ignore[arg-type]
 
     def _messages(self, query: str) -> list[dict[str, Any]]:
         """The turns, the last one with the passages of the PAL's documents that bear on it (they are not
@@ -173,6 +188,7 @@ class PalBrain:
             self.thinking = False
 
     def interrupted(self) -> None:
+        self._epoch += 1
         self.commit_heard()
         self.thinking = False
 
@@ -200,8 +216,12 @@ class ReplyAssembler(FrameProcessor):
         if isinstance(frame, LLMFullResponseStartFrame):
             self._inference, self._stripper, self._text, self._spoke = uuid.uuid4().hex, TagStripper(), "", False
         elif isinstance(frame, LLMTextFrame):
+            if self._inference is not None and not self._text and not self._spoke:
+                log.info("timing llm_first_token %s", self._inference)
             if self._inference is not None:
                 await self._add(self._stripper.feed(frame.text))
+        elif isinstance(frame, LLMAnswerFailedFrame):
+            self._stripper, self._text = TagStripper(), ""  # a broken-off sentence is not said
         elif isinstance(frame, LLMFullResponseEndFrame):
             if self._inference is not None:
                 await self._add(self._stripper.flush(), final=True)
@@ -254,3 +274,17 @@ class ReplyAssembler(FrameProcessor):
         assert self._inference is not None
         self._spoke = True
         await self.push_frame(EchoFrame(echo=Echo(self._inference, text=sentence.strip(), done=False)))
+
+
+class TimedEchoService(EchoService):
+    """The echo path, logging when each reply's first TTS audio goes to the Face (``timing tts_first_audio``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._timed: str | None = None
+
+    async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> None:
+        if isinstance(frame, SpeechAudioFrame) and frame.inference_id != self._timed:
+            self._timed = frame.inference_id
+            log.info("timing tts_first_audio %s", frame.inference_id)
+        await super().push_frame(frame, direction)

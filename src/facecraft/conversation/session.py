@@ -301,7 +301,11 @@ class _Call:
             audio_out_auto_silence=False, video_out_enabled=True, video_out_is_live=True,
             video_out_width=w, video_out_height=h, video_out_framerate=int(round(fps))))
         self.face = FaceVideoService(s.stream, on_speech=self._speech)
-        self.echo_service = EchoService(s.voice, s.executor, on_error=self._echo_error)
+        from facecraft.conversation.pal_pipeline import TimedEchoService
+
+        # full mode: the same speech path, with the timing line of each reply's first audio
+        speech_path = TimedEchoService if s.full else EchoService
+        self.echo_service = speech_path(s.voice, s.executor, on_error=self._echo_error)
         pipeline = Pipeline([
             transport.input(),
             VADProcessor(vad_analyzer=SileroVADAnalyzer(sample_rate=16000)),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,7 +133,8 @@ class TurnTaker(FrameProcessor):
     module doc. ``replying()`` says whether the Face is answering (thinking or speaking) now."""
 
     def __init__(self, settings: TurnSettings, *, replying: Callable[[], bool],
-                 on_turn: Callable[[np.ndarray], Awaitable[None]], on_barge_in: Callable[[], Awaitable[None]],
+                 on_turn: Callable[[np.ndarray], Coroutine[Any, Any, None]],
+                 on_barge_in: Callable[[], Awaitable[None]],
                  analyzer: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
