@@ -10,7 +10,8 @@ what the microphone played):
 - ``vad_stop_ms``: the session's last ``conversation.user.stopped_speaking`` before the words arrives
   (client clock);
 - ``turn_ms``: the session decided the turn was over (its log: "the caller's turn ended");
-- ``stt_ms``: the recognised words arrive (``conversation.utterance`` role user);
+- ``stt_done_ms``: the STT returned (its log: "timing stt_done"); ``stt_ms``: the recognised words arrive
+  at the client (``conversation.utterance`` role user);
 - ``llm_first_token_ms`` / ``tts_first_audio_ms``: from the session's ``timing ...`` log lines where it
   writes them (absent otherwise);
 - ``first_audio_ms``: the first audible reply packet arrives (on the wire);
@@ -148,7 +149,7 @@ async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str) -> dic
         heard=user["properties"].get("speech", ""), answer=answer["properties"].get("speech", ""),
         vad_stop_ms=ms(stops[-1] if stops else None, t_end),
         turn_ms=ms(log.first("the caller's turn ended", t_end), t_end),
-        stt_ms=ms(user["_t"], t_end),
+        stt_done_ms=ms(log.first("timing stt_done", t_end), t_end), stt_ms=ms(user["_t"], t_end),
         llm_first_token_ms=ms(log.first("timing llm_first_token", t_end), t_end),
         tts_first_audio_ms=ms(log.first("timing tts_first_audio", t_end), t_end),
         first_audio_ms=ms(sound, t_end), first_frame_ms=ms(started["_t"], t_end),
@@ -229,8 +230,8 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
 
     rows = [r for r in result["turns"] if "error" not in r]
     out: dict[str, Any] = {"turns_answered": len(rows), "turns_failed": len(result["turns"]) - len(rows)}
-    for key in ("vad_stop_ms", "turn_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms", "first_audio_ms",
-                "first_frame_ms"):
+    for key in ("vad_stop_ms", "turn_ms", "stt_done_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms",
+                "first_audio_ms", "first_frame_ms"):
         out[f"{key}_p50"] = pct([r[key] for r in rows], 50)
         out[f"{key}_p95"] = pct([r[key] for r in rows], 95)
     out["barge_ins"] = len(result["barge_ins"])
