@@ -4,8 +4,8 @@ The stock PAL (``eileen-host``) with its stock Face (``eileen-collins``, built f
 full mode with the embedded defaults (Silero VAD, smart-turn v3, Whisper tiny.en, the embedded LLM, the
 Face's Piper voice), one session process under a ``SessionManager``. The caller is a ``LiveClient`` whose
 microphone plays the questions of ``bench/data/stt_questions.txt``, each spoken by another stock voice, with
-a natural pause after each answer. Per turn, from the end of the caller's speech (the last loud sample of
-what the microphone played):
+a natural pause after each answer. Per turn, from the end of the caller's speech (when the microphone track
+handed the last loud sample of its recording to the connection):
 
 - ``vad_stop_ms``: the session's last ``conversation.user.stopped_speaking`` before the words arrives
   (client clock);
@@ -132,10 +132,20 @@ def ms(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else round((a - b) * 1000, 1)
 
 
+async def sent(c: LiveClient, seconds: float) -> float:
+    """When the microphone handed the sample at ``seconds`` into its recording to the peer connection: the
+    track paces itself on the wall clock but catches up in bursts after a stall, so ``speak()`` + offset
+    would be late on a loaded machine."""
+    index = int(seconds * 48000)
+    while c._mic.pos <= index:  # noqa: SLF001 - the client's own microphone track
+        await asyncio.sleep(0.005)
+    return time.monotonic()
+
+
 async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str) -> dict[str, Any]:
     x, onset, end = speech48(text, voice)
     t0 = c.speak(x)
-    t_end = t0 + end
+    t_end = await sent(c, end)
     row: dict[str, Any] = {"voice": voice, "question": text}
     user = await c.wait_event("conversation.utterance", WAIT_S, where=role("user", t0))
     # the VAD may stop at a pause inside the question: its last stop before the words came back counts
@@ -164,8 +174,9 @@ async def barge_in(c: LiveClient, k: int) -> dict[str, Any]:
     began = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(t))
     heard = await c.wait_sound(began["_t"], WAIT_S)
     await asyncio.sleep(1.5)  # well into the answer
-    t_speech = c.speak(x) + onset
-    interrupted = await c.wait_event("conversation.replica_interrupted", WAIT_S, where=after(t_speech - onset))
+    t_spoken = c.speak(x)
+    t_speech = await sent(c, onset)
+    interrupted = await c.wait_event("conversation.replica_interrupted", WAIT_S, where=after(t_spoken))
     await asyncio.sleep(1.0)
     silent = c.silent_after(t_speech)
     # the barge-in is a turn of its own: let its answer finish before the next
