@@ -28,6 +28,8 @@ __all__ = [
     "DocumentError",
     "LLMError",
     "LLMTimeoutError",
+    "SpeechServiceError",
+    "SpeechTimeoutError",
     "CONTRACT_ERROR_IDS",
     "SERVICE_ERROR_IDS",
     "public_error_id",
@@ -52,11 +54,11 @@ CONTRACT_ERROR_IDS = frozenset(
 # resource, a consent clip that shows someone else, an emotion API.md does not list, an emotion
 # intensity outside 0..1, a malformed script tag, too many live conversations at once, a knowledge
 # document that is not a readable txt, md, pdf or html file or holds no text, an LLM endpoint that
-# failed or timed out.
+# failed or timed out, a speech (STT/TTS) endpoint that failed or timed out.
 SERVICE_ERROR_IDS = CONTRACT_ERROR_IDS | {
     "invalid_input", "not_found", "consent_identity_mismatch", "unknown_emotion", "invalid_emotion_intensity",
     "invalid_script", "too_many_conversations", "document_format", "document_empty", "llm_unavailable",
-    "llm_timeout",
+    "llm_timeout", "speech_unavailable", "speech_timeout",
 }
 
 
@@ -183,3 +185,17 @@ class LLMTimeoutError(LLMError):
     """The LLM did not start or continue its answer in time."""
 
     default_error_id = "llm_timeout"
+
+
+class SpeechServiceError(SpeechError):
+    """A speech endpoint (an OpenAI-compatible STT or TTS by URL) refused, was unreachable or answered
+    something that is not what was asked (not JSON, not audio, no audio). Like :class:`LLMError`, the
+    conversation pipeline turns it into a short spoken apology, never a hang."""
+
+    default_error_id = "speech_unavailable"
+
+
+class SpeechTimeoutError(SpeechServiceError):
+    """A speech endpoint did not answer in time."""
+
+    default_error_id = "speech_timeout"

@@ -6,22 +6,12 @@ Playwright with ``executable_path`` and a fresh user-data-dir: nothing is downlo
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.utils import free_port
-from tests.web.portal import (
-    Portal,
-    chromium_context,
-    create_key,
-    facecraft_command,
-    require_browser,
-    wait_until_up,
-)
+from tests.web.portal import Portal, chromium_context, require_browser, served
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -32,28 +22,9 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """The real app served by ``facecraft serve`` with a temp data dir and a fresh key."""
     require_browser()  # no server for tests that would skip anyway
     data_dir = tmp_path_factory.mktemp("portal-data")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACECRAFT_")}
-    env["FACECRAFT_DATA_DIR"] = str(data_dir)
-    env["FACECRAFT_ALLOW_CONSENT_ATTESTATION"] = "true"  # the dev clips carry no consent statement
-    key = create_key(data_dir, env)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log_path = data_dir / "serve.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [*facecraft_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=data_dir,
-        )
-    try:
-        wait_until_up(base_url, proc, log_path)
-        yield Portal(base_url=base_url, key=key, data_dir=data_dir, log_path=log_path)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    # the dev clips carry no consent statement
+    with served(data_dir, {"FACECRAFT_ALLOW_CONSENT_ATTESTATION": "true"}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -114,6 +114,36 @@ def create_key(data_dir: Path, env: dict[str, str]) -> str:
     return lines[-1]
 
 
+@contextmanager
+def served(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Portal]:
+    """``facecraft serve`` on a free loopback port over ``data_dir`` with a fresh key; the caller's
+    ``FACECRAFT_*`` variables are dropped, ``extra_env`` added. Stopped (then killed) on exit."""
+    from tests.utils import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACECRAFT_")}
+    env["FACECRAFT_DATA_DIR"] = str(data_dir)
+    env.update(extra_env or {})
+    key = create_key(data_dir, env)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = data_dir / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*facecraft_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=data_dir,
+        )
+    try:
+        wait_until_up(base_url, proc, log_path)
+        yield Portal(base_url=base_url, key=key, data_dir=data_dir, log_path=log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout_s: float = 60.0) -> None:
     """Block until the server answers ``/openapi.json``; fail with its log if it exits or hangs."""
     deadline = time.monotonic() + timeout_s

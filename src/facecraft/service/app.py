@@ -33,6 +33,7 @@ from facecraft.service.routers import (
     conversations,
     documents,
     media,
+    openai_audio,
     uploads,
     validation,
     videos,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media.router)
     app.include_router(conversations.router)
     app.include_router(calls.router)
+    app.include_router(openai_audio.router)
     _mount_portal(app)
     return app
 

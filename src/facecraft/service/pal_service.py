@@ -29,9 +29,11 @@ from facecraft.service.pal_schemas import PalBody, PatchOperation
 from facecraft.service.settings import Settings
 from facecraft.service.storage import Storage
 from facecraft.service.views import iso
+from facecraft.speech.remote import SpeechDefaults
 
 __all__ = [
     "PalNaming",
+    "speech_defaults",
     "PAL",
     "PERSONA",
     "create_pal",
@@ -354,9 +356,21 @@ def session_pal(session: Session, settings: Settings, storage: Storage, *, owner
         "document_ids": list(pal.document_ids or []),
         "layers": layers,
         "llm_defaults": asdict(llm_defaults(settings)),
+        "speech_defaults": asdict(speech_defaults(settings)),
         "knowledge": [{"document_id": d.id, "document_name": d.name, "passages": str(passages_file(storage, d.id))}
                       for d in documents],
     }
+
+
+def speech_defaults(settings: Settings) -> SpeechDefaults:
+    """The server's speech endpoints (``FACECRAFT_STT_*``, ``FACECRAFT_TTS_*``) for
+    :func:`facecraft.speech.remote.make_stt` / ``make_tts``."""
+    return SpeechDefaults(
+        stt_base_url=settings.stt_base_url or None, stt_api_key=settings.stt_api_key or None,
+        stt_model=settings.stt_model or None, tts_base_url=settings.tts_base_url or None,
+        tts_api_key=settings.tts_api_key or None, tts_model=settings.tts_model or None,
+        tts_voice=settings.tts_voice or None, timeout_s=settings.speech_timeout_s,
+    )
 
 
 def llm_defaults(settings: Settings) -> LLMDefaults:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "IceServer", "MB", "load_settings", "normalize_database_url"]
@@ -113,6 +113,18 @@ class Settings(BaseSettings):
     # A turn's LLM gives up (and the Face apologises) after this long without a first token / between two.
     llm_first_token_timeout_s: float = 20.0
     llm_stall_timeout_s: float = 10.0
+    # Speech of PALs that name no base_url in layers.stt / layers.tts: OpenAI-compatible endpoints
+    # (/v1/audio/transcriptions, /v1/audio/speech; the upgrade by URL), else the embedded Whisper tiny.en
+    # and the Face's own Piper voice. A request that takes longer than speech_timeout_s fails (the Face
+    # apologises). This server itself offers both routes, so one facecraft can be another's endpoint.
+    stt_base_url: str = ""
+    stt_api_key: str = ""
+    stt_model: str = ""
+    tts_base_url: str = ""
+    tts_api_key: str = ""
+    tts_model: str = ""
+    tts_voice: str = ""
+    speech_timeout_s: float = 30.0
 
     @field_validator("data_dir")
     @classmethod
@@ -142,7 +154,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("build_time_s", "render_time_s", "check_time_s", "worker_poll_s", "llm_first_token_timeout_s",
-                     "llm_stall_timeout_s")
+                     "llm_stall_timeout_s", "speech_timeout_s")
     @classmethod
     def _positive_time(cls, value: float) -> float:
         if value <= 0:
@@ -156,11 +168,11 @@ class Settings(BaseSettings):
             raise ValueError("must not be negative")
         return value
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "stt_base_url", "tts_base_url")
     @classmethod
-    def _llm_url(cls, value: str) -> str:
+    def _endpoint_url(cls, value: str, info: ValidationInfo) -> str:
         if value and not value.startswith(("http://", "https://")):
-            raise ValueError("llm_base_url must be an http(s) URL (an OpenAI-compatible endpoint, e.g. .../v1)")
+            raise ValueError(f"{info.field_name} must be an http(s) URL (an OpenAI-compatible endpoint, e.g. .../v1)")
         return value.rstrip("/")
 
     @field_validator("public_url")

@@ -37,6 +37,9 @@ _LAZY = {
     "list_voices": "voices",
     "get_voice": "voices",
     "tts_for": "voices",
+    "SpeechDefaults": "remote",
+    "make_stt": "remote",
+    "make_tts": "remote",
 }
 
 __all__ = ["Alignment", "Phone", "Segment", "SpeechChunk", "Word", *_LAZY]

@@ -17,10 +17,9 @@ import wave
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import httpx
 import numpy as np
 
-from facecraft.errors import SpeechError
+from facecraft.errors import SpeechError, SpeechServiceError
 from facecraft.speech import _sphinx
 from facecraft.speech._pcm import PCM_RATE, to_pcm16k
 from facecraft.speech.g2p import transcript_words
@@ -28,23 +27,36 @@ from facecraft.speech.types import Segment, Word
 from facecraft.speech.vad import detect_speech
 
 __all__ = ["ASRBackend", "OpenAIASR", "PocketSphinxASR", "WhisperASR", "Transcript", "speech_windows",
-           "word_error_rate"]
+           "word_error_rate", "wer_measures", "normalise_words"]
 
 log = logging.getLogger(__name__)
 
 
+def normalise_words(text: str) -> list[str]:
+    """The words WER compares: lower case, punctuation dropped, numbers spelled out (``g2p``)."""
+    return transcript_words(text)
+
+
 def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word-level Levenshtein distance over normalised words (numbers spelled out, lower case),
-    divided by the number of reference words: how recognition quality is measured."""
-    ref, hyp = transcript_words(reference), transcript_words(hypothesis)
-    if not ref:
+    """Word error rate (jiwer: substitutions + deletions + insertions over the reference's words) after
+    :func:`normalise_words` on both sides: how recognition quality is measured."""
+    return wer_measures([reference], [hypothesis])["wer"]
+
+
+def wer_measures(references: list[str], hypotheses: list[str]) -> dict[str, float]:
+    """Corpus WER over pairs of texts (errors summed before dividing, as jiwer does) with its parts:
+    ``wer``, ``substitutions``, ``deletions``, ``insertions``, ``hits``, ``reference_words``."""
+    import jiwer
+
+    refs = [" ".join(normalise_words(r)) for r in references]
+    if not refs or not all(refs):
         raise ValueError("the reference transcript has no words")
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        diag, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diag + (r != h))
-    return row[-1] / len(ref)
+    hyps = [" ".join(normalise_words(h)) for h in hypotheses]
+    # jiwer refuses an empty hypothesis string; a lone space is "no words", scored as all deletions
+    out = jiwer.process_words(refs, [h or " " for h in hyps])
+    total = out.hits + out.substitutions + out.deletions
+    return {"wer": float(out.wer), "substitutions": out.substitutions, "deletions": out.deletions,
+            "insertions": out.insertions, "hits": out.hits, "reference_words": total}
 
 _MAX_WINDOW_S = 20.0  # longest stretch handed to PocketSphinx in one utterance
 _PAD_S = 0.25  # silence kept around each stretch of speech (the acoustic model expects some)
@@ -150,33 +162,31 @@ class OpenAIASR:
     """An OpenAI-compatible ``POST {base_url}/v1/audio/transcriptions`` endpoint (multipart upload).
 
     Asks for ``verbose_json`` with word timestamps; servers that only return ``{"text": ...}`` give a
-    Transcript without word timings.
+    Transcript without word timings. Failures are typed (``speech.remote.post``): SpeechTimeoutError past
+    ``timeout`` seconds, SpeechServiceError when the endpoint is unreachable, refuses or answers garbage.
     """
 
     def __init__(self, base_url: str, api_key: str | None, model: str, *, timeout: float = 60.0) -> None:
-        self.url = base_url.rstrip("/") + "/v1/audio/transcriptions"
+        from facecraft.speech.remote import endpoint_url
+
+        self.url = endpoint_url(base_url, "/audio/transcriptions")
         self.api_key = api_key
         self.model = model
         self.timeout = timeout
 
     def transcribe(self, samples: np.ndarray, sample_rate: int) -> Transcript:
+        from facecraft.speech.remote import post
+
         pcm = to_pcm16k(samples, sample_rate)
         _speech_segments(pcm)
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         data = {"model": self.model, "response_format": "verbose_json", "timestamp_granularities[]": "word"}
         files = {"file": ("audio.wav", wav_bytes(pcm), "audio/wav")}
-        try:
-            resp = httpx.post(self.url, data=data, files=files, headers=headers, timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            raise SpeechError(f"transcription service at {self.url} unreachable: {exc}") from exc
-        if resp.status_code >= 400:
-            raise SpeechError(
-                f"transcription service answered HTTP {resp.status_code}: {resp.text[:200].strip()}"
-            )
+        resp = post(self.url, what="transcription service", api_key=self.api_key, timeout=self.timeout,
+                    data=data, files=files)
         try:
             body: Any = resp.json()
         except ValueError as exc:
-            raise SpeechError("transcription service returned something that is not JSON") from exc
+            raise SpeechServiceError("transcription service returned something that is not JSON") from exc
         return _parse_transcription(body)
 
 
@@ -187,6 +197,6 @@ def _parse_transcription(body: Any) -> Transcript:
             try:
                 words.append(Word(str(item["word"]).strip(), float(item["start"]), float(item["end"])))
             except (KeyError, TypeError, ValueError) as exc:
-                raise SpeechError(f"transcription service returned a malformed word: {item!r}") from exc
+                raise SpeechServiceError(f"transcription service returned a malformed word: {item!r}") from exc
         return Transcript(text=body["text"].strip(), words=words)
-    raise SpeechError("transcription service returned JSON without a 'text' field")
+    raise SpeechServiceError("transcription service returned JSON without a 'text' field")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from facecraft.audio import resample
-from facecraft.errors import FacecraftError, InputError, SpeechError
+from facecraft.errors import FacecraftError, InputError, SpeechError, SpeechServiceError
 from facecraft.speech.text import require_speakable, split_sentences, word_tokens
 from facecraft.speech.types import Alignment, Phone, SpeechChunk, Word
 
@@ -343,41 +343,70 @@ def _align_owner(hyp: list[str], ref: list[tuple[int, str]]) -> list[int | None]
 
 
 class OpenAITTS(TTSBackend):
-    """An OpenAI-compatible ``POST {base_url}/v1/audio/speech`` endpoint, timed by forced alignment."""
+    """An OpenAI-compatible ``POST {base_url}/v1/audio/speech`` endpoint.
+
+    ``timed``: each sentence is timed by forced alignment (``speech.align``), as a rendered video wants;
+    without it the chunks carry no phones (``timing_source`` ``"none"``) and the Face lip-syncs from the
+    audio, which saves a live call the alignment's time. ``response_format`` ``wav`` (any rate, read from
+    the header) or ``pcm`` (OpenAI's raw 16-bit mono at 24 kHz). Failures are typed (``speech.remote.post``).
+    """
 
     timing_source = "align"
+    PCM_RATE = 24000  # the rate of OpenAI's ``pcm`` response format
 
-    def __init__(self, base_url: str, api_key: str | None, model: str, voice: str, *, timeout: float = 60.0) -> None:
+    def __init__(self, base_url: str, api_key: str | None, model: str, voice: str, *, timeout: float = 60.0,
+                 timed: bool = True, response_format: str = "wav") -> None:
         if not base_url:
             raise InputError("the TTS endpoint needs a base URL")
+        if response_format not in ("wav", "pcm"):
+            raise InputError(f"response_format {response_format!r}: wav or pcm")
+        from facecraft.speech.remote import endpoint_url
+
         self.base_url = base_url.rstrip("/")
+        self.url = endpoint_url(base_url, "/audio/speech")
         self.api_key = api_key
         self.model = model
         self.voice = voice
         self.timeout = timeout
-        self._rate = 24000  # what OpenAI's endpoint returns; updated from each response
+        self.timed = timed
+        self.response_format = response_format
+        self.timing_source = "align" if timed else "none"
+        self._rate = self.PCM_RATE  # what OpenAI's endpoint returns; updated from each response
 
     @property
     def sample_rate(self) -> int:
         return self._rate
 
     def _run(self, sentence: str) -> Iterator[_Piece]:
-        import httpx
+        from facecraft.speech.remote import post
 
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        body = {"model": self.model, "voice": self.voice, "input": sentence, "response_format": "wav"}
+        body = {"model": self.model, "voice": self.voice, "input": sentence, "response_format": self.response_format}
+        response = post(self.url, what="TTS endpoint", api_key=self.api_key, timeout=self.timeout, json=body)
         try:
-            response = httpx.post(f"{self.base_url}/v1/audio/speech", json=body, headers=headers, timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            raise SpeechError(f"the TTS endpoint {self.base_url} could not be reached: {exc}") from exc
-        if response.status_code != 200:
-            raise SpeechError(f"the TTS endpoint answered HTTP {response.status_code}: {response.text[:200]}")
-        samples, rate = decode_wav(response.content)
+            if self.response_format == "pcm":
+                samples, rate = decode_pcm16(response.content), self.PCM_RATE
+            else:
+                samples, rate = decode_wav(response.content)
+        except SpeechError as exc:
+            ctype = response.headers.get("content-type", "?")
+            raise SpeechServiceError(f"the TTS endpoint answered {ctype} that is not usable audio: {exc.message}"
+                                     ) from exc
         self._rate = rate
+        if not self.timed:
+            yield _Piece(samples=samples, sample_rate=rate)
+            return
         from facecraft.speech.align import align
 
         alignment = align(samples, rate, sentence)
         yield _Piece(samples=samples, sample_rate=rate, phones=list(alignment.phones), words=list(alignment.words))
+
+
+def decode_pcm16(data: bytes) -> np.ndarray:
+    """Raw little-endian 16-bit mono PCM to float32 samples; SpeechError when there is none."""
+    usable = len(data) - len(data) % 2
+    if usable == 0:
+        raise SpeechError("the TTS endpoint returned no audio")
+    return (np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
 
 
 def decode_wav(data: bytes) -> tuple[np.ndarray, int]:

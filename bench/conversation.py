@@ -1,0 +1,298 @@
+"""A spoken conversation with a PAL, judged by a real aiortc client: turn latency by stage, barge-in, STT WER.
+
+The stock PAL (``eileen-host``) with its stock Face (``eileen-collins``, built from its photo if needed),
+full mode with the embedded defaults (Silero VAD, smart-turn v3, Whisper tiny.en, the embedded LLM, the
+Face's Piper voice), one session process under a ``SessionManager``. The caller is a ``LiveClient`` whose
+microphone plays the questions of ``bench/data/stt_questions.txt``, each spoken by another stock voice, with
+a natural pause after each answer. Per turn, from the end of the caller's speech (when the microphone track
+handed the last loud sample of its recording to the connection):
+
+- ``vad_stop_ms``: the session's last ``conversation.user.stopped_speaking`` before the words arrives
+  (client clock);
+- ``turn_ms``: the session decided the turn was over (its log: "the caller's turn ended");
+- ``stt_done_ms``: the STT returned (its log: "timing stt_done"); ``stt_ms``: the recognised words arrive
+  at the client (``conversation.utterance`` role user);
+- ``llm_first_token_ms`` / ``tts_first_audio_ms``: from the session's ``timing ...`` log lines where it
+  writes them (absent otherwise);
+- ``first_audio_ms``: the first audible reply packet arrives (on the wire);
+- ``first_frame_ms``: ``conversation.replica.started_speaking`` arrives (sent with the first speaking frame).
+
+Barge-in: the caller asks for a long story, then speaks over it; ``barge_in_ms`` is the start of the
+caller's speech -> the received audio is silent. Log times are the session's ``asctime`` (milliseconds)
+mapped onto the monotonic clock; everything runs on this machine. The answers are printed.
+
+    python bench/conversation.py [--turns 8] [--barge 3] [--work DIR] [--out bench/results/conversation.json]
+
+Targets (2-core CPU, embedded defaults): end of turn -> first reply frame <= 800 ms p50; barge-in <= 300 ms
+p50. Figures on the shared development machine are noisy: the load average is recorded with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _common import REPO, machine_info, write_result
+from facecraft.conversation import SessionManager, SessionSpec
+from facecraft.conversation.client import LiveClient
+
+QUESTIONS = REPO / "bench" / "data" / "stt_questions.txt"
+VOICES = ("joe-us", "ada-us", "sam-us", "grace-us")
+STORY = "Please tell me a long story about the moon, the sun and all of the planets, one by one."
+BARGE = "Wait, stop please. I have another question."
+WAIT_S = 120.0
+LOUD = 0.02
+TARGETS = {"first_frame_ms_p50": 800.0, "barge_in_ms_p50": 300.0}
+_LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) session \w+ [\w.]+: (.*)$")
+
+err = sys.stderr  # replaced by the real terminal once fd 2 carries the session's log
+
+
+def say(*args: Any) -> None:
+    print(*args, file=err, flush=True)
+
+
+def questions() -> list[str]:
+    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def speech48(text: str, voice: str) -> tuple[np.ndarray, float, float]:
+    """``text`` spoken by a stock voice at 48 kHz, and where its speech starts and ends (seconds)."""
+    from facecraft.audio import resample
+    from facecraft.speech.voices import tts_for
+
+    x, rate, _ = tts_for(voice, deterministic=True).synthesize(text)
+    x = resample(x.astype(np.float32), rate, 48000)
+    loud = np.flatnonzero(np.abs(x) > LOUD)
+    return x, float(loud[0] / 48000), float(loud[-1] / 48000)
+
+
+def stock_pal() -> tuple[dict[str, Any], str]:
+    """The stock PAL as ``session_pal`` hands it to a session (no database: the server's defaults empty)."""
+    from facecraft.service.stock_pals import STOCK_PALS
+
+    p = STOCK_PALS[0]
+    return {"pal_id": f"stock-{p.key}", "pal_name": p.name, "system_prompt": p.system_prompt, "context": p.context,
+            "greeting": p.greeting, "pipeline_mode": "full", "default_face_id": None, "document_ids": [],
+            "layers": dict(p.layers), "llm_defaults": {}, "speech_defaults": {}, "knowledge": []}, p.face_key
+
+
+def stock_bundle(face_key: str, work: Path) -> Path:
+    from facecraft.faces.stock import build_stock_face, get_source
+
+    out = work / face_key
+    built = [p for p in out.glob("*") if (p / "manifest.json").exists()] if out.exists() else []
+    if built:
+        return built[0]
+    say(f"building the stock Face {face_key} from its photo into {out} ...")
+    return build_stock_face(get_source(face_key), out)
+
+
+class SessionLog:
+    """The session's log lines (fd 2 of this process, inherited by the session) on the monotonic clock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = time.time() - time.monotonic()
+
+    def lines(self) -> list[tuple[float, str]]:
+        out = []
+        for line in self.path.read_text(errors="replace").splitlines():
+            m = _LOG_TIME.match(line)
+            if m:
+                epoch = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                out.append((epoch - self.offset, m.group(2)))
+        return out
+
+    def first(self, prefix: str, after: float) -> float | None:
+        # log times have millisecond resolution: allow one tick before ``after``
+        return next((t for t, msg in self.lines() if t >= after - 0.002 and msg.startswith(prefix)), None)
+
+
+def after(t: float):  # noqa: ANN201
+    return lambda e: e["_t"] > t
+
+
+def role(name: str, t: float):  # noqa: ANN201
+    return lambda e: e["_t"] > t and (e.get("properties") or {}).get("role") == name
+
+
+def ms(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round((a - b) * 1000, 1)
+
+
+async def sent(c: LiveClient, seconds: float) -> float:
+    """When the microphone handed the sample at ``seconds`` into its recording to the peer connection: the
+    track paces itself on the wall clock but catches up in bursts after a stall, so ``speak()`` + offset
+    would be late on a loaded machine."""
+    index = int(seconds * 48000)
+    while c._mic.pos <= index:  # noqa: SLF001 - the client's own microphone track
+        await asyncio.sleep(0.005)
+    return time.monotonic()
+
+
+async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str) -> dict[str, Any]:
+    x, onset, end = speech48(text, voice)
+    t0 = c.speak(x)
+    t_end = await sent(c, end)
+    row: dict[str, Any] = {"voice": voice, "question": text}
+    user = await c.wait_event("conversation.utterance", WAIT_S, where=role("user", t0))
+    # the VAD may stop at a pause inside the question: its last stop before the words came back counts
+    stops = [e["_t"] for e in c.events if e.get("event_type") == "conversation.user.stopped_speaking"
+             and t0 + onset < e["_t"] <= user["_t"]]
+    started = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(t0))
+    sound = await c.wait_sound(t_end, WAIT_S)
+    await c.wait_event("conversation.replica.stopped_speaking", WAIT_S, where=after(started["_t"]))
+    answer = await c.wait_event("conversation.utterance", WAIT_S, where=role("replica", started["_t"]))
+    row.update(
+        heard=user["properties"].get("speech", ""), answer=answer["properties"].get("speech", ""),
+        vad_stop_ms=ms(stops[-1] if stops else None, t_end),
+        turn_ms=ms(log.first("the caller's turn ended", t_end), t_end),
+        stt_done_ms=ms(log.first("timing stt_done", t_end), t_end), stt_ms=ms(user["_t"], t_end),
+        llm_first_token_ms=ms(log.first("timing llm_first_token", t_end), t_end),
+        tts_first_audio_ms=ms(log.first("timing tts_first_audio", t_end), t_end),
+        first_audio_ms=ms(sound, t_end), first_frame_ms=ms(started["_t"], t_end),
+    )
+    return row
+
+
+async def barge_in(c: LiveClient, k: int) -> dict[str, Any]:
+    x, onset, _ = speech48(BARGE, VOICES[k % len(VOICES)])
+    t = time.monotonic()
+    c.send({"message_type": "conversation", "event_type": "conversation.respond", "properties": {"text": STORY}})
+    began = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(t))
+    heard = await c.wait_sound(began["_t"], WAIT_S)
+    await asyncio.sleep(1.5)  # well into the answer
+    t_spoken = c.speak(x)
+    t_speech = await sent(c, onset)
+    interrupted = await c.wait_event("conversation.replica_interrupted", WAIT_S, where=after(t_spoken))
+    await asyncio.sleep(1.0)
+    silent = c.silent_after(t_speech)
+    # the barge-in is a turn of its own: let its answer finish before the next
+    reply = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(interrupted["_t"]))
+    await c.wait_event("conversation.replica.stopped_speaking", WAIT_S, where=after(reply["_t"]))
+    return {"barge_in_ms": None if silent == float("inf") else round(silent * 1000, 1),
+            "interrupted_event_ms": ms(interrupted["_t"], t_speech), "story_heard_s": round(t_speech - heard, 2)}
+
+
+def pct(values: list[float | None], q: float) -> float | None:
+    v = [x for x in values if x is not None]
+    return round(float(np.percentile(v, q)), 1) if v else None
+
+
+async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, barges: int) -> dict[str, Any]:
+    manager = SessionManager(1, lambda e: None)
+    spec = SessionSpec(conversation_id="bench-pal", bundle_dir=bundle, voice=None, mode="full",
+                       max_call_duration_s=3600, participant_left_timeout_s=60, participant_absent_timeout_s=600,
+                       ice_servers=(), pal=pal)
+    rows: list[dict[str, Any]] = []
+    barge_rows: list[dict[str, Any]] = []
+    try:
+        t = time.monotonic()
+        await manager.start(spec)
+        start_s = time.monotonic() - t
+        c = LiveClient(lambda o: manager.offer("bench-pal", o["sdp"], o["type"]), keep_images=False)
+        await c.connect()
+        await c.wait_channel_open(60)
+        await c.wait_event("conversation.replica.stopped_speaking", WAIT_S)  # the greeting
+        texts = questions()
+        failures = 0
+        for k in range(turns):
+            text, voice = texts[k % len(texts)], VOICES[k % len(VOICES)]
+            try:
+                row = await one_turn(c, log, text, voice)
+            except TimeoutError as exc:  # kept as a result: a turn the session never answered
+                failures += 1
+                rows.append({"voice": voice, "question": text, "error": str(exc)})
+                say(f"  turn {k + 1}: {voice:9} FAILED: {exc}")
+                if failures >= 2:
+                    break
+                continue
+            rows.append(row)
+            say(f"  turn {k + 1}: {voice:9} first frame {row['first_frame_ms']} ms, audio {row['first_audio_ms']} ms"
+                f" | {row['heard']!r} -> {row['answer']!r}")
+            await asyncio.sleep(1.2)  # a natural pause before the caller's next question
+        for k in range(barges if failures < 2 else 0):
+            try:
+                barge_rows.append(await barge_in(c, k))
+            except TimeoutError as exc:
+                barge_rows.append({"barge_in_ms": None, "error": str(exc)})
+            say(f"  barge-in {k + 1}: silent after {barge_rows[-1]['barge_in_ms']} ms")
+            await asyncio.sleep(1.0)
+        await c.close()
+    finally:
+        await manager.close()
+    return {"session_start_s": round(start_s, 2), "turns": rows, "barge_ins": barge_rows}
+
+
+def summarise(result: dict[str, Any]) -> dict[str, Any]:
+    from facecraft.speech.asr import wer_measures
+
+    rows = [r for r in result["turns"] if "error" not in r]
+    out: dict[str, Any] = {"turns_answered": len(rows), "turns_failed": len(result["turns"]) - len(rows)}
+    for key in ("vad_stop_ms", "turn_ms", "stt_done_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms",
+                "first_audio_ms", "first_frame_ms"):
+        out[f"{key}_p50"] = pct([r[key] for r in rows], 50)
+        out[f"{key}_p95"] = pct([r[key] for r in rows], 95)
+    out["barge_ins"] = len(result["barge_ins"])
+    out["barge_in_ms_p50"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 50)
+    out["barge_in_ms_p95"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 95)
+    if rows:
+        out["stt_wer"] = round(wer_measures([r["question"] for r in rows], [r["heard"] for r in rows])["wer"], 4)
+    return out
+
+
+def main() -> int:
+    global err
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--turns", type=int, default=8, help="spoken questions (each a turn)")
+    ap.add_argument("--barge", type=int, default=3, help="barge-ins over a long answer")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "facecraft-bench-conversation",
+                    help="where the stock Face is built (kept for the next run)")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "conversation.json")
+    args = ap.parse_args()
+    pal, face_key = stock_pal()
+    bundle = stock_bundle(face_key, args.work)
+    # the session inherits fd 2: its INFO log (with millisecond times) goes to a file this bench reads
+    log_path = args.work / "session.log"
+    args.work.mkdir(parents=True, exist_ok=True)
+    err = os.fdopen(os.dup(2), "w", buffering=1)
+    with log_path.open("w") as fh:
+        os.dup2(fh.fileno(), 2)
+    os.environ["FACECRAFT_SESSION_LOG"] = "INFO"
+    load_before = os.getloadavg()
+    result = asyncio.run(bench(bundle, pal, SessionLog(log_path), args.turns, args.barge))
+    summary = summarise(result)
+    print(f"\nconversation with the stock PAL, load average before {load_before[0]:.1f}")
+    print(f"{'key':28} {'value':>10}  target")
+    for key, value in summary.items():
+        target = TARGETS.get(key)
+        mark = ""
+        if target is not None and value is not None:
+            mark = f"<= {target:.0f}  {'met' if value <= target else 'NOT met'}"
+        print(f"{key:28} {value if value is not None else '-':>10}  {mark}")
+    print("\nanswers:")
+    for r in result["turns"]:
+        if "error" in r:
+            print(f"  Q ({r['voice']}): {r['question']}\n     FAILED: {r['error']}")
+        else:
+            print(f"  Q ({r['voice']}): {r['question']}\n     heard: {r['heard']}\n     A: {r['answer']}")
+    write_result(args.out, {"bench": "conversation", "pal": pal["pal_id"], "face": face_key,
+                            "machine": machine_info(load_average_before=[round(x, 2) for x in load_before]),
+                            "targets": TARGETS, **summary, **result})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
