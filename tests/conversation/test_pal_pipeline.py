@@ -173,3 +173,19 @@ def test_pal_messages_of_the_protocol() -> None:
             parse_inbound(bad, "c", full=True)
     with pytest.raises(ProtocolError, match="needs a PAL"):
         parse_inbound(msg("conversation.respond", text="Hi"), "c")
+
+
+def test_a_pal_with_speech_by_url_hears_through_that_endpoint() -> None:
+    """``layers.stt.base_url`` (or the server's FACECRAFT_STT_*) puts an OpenAI-compatible recogniser in the
+    turn's path; without it the embedded Whisper hears. (The endpoint itself is tested against a real
+    ``facecraft serve`` in tests/speech/test_remote.py.)"""
+    from facecraft.conversation.pal_pipeline import load_pal_parts
+    from facecraft.speech.asr import OpenAIASR
+
+    llm = {"base_url": "http://127.0.0.1:9/v1", "model": "m"}  # by URL: nothing loads
+    by_url = load_pal_parts({"layers": {"llm": llm, "stt": {"base_url": "http://127.0.0.1:9/v1"}}})
+    assert isinstance(by_url.asr, OpenAIASR)
+    server = load_pal_parts({"layers": {"llm": llm},
+                             "speech_defaults": {"stt_base_url": "http://127.0.0.1:9", "stt_model": "w"}})
+    assert isinstance(server.asr, OpenAIASR)
+    assert isinstance(load_pal_parts({"layers": {"llm": llm}}).asr, WhisperASR)

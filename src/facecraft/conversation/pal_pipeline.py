@@ -80,6 +80,7 @@ def load_pal_parts(pal: dict[str, Any] | None) -> PalParts:
     from facecraft.llm.factory import LLMDefaults, generation_options, make_llm
     from facecraft.speech.asr import WhisperASR
     from facecraft.speech.encoder import whisper_model
+    from facecraft.speech.remote import SpeechDefaults, make_stt
 
     layer = (pal.get("layers") or {}).get("llm") or {}
     defaults = LLMDefaults(**(pal.get("llm_defaults") or {}))
@@ -87,13 +88,15 @@ def load_pal_parts(pal: dict[str, Any] | None) -> PalParts:
     load = getattr(llm, "load", None)  # the embedded model: loaded now, before anyone joins (loading it
     if callable(load):  # during the call stalled the session's audio output for as long as it took)
         load()
-    whisper_model()  # load (and hash-check) the recogniser now, not on the caller's first turn
+    asr = make_stt((pal.get("layers") or {}).get("stt"), SpeechDefaults(**(pal.get("speech_defaults") or {})))
+    if isinstance(asr, WhisperASR):
+        whisper_model()  # load (and hash-check) the recogniser now, not on the caller's first turn
     chunks = []
     for doc in pal.get("knowledge") or []:
         chunks.extend(load_passages(doc["passages"], document_id=doc.get("document_id", ""),
                                     document_name=doc.get("document_name", "")))
     knowledge = KnowledgeBase(chunks) if chunks else None
-    return PalParts(llm=llm, options=generation_options(layer, defaults), asr=WhisperASR(), knowledge=knowledge)
+    return PalParts(llm=llm, options=generation_options(layer, defaults), asr=asr, knowledge=knowledge)
 
 
 class PalBrain:
