@@ -236,7 +236,8 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
     return {"session_start_s": round(start_s, 2), "turns": rows, "barge_ins": barge_rows}
 
 
-def summarise(result: dict[str, Any]) -> dict[str, Any]:
+def summarise(result: dict[str, Any], pal: dict[str, Any]) -> dict[str, Any]:
+    from facecraft.conversation.turns import TurnSettings
     from facecraft.speech.asr import wer_measures
 
     rows = [r for r in result["turns"] if "error" not in r]
@@ -248,6 +249,14 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
     out["barge_ins"] = len(result["barge_ins"])
     out["barge_in_ms_p50"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 50)
     out["barge_in_ms_p95"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 95)
+    # speech shorter than the PAL's minimum (replica_interruptibility) never interrupts, by design: what the
+    # stages add after that minimum is the part the pipeline can shorten
+    minimum = TurnSettings.from_flow((pal.get("layers") or {}).get("conversational_flow")).barge_in_s
+    if minimum is not None:
+        out["barge_in_min_speech_ms"] = round(minimum * 1000)
+        out["barge_in_after_min_speech_ms_p50"] = pct(
+            [b["barge_in_ms"] - minimum * 1000 if b["barge_in_ms"] is not None else None
+             for b in result["barge_ins"]], 50)
     if rows:
         out["stt_wer"] = round(wer_measures([r["question"] for r in rows], [r["heard"] for r in rows])["wer"], 4)
     return out
@@ -273,7 +282,7 @@ def main() -> int:
     os.environ["FACECRAFT_SESSION_LOG"] = "INFO"
     load_before = os.getloadavg()
     result = asyncio.run(bench(bundle, pal, SessionLog(log_path), args.turns, args.barge))
-    summary = summarise(result)
+    summary = summarise(result, pal)
     print(f"\nconversation with the stock PAL, load average before {load_before[0]:.1f}")
     print(f"{'key':28} {'value':>10}  target")
     for key, value in summary.items():
