@@ -52,7 +52,7 @@ def test_tts_adapts_toward_a_voice_profile(tmp_path: Path) -> None:
         (["tts", "Hi.", "-o", "{tmp}/x.wav", "--voice", "nobody"], "error [invalid_input]: unknown voice"),
         (["tts", "Hi.", "-o", "{tmp}/x.wav", "--adapt-to", "{tmp}/missing.json"], "error [invalid_input]: cannot read"),
         (["tts", "Hi.", "-o", "{tmp}/x.wav", "--url", "http://127.0.0.1:9"],
-         "error [audio_processing]: the TTS endpoint"),
+         "error [speech_unavailable]: the TTS endpoint"),
     ],
 )
 def test_tts_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], error: str) -> None:
