@@ -8,7 +8,8 @@ after ``stop_secs`` of silence (the fallback; the only rule with ``turn_detectio
 
 Barge-in: caller speech that starts while the Face is replying and lasts ``barge_in_s`` interrupts the
 reply (``on_barge_in``); shorter speech over the Face (a cough, "mm-hm") changes nothing and is not
-answered. ``replica_interruptibility: none`` never interrupts.
+answered, unless more speech follows within ``FRAGMENT_GAP_S`` and barges in: then the fragments before it
+("Wait, ...") belong to the caller's turn. ``replica_interruptibility: none`` never interrupts.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ TURN_RATE = 16000  # the caller's audio as the transport hands it (TransportPara
 VAD_START_S = 0.2  # Silero's start_secs: speech this long before the VAD reports it
 # turn_taking_patience -> (smart-turn probability that ends a turn, silence that ends one regardless)
 _PATIENCE = {"low": (0.35, 0.8), "medium": (0.5, 1.5), "high": (0.7, 2.5)}
+FRAGMENT_GAP_S = 1.0  # a pause shorter than this joins short speech over the Face to the speech after it
 # replica_interruptibility -> seconds of caller speech over the Face that interrupt it (None: never)
 _INTERRUPTIBILITY: dict[str, float | None] = {"low": 0.9, "medium": 0.45, "high": 0.3, "none": None}
 
@@ -148,6 +150,7 @@ class TurnTaker(FrameProcessor):
         self._over_face = False  # this turn began while the Face was replying and has not barged in
         self._barge: asyncio.Task | None = None
         self._decide: asyncio.Task | None = None
+        self._forget: asyncio.Task | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -175,13 +178,14 @@ class TurnTaker(FrameProcessor):
         elif not self._speaking:
             self._silence_s += chunk.size / TURN_RATE
             complete = self._silence_s >= self.settings.stop_secs
-        if complete:
+        if complete and not self._over_face:  # (speech over the Face ends no turn unless it barged in)
             self._end_turn("silence")
 
     def _started(self) -> None:
         self._speaking = True
         self._silence_s = 0.0
         self._cancel(self._decide)
+        self._cancel(self._forget)
         if not self.audio.open:
             self.audio.start()
             self._over_face = self.replying()
@@ -195,12 +199,18 @@ class TurnTaker(FrameProcessor):
             self._barge = None
         if not self.audio.open:
             return
-        if self._over_face:  # a cough or an "mm-hm" over the Face: not a turn to answer
-            log.debug("short speech over the Face ignored")
-            self._reset()
+        if self._over_face:  # a cough or an "mm-hm" over the Face: not a turn to answer, unless more speech
+            # follows at once ("Wait, ... stop, I have a question"): then the fragments are one barge-in turn
+            self._forget = self.create_task(self._forget_fragment(), "forget-fragment")
             return
         if self.analyzer is not None:
             self._decide = self.create_task(self._model_decides(), "end-of-turn")
+
+    async def _forget_fragment(self) -> None:
+        await asyncio.sleep(FRAGMENT_GAP_S)
+        if not self._speaking and self._over_face:
+            log.debug("short speech over the Face ignored")
+            self._reset()
 
     async def _barge_in(self) -> None:
         await asyncio.sleep(max(0.0, (self.settings.barge_in_s or 0.0) - VAD_START_S))
