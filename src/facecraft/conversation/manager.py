@@ -46,14 +46,9 @@ class _Process:
     ending_reason: str | None = None  # the reason we asked it to end with
 
 
-def session_threads() -> dict[str, str]:
-    """Threads for a session's numeric libraries: ``FACECRAFT_SESSION_THREADS=N`` caps them (1 costs ~40 % less
-    CPU per frame, for hosts that run many sessions); unset, the libraries choose (a single-threaded renderer
-    delivered frames up to 4 frames behind their audio while another process shared the cores)."""
-    n = os.environ.get("FACECRAFT_SESSION_THREADS", "").strip()
-    if not n:
-        return {}
-    return {"OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n, "FACECRAFT_SESSION_CV_THREADS": n}
+# One session is one Face, drawn by one thread at its frame rate: math libraries that spread each call over
+# every core only contend with the other sessions (their threads cost ~40 % more CPU per frame than one).
+SESSION_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class SessionManager:
@@ -86,7 +81,7 @@ class SessionManager:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "facecraft.conversation.session",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=16 * 1024 * 1024,
-                env={**session_threads(), **os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**SESSION_THREADS, **os.environ, "PYTHONUNBUFFERED": "1"},
             )
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write((json.dumps(spec.to_json()) + "\n").encode())

@@ -524,7 +524,7 @@ def run_process() -> int:
     logging.basicConfig(level=os.environ.get("FACECRAFT_SESSION_LOG", "WARNING"), stream=sys.stderr,
                         format="%(asctime)s session %(levelname)s %(name)s: %(message)s")
     _quiet_pipecat()
-    _session_threads()
+    _one_thread_each()
 
     def emit(obj: dict[str, Any]) -> None:
         proto.write(json.dumps(obj) + "\n")
@@ -536,13 +536,12 @@ def run_process() -> int:
     os._exit(code)  # the session is over: no waiting for a TTS or encoder thread still running
 
 
-def _session_threads() -> None:
-    """OpenCV's threads as ``manager.session_threads`` asks (``FACECRAFT_SESSION_THREADS``; unset: its own)."""
+def _one_thread_each() -> None:
+    """OpenCV draws on one thread per session (see ``manager.SESSION_THREADS``: its pool costs ~40 % more
+    CPU per frame, and the sessions are the parallelism)."""
     import cv2
 
-    n = os.environ.get("FACECRAFT_SESSION_CV_THREADS", "").strip()
-    if n:
-        cv2.setNumThreads(int(n))
+    cv2.setNumThreads(int(os.environ.get("FACECRAFT_SESSION_CV_THREADS", "1")))
 
 
 def _quiet_pipecat() -> None:
