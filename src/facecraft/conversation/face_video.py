@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +62,6 @@ class SpeechAudioFrame(TTSAudioRawFrame):
     text: str = ""  # the sentence it says (a caption), "" for audio the app sent
     inference_id: str | None = None
     emotion: Emotion | None = None  # cue set before this audio
-    asked_at: float = 0.0  # time.monotonic() when the speech was asked for (0: unknown), for the latency log
 
 
 @dataclass(frozen=True)
@@ -84,9 +81,6 @@ class _Mark:
     frame: int  # utterance frame where the audio starts to play
     inference_id: str | None
     text: str
-    asked_at: float = 0.0  # latency log: asked for (0: unknown) ...
-    arrived_at: float = 0.0  # ... reached the Face ...
-    pushed_at: float = 0.0  # ... and the renderer
 
 
 class _UtteranceAudio:
@@ -96,15 +90,12 @@ class _UtteranceAudio:
         self.samples = np.zeros(0, dtype=np.float32)
 
     def put(self, start: int, x: np.ndarray) -> None:
-        """(The push thread; ``cut`` runs on the loop) a grown buffer is filled before it replaces the old."""
         end = start + x.size
         if end > self.samples.size:
             grown = np.zeros(end, dtype=np.float32)
             grown[: self.samples.size] = self.samples
-            grown[start:end] = x
             self.samples = grown
-        else:
-            self.samples[start:end] = x
+        self.samples[start:end] = x
 
     def cut(self, a: int, b: int) -> np.ndarray:
         out = np.zeros(b - a, dtype=np.float32)
@@ -131,11 +122,6 @@ class FaceVideoService(FrameProcessor):
         self._seen = 0  # the last utterance shown
         self._clock_task: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-render")
-        # speech is handed to the renderer from a thread of its own: the renderer's lock is held while a
-        # frame is planned, and the event loop (audio, video, data channel) must never wait on it
-        self._pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-push")
-        self._epoch = 0  # interruptions so far: speech pushed for an older one is dropped
-        self._push_lock = threading.Lock()  # an interruption and a push never interleave
         self.frames_sent = 0
 
     # --- frames in ------------------------------------------------------------------------------
@@ -153,15 +139,15 @@ class FaceVideoService(FrameProcessor):
             self.interrupt()
             await self.push_frame(frame, direction)
         elif isinstance(frame, TTSAudioRawFrame):
-            await self.say(frame)
+            self.say(frame)
         elif isinstance(frame, TTSStoppedFrame):
-            await asyncio.get_running_loop().run_in_executor(self._pusher, self.stream.end_of_speech)
+            self.stream.end_of_speech()
         elif isinstance(frame, TTSStartedFrame):
             pass  # the first audio starts the utterance
         else:
             await self.push_frame(frame, direction)
 
-    async def say(self, frame: TTSAudioRawFrame) -> None:
+    def say(self, frame: TTSAudioRawFrame) -> None:
         """Queue speech audio for the renderer and keep it, on the utterance clock, for the output."""
         pcm = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32) / 32768.0
         if frame.num_channels > 1:
@@ -169,38 +155,21 @@ class FaceVideoService(FrameProcessor):
         if pcm.size == 0:
             return
         speech = frame if isinstance(frame, SpeechAudioFrame) else None
-        await asyncio.get_running_loop().run_in_executor(self._pusher, self._push, pcm, frame, speech, self._epoch,
-                                                         time.monotonic())
-
-    def _push(self, pcm: np.ndarray, frame: TTSAudioRawFrame, speech: SpeechAudioFrame | None, epoch: int,
-              arrived_at: float) -> None:
-        """(The push thread) hand ``pcm`` to the renderer and keep it for the output, unless an interruption
-        came after it was sent. The output's copy is stored at once, before the frames that play it can
-        leave (they are drawn on another thread)."""
+        if speech is not None and speech.emotion is not None:
+            self.stream.set_emotion(speech.emotion)
+        phones = speech.phones if speech is not None else None
+        pushed = self.stream.push_audio(pcm, frame.sample_rate, phones or None,
+                                        trust_phones=speech.trust_phones if speech is not None else True,
+                                        relative_phones=True)
         out = pcm if frame.sample_rate == OUT_RATE else resample(pcm, frame.sample_rate, OUT_RATE)
-        with self._push_lock:
-            if epoch != self._epoch:
-                return
-            if speech is not None and speech.emotion is not None:
-                self.stream.set_emotion(speech.emotion)
-            phones = speech.phones if speech is not None else None
-            pushed = self.stream.push_audio(pcm, frame.sample_rate, phones or None,
-                                            trust_phones=speech.trust_phones if speech is not None else True,
-                                            relative_phones=True)
-            utt = self._audio.get(pushed.utterance)
-            if utt is None:
-                utt = self._audio[pushed.utterance] = _UtteranceAudio()
-            utt.put(int(round(pushed.start_s * OUT_RATE)), out)
-            self._marks.append(_Mark(pushed.utterance, int(round(pushed.start_s * self.fps)),
-                                     speech.inference_id if speech is not None else frame.context_id,
-                                     speech.text if speech is not None else "",
-                                     speech.asked_at if speech is not None else 0.0, arrived_at, time.monotonic()))
+        self._audio.setdefault(pushed.utterance, _UtteranceAudio()).put(int(round(pushed.start_s * OUT_RATE)), out)
+        self._marks.append(_Mark(pushed.utterance, int(round(pushed.start_s * self.fps)),
+                                 speech.inference_id if speech is not None else frame.context_id,
+                                 speech.text if speech is not None else ""))
 
     def interrupt(self) -> None:
         """Drop everything queued; report the speech in progress as interrupted."""
-        with self._push_lock:
-            self._epoch += 1
-            self.stream.interrupt()
+        self.stream.interrupt()
         self._audio.clear()
         self._marks.clear()
         if self._speaking is not None or self._speaking_utt:
@@ -244,7 +213,6 @@ class FaceVideoService(FrameProcessor):
         await super().cleanup()
         await self._stop_clock()
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self._pusher.shutdown(wait=False, cancel_futures=True)
 
     async def _emit(self, frame: StreamFrame) -> None:
         self._track_speech(frame)
@@ -279,11 +247,10 @@ class FaceVideoService(FrameProcessor):
                 self._speaking, self._speaking_utt = mark.inference_id, mark.utterance
                 self._speaking_since = self.frames_sent
                 self._report(SpeechEvent("started", mark.inference_id))
-                _log_latency(mark)
             if mark.text:
                 self._report(SpeechEvent("caption", mark.inference_id, mark.text))
-        for old in [u for u in list(self._audio) if u < frame.utterance or (frame.utterance == 0 and u <= self._seen)]:
-            self._audio.pop(old, None)
+        for old in [u for u in self._audio if u < frame.utterance or (frame.utterance == 0 and u <= self._seen)]:
+            del self._audio[old]
         self._seen = max(self._seen, frame.utterance)
 
     def _stopped(self, *, interrupted: bool) -> None:
@@ -300,15 +267,6 @@ class FaceVideoService(FrameProcessor):
                 log.exception("speech event listener failed")
 
 
-def _log_latency(mark: _Mark) -> None:
-    """Where the time to a reply's first frame went (INFO; ``FACECRAFT_SESSION_LOG=INFO`` shows it)."""
-    if log.isEnabledFor(logging.INFO):
-        now = time.monotonic()
-        asked = f"speech ready {1000 * (mark.arrived_at - mark.asked_at):.0f} ms, " if mark.asked_at else ""
-        log.info("first frame of %s: %sto the renderer %.0f ms, to its first frame out %.0f ms", mark.inference_id,
-                 asked, 1000 * (mark.pushed_at - mark.arrived_at), 1000 * (now - mark.pushed_at))
-
-
 class FaceVideoTrack(RawVideoTrack):
     """pipecat's output video track stamped and paced at the Face's frame rate (aiortc's
     ``VideoStreamTrack`` clock is fixed at 30 fps, which would play a 25 fps Face fast)."""
@@ -320,6 +278,8 @@ class FaceVideoTrack(RawVideoTrack):
         self._t0 = 0.0
 
     async def next_timestamp(self) -> tuple[int, Any]:
+        import time
+
         if self.readyState != "live":
             raise MediaStreamError
         self._count += 1

@@ -80,7 +80,6 @@ class Session:
         """Load the Face and its voice (raises BundleError, InputError for an unusable Face or voice)."""
         loop = asyncio.get_running_loop()
         self.stream, self.voice = await loop.run_in_executor(self.executor, self._load)
-        self.executor.submit(_warm, self.stream)  # while the participant connects
         self.voice.start(self.executor)
         if self.full:
             await self._load_pal(loop)
@@ -101,7 +100,6 @@ class Session:
         face = load_bundle(self.spec.bundle_dir)
         side = int(self.spec.video_size)
         stream = StreamingRenderer(Renderer(face, size=(side, side)))
-        _keep_footage(stream.renderer)
         if self.spec.voice:
             tts, adapt = tts_for(self.spec.voice), False
         else:
@@ -250,32 +248,6 @@ class Session:
     async def interrupt(self) -> None:
         if self._pipeline is not None:
             await self._pipeline.interrupt()
-
-
-def _warm(stream: Any) -> None:
-    """Predict the mouth for a short sound once as the session starts: what the first utterance would load
-    lazily (the lip-sync model's speech encoder: seconds on a busy machine, under the renderer's lock)
-    is loaded now. The renderer's own state (motion, mouth) is left as it is."""
-    import numpy as np
-
-    rate = 16000
-    t = np.arange(int(0.6 * rate)) / rate
-    sound = (0.2 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
-    try:
-        stream.renderer.predict_mouth(sound, int(0.6 * stream.fps))
-    except Exception:  # noqa: BLE001 - the first reply then loads it itself
-        log.warning("warming the lip-sync model failed", exc_info=True)
-
-
-FOOTAGE_CACHE_BYTES = 96 * 1024 * 1024
-
-
-def _keep_footage(renderer: Any) -> None:
-    """Keep up to ``FOOTAGE_CACHE_BYTES`` of decoded footage frames (all of a short Face's): the motion walk
-    keeps coming back to the same frames for as long as the call lasts, and each miss costs a seek and a
-    decode (~12 % of a listening frame's CPU with the engine's default 48-frame cache)."""
-    frame_bytes = renderer.footage.get(0).nbytes
-    renderer.footage.cache_frames = max(renderer.footage.cache_frames, FOOTAGE_CACHE_BYTES // max(1, frame_bytes))
 
 
 class _Call:
@@ -524,7 +496,6 @@ def run_process() -> int:
     logging.basicConfig(level=os.environ.get("FACECRAFT_SESSION_LOG", "WARNING"), stream=sys.stderr,
                         format="%(asctime)s session %(levelname)s %(name)s: %(message)s")
     _quiet_pipecat()
-    _one_thread_each()
 
     def emit(obj: dict[str, Any]) -> None:
         proto.write(json.dumps(obj) + "\n")
@@ -534,14 +505,6 @@ def run_process() -> int:
     proto.flush()
     sys.stderr.flush()
     os._exit(code)  # the session is over: no waiting for a TTS or encoder thread still running
-
-
-def _one_thread_each() -> None:
-    """OpenCV draws on one thread per session (see ``manager.SESSION_THREADS``: its pool costs ~40 % more
-    CPU per frame, and the sessions are the parallelism)."""
-    import cv2
-
-    cv2.setNumThreads(int(os.environ.get("FACECRAFT_SESSION_CV_THREADS", "1")))
 
 
 def _quiet_pipecat() -> None:
