@@ -189,6 +189,8 @@ class TurnTaker(FrameProcessor):
         if not self.audio.open:
             self.audio.start()
             self._over_face = self.replying()
+        elif self._over_face and not self.replying():  # the Face finished while a fragment was held:
+            self._over_face = False  # what the caller says now is their turn (the fragment with it)
         if self._over_face and self.settings.barge_in_s is not None and self._barge is None:
             self._barge = self.create_task(self._barge_in(), "barge-in")
 
