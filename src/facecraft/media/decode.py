@@ -19,7 +19,7 @@ from facecraft.audio import RATE
 from facecraft.errors import MediaError
 from facecraft.media._errors import check_readable, translate_av_errors
 from facecraft.media.limits import check_video_size
-from facecraft.media.probe import _tag_rotation, clockwise_rotation, is_still_image
+from facecraft.media.probe import _tag_rotation, clockwise_rotation, is_still_image, open_input
 from facecraft.media.types import Audio, Frame
 
 __all__ = ["iter_frames", "read_audio", "scaled_size"]
@@ -41,7 +41,7 @@ def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int
 def _open(path: Path) -> av.container.InputContainer:
     check_readable(path)
     with translate_av_errors(path, opening=True):
-        return av.open(str(path), mode="r")
+        return open_input(path)
 
 
 def iter_frames(
@@ -143,7 +143,7 @@ def _seek(
     while True:
         target = start_s - back
         if target <= 0.0:
-            with av.open(str(path), mode="r") as fresh:
+            with open_input(path) as fresh:
                 video = fresh.streams.video[0]
                 video.thread_type = "AUTO"
                 yield from fresh.decode(video)

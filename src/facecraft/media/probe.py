@@ -13,7 +13,7 @@ from facecraft.media._errors import check_readable, translate_av_errors
 from facecraft.media.limits import check_video_size
 from facecraft.media.types import AudioStreamInfo, MediaInfo, VideoStreamInfo
 
-__all__ = ["probe", "is_still_image", "clockwise_rotation"]
+__all__ = ["probe", "open_input", "is_still_image", "clockwise_rotation"]
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,20 @@ log = logging.getLogger(__name__)
 _IMAGE_CODECS = frozenset(
     {"png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpeg2000", "jpegls", "ppm", "pgm", "pam"}
 )
+
+
+def open_input(path: Path) -> av.container.InputContainer:
+    """Open ``path`` for reading without decoding pictures to learn its streams.
+
+    FFmpeg's stream probing decodes a frame or two by default: 150 MB for an 8192x8192 H.264 before
+    any size check could refuse it. Skipping frames there leaves sizes known from the headers and
+    decoding itself unchanged; a stream whose size only a decoded frame tells is reopened as usual.
+    """
+    container = av.open(str(path), mode="r", options={"skip_frame": "all"})
+    if any(not (s.codec_context.width and s.codec_context.height) for s in container.streams.video):
+        container.close()
+        container = av.open(str(path), mode="r")
+    return container
 
 
 def is_still_image(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> bool:
@@ -102,7 +116,7 @@ def probe(path: str | Path) -> MediaInfo:
     path = Path(path)
     check_readable(path)
     with translate_av_errors(path, opening=True):
-        container = av.open(str(path), mode="r")
+        container = open_input(path)
     try:
         with translate_av_errors(path, opening=False):
             vstream = container.streams.video[0] if container.streams.video else None
