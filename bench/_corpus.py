@@ -199,3 +199,11 @@ def load_training_data(selected: list[Clip] | None = None) -> list:
         out.append(training_clip(clip))
         log.info("%s: %d frames", clip.name, out[-1].n)
     return out
+
+
+def model_without(data: list, speaker: str):  # noqa: ANN201 - a lipsync.GeneralLipModel or None
+    """The speaker-independent lip-sync model trained on every clip of ``data`` but ``speaker``'s (the
+    leave-one-speaker-out model a clip of that speaker is scored with); None without training data."""
+    from facecraft.engine import lipsync
+
+    return lipsync.fit_general([d for d in data if d.speaker != speaker]) if data else None

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "lookahead.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    from _corpus import clips, load_training_data
+    from _corpus import clips, load_training_data, model_without
     from facecraft.engine import lipsync
 
     chosen = [c for c in clips() if c.name in args.clips]
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="lookahead-") as tmp:
         for clip in chosen:
-            model = lipsync.fit_general([d for d in data if d.speaker != clip.speaker]) if data else None
+            model = model_without(data, clip.speaker)
 
             def run(video: Path, model=model) -> dict:  # noqa: ANN001
                 with lipsync.general_override(model):

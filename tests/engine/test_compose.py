@@ -213,3 +213,33 @@ def test_shading_offset_is_empty_without_weight_and_follows_a_uniform_change() -
     assert offset.shape == (20, 30, 3) and np.allclose(offset, 10.0, atol=0.6)
     half = shading_offset(src, ref, np.ones((20, 30), np.float32), sigma_px=3.0, strength=0.5)
     assert np.allclose(half, 5.0, atol=0.6)
+
+
+def test_calibrated_detail_gain_restores_the_footages_own_mouth_detail(renderer) -> None:  # noqa: ANN001
+    """A patch pasted back into its own footage frame has lost detail to two resamplings (footage to patch,
+    patch to frame); the calibrated gain gives back about what the footage shows, without overshooting."""
+    db, comp = renderer.db, renderer.compositor
+    gain = comp.calibrate()
+    assert 0.0 < gain <= 1.5, gain
+    errors = {}
+    for label, g in (("without", 0.0), ("with", gain)):
+        comp.detail_gain = g
+        ratios = []
+        for k in np.linspace(0, len(db) - 1, 8).round().astype(int):
+            index = int(db.src_index[k])
+            image, geo = renderer.footage.get(index), renderer.geometry(index)
+            box = comp._frame_lip_box(geo, image.shape)
+            out = comp.compose(image, int(k), geo)
+            ratios.append(_lip_detail(out, box) / _lip_detail(image, box))
+        errors[label] = float(np.mean(ratios))
+    comp.detail_gain = gain
+    assert errors["without"] < 0.95, errors
+    assert abs(errors["with"] - 1.0) < abs(errors["without"] - 1.0), errors
+    assert errors["with"] < 1.25, errors
+
+
+def _lip_detail(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Variance of the Laplacian in ``box`` (x0, y0, x1, y1) of ``image``."""
+    x0, y0, x1, y1 = box
+    grey = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())

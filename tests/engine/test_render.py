@@ -151,3 +151,34 @@ def test_speech_queued_while_speaking_follows_on_the_same_clock(renderer, grid_a
     assert stream._utt is not None and stream._utt.start_frame == 0 and not stream.speaking
     assert not stream.next_frame().speaking  # past the end: back to listening
     assert stream._utt is None and not stream.speaking
+
+
+def test_a_jump_fade_keeps_the_heads_detail_and_glides_its_light(renderer) -> None:  # noqa: ANN001
+    """A fade frame between two footage positions: the head's fine detail is one frame's (no double image:
+    averaging two textures aligned only to a pixel or two halves it), its light and shape in between."""
+    import cv2
+
+    tracks = renderer.tracks
+    present = np.flatnonzero(tracks.present)
+    old_i, new_i = int(present[len(present) // 5]), int(present[4 * len(present) // 5])
+    old, new = renderer.footage.get(old_i), renderer.footage.get(new_i)
+    x0, y0, x1, y1 = (int(v) for v in np.round(tracks.box[new_i]))
+    face = (slice(max(y0, 0), y1), slice(max(x0, 0), x1))
+
+    def detail(image: np.ndarray) -> float:
+        return float(cv2.Laplacian(cv2.cvtColor(image[face], cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+    w = 0.5
+    faded = renderer._morph(old, old_i, new, new_i, w)
+    assert faded.shape == new.shape and faded.dtype == np.uint8
+    reference = w * detail(old) + (1 - w) * detail(new)
+    assert detail(faded) > 0.75 * reference, (detail(faded), reference)
+    plain = cv2.addWeighted(old, w, new, 1 - w, 0.0)
+    assert detail(faded) > detail(plain)
+    # the low band glides: the faded head's smooth picture is between the two frames' (closer than either)
+    def low(image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(image, (0, 0), 8).astype(np.float32)[face]
+
+    mixed = w * low(old) + (1 - w) * low(new)
+    err = np.abs(low(faded) - mixed).mean()
+    assert err < np.abs(low(new) - mixed).mean() and err < np.abs(low(old) - mixed).mean()

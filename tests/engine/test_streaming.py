@@ -192,6 +192,33 @@ def test_frames_say_which_utterance_and_where_in_it(small, speech) -> None:  # n
     assert stream.next_frame().utterance_frame == 0
 
 
+@pytest.mark.parametrize("relative", [False, True])
+def test_speech_later_than_its_clock_plays_from_the_next_frame(small, speech, relative) -> None:  # noqa: ANN001
+    """A live reply's next sentence can come after the last one has played (the LLM slower than speech):
+    the clock went on meanwhile, so the late speech starts at the next frame instead of at the end of the
+    audio pushed before, which was shown already and would never play again."""
+    from facecraft.engine import StreamingRenderer
+
+    def speaking_frames(stream: StreamingRenderer, utterance: int, start_frame: int) -> int:
+        stream.end_of_speech()
+        frames = [stream.next_frame() for _ in range(int(round(1.5 * stream.fps)))]
+        return sum(f.speaking for f in frames if f.utterance == utterance and f.utterance_frame >= start_frame)
+
+    late_speech = speech[16000:32000]
+    fresh = StreamingRenderer(small)
+    expected = speaking_frames(fresh, fresh.push_audio(late_speech, 16000).utterance, 0)
+    assert expected > 0.5 * fresh.fps
+
+    stream = StreamingRenderer(small)
+    first = stream.push_audio(speech[8000:12800], 16000, relative_phones=relative)  # 0.3 s
+    shown = int(round(stream.fps))  # the clock runs 0.7 s past it
+    for _ in range(shown):
+        stream.next_frame()
+    late = stream.push_audio(late_speech, 16000, relative_phones=relative)
+    assert late.utterance == first.utterance and late.start_s == pytest.approx(shown / stream.fps, abs=1e-3)
+    assert abs(speaking_frames(stream, late.utterance, shown) - expected) <= 2
+
+
 def test_bad_audio_is_refused(small) -> None:  # noqa: ANN001
     from facecraft.engine import StreamingRenderer
     from facecraft.errors import InputError
@@ -227,3 +254,63 @@ def test_relative_phones_land_where_absolute_ones_do(small, speech) -> None:  # 
     a = [absolute.next_frame() for _ in range(50)]
     b = [relative.next_frame() for _ in range(50)]
     assert [f.aperture for f in a] == pytest.approx([f.aperture for f in b])
+
+
+def test_a_hold_stops_the_speech_where_it_is_and_it_goes_on_from_there(small, speech) -> None:  # noqa: ANN001
+    """The caller speaks over the Face: its speech waits (silent listening frames, the mouth closing to
+    rest, no utterance frame shown), then goes on from the frame where it stopped; interrupt ends a hold."""
+    from facecraft.engine import StreamingRenderer
+
+    stream = StreamingRenderer(small, close_frames=4)
+    stream.push_audio(speech, 16000)
+    frames = [stream.next_frame() for _ in range(26)]
+    rest = float(stream._rest.aperture[0])
+    assert frames[-1].aperture > rest + 0.02
+    queued = stream.queued_s
+    stream.hold(True)
+    held = [stream.next_frame() for _ in range(8)]
+    assert not any(f.speaking for f in held) and all(f.utterance_frame == -1 for f in held)
+    assert all(f.utterance == frames[-1].utterance for f in held)  # the utterance is not over
+    assert held[4].aperture == pytest.approx(rest) and stream.speaking and stream.queued_s == queued
+    stream.hold(False)
+    resumed = [stream.next_frame() for _ in range(3)]
+    assert all(f.speaking for f in resumed)
+    assert [f.utterance_frame for f in resumed] == [26, 27, 28]  # where it stopped: nothing was skipped
+    stream.hold(True)
+    stream.interrupt()
+    assert not stream.speaking
+    stream.push_audio(speech[:8000], 16000)  # a hold does not outlive an interruption
+    assert stream.next_frame().speaking
+
+
+def _apertures(stream, frames: int) -> np.ndarray:  # noqa: ANN001
+    return np.array([stream.next_frame().aperture for _ in range(frames)])
+
+
+def test_mouths_streamed_right_behind_the_audio_match_the_batch_ones(small, speech) -> None:  # noqa: ANN001
+    """The lip-sync model reads more audio ahead of a frame (Whisper states are final 0.3-0.5 s after their
+    sound) than the streaming look-ahead holds: audio streamed in 20 ms pieces with each frame pulled as
+    soon as its look-ahead is there (the tightest a live call can run) plans mouths from states whose
+    windows end in silence. They must still be the batch render's within a small tolerance
+    (bench/stream_lipsync.py: max 2 % of the closed-to-open range on four new people's clips)."""
+    from facecraft.engine import StreamingRenderer
+
+    assert small.audio_model is not None and small.audio_model.future_frames > small.config.lookahead
+    n = int(round(speech.size / 16000 * small.fps))
+    batch = StreamingRenderer(small)
+    batch.push_audio(speech, 16000)
+    batch.end_of_speech()
+    want = _apertures(batch, n)
+    stream = StreamingRenderer(small)
+    got: list[float] = []
+    step = 320
+    for i in range(0, speech.size, step):
+        stream.push_audio(speech[i: i + step], 16000)
+        while stream.ready > 0:
+            got.append(stream.next_frame().aperture)
+    stream.end_of_speech()
+    got += list(_apertures(stream, n - len(got)))
+    span = small.priors.open - small.priors.closed
+    diff = np.abs(np.asarray(got) - want) / span
+    assert np.corrcoef(got, want)[0, 1] > 0.99, diff.round(3)
+    assert diff.max() < 0.1 and diff.mean() < 0.02, diff.round(3)

@@ -90,3 +90,43 @@ def test_a_short_leading_silence_still_closes_the_lips(grid) -> None:  # noqa: A
     assert tl.closed[:2].all()
     rest = PRIORS.closed + EngineConfig().rest_share * (PRIORS.open - PRIORS.closed)
     assert (tl.aperture[:2] <= rest + 1e-9).all()
+
+
+def test_the_visual_lead_does_not_close_the_lips_before_a_bilabial(grid) -> None:  # noqa: ANN001
+    """The lead moves openings early; frames before a p/b/m whose own phone still sounds keep that phone's
+    viseme (the selector prefers closed mouths on a p/b/m viseme: they closed two frames early)."""
+    samples, phones = grid
+    tl = _timeline(samples, phones)
+    pp = VISEMES.index("PP")
+    centres = (np.arange(len(tl)) + 0.5) / FPS
+    checked = 0
+    for k, p in enumerate(phones):
+        if p.symbol.rstrip("012") not in ("P", "B", "M") or not k or phones[k - 1].symbol == "SIL":
+            continue
+        before = np.flatnonzero((centres >= phones[k - 1].start) & (centres < p.start))
+        assert before.size and (tl.viseme[before] != pp).all(), (p, tl.viseme[before])
+        share = (tl.aperture[before[-1]] - PRIORS.closed) / (PRIORS.open - PRIORS.closed)
+        assert share > 0.1, "the lips are still apart on the frame before the phone"
+        checked += 1
+    assert checked
+
+
+def test_soft_speech_of_a_quiet_recording_follows_the_audio_model(renderer) -> None:  # noqa: ANN001
+    """A quiet recording (a corpus clip whose speech sits near -30 dBFS, dipping below -42 within words):
+    where the Face's audio model shapes the mouth, only far quieter frames (``model_silence_db``) count as
+    pauses, so the lips do not close mid-word; without a model the loudness gate stays as it was."""
+    from dataclasses import replace
+
+    x = media.read_audio(data_path("corpus", "deepavsr_00016.mp4"), sample_rate=16000).samples
+    n = int(len(x) / 16000 * renderer.fps)
+    predicted = renderer.predict_mouth(x, n)
+
+    def closed_in_voice(config: EngineConfig, with_model: bool) -> float:
+        tl = build_timeline(x, 16000, fps=renderer.fps, n_frames=n, phones=None, priors=renderer.priors,
+                            config=config, predicted=predicted if with_model else None, trust_phones=False)
+        return float(tl.closed[tl.voiced].mean())
+
+    config = renderer.config
+    assert closed_in_voice(config, True) < 0.03
+    assert closed_in_voice(config, False) > 0.1  # the level gate alone (no model) closes soft speech
+    assert closed_in_voice(replace(config, model_silence_db=config.silence_db), True) > 0.1

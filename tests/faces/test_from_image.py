@@ -141,3 +141,50 @@ def test_auto_fix_reframes_a_tight_crop_to_a_square_head_and_shoulders() -> None
     after = {c.id: c for c in check_image(_png(fixed)).checks}
     assert after["improper_distance"].status == "pass", after["improper_distance"].message
     assert after["second_person_detected"].status == "pass"  # the face is still found, once
+
+
+def test_photo_mouth_interiors_vary_with_the_opening() -> None:
+    """Each opening shows its own interior: a wide 'aa' the lower teeth and the tongue, a rounded 'oh' a
+    dark hole with no lower teeth, a narrow 'DD' a strip of upper teeth with gaps between the incisors;
+    not one band of teeth repeated."""
+    from facecraft.faces.from_image import FaceSynth, MouthPose, _fit_size, _track_one
+    from facecraft.speech.visemes import VISEME_SHAPES
+    from facecraft.vision import landmarks as lm
+    from facecraft.vision.warp import apply_affine
+
+    image = _fit_size(media.read_image(data_path("photo", "real3dportrait_Macron.png")))
+    landmarks = _track_one(image)
+    assert landmarks is not None
+    synth = FaceSynth(image, landmarks)
+    inside: dict[str, np.ndarray] = {}
+    boxes: dict[str, np.ndarray] = {}
+    for v in ("DD", "E", "aa", "oh"):
+        s = VISEME_SHAPES[v]
+        pose = MouthPose(aperture=s.aperture, width=s.width, rounding=s.rounding, closure=s.closure, teeth=s.teeth)
+        out = synth.render(pose)
+        inner = apply_affine(synth.from_units, synth._target_units(pose))[list(lm.LIPS_INNER)]
+        mask = np.zeros(out.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], 1)
+        mask = cv2.erode(mask, np.ones((3, 3), np.uint8))  # the lips' anti-aliased edge is not the interior
+        ys, xs = np.nonzero(mask)
+        inside[v] = out[ys, xs].astype(np.float64)
+        y0, y1 = ys.min(), ys.max() + 1
+        lower = ys >= y0 + 0.6 * (y1 - y0)  # the bottom 40 % of the opening
+        boxes[v] = out[ys[lower], xs[lower]].astype(np.float64)
+        crop = cv2.resize(out[y0:y1, xs.min():xs.max() + 1], (48, 16), interpolation=cv2.INTER_AREA)
+        inside[v + "_crop"] = crop.astype(np.float64)
+
+    def luma(rgb: np.ndarray) -> np.ndarray:
+        return rgb @ np.array([0.299, 0.587, 0.114])
+
+    bright = {v: float(np.mean(luma(boxes[v]) > 110)) for v in ("DD", "E", "aa", "oh")}
+    assert bright["aa"] > 0.1 and bright["aa"] > 3 * max(bright["oh"], 0.01), bright  # lower teeth
+    red = boxes["aa"][(boxes["aa"][:, 0] > 1.3 * boxes["aa"][:, 1]) & (luma(boxes["aa"]) < 150)]
+    assert len(red) > 0.1 * len(boxes["aa"]), "the tongue shows on the floor of a wide-open mouth"
+    assert float(np.mean(luma(inside["oh"]))) < float(np.mean(luma(inside["aa"]))), "a rounded mouth is darker"
+    teeth = inside["DD"][luma(inside["DD"]) > 150]
+    assert len(teeth) > 0.15 * len(inside["DD"]), "a narrow opening shows the upper teeth"
+    crops = [inside[v + "_crop"] for v in ("DD", "E", "aa", "oh")]
+    for i in range(len(crops)):
+        for j in range(i + 1, len(crops)):
+            assert np.abs(crops[i] - crops[j]).mean() > 8.0, (i, j)

@@ -19,6 +19,7 @@ class EngineConfig:
     energy_weight: float = 0.5  # share of the aperture target that follows the loudness envelope
     rest_share: float = 0.06  # lips at rest in pauses: this share of the way from closed to open
     silence_db: float = -42.0  # frames quieter than this (dBFS) close the mouth
+    model_silence_db: float = -50.0  # the same where the audio model shapes the mouth (it knows soft speech)
     loud_db: float = -16.0  # frames this loud open to the footage's wide-open aperture
     close_early: bool = True  # close the lips before a pause by the Face's own lip lead (learned at build)
     min_pause_s: float = 0.2  # quieter stretches shorter than this do not close the mouth
@@ -29,7 +30,9 @@ class EngineConfig:
     candidates: int = 24  # Viterbi candidates per output frame
     block: int = 8  # frames committed per selection step (streaming and batch alike)
     first_block: int = 1  # frames of an utterance's first step (shaped without the audio model: fast)
-    lookahead: int = 12  # frames of look-ahead beyond the block (covers the audio model's reach)
+    # frames of look-ahead beyond the block; the lip-sync model reads ~22 (Whisper windows end 0.3-0.5 s after
+    # their states): the rest reads as silence, within 5 % of the batch mouths (engine.renderer)
+    lookahead: int = 12
     w_aperture: float = 150.0
     w_width: float = 3.0
     w_viseme: float = 0.03  # label mismatch (the footage's labels are recognised, so noisy)

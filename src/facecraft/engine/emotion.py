@@ -2,8 +2,9 @@
 
 An emotion is shown by a few facial actions (the components below, after FACS action units: inner
 and outer brow raise, brow lowering, upper-lid raise and droop, lid tightening, cheek raise, smile,
-frown, lip stretch, lip press, nose sneer, a one-sided smirk with the other corner drawn in, eyes down,
-and a dropped jaw that only a listening face shows), a head-motion style (how
+frown, lip stretch, lip press, nose sneer, a one-sided smirk with the other corner drawn in, eyes down;
+none of them opens the lips: a listening Face keeps its mouth closed whatever it feels, and a speaking one
+opens it as the speech does), a head-motion style (how
 much of the footage's own head motion shows, a lowered or raised head, a tilt, small nods while
 listening) and, for choosing footage, the blendshapes that show it (``EmotionStyle.footage``).
 
@@ -30,7 +31,6 @@ from facecraft.vision.types import BLENDSHAPE_INDEX
 
 __all__ = [
     "COMPONENTS",
-    "LISTENING_ONLY",
     "AMPLITUDE",
     "HEAD_KEYS",
     "Move",
@@ -168,10 +168,6 @@ _COMPONENT_MOVES: dict[str, list[Move]] = {
     "smirk": _corner_moves(0.034, -0.024, side="right")
     + _sym(_NASOLABIAL, 0.01, -0.014, 0.07, (1.0, 0.9, 0.5, 0.3, 0.3, 0.3), side="right")
     + _pins(_CORNER, sigma=0.04)[1::2] + _MOUTH_PINS,
-    "jaw_drop": _sym(_OUTER_LOWER, 0.0, 0.04, 0.035, (0.45, 0.75, 0.95, 1.0)) + [Move(17, 0.0, 0.04, 0.035)]
-    + _sym(_INNER_LOWER, 0.0, 0.04, 0.03, (0.45, 0.75, 0.95, 1.0)) + [Move(14, 0.0, 0.04, 0.03)]
-    + [Move(i, 0.0, 0.03, 0.07) for i in _CHIN if i != 152] + _sym(_CORNER, 0.0, 0.012, 0.035)
-    + _pins(_OUTER_UPPER + _INNER_UPPER, singles=(0, 13), sigma=0.025) + _pins(singles=_NOSE_RIDGE, sigma=0.05),
     "corner_in": _sym(_CORNER, -0.014, 0.004, 0.04, (1.0, 0.9), side="left")
     + _sym(_BESIDE_CORNER, -0.01, 0.0, 0.06, (1.0, 0.7, 0.3, 0.6, 0.6), side="left") + _MOUTH_PINS,
     "gaze_down": _sym(_IRIS, 0.0, 0.016, 0.022)
@@ -184,7 +180,7 @@ _COMPONENT_MOVES: dict[str, list[Move]] = {
 AMPLITUDE: dict[str, float] = {
     "brow_inner_up": 1.6, "brow_outer_up": 1.4, "brow_down": 2.2, "lid_raise": 1.5, "lid_droop": 1.5,
     "lid_tighten": 1.6, "cheek_raise": 1.6, "smile": 1.5, "frown": 1.8, "stretch": 1.7, "press": 1.8,
-    "sneer": 2.0, "smirk": 2.0, "jaw_drop": 1.5, "corner_in": 1.5, "gaze_down": 2.4,
+    "sneer": 2.0, "smirk": 2.0, "corner_in": 1.5, "gaze_down": 2.4,
 }
 for _name, _moves in _COMPONENT_MOVES.items():  # the outline holds for every component, where it does not move
     _gain = AMPLITUDE[_name]
@@ -194,7 +190,6 @@ for _name, _moves in _COMPONENT_MOVES.items():  # the outline holds for every co
 assert set(AMPLITUDE) == set(_COMPONENT_MOVES)
 
 COMPONENTS: tuple[str, ...] = tuple(_COMPONENT_MOVES)
-LISTENING_ONLY = ("jaw_drop",)  # components shown only while the Face listens
 
 
 def component_moves(name: str) -> list[Move]:
@@ -243,7 +238,7 @@ def _both(name: str, w: float = 1.0) -> dict[str, float]:
 STYLES: dict[str, EmotionStyle] = {
     "neutral": EmotionStyle(),
     "angry": EmotionStyle(
-        {"brow_down": 1.0, "lid_tighten": 0.6, "lid_raise": 0.25, "press": 1.0, "sneer": 0.25},
+        {"brow_down": 1.3, "lid_tighten": 1.0, "lid_raise": 0.25, "press": 1.4},
         HeadStyle(gain=1.15, drop=0.02),
         {**_both("browDown"), **_both("mouthPress"), **_both("eyeSquint", 0.5)}),
     "excited": EmotionStyle(
@@ -259,15 +254,15 @@ STYLES: dict[str, EmotionStyle] = {
         HeadStyle(gain=0.9, nod=0.03),
         {**_both("mouthSmile", 0.5)}),
     "sad": EmotionStyle(
-        {"brow_inner_up": 1.0, "brow_down": 0.2, "frown": 1.0, "lid_droop": 0.35},
+        {"brow_inner_up": 1.3, "brow_down": 0.3, "frown": 1.5, "lid_droop": 0.8},
         HeadStyle(gain=0.7, drop=0.03, tilt_deg=1.5),
         {"browInnerUp": 1.0, **_both("mouthFrown")}),
     "dejected": EmotionStyle(
-        {"brow_inner_up": 0.4, "frown": 0.9, "lid_droop": 1.0, "gaze_down": 1.0},
+        {"brow_inner_up": 0.4, "frown": 1.1, "lid_droop": 1.2, "gaze_down": 1.0},
         HeadStyle(gain=0.45, drop=0.07, tilt_deg=2.0),
         {**_both("mouthFrown"), **_both("eyeLookDown"), **_both("eyeBlink", 0.3)}),
     "scared": EmotionStyle(
-        {"brow_inner_up": 1.0, "brow_outer_up": 0.6, "brow_down": 0.25, "lid_raise": 1.0, "stretch": 1.0},
+        {"brow_inner_up": 1.0, "brow_outer_up": 0.6, "brow_down": 0.35, "lid_raise": 1.2, "stretch": 1.4},
         HeadStyle(gain=0.6, drop=-0.02, lean=-0.01),
         {"browInnerUp": 1.0, **_both("eyeWide"), **_both("mouthStretch")}),
     "contempt": EmotionStyle(
@@ -275,11 +270,11 @@ STYLES: dict[str, EmotionStyle] = {
         HeadStyle(drop=-0.015, tilt_deg=-2.0),
         {"mouthSmileRight": 1.0, "mouthDimpleRight": 1.0, "mouthSmileLeft": -0.5}),
     "disgusted": EmotionStyle(
-        {"sneer": 1.0, "brow_down": 0.5, "frown": 0.35, "lid_tighten": 0.5, "cheek_raise": 0.25},
+        {"sneer": 1.3, "brow_down": 0.5, "frown": 0.35, "lid_tighten": 0.5, "cheek_raise": 0.25},
         HeadStyle(drop=-0.01, tilt_deg=1.0, lean=-0.01),
         {**_both("noseSneer"), **_both("mouthUpperUp"), **_both("browDown", 0.5)}),
     "surprised": EmotionStyle(
-        {"brow_inner_up": 0.9, "brow_outer_up": 1.0, "lid_raise": 1.0, "jaw_drop": 1.0},
+        {"brow_inner_up": 0.9, "brow_outer_up": 1.0, "lid_raise": 1.0},
         HeadStyle(drop=-0.025, lean=-0.01),
         {"browInnerUp": 1.0, **_both("browOuterUp"), **_both("eyeWide")}),
 }
@@ -307,15 +302,13 @@ NEUTRAL_EXPRESSION = Expression(np.zeros(len(COMPONENTS)), np.zeros(len(HEAD_KEY
 
 
 def expression_of(emotion: Emotion, *, speaking: bool) -> Expression:
-    """The expression ``emotion`` asks for at its intensity (nods and ``LISTENING_ONLY`` components only while
-    listening)."""
+    """The expression ``emotion`` asks for at its intensity (nods only while listening)."""
     style = STYLES[emotion.name]
     k = float(emotion.intensity)
     weights = np.array([style.face.get(c, 0.0) * k for c in COMPONENTS])
     head = style.head.vector() * k
-    if speaking:  # nods and a dropped jaw belong to listening (speech moves the mouth itself)
+    if speaking:  # nods belong to listening
         head[HEAD_KEYS.index("nod")] = 0.0
-        weights[[COMPONENTS.index(c) for c in LISTENING_ONLY]] = 0.0
     return Expression(weights, head)
 
 

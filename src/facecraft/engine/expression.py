@@ -188,7 +188,7 @@ class ExpressionRenderer:
         weights = self.compensated(expression.weights, footage)
         if mouth_footage is not None and mouth_footage != footage:
             mouth = self.compensated(expression.weights, mouth_footage)
-            for name in ("smile", "frown", "stretch", "press", "sneer", "smirk", "jaw_drop", "corner_in"):
+            for name in ("smile", "frown", "stretch", "press", "sneer", "smirk", "corner_in"):
                 k = COMPONENTS.index(name)
                 weights[k] = mouth[k]
         to_pixels = self.placement(landmarks)

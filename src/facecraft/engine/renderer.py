@@ -8,6 +8,7 @@ database, the motion graph, the decoded-footage cache, the selector and the comp
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -27,11 +28,12 @@ from facecraft.engine.footage import FootageReader
 from facecraft.engine.motion import MotionStep
 from facecraft.engine.select import MouthSelector
 from facecraft.engine.timeline import ShapePriors, Timeline, build_timeline
-from facecraft.errors import BundleError, InputError
+from facecraft.errors import BundleError, FacecraftError, InputError
 from facecraft.speech.types import Phone
 from facecraft.vision import landmarks as lm
+from facecraft.vision.masks import border_ramp
 from facecraft.vision.types import Tracks
-from facecraft.vision.warp import fit_similarity, invert_affine
+from facecraft.vision.warp import apply_affine, fit_similarity, invert_affine
 
 __all__ = ["Renderer", "FaceData"]
 
@@ -82,7 +84,11 @@ class Renderer:
         self.footage = FootageReader(bundle.footage_path, self.fps, cache_frames=self.config.cache_frames)
         self.priors = _priors(self.db)
         self.selector = MouthSelector(self.db, self.config, closed_aperture=self.priors.closed)
-        self.compositor = Compositor(self.db, self.config)
+        self.compositor = Compositor(self.db, self.config, footage=self.footage.get)
+        try:  # the mouths' detail gain, measured on the footage (a footage that fails here fails its renders)
+            self.compositor.calibrate()
+        except FacecraftError as exc:
+            log.warning("mouth detail not calibrated (%s): patches are pasted as stored", exc)
         self.expressions = ExpressionRenderer(self.tracks)
         # (len(EMOTIONS), N) how clearly each footage frame shows each emotion: the walk and the mouth
         # selection prefer footage that already shows the one wanted
@@ -100,10 +106,14 @@ class Renderer:
             self.audio_model = lipsync.BlendedMouthModel(lip, own) if own is not None and lip.blend < 1 else lip
         else:
             self.audio_model = own
+        # The lip-sync model may read up to ``future_frames`` (~21-23) of audio past a frame, the streaming
+        # look-ahead holds 12: a frame planned with no more than that reads the end of its Whisper windows as
+        # silence. Measured harmless (bench/stream_lipsync.py, tests/engine/test_streaming.py): audio streamed
+        # right behind the puller gives the batch mouths within 5 % of the closed-to-open range (r >= 0.998);
+        # a longer look-ahead would cost live replies their first frames.
         if self.audio_model is not None and self.audio_model.future_frames > self.config.lookahead:
-            log.warning("the audio model reads %d frames ahead, more than the %d-frame look-ahead: streamed "
-                        "renders may differ from batch ones",
-                        self.audio_model.future_frames, self.config.lookahead)
+            log.debug("the audio model reads %d frames ahead of the %d-frame look-ahead",
+                      self.audio_model.future_frames, self.config.lookahead)
         self.source_size = (int(self.tracks.width), int(self.tracks.height))
         self.scaled = size is not None  # an explicit output size (dub mode otherwise keeps its input's)
         if size is not None:
@@ -158,9 +168,13 @@ class Renderer:
         ``w``), then blended: over the fade the head glides from where it was to where the new run
         has it, with no double image of the eyes and nose and no jump in size. Where the pixels still
         differ after that (mouth, hair, background), dense optical flow (OpenCV's DIS, ``fade_flow``)
-        between the two aligned frames moves each part of the way toward the other. Each frame is
-        resampled once (Lanczos): every resampling softens the picture.
-        """
+        between the two aligned frames moves each part of the way toward the other. The two are
+        blended in two bands: light and shape (the low band) fade, the fine detail (edges, texture) is
+        the nearer frame's alone, since averaging two textures that flow aligns only to within a pixel
+        or two halves their detail (a double image). Each frame is resampled once, bicubically over the
+        head and bilinearly around it (every resampling softens the picture; Lanczos everywhere kept a
+        little more detail at five times the cost: a 512x512 fade frame took 70 ms, a stall in a live
+        call)."""
         present = self.tracks.present
         if not (present[old_index] and present[new_index]):
             return cv2.addWeighted(old, w, new, 1.0 - w, 0.0)
@@ -169,18 +183,33 @@ class Renderer:
         mid = w * a + (1.0 - w) * b
         to_old, to_new = invert_affine(fit_similarity(a, mid)), invert_affine(fit_similarity(b, mid))
         h, wd = new.shape[:2]
-        gx, gy = np.meshgrid(np.arange(wd, dtype=np.float32), np.arange(h, dtype=np.float32))
-        flow = _flow(old, to_old, new, to_new) if self.config.fade_flow else np.zeros((h, wd, 2), np.float32)
+        gx, gy = _grid(h, wd)
+        flow = _flow(old, to_old, new, to_new) if self.config.fade_flow else None
+
+        # bicubic over the head (where detail is watched), bilinear elsewhere (a sixth of the cost)
+        head = self.tracks.landmarks[new_index, :, :2]
+        box = _grown_box(apply_affine(fit_similarity(b, mid), head), (h, wd), _HEAD_PAD)
 
         def pull(image: np.ndarray, to_src: np.ndarray, share: float) -> np.ndarray:
-            x, y = gx + share * flow[..., 0], gy + share * flow[..., 1]  # in-between frame -> aligned frame
-            mx = (to_src[0, 0] * x + to_src[0, 1] * y + to_src[0, 2]).astype(np.float32)
-            my = (to_src[1, 0] * x + to_src[1, 1] * y + to_src[1, 2]).astype(np.float32)
-            return cv2.remap(image, mx, my, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE)
+            x, y = gx, gy  # in-between frame -> aligned frame
+            if flow is not None:
+                x, y = gx + np.float32(share) * flow[..., 0], gy + np.float32(share) * flow[..., 1]
+            a = to_src.astype(np.float32)
+            mx = a[0, 0] * x + a[0, 1] * y + a[0, 2]
+            my = a[1, 0] * x + a[1, 1] * y + a[1, 2]
+            out = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            if box is not None:
+                x0, y0, x1, y1 = box
+                sub = (slice(y0, y1), slice(x0, x1))
+                sharp = cv2.remap(image, np.ascontiguousarray(mx[sub]), np.ascontiguousarray(my[sub]),
+                                  cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+                ramp = border_ramp(y1 - y0, x1 - x0, _RAMP_PX)
+                out[sub] = cv2.blendLinear(sharp, np.ascontiguousarray(out[sub]), ramp, 1.0 - ramp)
+            return out
 
         # a feature at x of the aligned new frame sits at x + flow in the aligned old one: both are drawn
         # at x + w * flow
-        return cv2.addWeighted(pull(old, to_old, 1.0 - w), w, pull(new, to_new, -w), 1.0 - w, 0.0)
+        return _two_band_blend(pull(old, to_old, 1.0 - w), pull(new, to_new, -w), w)
 
     def geometry(self, index: int) -> BaseGeometry | None:
         if not self.graph.present[index] or np.isnan(self.db.to_patch[index]).any():
@@ -211,6 +240,40 @@ class Renderer:
             interp = cv2.INTER_AREA if self.size[0] < w else cv2.INTER_LINEAR
             image = cv2.resize(image, self.size, interpolation=interp)
         return np.ascontiguousarray(image)
+
+
+_DETAIL_SIGMA = 0.004  # the fade's detail band: finer than this share of the frame's long side (Gaussian)
+_HEAD_PAD = 0.15  # the bicubic box reaches this share of the head's landmark box beyond it
+_RAMP_PX = 4.0  # and fades into the bilinear rest over this many pixels
+
+
+def _grown_box(points: np.ndarray, shape: tuple[int, int], pad: float) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) pixel box of ``points`` grown by ``pad`` of its size on every side, clipped to
+    ``shape`` (h, w); None when empty."""
+    lo, hi = np.nanmin(points, 0), np.nanmax(points, 0)
+    grow = pad * (hi - lo)
+    h, w = shape
+    x0, y0 = np.floor(lo - grow).astype(int)
+    x1, y1 = np.ceil(hi + grow).astype(int)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    return None if x1 <= x0 or y1 <= y0 else (int(x0), int(y0), int(x1), int(y1))
+
+
+def _two_band_blend(old: np.ndarray, new: np.ndarray, w: float) -> np.ndarray:
+    """``w`` of ``old`` and ``1 - w`` of ``new`` (aligned RGB uint8 frames) in the low band; the detail
+    band (``_DETAIL_SIGMA``) taken from the one with the larger weight (``new`` at a tie)."""
+    sigma = max(1.0, _DETAIL_SIGMA * max(old.shape[:2]))
+    low_old = cv2.GaussianBlur(old, (0, 0), sigma)
+    low_new = cv2.GaussianBlur(new, (0, 0), sigma)
+    near, low_near = (old, low_old) if w > 0.5 else (new, low_new)
+    low = cv2.addWeighted(low_old, w, low_new, 1.0 - w, 0.0, dtype=cv2.CV_16S)
+    return cv2.add(cv2.subtract(near, low_near, dtype=cv2.CV_16S), low, dtype=cv2.CV_8U)  # saturating
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates x (1, w) and y (h, 1), float32 (broadcast against each other)."""
+    return np.arange(w, dtype=np.float32)[None, :], np.arange(h, dtype=np.float32)[:, None]
 
 
 _DIS = threading.local()  # one DIS instance per drawing thread (it keeps state between calls)

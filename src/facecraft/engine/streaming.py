@@ -142,6 +142,7 @@ class StreamingRenderer:
         self._last_aperture = float(self._rest.aperture[0])
         self._drawn: tuple[int | None, float] | None = None  # patch drawn last, its opacity (None: no frame)
         self._closing: list[float] = []  # target apertures of the frames closing the mouth after a barge-in
+        self._held = False  # the speech waits where it is (``hold``)
         self._expression = ExpressionSmoother(self.fps)  # the emotion shown, with its onset and release
         m = self.renderer.audio_model
         lead = max(self.config.model_lead_frames, 0)
@@ -230,12 +231,24 @@ class StreamingRenderer:
                 if utt is not None:
                     self._drop(utt)
                 utt = self._utt = self._new_utterance()
+            else:
+                self._catch_up(utt)
             start_s = utt.timeline.n_samples / RATE
             off = start_s if relative_phones else utt.phone_offset
             shifted = [Phone(p.symbol, p.start + off, p.end + off) for p in phones] if phones and off else phones
             utt.timeline.push(x, shifted, trust_phones=trust_phones)
             self._feed(utt)
             return Pushed(utt.id, start_s)
+
+    def _catch_up(self, utt: _Utterance) -> None:
+        """Speech that comes after its utterance's clock ran past the audio pushed so far (a live reply's
+        next sentence later than the last one took to play) starts at the next frame to plan, after silence:
+        the clock never waits (audio and video leave on it together), so at its old place, already shown,
+        it would never play."""
+        behind = int(np.ceil(utt.shown * utt.timeline.hop)) - utt.timeline.n_samples
+        if behind > 0:
+            utt.timeline.push(np.zeros(behind, dtype=np.float32), None, trust_phones=True)
+            utt.phone_offset += behind / RATE  # phones timed on the caller's clock follow their audio
 
     def set_emotion(self, emotion: Emotion) -> None:
         """Show ``emotion`` from now on: while listening at once, in speech from the audio pushed next."""
@@ -262,11 +275,28 @@ class StreamingRenderer:
                 return
             self._drop(self._utt)
             self._utt = None
-            start = self._last_aperture
-            rest = float(self._rest.aperture[0])
-            n = self.close_frames
-            closing = self._last_mouth is not None
-            self._closing = [start + (rest - start) * (k + 1) / n for k in range(n)] if closing else []
+            self._held = False
+            self._close_mouth()
+
+    def hold(self, held: bool) -> None:
+        """Hold the speech where it is (the caller may be barging in), or let it go on from there.
+
+        While held the utterance's clock stands still: frames show listening (a mouth that was open
+        closes as after ``interrupt``) and carry the utterance with ``utterance_frame`` -1 (no audio of
+        it plays); speech pushed meanwhile waits too. ``interrupt`` ends a hold."""
+        with self._lock:
+            if held == self._held:
+                return
+            self._held = held
+            if held and self._utt is not None:
+                self._close_mouth()
+
+    def _close_mouth(self) -> None:
+        start = self._last_aperture
+        rest = float(self._rest.aperture[0])
+        n = self.close_frames
+        closing = self._last_mouth is not None
+        self._closing = [start + (rest - start) * (k + 1) / n for k in range(n)] if closing else []
 
     def _new_utterance(self) -> _Utterance:
         r = self.renderer
@@ -318,6 +348,8 @@ class StreamingRenderer:
         if utt is not None and utt.shown >= utt.timeline.total and utt.timeline.ended:
             self._drop(utt)
             self._utt = utt = None
+        if utt is not None and self._held:
+            return replace(self._listening_plan(), utterance=utt.id, utterance_frame=-1)
         if utt is not None:
             k = utt.shown
             if k < utt.timeline.total:

@@ -7,8 +7,9 @@ A photo has no motion, no mouth shapes and no voice. We make them, classically a
 * **Mouth**: per frame the viseme's expected lip shape (``speech.visemes.VISEME_SHAPES``: opening,
   width, rounding, closure) moves the photo's lip, jaw and chin landmarks; a piecewise-affine warp
   over the face mesh (Delaunay on a mouth-open reference, so no triangle spans the lips) carries the
-  pixels along, and the inner-lip region gets a mouth interior: a dark cavity gradient and an upper
-  teeth band brightened from the photo's own colours.
+  pixels along, and the inner-lip region gets a mouth interior that follows the opening: a dark cavity,
+  the tongue on the floor of an open mouth, upper teeth (separate incisors) and, wider open, lower
+  teeth, coloured from the photo's own lips and teeth.
 * **Eyes and head**: blinks warp the upper lids down onto the lower ones; a slow, smooth similarity
   (small rotation, shift and scale about the neck) moves the head inside a feathered head mask, so
   the background stays where it is.
@@ -179,6 +180,27 @@ _LOWER_OUTER = (146, 91, 181, 84, 17, 314, 405, 321, 375)
 _CORNERS = (61, 291, 78, 308)
 
 
+# Teeth seen from the front, from the midline outward (inter-ocular units; an adult's is ~63 mm): the
+# widths of the central and lateral incisors, the canine, a premolar.
+_UPPER_TEETH = (0.135, 0.105, 0.12, 0.11)
+_LOWER_TEETH = (0.085, 0.09, 0.11, 0.11)
+
+
+def _tooth_profile(dx: np.ndarray, iod: float, widths: tuple[float, ...]) -> dict[str, np.ndarray]:
+    """Per column ``dx`` pixels from the mouth's midline: ``gap`` (1 on the line between two teeth, falling
+    to 0 within about a pixel) and ``length`` (1 at a tooth's middle, less toward its sides and for the
+    teeth further out), for teeth of ``widths``."""
+    d = np.abs(np.asarray(dx, dtype=np.float64)) / max(iod, 1.0)
+    edges = np.concatenate([[0.0], np.cumsum(widths)])
+    k = np.clip(np.searchsorted(edges, d, side="right") - 1, 0, len(widths) - 1)
+    left, right = edges[k], edges[k + 1]
+    within = np.clip((d - left) / (right - left), 0, 1)
+    dist_px = np.minimum(d - left, right - d) * iod  # to the nearest gap (the midline is one)
+    gap = np.exp(-(dist_px / max(0.6, 0.006 * iod)) ** 2)
+    length = (1.0 - 0.35 * (2.0 * within - 1.0) ** 4) * (1.0 - 0.12 * k)
+    return {"gap": gap.astype(np.float32), "length": length.astype(np.float32)}
+
+
 def _smoothstep(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
@@ -226,6 +248,7 @@ class FaceSynth:
         ref_px = np.vstack([apply_affine(self.from_units, ref), self.anchor_px])
         self.mesh = MeshWarp(self.image, np.vstack([pts, self.anchor_px]), ref_px)
         self.teeth_rgb, self.cavity_rgb = self._mouth_colours()
+        self.tongue_rgb = np.clip(self._lip_mean() * np.array([0.85, 0.58, 0.58]), 40, 230).astype(np.float32)
         self.head_mask = head_mask(self.landmarks, self.image.shape)
         h, w = self.image.shape[:2]
         gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
@@ -279,6 +302,16 @@ class FaceSynth:
 
     # - colours -
 
+    def _lip_mean(self) -> np.ndarray:
+        """The lips' mean RGB in the photo."""
+        h, w = self.image.shape[:2]
+        pts = self.landmarks[:, :2]
+        lips = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(lips, [np.round(pts[list(lm.LIPS_OUTER)]).astype(np.int32)], 1)
+        cv2.fillPoly(lips, [np.round(pts[list(lm.LIPS_INNER)]).astype(np.int32)], 0)
+        rgb = self.image[lips.astype(bool)].reshape(-1, 3).astype(np.float64)
+        return rgb.mean(0) if rgb.size else np.array([150.0, 90.0, 90.0])
+
     def _mouth_colours(self) -> tuple[np.ndarray, np.ndarray]:
         """Teeth and cavity colours from the photo: the lips' and skin's colour, brightened or darkened."""
         h, w = self.image.shape[:2]
@@ -317,7 +350,10 @@ class FaceSynth:
         return out
 
     def _mouth_interior(self, out: np.ndarray, dst: np.ndarray, pose: MouthPose) -> None:
-        """Paint the opened inner-lip region: dark cavity gradient, upper-teeth band under the lip."""
+        """Paint the opened inner-lip region for ``pose``: a dark cavity (deeper when rounded), the tongue's
+        back on the floor of an open mouth, the upper teeth (each incisor with its own edge, longer where
+        the viseme shows them, hidden by rounded lips) and from a third of the widest opening the lower
+        teeth: every opening shows its own interior, not one strip of teeth."""
         inner = dst[list(lm.LIPS_INNER)]
         opening = float(np.mean([dst[b, 1] - dst[a, 1] for a, b in lm.INNER_LIP_PAIRS]))
         if opening < 1.0:
@@ -345,16 +381,41 @@ class FaceSynth:
         depth = np.clip((yy - top) / gap, 0, 1)
         edge = (np.abs(xx - xc) / hw) ** 2
         shade = (0.7 + 0.3 * np.clip(edge, 0, 1)) * (1.0 - 0.3 * np.sin(np.pi * depth))
-        cavity = self.cavity_rgb[None, None, :] * shade[..., None]
-        band = min(0.45 * opening, 0.1 * self.iod) * (0.6 + 0.4 * max(pose.teeth, 0.3))
-        teeth_a = np.clip((top + band - yy) / 1.5 + 0.5, 0, 1) * np.clip(1.0 - 0.8 * edge, 0, 1)
+        share = float(np.clip(opening / (A_MAX * self.iod), 0.0, 1.0))  # of the widest opening
+        rounding = float(np.clip(pose.rounding, 0.0, 1.0))
+        # a rounded mouth is a deeper, darker hole; an open one lets light onto its floor
+        shade = shade * (1.0 - 0.35 * rounding * (1.0 - np.clip(edge, 0, 1)))
+        fill = self.cavity_rgb[None, None, :] * shade[..., None]
+        dx = xx[0] - xc
+        # the tongue's back rises from the floor of an open, unrounded mouth (a dome, lit from the front)
+        tongue_h = gap * (0.2 + 0.25 * share) * (1.0 - rounding) * float(share > 0.3)
+        if float(tongue_h.max()) > 1.0:
+            dome = np.sqrt(np.clip(1.0 - (dx / (0.85 * hw)) ** 2, 0.0, 1.0))[None, :]
+            tongue_top = bottom - tongue_h * dome
+            tongue_a = np.clip((yy - tongue_top) / 1.5 + 0.5, 0, 1) * (dome > 0)
+            lit = 0.6 + 0.3 * np.clip((yy - tongue_top) / np.maximum(tongue_h, 1.0), 0, 1)
+            tongue = self.tongue_rgb[None, None, :] * lit[..., None]
+            fill = fill * (1 - tongue_a[..., None]) + tongue * tongue_a[..., None]
+        # upper teeth hang from the upper lip: longer the more the viseme shows them, hidden by rounded lips;
+        # each incisor's edge is its own (gaps between the teeth, the centrals longest)
+        tooth = _tooth_profile(dx, self.iod, _UPPER_TEETH)
+        band = min(0.45 * opening, 0.1 * self.iod) * (0.6 + 0.4 * max(pose.teeth, 0.3)) * (1.0 - 0.45 * rounding)
+        reach = top + band * (0.8 + 0.2 * tooth["length"])[None, :]
+        sideways = np.clip(1.0 - (0.8 + 0.7 * rounding) * edge, 0, 1)
+        teeth_a = np.clip((reach - yy) / 1.2 + 0.5, 0, 1) * sideways
         teeth = self.teeth_rgb[None, None, :] * (1.0 - 0.2 * np.clip(edge, 0, 1))[..., None]
-        teeth = teeth * (0.92 + 0.08 * np.clip((top + band - yy) / max(band, 1.0), 0, 1))[..., None]
-        if opening > 0.55 * A_MAX * self.iod:  # a wide-open mouth also shows the lower teeth, dimmer
-            lband = 0.25 * band
-            low_a = np.clip((yy - (bottom - lband)) / 1.5 + 0.5, 0, 1) * np.clip(1.0 - 1.2 * edge, 0, 1) * 0.7
-            teeth_a = np.maximum(teeth_a, low_a)
-        fill = cavity * (1 - teeth_a[..., None]) + teeth * teeth_a[..., None]
+        teeth = teeth * (0.9 + 0.1 * np.clip((reach - yy) / max(band, 1.0), 0, 1))[..., None]
+        teeth = teeth * (1.0 - 0.15 * tooth["gap"])[None, :, None]
+        # lower teeth: from a third of the widest opening on, rising with it, dimmer (in the upper lip's shadow)
+        lower_share = float(np.clip((share - 0.3) / 0.5, 0, 1)) * (1.0 - rounding)
+        if lower_share > 0:
+            low = _tooth_profile(dx, self.iod, _LOWER_TEETH)
+            lband = band * 0.55 * lower_share
+            rise = bottom - lband * (0.8 + 0.2 * low["length"])[None, :]
+            low_a = np.clip((yy - rise) / 1.2 + 0.5, 0, 1) * np.clip(1.0 - 1.2 * edge, 0, 1) * 0.85
+            low_rgb = self.teeth_rgb[None, None, :] * 0.78 * (1.0 - 0.15 * low["gap"])[None, :, None]
+            fill = fill * (1 - low_a[..., None]) + low_rgb * low_a[..., None]
+        fill = fill * (1 - teeth_a[..., None]) + teeth * teeth_a[..., None]
         region = out[y0:y1, x0:x1].astype(np.float32)
         a = mask[..., None]
         out[y0:y1, x0:x1] = np.clip(region * (1 - a) + fill * a, 0, 255).astype(np.uint8)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["LOWER_FACE", "lower_face_polygon", "feathered_mask", "feather", "mask_edge"]
+__all__ = ["LOWER_FACE", "lower_face_polygon", "feathered_mask", "feather", "mask_edge", "border_ramp"]
 
 # MediaPipe face-mesh indices: face oval from image-right cheek round the chin to image-left cheek,
 # then under the nose (cheek, nostril, subnasale, nostril, cheek).
@@ -62,6 +62,14 @@ def feather(mask: np.ndarray, feather_px: float) -> np.ndarray:
         return mask
     k = int(2 * round(2 * feather_px) + 1)
     return cv2.GaussianBlur(mask, (k, k), feather_px)
+
+
+def border_ramp(h: int, w: int, width: float) -> np.ndarray:
+    """(h, w) float32 weight rising from 0 at the border to 1 at ``width`` pixels inside (pastes a box of
+    one resampling into another with no visible edge)."""
+    ys = np.minimum(np.arange(h), np.arange(h)[::-1]) + 0.5
+    xs = np.minimum(np.arange(w), np.arange(w)[::-1]) + 0.5
+    return np.clip(np.minimum(ys[:, None], xs[None, :]) / width, 0.0, 1.0).astype(np.float32)
 
 
 def mask_edge(mask: np.ndarray, *, low: float = 0.2, high: float = 0.8) -> np.ndarray:

@@ -24,6 +24,7 @@ __all__ = [
     "normalise_shape",
     "drop_jaw",
     "jaw_weight",
+    "jaw_field",
     "moved_jaw_points",
 ]
 
@@ -130,6 +131,21 @@ def jaw_weight(points: np.ndarray, shift_px: float) -> Callable[[np.ndarray, np.
         return wy * wx * wx * (3.0 - 2.0 * wx)  # smooth fall-off sideways
 
     return weight
+
+
+def jaw_field(points: np.ndarray, shift_px: float, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) float32 vertical move (pixels) of a jaw move of ``shift_px`` at every pixel of an image of
+    ``shape`` (h, w) showing face ``points``: ``shift_px`` times ``jaw_weight``. The weight is one
+    profile down times one sideways, so the field is their outer product (no per-pixel interpolation);
+    sampling it bilinearly elsewhere is exact between the profiles' knots."""
+    pts = np.asarray(points, dtype=np.float64)
+    ys_k, yw_k, xs_k, xw_k = _jaw_weights(pts, shift_px)
+    centre = float(pts[list(lm.MOUTH_CORNERS), 0].mean())
+    h, w = shape
+    wy = np.interp(np.arange(h, dtype=np.float64), ys_k, yw_k, left=0.0, right=0.0)
+    wx = np.interp(np.abs(np.arange(w, dtype=np.float64) - centre), xs_k, xw_k, right=0.0)
+    wx = wx * wx * (3.0 - 2.0 * wx)
+    return np.outer(shift_px * wy, wx).astype(np.float32)
 
 
 def drop_jaw(image: np.ndarray, points: np.ndarray, shift_px: float) -> tuple[np.ndarray, np.ndarray]:

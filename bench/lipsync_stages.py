@@ -1,0 +1,179 @@
+"""Where lip-sync correlation is lost on new people: the model, its per-Face adaptation, the timeline.
+
+For each clip (leave-one-speaker-out, as ``bench/fidelity.py --loso``: the general model is trained
+without the clip's speaker, the Face is built from the clip's first 70 %), the aperture predicted for
+the last 30 % is correlated with the footage's tracked aperture at three stages, without rendering:
+
+- ``model``: the general model adapted to the Face in several ways (``ADAPT``): as built (``on``: lag,
+  pulled refit, blend with the Face's own log-mel model), ``off`` (the general model as is: no lag, no
+  refit, no blend, no gain), ``lag_only``, ``no_refit``, ``no_blend``, and the Face's own log-mel model
+  alone (``own``);
+- ``plan``: the timeline's target aperture (``Renderer.timeline`` on the clip's recognised phones, as the
+  dub path of ``bench/fidelity.py`` plans it: ``plan_aperture_r`` there) with the engine's settings and
+  others (``TIMELINE``): ``before``, the -42 dBFS loudness gate on modelled frames too; ``cap12``, pauses
+  capped at 12 % of the range (r +0.014 here, but rendered pauses then read open: silence closure 0.992 ->
+  0.965 on the 13 clips of ``bench/fidelity.py --loso``, so the engine keeps 6 %);
+- ``plan_silence_closure``: share of the audio's pauses (>= 200 ms) whose planned aperture reads closed.
+
+    nice -n 10 .venv/bin/python bench/lipsync_stages.py [--clips NAME ...] [--out bench/results/lipsync_stages.json]
+
+The default clips are the 13 of ``bench/results/fidelity_loso_subset.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from _common import REPO, machine_info, write_result
+from facecraft import media
+from facecraft.engine import Renderer, lipsync
+from facecraft.engine.audio_model import AudioMouthModel
+from facecraft.faces.build import build_face
+from facecraft.faces.bundle import load_bundle
+from facecraft.faces.thresholds import Thresholds
+from facecraft.perform.speech import audio_phones, prepare_audio
+from facecraft.vision.types import Tracks
+
+RATE = 16000
+TRAIN_SHARE = 0.7
+SUBSET = REPO / "bench" / "results" / "fidelity_loso_subset.json"
+# name: (AdaptParams changes, blend with the Face's own model)
+ADAPT: dict[str, tuple[dict, bool]] = {
+    "on": ({}, True),
+    "off": ({"pulls": (np.inf,), "max_lag": 0, "max_gain": 1.0}, False),
+    "lag_only": ({"pulls": (np.inf,), "max_gain": 1.0}, False),
+    "no_refit": ({"pulls": (np.inf,)}, True),
+    "no_blend": ({}, False),
+}
+TIMELINE = {"engine": {}, "before": {"model_silence_db": -42.0}, "cap12": {"pause_cap_share": 0.12}}
+
+
+def _r(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def model_stage(general: lipsync.GeneralLipModel, train: np.ndarray, tracks: Tracks, test: np.ndarray,
+                fps: float, n: int, y: np.ndarray) -> dict:
+    """Aperture r of the adapted model (each way of ``ADAPT``) and of the Face's own log-mel model."""
+    own = AudioMouthModel.fit(train, RATE, tracks)
+    own_pred = own.predict(test, RATE, fps, n)[:, 0] if own is not None else None
+    row: dict = {"own": _r(own_pred, y) if own_pred is not None else float("nan")}
+    for name, (changes, blend) in ADAPT.items():
+        params = replace(lipsync.AdaptParams(), **changes)
+        fitted = lipsync.FaceLipModel.fit(train, RATE, tracks, general=general, params=params,
+                                          own_cv=own.cv_pred if blend and own is not None else None)
+        if fitted is None:
+            row[name] = float("nan")
+            continue
+        pred = fitted.predict(test, RATE, fps, n)[:, 0]
+        if own_pred is not None and fitted.blend < 1:
+            pred = fitted.blend * pred + (1 - fitted.blend) * own_pred
+        row[name] = _r(pred, y)
+        row[f"{name}_fit"] = {"lag": fitted.lag, "pull": fitted.pull, "blend": fitted.blend,
+                              "cv_r": round(fitted.cv_r, 3)}
+    return row
+
+
+def plan_stage(renderer: Renderer, test: np.ndarray, fps: float, n: int, y: np.ndarray) -> dict:
+    """Aperture r of the timeline's targets (recognised phones, untrusted: the dub path) per setting."""
+    from fidelity import silence_frames
+
+    phones, trusted = audio_phones(prepare_audio(test, RATE), None, None)
+    pause = silence_frames(test, fps, n)
+    base = renderer.config
+    row: dict = {}
+    for name, changes in TIMELINE.items():
+        renderer.config = replace(base, **changes)
+        try:
+            tl = renderer.timeline(test, n, phones, trust_phones=trusted, fps=fps)
+        finally:
+            renderer.config = base
+        row[f"plan_{name}"] = _r(np.asarray(tl.aperture, np.float64), y)
+        row[f"plan_silence_closure_{name}"] = (float(np.mean(tl.aperture[pause] < renderer.priors.closed_limit))
+                                               if pause.any() else float("nan"))
+    return row
+
+
+def run_clip(clip, general: lipsync.GeneralLipModel, work: Path) -> dict:  # noqa: ANN001 - _corpus.Clip
+    from _corpus import _cache_file, cached_tracker
+
+    info = media.probe(clip.path)
+    assert info.video is not None
+    split = round(info.duration_s * TRAIN_SHARE, 2)
+    train_tracks = cached_tracker(f"{clip.name}-0-{split}")
+    with lipsync.general_override(general):
+        bundle = build_face(clip.path, name=clip.name, out_dir=work, source_range=(0.0, split),
+                            thresholds=Thresholds(min_duration_s=2.0, cut_hist_distance=2.0),
+                            track_frames=train_tracks)
+    renderer = Renderer(load_bundle(bundle), size=(64, 48))
+    gt_path = _cache_file(f"{clip.name}-{split}-end")
+    if not gt_path.exists():  # the held-out footage's tracks, as bench/fidelity.py caches them
+        fps = float(info.video.fps)
+        frames = [f.image for f in media.iter_frames(clip.path, start_s=split)]
+        h, w = frames[0].shape[:2]
+        from facecraft.media.types import Frame
+
+        cached_tracker(f"{clip.name}-{split}-end")((Frame(i, i / fps, im) for i, im in enumerate(frames)),
+                                                   fps=fps, width=w, height=h)
+    gt = Tracks.load(gt_path)
+    tracks = Tracks.load(_cache_file(f"{clip.name}-0-{split}"))
+    n, fps = len(gt), float(gt.fps)
+    audio = media.read_audio(clip.path, sample_rate=RATE).samples.astype(np.float32)
+    a = int(round(split * RATE))
+    want = int(round(n / fps * RATE))
+    test = np.pad(audio[a: a + want], (0, max(0, want - len(audio[a: a + want])))).astype(np.float32)
+    y = np.asarray(gt.aperture, np.float64)
+    row = {"clip": clip.name, "dev": clip.dev, "speaker": clip.speaker, "frames": n, "train_s": split,
+           **model_stage(general, np.ascontiguousarray(audio[:a]), tracks, test, fps, n, y),
+           **plan_stage(renderer, test, fps, n, y)}
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()
+                      if not isinstance(v, dict)}), file=sys.stderr, flush=True)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    from _corpus import clips as corpus_clips
+    from _corpus import load_training_data
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", nargs="+", help="clip names (default: the 13 of fidelity_loso_subset.json)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "lipsync_stages.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    names = args.clips or [Path(p).stem for p in json.loads(SUBSET.read_text())["inputs"]]
+    chosen = [c for c in corpus_clips() if c.name in names]
+    data = load_training_data()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lipsync-stages-") as tmp:
+        for clip in chosen:
+            general = lipsync.fit_general([d for d in data if d.speaker != clip.speaker])
+            rows.append(run_clip(clip, general, Path(tmp)))
+    keys = ["own", *ADAPT, *(f"plan_{k}" for k in TIMELINE), *(f"plan_silence_closure_{k}" for k in TIMELINE)]
+    groups = {"dev": [r for r in rows if r["dev"]], "corpus": [r for r in rows if not r["dev"]], "all": rows}
+    mean = {g: {k: float(np.nanmean([r[k] for r in rs])) if rs else float("nan") for k in keys}
+            for g, rs in groups.items()}
+    print(f"{'clip':<32}" + "".join(f"{k[:14]:>15}" for k in keys))
+    for r in rows:
+        print(f"{r['clip'][:31]:<32}" + "".join(f"{r[k]:>15.3f}" for k in keys))
+    for g, vals in mean.items():
+        print(f"{'MEAN ' + g:<32}" + "".join(f"{vals[k]:>15.3f}" for k in keys))
+    write_result(args.out, {"bench": "lipsync_stages", "machine": machine_info(), "adapt": {
+        k: {"params": {p: list(v) if isinstance(v, tuple) else v for p, v in c.items()}, "blend": b}
+        for k, (c, b) in ADAPT.items()}, "timeline": TIMELINE, "inputs": [str(c.path) for c in chosen],
+        "mean": mean, "clips": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
