@@ -44,6 +44,8 @@ DEFAULT_VOICES = "joe-us,ada-us,sam-us,grace-us,rms-us,slt-us"
 RECOGNISERS: dict[str, Any] = {
     "whisper_tiny_en": lambda: WhisperASR(beam_size=1),
     "whisper_tiny_en_beam5": lambda: WhisperASR(beam_size=5),
+    # what a live conversation runs (speech.remote.make_stt): words only, no timestamps, no fallback
+    "whisper_tiny_en_live": lambda: WhisperASR(beam_size=1, word_timings=False),
     "pocketsphinx": PocketSphinxASR,
 }
 

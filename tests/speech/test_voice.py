@@ -134,3 +134,21 @@ def test_bad_audio_is_a_speech_error(samples: np.ndarray, rate: int, message: st
         with pytest.raises(SpeechError, match=message) as err:
             call()
         assert err.value.error_id == "audio_processing"
+
+
+def test_pitch_read_twice_as_fast_gives_harvests_frames_and_pitch() -> None:
+    """The adaptation's cheaper pitch track (``_harvest`` at time scale 2): the same frames and times as
+    harvest's, the same pitch on a steady voice gliding 110 -> 160 Hz."""
+    from facecraft.speech.voice import _harvest
+
+    rate = 22050
+    t = np.arange(int(1.3 * rate)) / rate
+    f0 = 110.0 + 50.0 * t / t[-1]
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    x = np.ascontiguousarray(sum(np.sin(k * phase) / k for k in range(1, 15)) * 0.2, dtype=np.float64)
+    slow, t_slow = _harvest(x, rate, 1)
+    fast, t_fast = _harvest(x, rate, 2)
+    assert fast.shape == slow.shape and np.allclose(t_fast, t_slow)
+    both = (slow > 0) & (fast > 0)
+    assert both.sum() > 0.9 * (slow > 0).sum()
+    assert np.median(np.abs(12 * np.log2(fast[both] / slow[both]))) < 0.2  # semitones

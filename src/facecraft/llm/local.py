@@ -125,6 +125,10 @@ class LocalLLM:
                         break
                     if isinstance(item, LLMError):
                         raise item
+                    timings = item.get("timings") if isinstance(item, dict) else None
+                    if isinstance(timings, dict):  # llama.cpp's last chunk: did the prompt cache hit?
+                        log.info("timing llm_prompt %s tokens cached, %s new in %.0f ms", timings.get("cache_n"),
+                                 timings.get("prompt_n"), float(timings.get("prompt_ms") or 0.0))
                     delta = reader.feed(item)
                     if delta is not None:
                         timeout = options.stall_timeout_s

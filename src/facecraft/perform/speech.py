@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -31,7 +33,8 @@ from facecraft.speech.voice import VoiceMapping, VoiceProfile, plan_voice
 from facecraft.speech.voices import ShiftedTTS
 
 __all__ = ["Piece", "prepare_audio", "audio_phones", "audio_pieces", "text_pieces", "face_voice",
-           "face_speaker", "emotion_prosody", "styled_backend", "live_voice_mapping", "MIN_AUDIO_S",
+           "face_speaker", "emotion_prosody", "styled_backend", "live_voice_mapping", "AdaptPace", "clause_first",
+           "MIN_AUDIO_S",
            "VOICE_PLAN_S"]
 
 log = logging.getLogger(__name__)
@@ -130,18 +133,79 @@ def styled_backend(tts: TTSBackend, prosody: Prosody | None) -> TTSBackend:
     return tts if prosody is None else tts.styled(length=prosody.length_scale, variation=prosody.variation)
 
 
+@dataclass
+class AdaptPace:
+    """How long the voice adaptation takes per second of speech (wall time, so a busy machine counts), kept
+    across a live session's replies. It says where to cut a reply's first sentence: a short first part
+    leaves after a fraction of the whole sentence's adaptation, and each next part is adapted while the
+    one before it plays (so the parts grow: by about 1 / ratio each).
+    """
+
+    ratio: float = 0.35  # seconds of adaptation per second of speech (a guess until measured)
+    margin_s: float = 0.15  # context analysed on each side of a cut (WORLD's windows reach this far)
+    fade_s: float = 0.01  # crossfade of two parts at their cut
+    safety_s: float = 0.1  # slack for a part to be ready before the one before it has played
+    min_part_s: float = 0.25  # the shortest part (a shorter one saves too little for its extra analysis)
+    max_parts: int = 4
+    part_cost_s: float = 0.1  # how much shorter a first part must be to be worth one more part
+    step_s: float = 0.05  # head lengths tried
+
+    def note(self, audio_s: float, took_s: float) -> None:
+        """One adaptation of ``audio_s`` of speech took ``took_s``."""
+        if audio_s > 0.2:
+            self.ratio = 0.7 * self.ratio + 0.3 * min(4.0, took_s / audio_s)
+
+    def cuts(self, duration_s: float) -> list[float]:
+        """Times (s) where to cut a ``duration_s`` sentence; [] where cutting gains nothing. Each next part,
+        with its context, must be adapted while the one before plays (ratio * (part + 2 * margin) + safety
+        <= the part before); of the chains that reach the end in ``max_parts``,
+        the one with the shortest first part wins, each extra part counting ``part_cost_s`` against it
+        (its analysis of the context costs CPU)."""
+        r, m = max(self.ratio, 1e-3), self.margin_s
+        best: list[float] = []
+        best_score = duration_s  # not cutting: the whole sentence is the first part
+        head = self.min_part_s
+        while head <= duration_s - self.min_part_s:
+            chain = self._chain(head, duration_s, r, m)
+            if chain:
+                score = head + self.part_cost_s * (len(chain) - 1)
+                if score < best_score - 1e-9:
+                    best, best_score = chain, score
+            head += self.step_s
+        return best
+
+    def _chain(self, head: float, duration_s: float, r: float, m: float) -> list[float]:
+        cuts, last, end = [head], head, head
+        while duration_s - end > 1e-9:
+            longest = (last - self.safety_s) / r - 2 * m  # the next part ready in time
+            part = min(longest, duration_s - end)
+            if 0 < duration_s - end - part < self.min_part_s:  # leave no sliver at the end
+                part = duration_s - end - self.min_part_s
+            if part < self.min_part_s - 1e-9:
+                return []
+            last, end = part, end + part
+            if duration_s - end > 1e-9:
+                cuts.append(end)
+            if len(cuts) >= self.max_parts:
+                return []
+        return cuts
+
+
 def text_pieces(
     script: str | Script, tts: TTSBackend, *, voice: VoiceProfile | None = None, emotion: Emotion | None = None,
-    mapping: VoiceMapping | None = None,
+    mapping: VoiceMapping | None = None, pace: AdaptPace | None = None,
 ) -> Iterator[Piece]:
     """Synthesise a script sentence by sentence: one piece per sentence, at the first sentence's rate,
     phones on the utterance clock, each segment's cue on its first piece; ``voice`` (the Face's) moves
     every sentence toward it with one mapping: ``mapping`` when given (``live_voice_mapping``: every
     sentence leaves as soon as it is synthesised), else measured on the first ``VOICE_PLAN_S``.
     ``emotion`` is the default until the script's first tag (the per-request default); every sentence
-    is spoken with the prosody of its emotion."""
+    is spoken with the prosody of its emotion. ``pace`` (live): a long first sentence is synthesised
+    clause first (``clause_first``) and, with ``mapping``, the first piece is adapted and yielded in
+    parts (``AdaptPace.cuts``), so the first audio leaves sooner; every adaptation's time updates it."""
     parsed = script if isinstance(script, Script) else parse_script(script)
-    adapter = _Adapter(voice, mapping)
+    adapter = _Adapter(voice, mapping, pace if mapping is not None else None)
+    first = pace is not None  # the script's first speech is still to come (live)
     rate = 0
     clock = 0.0  # seconds of the utterance so far
     pending: Emotion | None = emotion
@@ -160,16 +224,25 @@ def text_pieces(
                 styled = _pitch_in_voice(*styled)
             backends[current] = styled
         backend, prosody = styled
-        for chunk in backend.stream(segment.text):
+        live_first, first = first, False
+        texts = clause_first(segment.text) if live_first else [segment.text]
+        speaker, feeder = backend, adapter
+        if live_first and voice is None and isinstance(backend, ShiftedTTS):
+            # a stock shifted voice (a photo Face): its WORLD pass costs twice Piper's synthesis, so the live
+            # first sentence is shifted here, part by part like an adaptation, not whole inside its TTS
+            speaker, feeder = backend.backend, _Adapter(None, pace=pace, shift=backend.shift)
+        for chunk in (c for text in texts for c in speaker.stream(text)):
             samples = chunk.samples
             if rate and chunk.sample_rate != rate:
                 samples = resample(samples, chunk.sample_rate, rate)
             rate = rate or chunk.sample_rate
             shift = clock - chunk.start_s
             phones = [Phone(p.symbol, p.start + shift, p.end + shift) for p in chunk.phones]
-            yield from adapter.feed(Piece(samples, rate, phones, True, pending, chunk.text, prosody))
+            yield from feeder.feed(Piece(samples, rate, phones, True, pending, chunk.text, prosody))
             pending = None
             clock += samples.size / rate
+        if feeder is not adapter:
+            yield from feeder.flush()
     yield from adapter.flush()
 
 
@@ -181,6 +254,26 @@ def _pitch_in_voice(backend: TTSBackend, prosody: Prosody | None) -> tuple[TTSBa
         return backend, prosody
     rest = replace(prosody, pitch_st=0.0, range=1.0)
     return backend.moved(prosody.pitch_st, prosody.range), None if rest.neutral else rest
+
+
+CLAUSE_MIN_WORDS = 3
+_CLAUSE = re.compile(r"[,;:]\s+")
+_SENTENCE_END = re.compile(r"[.!?](\s|$)")
+
+
+def clause_first(text: str) -> list[str]:
+    """``text`` as [its first clause, the rest] where its first sentence has a clause of at least
+    ``CLAUSE_MIN_WORDS`` words before a comma, semicolon or colon and as many after it; else [text].
+    A live reply synthesises that clause alone (TTS cost grows with the length it is asked for)."""
+    end = _SENTENCE_END.search(text)
+    limit = end.start() if end else len(text)
+    words = len(text[:limit].split())
+    for m in _CLAUSE.finditer(text, 0, limit):
+        head = text[: m.start() + 1]
+        n = len(head.split())
+        if n >= CLAUSE_MIN_WORDS and words - n >= CLAUSE_MIN_WORDS:
+            return [head, text[m.end():]]
+    return [text]
 
 
 CALIBRATION_TEXT = ("The quick brown fox jumps over the lazy dog while we talk about the weather today. "
@@ -204,25 +297,38 @@ def live_voice_mapping(tts: TTSBackend, voice: VoiceProfile | None) -> VoiceMapp
 
 class _Adapter:
     """Voice adaptation of consecutive pieces with one mapping, measured once on the first
-    ``VOICE_PLAN_S`` of speech (held until then; bounded), and each piece's emotional prosody."""
+    ``VOICE_PLAN_S`` of speech (held until then; bounded), and each piece's emotional prosody.
+    With ``pace`` the first piece (at the utterance's time 0) leaves in parts (``AdaptPace.cuts``).
+    ``shift`` (with no ``voice``): a stock voice's own WORLD shift (``ShiftedTTS.shift``), applied here
+    instead of by the TTS, the first piece in parts the same way."""
 
-    def __init__(self, voice: VoiceProfile | None, mapping: VoiceMapping | None = None) -> None:
+    def __init__(self, voice: VoiceProfile | None, mapping: VoiceMapping | None = None,
+                 pace: AdaptPace | None = None,
+                 shift: Callable[[np.ndarray, int], np.ndarray] | None = None) -> None:
         self.voice = voice
         self.mapping: VoiceMapping | None = mapping
+        self.pace = pace
+        self.shift = shift if voice is None else None
         self.held: list[Piece] = []
+        self.first = True
 
-    def feed(self, piece: Piece) -> list[Piece]:
-        if self.voice is None:
-            return [_with_prosody(piece, None, None)]
+    def feed(self, piece: Piece) -> Iterator[Piece]:
+        if self.voice is None and self.shift is None:
+            yield _with_prosody(piece, None, None)
+            return
+        if self.voice is None:  # a stock voice shifted: nothing to measure first
+            yield from self._paced(piece)
+            return
         self.held.append(piece)
         if self.mapping is None and sum(p.samples.size / p.sample_rate for p in self.held) < VOICE_PLAN_S:
-            return []
-        return self.flush()
+            return
+        yield from self.flush()
 
-    def flush(self) -> list[Piece]:
+    def flush(self) -> Iterator[Piece]:
         held, self.held = self.held, []
         if self.voice is None or not held:
-            return [_with_prosody(p, None, None) for p in held]
+            yield from (_with_prosody(p, None, None) for p in held)
+            return
         if self.mapping is None:
             try:
                 self.mapping = plan_voice(np.concatenate([p.samples for p in held]), held[0].sample_rate,
@@ -230,8 +336,53 @@ class _Adapter:
             except (FacecraftError, ValueError) as exc:
                 log.warning("voice adaptation skipped: %s", exc)
                 self.voice = None
-                return [_with_prosody(p, None, None) for p in held]
-        return [_with_prosody(p, self.voice, self.mapping) for p in held]
+                yield from (_with_prosody(p, None, None) for p in held)
+                return
+        for piece in held:
+            yield from self._paced(piece)
+
+    def _paced(self, piece: Piece) -> Iterator[Piece]:
+        first, self.first = self.first, False
+        cuts = self.pace.cuts(piece.samples.size / piece.sample_rate) if first and self.pace else []
+        if cuts:
+            yield from self._in_parts(piece, cuts)
+        else:
+            yield self._adapted(piece)
+
+    def _adapted(self, piece: Piece) -> Piece:
+        started = time.perf_counter()
+        if self.shift is not None:
+            piece = replace(piece, samples=self.shift(piece.samples, piece.sample_rate))
+        out = _with_prosody(piece, self.voice, self.mapping)
+        if self.pace is not None:
+            self.pace.note(out.samples.size / out.sample_rate, time.perf_counter() - started)
+        return out
+
+    def _in_parts(self, piece: Piece, cuts: list[float]) -> Iterator[Piece]:
+        """``piece`` (at utterance time 0) adapted part by part between ``cuts``, each part analysed with
+        ``margin_s`` of context on either side and crossfaded over ``fade_s`` into the part before."""
+        assert self.pace is not None
+        rate, x = piece.sample_rate, piece.samples
+        margin = int(round(self.pace.margin_s * rate))
+        fade = max(1, min(margin, int(round(self.pace.fade_s * rate))))
+        w = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+        bounds = [0, *(int(round(c * rate)) for c in cuts), x.size]
+        times = [0.0, *cuts, float("inf")]
+        overhang: np.ndarray | None = None  # the part before, adapted past its end (to fade from)
+        for k in range(len(bounds) - 1):
+            a, b = bounds[k], bounds[k + 1]
+            lo, hi = max(0, a - margin), min(x.size, b + margin)
+            part = replace(piece, samples=x[lo:hi],
+                           phones=[p for p in piece.phones if times[k] <= p.start < times[k + 1]])
+            if k:
+                part.emotion, part.text = None, ""
+            done = self._adapted(part)
+            y = done.samples[a - lo: a - lo + (b - a)].copy()
+            if overhang is not None:
+                n = min(fade, overhang.size, y.size)
+                y[:n] = overhang[:n] * (1.0 - w[:n]) + y[:n] * w[:n]
+            overhang = done.samples[b - lo: b - lo + fade]
+            yield replace(done, samples=y)
 
 
 def _with_prosody(piece: Piece, voice: VoiceProfile | None, mapping: VoiceMapping | None) -> Piece:

@@ -84,7 +84,8 @@ def make_stt(stt_layer: dict[str, Any] | None, defaults: SpeechDefaults | None =
     """The recogniser of a PAL's ``layers.stt`` (an ``speech.asr.ASRBackend``).
 
     ``base_url`` (the PAL's, else the server's): ``OpenAIASR``; ``stt_engine`` ``pocketsphinx``:
-    PocketSphinx; anything else (``embedded``, ``whisper``, none, vendor names): Whisper tiny.en.
+    PocketSphinx; anything else (``embedded``, ``whisper``, none, vendor names): Whisper tiny.en (words
+    only: a conversation has no use for their timings, and leaving them out halves the time).
     The server's api key and model go only to the server's own endpoint, never to a PAL's.
     """
     from facecraft.speech.asr import OpenAIASR, PocketSphinxASR, WhisperASR
@@ -99,7 +100,7 @@ def make_stt(stt_layer: dict[str, Any] | None, defaults: SpeechDefaults | None =
                          timeout=defaults.timeout_s)
     if layer.get("stt_engine") == "pocketsphinx":
         return PocketSphinxASR()
-    return WhisperASR()
+    return WhisperASR(word_timings=False)
 
 
 def make_tts(tts_layer: dict[str, Any] | None, defaults: SpeechDefaults | None = None, *,

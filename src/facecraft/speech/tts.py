@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import io
 import logging
+import os
 import threading
 import time
 import wave
@@ -168,6 +169,7 @@ def load_piper_voice(voice: str | None = None) -> Any:
         started = time.perf_counter()
         try:
             loaded = PiperVoice.load(model, config_path=config, include_alignments=True)
+            loaded.session = _rethreaded(loaded.session, model)
             # Warm espeak-ng and the ONNX graph so the first real sentence streams without delay.
             for _ in loaded.synthesize("Hi.", include_alignments=True):
                 pass
@@ -176,6 +178,25 @@ def load_piper_voice(voice: str | None = None) -> Any:
         log.info("loaded Piper voice %s in %.1f s", model.name, time.perf_counter() - started)
         _VOICE_CACHE[model] = loaded
         return loaded
+
+
+TTS_THREADS_ENV = "FACECRAFT_TTS_THREADS"  # ONNX Runtime threads per Piper run (unset/0: one per core)
+
+
+def _rethreaded(session: Any, model: Path) -> Any:
+    """``session`` (Piper's, with the alignment output it patched in) rebuilt with our thread settings: its
+    pool never spins waiting for work (ONNX Runtime's default keeps idle threads spinning after each run,
+    CPU the renderer and other live sessions on the same cores need), and ``FACECRAFT_TTS_THREADS`` caps it
+    (a live session sets 1: the sessions are the parallelism)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(0, int(os.environ.get(TTS_THREADS_ENV, "0") or 0))
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    source = getattr(session, "_model_bytes", None) or str(model)
+    return onnxruntime.InferenceSession(source, sess_options=options, providers=session.get_providers())
 
 
 class PiperTTS(TTSBackend):

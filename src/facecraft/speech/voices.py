@@ -167,16 +167,22 @@ class ShiftedTTS(TTSBackend):
                         intonation=float(np.clip(self.voice.intonation * intonation, 0.5, 2.0)))
         return ShiftedTTS(self.backend, voice)
 
-    def _run(self, sentence: str) -> Iterator[_Piece]:
+    def shift(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The wrapped backend's speech moved to this voice (unchanged where it is too short or unvoiced to
+        analyse, "Hm."). A live reply shifts its first sentence part by part with this (perform.speech)."""
         from facecraft.speech.voice import shift_voice
 
+        try:
+            return shift_voice(samples, sample_rate, semitones=self.voice.semitones, formants=self.voice.formants,
+                               intonation=self.voice.intonation)
+        except SpeechError as exc:
+            log.warning("voice %s: kept %.2f s unshifted (%s)", self.voice.voice_id, samples.size / sample_rate,
+                        exc.message)
+            return samples
+
+    def _run(self, sentence: str) -> Iterator[_Piece]:
         for piece in self.backend._run(sentence):  # noqa: SLF001 - the wrapped backend's own pieces
-            try:
-                piece.samples = shift_voice(piece.samples, piece.sample_rate, semitones=self.voice.semitones,
-                                            formants=self.voice.formants, intonation=self.voice.intonation)
-            except SpeechError as exc:  # a piece too short or unvoiced to analyse ("Hm.")
-                log.warning("voice %s: kept %.2f s unshifted (%s)", self.voice.voice_id,
-                            piece.samples.size / piece.sample_rate, exc.message)
+            piece.samples = self.shift(piece.samples, piece.sample_rate)
             yield piece
 
 
