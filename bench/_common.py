@@ -75,4 +75,4 @@ def run_clips(videos: list[Path], run: Callable[[Path], dict[str, Any]]) -> list
 def clip_means(clips: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, float]:
     """Mean of each key over the clips that did not fail (NaN-aware; NaN when every clip failed)."""
     ok = [c for c in clips if "error" not in c]
-    return {k: float(np.nanmean([c[k] for c in ok])) if ok else float("nan") for k in keys}
+    return {k: float(np.nanmean([c.get(k, np.nan) for c in ok])) if ok else float("nan") for k in keys}

@@ -14,14 +14,22 @@ handed the last loud sample of its recording to the connection):
   at the client (``conversation.utterance`` role user);
 - ``llm_first_token_ms`` / ``tts_first_audio_ms``: from the session's ``timing ...`` log lines where it
   writes them (absent otherwise);
+- ``llm_cached_tokens`` / ``llm_new_tokens``: the embedded LLM's prompt cache on the turn (its log);
+- ``llm_guess_ahead_ms``: how long before the turn was confirmed the LLM started on the words heard at the
+  caller's pause (the answer used that start; absent when the turn was answered from scratch);
 - ``first_audio_ms``: the first audible reply packet arrives (on the wire);
 - ``first_frame_ms``: ``conversation.replica.started_speaking`` arrives (sent with the first speaking frame).
 
-Barge-in: the caller asks for a long story, then speaks over it; ``barge_in_ms`` is the start of the
-caller's speech -> the received audio is silent. Log times are the session's ``asctime`` (milliseconds)
-mapped onto the monotonic clock; everything runs on this machine. The answers are printed.
+Barge-in: the caller asks for a long story, says "Okay" over it (0.3 s: shorter than the PAL's minimum),
+then speaks over it. ``barge_in_ms``: the start of the caller's speech -> the received audio is silent (the
+Face is held at the VAD's start); ``hold_ms``: -> the session held the Face (its log); ``vad_start_ms``: ->
+``conversation.user.started_speaking`` at the client; ``interrupted_event_ms``: -> ``replica_interrupted``
+(the minimum speech reached: the reply is dropped). The cough: ``cough_held_ms`` (its start -> silence),
+``cough_resumed_ms`` (its end -> the answer audible again), ``cough_interrupted`` (must be False). Log times
+are the session's ``asctime`` (milliseconds) mapped onto the monotonic clock; everything runs on this machine.
+The answers are printed.
 
-    python bench/conversation.py [--turns 8] [--barge 3] [--work DIR] [--out bench/results/conversation.json]
+    python bench/conversation.py [--turns 8] [--barge 3] [--short-story] [--work DIR] [--out FILE]
 
 Targets (2-core CPU, embedded defaults): end of turn -> first reply frame <= 800 ms p50; barge-in <= 300 ms
 p50. Figures on the shared development machine are noisy: the load average is recorded with them.
@@ -48,11 +56,20 @@ from facecraft.conversation.client import LiveClient
 
 QUESTIONS = REPO / "bench" / "data" / "stt_questions.txt"
 VOICES = ("joe-us", "ada-us", "sam-us", "grace-us")
-STORY = "Please tell me a long story about the moon, the sun and all of the planets, one by one."
+# a request the stock PAL answers at length (147 words, to its max_tokens); "Please tell me a long story about the
+# moon, the sun and all of the planets, one by one." got one 15-word sentence ending in a colon (the answer stops at
+# a newline): ~5 s of speech, so the barge-in raced with the answer's end
+STORY = "Tell me a long bedtime story about a little fox who visits the moon."
+SHORT_STORY = "Please tell me a long story about the moon, the sun and all of the planets, one by one."
 BARGE = "Wait, stop please. I have another question."
+# a backchannel shorter than the stock PAL's minimum speech for a barge-in: holds the Face, never interrupts
+# (Piper's "Hm." or "Mm-hm." is no speech to the VAD at all; "Okay." cut to 0.3 s is)
+COUGH, COUGH_S = "Okay.", 0.3
 WAIT_S = 120.0
 LOUD = 0.02
 TARGETS = {"first_frame_ms_p50": 800.0, "barge_in_ms_p50": 300.0}
+_LLM_PROMPT = re.compile(r"timing llm_prompt (\d+) tokens cached, (\d+) new")
+_LLM_GUESS = re.compile(r"timing llm_guess_used started (\d+) ms before")
 _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) session \w+ [\w.]+: (.*)$")
 
 err = sys.stderr  # replaced by the real terminal once fd 2 carries the session's log
@@ -115,6 +132,9 @@ class SessionLog:
                 out.append((epoch - self.offset, m.group(2)))
         return out
 
+    def first_match(self, pattern: re.Pattern[str], after: float) -> re.Match[str] | None:
+        return next((m for t, msg in self.lines() if t >= after - 0.002 and (m := pattern.match(msg))), None)
+
     def first(self, prefix: str, after: float) -> float | None:
         # log times have millisecond resolution: allow one tick before ``after``
         return next((t for t, msg in self.lines() if t >= after - 0.002 and msg.startswith(prefix)), None)
@@ -164,26 +184,58 @@ async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str) -> dic
         tts_first_audio_ms=ms(log.first("timing tts_first_audio", t_end), t_end),
         first_audio_ms=ms(sound, t_end), first_frame_ms=ms(started["_t"], t_end),
     )
+    # the embedded LLM's prompt cache: tokens of the turn's prompt it had cached and tokens it processed
+    prompt = log.first_match(_LLM_PROMPT, t_end)
+    if prompt is not None:
+        row.update(llm_cached_tokens=int(prompt.group(1)), llm_new_tokens=int(prompt.group(2)))
+    guess = log.first_match(_LLM_GUESS, t_end)  # the answer started on the guess at the caller's pause
+    row["llm_guess_ahead_ms"] = None if guess is None else float(guess.group(1))
     return row
 
 
-async def barge_in(c: LiveClient, k: int) -> dict[str, Any]:
+async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY) -> dict[str, Any]:
+    """A long answer; a cough over it (held, then it goes on, not interrupted); then speech that barges in."""
     x, onset, _ = speech48(BARGE, VOICES[k % len(VOICES)])
+    hm, hm_onset, _ = speech48(COUGH, VOICES[(k + 1) % len(VOICES)])
+    cough = hm[int(hm_onset * 48000): int((hm_onset + COUGH_S) * 48000)]
     t = time.monotonic()
-    c.send({"message_type": "conversation", "event_type": "conversation.respond", "properties": {"text": STORY}})
+    c.send({"message_type": "conversation", "event_type": "conversation.respond", "properties": {"text": story}})
     began = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(t))
     heard = await c.wait_sound(began["_t"], WAIT_S)
     await asyncio.sleep(1.5)  # well into the answer
+    t_cough = c.speak(cough)
+    t_cough_end = await sent(c, COUGH_S)
+    on_again = await c.wait_sound(t_cough_end + 0.05, WAIT_S)  # the answer goes on after the cough
+    held = c.silent_after(t_cough, hold=0.2)
+    await asyncio.sleep(1.5)
     t_spoken = c.speak(x)
     t_speech = await sent(c, onset)
     interrupted = await c.wait_event("conversation.replica_interrupted", WAIT_S, where=after(t_spoken))
     await asyncio.sleep(1.0)
-    silent = c.silent_after(t_speech)
+    silent = silent_from(c, t_speech, interrupted["_t"] + 0.5)
+    cough_cut = [e for e in c.events if e.get("event_type") == "conversation.replica_interrupted"
+                 and t_cough < e["_t"] < t_spoken]
     # the barge-in is a turn of its own: let its answer finish before the next
     reply = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(interrupted["_t"]))
     await c.wait_event("conversation.replica.stopped_speaking", WAIT_S, where=after(reply["_t"]))
     return {"barge_in_ms": None if silent == float("inf") else round(silent * 1000, 1),
-            "interrupted_event_ms": ms(interrupted["_t"], t_speech), "story_heard_s": round(t_speech - heard, 2)}
+            "hold_ms": ms(log.first("the Face's speech held", t_spoken), t_speech),
+            "vad_start_ms": ms(next((e["_t"] for e in c.events if e.get("event_type")
+                                     == "conversation.user.started_speaking" and e["_t"] > t_spoken), None), t_speech),
+            "interrupted_event_ms": ms(interrupted["_t"], t_speech), "story_heard_s": round(t_speech - heard, 2),
+            "cough_held_ms": None if held == float("inf") else round(held * 1000, 1),
+            "cough_resumed_ms": ms(on_again, t_cough_end), "cough_interrupted": bool(cough_cut)}
+
+
+def silent_from(c: LiveClient, t0: float, t1: float, level: float = 0.01) -> float:
+    """Seconds from ``t0`` to where the received audio goes quiet (RMS below ``level``) and stays quiet until
+    ``t1`` (a pause between two sentences of the answer that happens to follow ``t0`` does not count); inf if
+    it is not quiet at ``t1``."""
+    packets = [a for a in c.audio if t0 <= a.t <= t1]
+    loud = [i for i, a in enumerate(packets) if float(np.sqrt(np.mean(a.samples ** 2))) >= level]
+    if not packets or (loud and loud[-1] == len(packets) - 1):
+        return float("inf")
+    return (packets[loud[-1] + 1].t if loud else packets[0].t) - t0
 
 
 def pct(values: list[float | None], q: float) -> float | None:
@@ -191,7 +243,8 @@ def pct(values: list[float | None], q: float) -> float | None:
     return round(float(np.percentile(v, q)), 1) if v else None
 
 
-async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, barges: int) -> dict[str, Any]:
+async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, barges: int,
+                story: str = STORY) -> dict[str, Any]:
     manager = SessionManager(1, lambda e: None)
     spec = SessionSpec(conversation_id="bench-pal", bundle_dir=bundle, voice=None, mode="full",
                        max_call_duration_s=3600, participant_left_timeout_s=60, participant_absent_timeout_s=600,
@@ -225,7 +278,7 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
             await asyncio.sleep(1.2)  # a natural pause before the caller's next question
         for k in range(barges if failures < 2 else 0):
             try:
-                barge_rows.append(await barge_in(c, k))
+                barge_rows.append(await barge_in(c, log, k, story))
             except TimeoutError as exc:
                 barge_rows.append({"barge_in_ms": None, "error": str(exc)})
             say(f"  barge-in {k + 1}: silent after {barge_rows[-1]['barge_in_ms']} ms")
@@ -246,17 +299,30 @@ def summarise(result: dict[str, Any], pal: dict[str, Any]) -> dict[str, Any]:
                 "first_audio_ms", "first_frame_ms"):
         out[f"{key}_p50"] = pct([r[key] for r in rows], 50)
         out[f"{key}_p95"] = pct([r[key] for r in rows], 95)
+    out["llm_cached_tokens_p50"] = pct([r.get("llm_cached_tokens") for r in rows], 50)
+    out["llm_new_tokens_p50"] = pct([r.get("llm_new_tokens") for r in rows], 50)
+    out["llm_guess_used"] = sum(r.get("llm_guess_ahead_ms") is not None for r in rows)
+    out["llm_guess_ahead_ms_p50"] = pct([r.get("llm_guess_ahead_ms") for r in rows], 50)
     out["barge_ins"] = len(result["barge_ins"])
     out["barge_in_ms_p50"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 50)
     out["barge_in_ms_p95"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 95)
+    # where the silence comes from: the session held the Face (its log), the VAD's start event at the client
+    out["barge_hold_ms_p50"] = pct([b.get("hold_ms") for b in result["barge_ins"]], 50)
+    out["barge_vad_start_ms_p50"] = pct([b.get("vad_start_ms") for b in result["barge_ins"]], 50)
     # speech shorter than the PAL's minimum (replica_interruptibility) never interrupts, by design: what the
     # stages add after that minimum is the part the pipeline can shorten
     minimum = TurnSettings.from_flow((pal.get("layers") or {}).get("conversational_flow")).barge_in_s
-    if minimum is not None:
+    if minimum is not None:  # the Face is held at once; the interruption (flush, event) comes at the minimum
         out["barge_in_min_speech_ms"] = round(minimum * 1000)
-        out["barge_in_after_min_speech_ms_p50"] = pct(
-            [b["barge_in_ms"] - minimum * 1000 if b["barge_in_ms"] is not None else None
+        out["interrupted_event_ms_p50"] = pct([b.get("interrupted_event_ms") for b in result["barge_ins"]], 50)
+        out["interrupted_after_min_speech_ms_p50"] = pct(
+            [b["interrupted_event_ms"] - minimum * 1000 if b.get("interrupted_event_ms") is not None else None
              for b in result["barge_ins"]], 50)
+    coughs = [b for b in result["barge_ins"] if "cough_interrupted" in b]
+    if coughs:
+        out["coughs_interrupting"] = sum(bool(b["cough_interrupted"]) for b in coughs)
+        out["cough_held_ms_p50"] = pct([b["cough_held_ms"] for b in coughs], 50)
+        out["cough_resumed_ms_p50"] = pct([b["cough_resumed_ms"] for b in coughs], 50)
     if rows:
         out["stt_wer"] = round(wer_measures([r["question"] for r in rows], [r["heard"] for r in rows])["wer"], 4)
     return out
@@ -270,6 +336,8 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "facecraft-bench-conversation",
                     help="where the stock Face is built (kept for the next run)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "conversation.json")
+    ap.add_argument("--short-story", action="store_true",
+                    help="barge in over the old story request (its answer is one sentence: the barge-in races its end)")
     args = ap.parse_args()
     pal, face_key = stock_pal()
     bundle = stock_bundle(face_key, args.work)
@@ -281,7 +349,8 @@ def main() -> int:
         os.dup2(fh.fileno(), 2)
     os.environ["FACECRAFT_SESSION_LOG"] = "INFO"
     load_before = os.getloadavg()
-    result = asyncio.run(bench(bundle, pal, SessionLog(log_path), args.turns, args.barge))
+    story = SHORT_STORY if args.short_story else STORY
+    result = asyncio.run(bench(bundle, pal, SessionLog(log_path), args.turns, args.barge, story))
     summary = summarise(result, pal)
     print(f"\nconversation with the stock PAL, load average before {load_before[0]:.1f}")
     print(f"{'key':28} {'value':>10}  target")
@@ -299,7 +368,7 @@ def main() -> int:
             print(f"  Q ({r['voice']}): {r['question']}\n     heard: {r['heard']}\n     A: {r['answer']}")
     write_result(args.out, {"bench": "conversation", "pal": pal["pal_id"], "face": face_key,
                             "machine": machine_info(load_average_before=[round(x, 2) for x in load_before]),
-                            "targets": TARGETS, **summary, **result})
+                            "targets": TARGETS, "story": story, **summary, **result})
     return 0
 
 

@@ -89,30 +89,50 @@ def mouth_openings(images: list[np.ndarray]) -> np.ndarray:
         lm.close()
 
 
-def audio_level_at(client: LiveClient, times: np.ndarray, window: float, *, wire: bool = False) -> np.ndarray:
-    """RMS of the audio that arrived within ``window`` seconds before each time (``wire``: by the arrival
-    of its packet)."""
-    t = np.array([a.wire if wire else a.t for a in client.audio])
-    power = np.array([float(np.mean(a.samples ** 2)) for a in client.audio])
-    out = np.zeros(times.size)
-    for i, x in enumerate(times):
-        sel = (t > x - window) & (t <= x)
-        out[i] = np.sqrt(power[sel].mean()) if sel.any() else 0.0
+def audio_playing_during(client: LiveClient, frame_times: np.ndarray) -> np.ndarray:
+    """RMS of the audio a listener hears while each received video frame is on screen, for a player that
+    plays each packet as it arrives: a packet plays from its arrival for its length, a frame shows from its
+    arrival (``frame_times``, ``ReceivedVideo.wire``) until the next frame's. This is what the render's own
+    measure (the audio under frame i is the audio of [i/fps, (i+1)/fps)) means on the wire. A window that
+    only looks back from each frame's arrival hears audio that has already played out: it put the audio
+    about 0.7 frame late against the render and swung with packet bursts."""
+    packets: list[tuple[float, np.ndarray]] = []
+    for a in client.audio:  # one decoded packet can come out of the resampler in pieces with one arrival
+        if packets and packets[-1][0] == a.wire:
+            packets[-1] = (a.wire, np.concatenate([packets[-1][1], a.samples]))
+        else:
+            packets.append((a.wire, a.samples))
+    starts = np.array([t for t, _ in packets])
+    ends = starts + np.array([x.size for _, x in packets]) / 16000.0
+    out = np.zeros(frame_times.size)
+    for i, t0 in enumerate(frame_times):
+        t1 = frame_times[i + 1] if i + 1 < frame_times.size else t0 + float(np.median(np.diff(frame_times)))
+        heard = []
+        for k in np.flatnonzero((starts < t1) & (ends > t0)):
+            s, x = packets[k]
+            heard.append(x[int(max(0.0, t0 - s) * 16000):int(min(x.size, np.ceil((t1 - s) * 16000)))])
+        samples = np.concatenate(heard) if heard else np.zeros(0, dtype=np.float32)
+        out[i] = float(np.sqrt(np.mean(samples ** 2))) if samples.size else 0.0
     return out
 
 
-def best_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> int:
-    """The shift of ``b`` (in samples) that best matches ``a`` (positive: ``b`` comes later)."""
+def lag_frames(a: np.ndarray, b: np.ndarray, max_lag: int) -> float:
+    """The shift of ``b`` (in samples, to a tenth) that best matches ``a`` (positive: ``b`` comes later): the
+    correlation's peak, refined between its neighbours by a parabola so that two near-equal neighbours (a
+    lag of 3.5) do not flip a whole frame from run to run."""
     a = (a - a.mean()) / (a.std() + 1e-9)
     b = (b - b.mean()) / (b.std() + 1e-9)
-    scores = {}
-    for lag in range(-max_lag, max_lag + 1):
-        if lag >= 0:
-            x, y = a[: a.size - lag], b[lag:]
-        else:
-            x, y = a[-lag:], b[: b.size + lag]
-        scores[lag] = float(np.mean(x * y))
-    return max(scores, key=lambda k: scores[k])
+    scores = np.zeros(2 * max_lag + 1)
+    for i, lag in enumerate(range(-max_lag, max_lag + 1)):
+        x, y = (a[: a.size - lag], b[lag:]) if lag >= 0 else (a[-lag:], b[: b.size + lag])
+        scores[i] = float(np.mean(x * y))
+    k = int(np.argmax(scores))
+    shift = 0.0
+    if 0 < k < scores.size - 1:
+        y0, y1, y2 = scores[k - 1], scores[k], scores[k + 1]
+        curve = y0 - 2 * y1 + y2
+        shift = float(np.clip(0.5 * (y0 - y2) / curve, -0.5, 0.5)) if curve < 0 else 0.0
+    return round(k - max_lag + shift, 1)
 
 
 def silent_after(client: LiveClient, t0: float, hold: float = 0.3) -> float:

@@ -16,10 +16,10 @@ import pytest
 from tests.conversation.live import (
     INTERRUPT,
     Call,
-    audio_level_at,
-    best_lag,
+    audio_playing_during,
     echo_audio,
     echo_text,
+    lag_frames,
     mouth_openings,
     now,
     overloaded,
@@ -35,7 +35,7 @@ def grid16(grid_audio) -> np.ndarray:  # noqa: ANN001
     return grid_audio.samples.astype(np.float32)
 
 
-def _local_lag(bundle: Path, samples: np.ndarray) -> int:
+def _local_lag(bundle: Path, samples: np.ndarray) -> float:
     """The lag between mouth and audio in the renderer's own output (what the call must keep)."""
     from facecraft.engine import Renderer, StreamingRenderer
     from facecraft.faces.bundle import load_bundle
@@ -49,7 +49,7 @@ def _local_lag(bundle: Path, samples: np.ndarray) -> int:
     ap = np.nan_to_num(mouth_openings([f.image for f in frames]))
     level = np.array([np.sqrt(np.mean(samples[int(i / fps * 16000):int((i + 1) / fps * 16000)] ** 2))
                       if i / fps * 16000 < samples.size else 0.0 for i in range(n)])
-    return best_lag(level, ap, 8)
+    return lag_frames(level, ap, 8)
 
 
 def test_echo_audio_moves_the_mouth_in_step_and_closes_it_after(bundle_dir: Path, grid16: np.ndarray) -> None:
@@ -63,7 +63,7 @@ def test_echo_audio_moves_the_mouth_in_step_and_closes_it_after(bundle_dir: Path
             frames = [f for f in c.video if start["_t"] - 0.7 <= f.t <= stop["_t"] + 1.0]
             wire = np.array([f.wire for f in frames])
             ap = np.nan_to_num(mouth_openings([f.image for f in frames]))
-            level = audio_level_at(c, wire, 1 / 30, wire=True)
+            level = audio_playing_during(c, wire)
             return ap, level, list(c.events)
 
     ap, level, events = run(scenario)
@@ -78,7 +78,7 @@ def test_echo_audio_moves_the_mouth_in_step_and_closes_it_after(bundle_dir: Path
     assert speech.sum() > 20, "the Face's audio did not arrive"
     assert ap[speech].mean() > 2 * ap[-10:].mean(), "the mouth does not open during speech"
     assert ap[-10:].max() < 0.05, "the mouth is not closed after the speech"
-    lag = best_lag(level, ap, 8)
+    lag = lag_frames(level, ap, 8)
     expected = _local_lag(bundle_dir, grid16)
     if (busy := overloaded()) is not None and abs(lag - expected) > 1:
         pytest.xfail(f"A/V lag {lag} frames on the wire vs {expected} in the render, not judged: {busy}")

@@ -1,8 +1,9 @@
-"""A PAL in a live call (full mode), judged by a real aiortc client whose microphone plays Piper speech:
-the Face greets, hears a spoken question, answers it with the embedded LLM in its own voice with moving
-lips; the caller barges in over a long answer and the Face goes quiet; an "mm-hm" over the Face changes
-nothing; ``conversation.respond`` is a turn; an LLM endpoint that cannot be reached gets the fixed apology
-and the call goes on. Each test is one session (loading a Face, Whisper and the LLM takes a while)."""
+"""A PAL in a live call (full mode), judged by a real aiortc client whose microphone plays Piper speech: the
+Face greets, hears a spoken question, answers it with the embedded LLM in its own voice with moving lips;
+the caller barges in over a long answer and the Face goes quiet; an "mm-hm" over the Face changes nothing
+but hold the Face for its length (the reply then goes on, all of it heard); ``conversation.respond`` is a
+turn; an LLM endpoint that cannot be reached gets the fixed apology and the call goes on. Each test is one
+session (loading a Face, Whisper and the LLM takes a while)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def after(t: float):  # noqa: ANN201
 def test_a_spoken_question_gets_an_answer_with_moving_lips_and_the_caller_can_barge_in(bundle_dir: Path) -> None:
     question = speech48("What is your name?")
     barge = speech48("Wait, stop. I have another question about the planets.")
-    mmhm = speech48("Hm.")[: int(0.3 * 48000)]
+    okay = speech48("Okay.")
+    onset = int(np.flatnonzero(np.abs(okay) > 0.02)[0])
+    mmhm = okay[onset:onset + int(0.3 * 48000)]  # a backchannel the VAD hears, shorter than the minimum
 
     async def scenario() -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -91,9 +94,15 @@ def test_a_spoken_question_gets_an_answer_with_moving_lips_and_the_caller_can_ba
             # the answer to the barge-in plays; an "mm-hm" over it does not stop it
             reply = await c.wait_event("conversation.replica.started_speaking", WAIT,
                                        where=after(out["barge_turn"]["_t"]))
+            await c.wait_sound(reply["_t"], 30)
             t_mm = c.speak(mmhm)
             done = await c.wait_event("conversation.replica.stopped_speaking", WAIT, where=after(reply["_t"]))
             out["mm_done"] = done
+            # held while the caller made the sound, then on from where it stopped: the whole reply is heard
+            out["mm_held_s"] = silent_after(c, t_mm, hold=0.15)
+            out["mm_on_again"] = c.first_sound(t_mm + out["mm_held_s"] + 0.15, 0.01)
+            out["mm_said"] = await c.wait_event("conversation.utterance", WAIT, where=lambda e: after(t_mm)(e)
+                                                and e["properties"]["role"] == "replica")
             out["mm_interrupts"] = [e for e in c.events if e["event_type"] == "conversation.replica_interrupted"
                                     and e["_t"] > t_mm]
         return out
@@ -105,6 +114,8 @@ def test_a_spoken_question_gets_an_answer_with_moving_lips_and_the_caller_can_ba
     assert out["cut"]["properties"]["interrupted"] is True, out["cut"]
     assert "planet" in out["barge_turn"]["properties"]["speech"].lower(), out["barge_turn"]
     assert not out["mm_interrupts"] and out["mm_done"]["properties"]["interrupted"] is False
+    assert out["mm_said"]["properties"]["interrupted"] is False, out["mm_said"]
+    assert out["mm_held_s"] < 2.0 and out["mm_on_again"] is not None, out  # held, then the reply went on
     why = overloaded()
     if out["silence_ms"] > 300 and why:
         pytest.xfail(f"silence {out['silence_ms']:.0f} ms after the barge-in, interrupted "

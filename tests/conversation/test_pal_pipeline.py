@@ -18,7 +18,7 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.tests.utils import run_test
+from pipecat.tests.utils import SleepFrame, run_test
 
 from facecraft.conversation.echo import EchoFrame
 from facecraft.conversation.llm import LLMAnswerFailedFrame
@@ -56,6 +56,19 @@ def test_the_streamed_answer_becomes_sentences_with_emotion_tags_that_are_never_
     assert echoes[-1].done and not echoes[-1].text and len({e.inference_id for e in echoes}) == 1
     assert ends == [(echoes[0].inference_id, True)]
     assert not any(isinstance(f, LLMTextFrame) for f in down), "the LLM's text must not reach the Face raw"
+
+
+def test_a_replys_first_clause_of_a_few_words_is_said_before_its_sentence_ends() -> None:
+    tokens = ["Sure,", " I can", " help you", " with that,", " and", " with the tickets,", " of", " course."]
+
+    async def go():  # noqa: ANN202
+        frames = [LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens], LLMFullResponseEndFrame()]
+        return await run_test(ReplyAssembler(), frames_to_send=frames, expected_down_frames=None)
+
+    down, _ = asyncio.run(go())
+    said = [f.echo.text for f in down if isinstance(f, EchoFrame) and f.echo.text]
+    # "Sure," is too short to say alone; after the first clause the rest goes by sentences again
+    assert said == ["Sure, I can help you with that,", "and with the tickets, of course."], said
 
 
 def test_a_broken_off_answer_is_not_said_before_the_apology() -> None:
@@ -139,7 +152,10 @@ def test_smart_turn_ends_a_finished_question_and_silence_ends_any_turn() -> None
 
     async def go(settings: TurnSettings) -> None:
         taker = TurnTaker(settings, replying=lambda: False, on_turn=turn, on_barge_in=barge)
-        await run_test(taker, frames_to_send=frames(question, vad=True), expected_down_frames=None)
+        # the pipeline stays up while the model decides in its thread (the end frame would cancel that; on
+        # a loaded machine the decision took longer than handing over the frames did)
+        await run_test(taker, frames_to_send=[*frames(question, vad=True), SleepFrame(6.0)],
+                       expected_down_frames=None)
         await asyncio.sleep(0.5)
 
     asyncio.run(go(TurnSettings(stop_secs=5.0)))  # 2 s of silence follow: the model ended this turn

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from facecraft.conversation.face_video import SpeechAudioFrame
 from facecraft.conversation.protocol import Echo
 from facecraft.errors import FacecraftError, InputError
-from facecraft.perform.speech import Piece, text_pieces
+from facecraft.perform.speech import AdaptPace, Piece, text_pieces
 from facecraft.speech.tts import TTSBackend
 from facecraft.speech.voice import VoiceMapping, VoiceProfile
 
@@ -51,11 +52,14 @@ class EchoFrame(DataFrame):
 
 class FaceVoice:
     """How one session's Face speaks: its TTS and, for a Face built from video, the mapping toward
-    its voice (measured once, in the background, from the session's start)."""
+    its voice (measured once, in the background, from the session's start). Each reply's first
+    sentence is adapted in parts, cut by the adaptation's pace measured over the session
+    (``AdaptPace``): its first audio leaves sooner."""
 
     def __init__(self, tts: TTSBackend, profile: VoiceProfile | None) -> None:
         self.tts = tts
         self.profile = profile
+        self.pace = AdaptPace()
         self._mapping: Future[VoiceMapping | None] | None = None
 
     def start(self, executor: ThreadPoolExecutor) -> None:
@@ -67,7 +71,7 @@ class FaceVoice:
     def pieces(self, text: str) -> Iterator[Piece]:
         mapping = self._mapping.result() if self._mapping is not None else None
         profile = self.profile if mapping is not None else None
-        return text_pieces(text, self.tts, voice=profile, mapping=mapping)
+        return text_pieces(text, self.tts, voice=profile, mapping=mapping, pace=self.pace)
 
 
 class EchoService(FrameProcessor):
@@ -80,7 +84,7 @@ class EchoService(FrameProcessor):
         self.voice = voice
         self.executor = executor
         self.on_error = on_error
-        self._queue: asyncio.Queue[Echo] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Echo, float]] = asyncio.Queue()  # with when it was asked for
         self._worker: asyncio.Task | None = None
         self._open: str | None = None  # inference being said and not done yet
 
@@ -88,7 +92,7 @@ class EchoService(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, EchoFrame):
             if frame.echo is not None:
-                self._queue.put_nowait(frame.echo)
+                self._queue.put_nowait((frame.echo, time.monotonic()))
             return
         if isinstance(frame, InterruptionFrame):
             await self._restart()
@@ -100,7 +104,7 @@ class EchoService(FrameProcessor):
 
     def enqueue(self, echo: Echo) -> None:
         """Queue an echo directly (the session's shortcut past the pipeline's data path)."""
-        self._queue.put_nowait(echo)
+        self._queue.put_nowait((echo, time.monotonic()))
 
     async def _stop(self) -> None:
         if self._worker is not None:
@@ -117,9 +121,9 @@ class EchoService(FrameProcessor):
 
     async def _work(self) -> None:
         while True:
-            echo = await self._queue.get()
+            echo, asked_at = await self._queue.get()
             try:
-                await self._say(echo)
+                await self._say(echo, asked_at)
             except (FacecraftError, InputError) as exc:
                 log.info("echo %s failed: %s", echo.inference_id, exc)
                 if self.on_error is not None:
@@ -128,7 +132,7 @@ class EchoService(FrameProcessor):
                     await self.push_frame(TTSStoppedFrame(context_id=echo.inference_id))
                     self._open = None
 
-    async def _say(self, echo: Echo) -> None:
+    async def _say(self, echo: Echo, asked_at: float = 0.0) -> None:
         if self._open != echo.inference_id:
             if self._open is not None:  # a new inference ends the one left open
                 await self.push_frame(TTSStoppedFrame(context_id=self._open))
@@ -138,14 +142,14 @@ class EchoService(FrameProcessor):
             pcm = (np.clip(echo.audio, -1.0, 1.0) * 32767.0).astype(np.int16).tobytes()
             await self.push_frame(SpeechAudioFrame(audio=pcm, sample_rate=echo.sample_rate, num_channels=1,
                                                    context_id=echo.inference_id, inference_id=echo.inference_id,
-                                                   trust_phones=False))
+                                                   trust_phones=False, asked_at=asked_at))
         elif echo.text:
-            await self._say_text(echo)
+            await self._say_text(echo, asked_at)
         if echo.done:
             await self.push_frame(TTSStoppedFrame(context_id=echo.inference_id))
             self._open = None
 
-    async def _say_text(self, echo: Echo) -> None:
+    async def _say_text(self, echo: Echo, asked_at: float = 0.0) -> None:
         loop = asyncio.get_running_loop()
         text = echo.text or ""
         pieces = await loop.run_in_executor(self.executor, self.voice.pieces, text)
@@ -161,4 +165,4 @@ class EchoService(FrameProcessor):
             await self.push_frame(SpeechAudioFrame(
                 audio=pcm, sample_rate=piece.sample_rate, num_channels=1, context_id=echo.inference_id,
                 phones=phones, trust_phones=piece.trust_phones, text=piece.text, inference_id=echo.inference_id,
-                emotion=piece.emotion))
+                emotion=piece.emotion, asked_at=asked_at if start == 0.0 else 0.0))

@@ -11,12 +11,20 @@ queued and the mouth closes over a few frames.
 
 Speech events (the replica started/stopped speaking, a caption when a sentence starts to play) are
 reported through ``on_speech`` as the frames that carry them leave, not when the audio arrived.
+
+The Face's clock is the only pacer: once a participant is connected, its video frames go straight to
+the connection's track (``video_out``) as their audio goes down the pipeline, and neither track paces
+again. pipecat's live-video task re-paces frames on a clock of its own that restarts mid-burst: after
+the Face caught up a few late frames it held every later frame back by up to five frames while the
+audio went on (the mouth 2-3 frames behind the audio on the wire).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +49,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.smallwebrtc.transport import RawAudioTrack, RawVideoTrack
 
 from facecraft.audio import resample
+from facecraft.conversation.video_codec import rgb_to_i420
 from facecraft.engine.cues import Emotion
 from facecraft.engine.streaming import StreamFrame, StreamingRenderer
 from facecraft.speech.types import Phone
@@ -49,8 +58,12 @@ __all__ = ["FaceVideoService", "SpeechAudioFrame", "SpeechEvent", "FaceVideoTrac
 
 log = logging.getLogger(__name__)
 
-OUT_RATE = 24000  # the audio the Face sends (Opus resamples to 48 kHz on the wire)
+# The audio the Face sends, at Opus's own rate: aiortc's Opus encoder resamples anything else through a
+# 960-sample FIFO that held each packet's audio back ~20 ms behind its video (at 24 kHz the mouth led the
+# sound by 2.4 frames on the wire against 1.7 in the render; at 48 kHz 1.7-2.0).
+OUT_RATE = 48000
 _BEHIND_RESET = 5  # frames late at which the clock restarts instead of bursting to catch up
+I420 = "I420"  # OutputImageRawFrame.format of the frames the Face hands its own track (``FaceVideoTrack``)
 
 
 @dataclass
@@ -62,6 +75,7 @@ class SpeechAudioFrame(TTSAudioRawFrame):
     text: str = ""  # the sentence it says (a caption), "" for audio the app sent
     inference_id: str | None = None
     emotion: Emotion | None = None  # cue set before this audio
+    asked_at: float = 0.0  # time.monotonic() when the speech was asked for (0: unknown), for the latency log
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,9 @@ class _Mark:
     frame: int  # utterance frame where the audio starts to play
     inference_id: str | None
     text: str
+    asked_at: float = 0.0  # latency log: asked for (0: unknown) ...
+    arrived_at: float = 0.0  # ... reached the Face ...
+    pushed_at: float = 0.0  # ... and the renderer
 
 
 class _UtteranceAudio:
@@ -90,12 +107,15 @@ class _UtteranceAudio:
         self.samples = np.zeros(0, dtype=np.float32)
 
     def put(self, start: int, x: np.ndarray) -> None:
+        """(The push thread; ``cut`` runs on the loop) a grown buffer is filled before it replaces the old."""
         end = start + x.size
         if end > self.samples.size:
             grown = np.zeros(end, dtype=np.float32)
             grown[: self.samples.size] = self.samples
+            grown[start:end] = x
             self.samples = grown
-        self.samples[start:end] = x
+        else:
+            self.samples[start:end] = x
 
     def cut(self, a: int, b: int) -> np.ndarray:
         out = np.zeros(b - a, dtype=np.float32)
@@ -122,6 +142,15 @@ class FaceVideoService(FrameProcessor):
         self._seen = 0  # the last utterance shown
         self._clock_task: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-render")
+        # speech is handed to the renderer from a thread of its own: the renderer's lock is held while a
+        # frame is planned, and the event loop (audio, video, data channel) must never wait on it
+        self._pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-push")
+        # where video frames go once a participant is connected (the connection's track): straight from the
+        # Face's clock, beside their audio (None: down the pipeline, where nobody receives them yet)
+        self.video_out: Callable[[OutputImageRawFrame], Any] | None = None
+        self._i420 = all(side % 2 == 0 for side in stream.size)  # I420 halves the chroma planes' sides
+        self._epoch = 0  # interruptions so far: speech pushed for an older one is dropped
+        self._push_lock = threading.Lock()  # an interruption and a push never interleave
         self.frames_sent = 0
 
     # --- frames in ------------------------------------------------------------------------------
@@ -139,15 +168,15 @@ class FaceVideoService(FrameProcessor):
             self.interrupt()
             await self.push_frame(frame, direction)
         elif isinstance(frame, TTSAudioRawFrame):
-            self.say(frame)
+            await self.say(frame)
         elif isinstance(frame, TTSStoppedFrame):
-            self.stream.end_of_speech()
+            await asyncio.get_running_loop().run_in_executor(self._pusher, self.stream.end_of_speech)
         elif isinstance(frame, TTSStartedFrame):
             pass  # the first audio starts the utterance
         else:
             await self.push_frame(frame, direction)
 
-    def say(self, frame: TTSAudioRawFrame) -> None:
+    async def say(self, frame: TTSAudioRawFrame) -> None:
         """Queue speech audio for the renderer and keep it, on the utterance clock, for the output."""
         pcm = np.frombuffer(frame.audio, dtype=np.int16).astype(np.float32) / 32768.0
         if frame.num_channels > 1:
@@ -155,25 +184,47 @@ class FaceVideoService(FrameProcessor):
         if pcm.size == 0:
             return
         speech = frame if isinstance(frame, SpeechAudioFrame) else None
-        if speech is not None and speech.emotion is not None:
-            self.stream.set_emotion(speech.emotion)
-        phones = speech.phones if speech is not None else None
-        pushed = self.stream.push_audio(pcm, frame.sample_rate, phones or None,
-                                        trust_phones=speech.trust_phones if speech is not None else True,
-                                        relative_phones=True)
+        await asyncio.get_running_loop().run_in_executor(self._pusher, self._push, pcm, frame, speech, self._epoch,
+                                                         time.monotonic())
+
+    def _push(self, pcm: np.ndarray, frame: TTSAudioRawFrame, speech: SpeechAudioFrame | None, epoch: int,
+              arrived_at: float) -> None:
+        """(The push thread) hand ``pcm`` to the renderer and keep it for the output, unless an interruption
+        came after it was sent. The output's copy is stored at once, before the frames that play it can
+        leave (they are drawn on another thread)."""
         out = pcm if frame.sample_rate == OUT_RATE else resample(pcm, frame.sample_rate, OUT_RATE)
-        self._audio.setdefault(pushed.utterance, _UtteranceAudio()).put(int(round(pushed.start_s * OUT_RATE)), out)
-        self._marks.append(_Mark(pushed.utterance, int(round(pushed.start_s * self.fps)),
-                                 speech.inference_id if speech is not None else frame.context_id,
-                                 speech.text if speech is not None else ""))
+        with self._push_lock:
+            if epoch != self._epoch:
+                return
+            if speech is not None and speech.emotion is not None:
+                self.stream.set_emotion(speech.emotion)
+            phones = speech.phones if speech is not None else None
+            pushed = self.stream.push_audio(pcm, frame.sample_rate, phones or None,
+                                            trust_phones=speech.trust_phones if speech is not None else True,
+                                            relative_phones=True)
+            utt = self._audio.get(pushed.utterance)
+            if utt is None:
+                utt = self._audio[pushed.utterance] = _UtteranceAudio()
+            utt.put(int(round(pushed.start_s * OUT_RATE)), out)
+            self._marks.append(_Mark(pushed.utterance, int(round(pushed.start_s * self.fps)),
+                                     speech.inference_id if speech is not None else frame.context_id,
+                                     speech.text if speech is not None else "",
+                                     speech.asked_at if speech is not None else 0.0, arrived_at, time.monotonic()))
 
     def interrupt(self) -> None:
         """Drop everything queued; report the speech in progress as interrupted."""
-        self.stream.interrupt()
+        with self._push_lock:
+            self._epoch += 1
+            self.stream.interrupt()
         self._audio.clear()
         self._marks.clear()
         if self._speaking is not None or self._speaking_utt:
             self._stopped(interrupted=True)
+
+    def hold(self, held: bool) -> None:
+        """Hold the speech where it is (silence, the mouth at rest) or let it go on (``StreamingRenderer.hold``):
+        what the caller hears of a reply held over a cough is all of it, in order."""
+        self.stream.hold(held)
 
     @property
     def speaking_inference(self) -> str | None:
@@ -190,12 +241,12 @@ class FaceVideoService(FrameProcessor):
     async def _clock(self) -> None:
         loop = asyncio.get_running_loop()
         period = 1.0 / self.fps
-        pending = loop.run_in_executor(self._executor, self.stream.next_frame)
+        pending = loop.run_in_executor(self._executor, self._draw)
         t0, n = loop.time(), 0
         while True:
-            frame = await pending
-            pending = loop.run_in_executor(self._executor, self.stream.next_frame)  # drawn while we wait
-            await self._emit(frame)
+            frame, i420 = await pending
+            pending = loop.run_in_executor(self._executor, self._draw)  # drawn while we wait
+            await self._emit(frame, i420)
             n += 1
             delay = t0 + n * period - loop.time()
             if delay > 0:
@@ -203,6 +254,12 @@ class FaceVideoService(FrameProcessor):
             elif delay < -_BEHIND_RESET * period:
                 log.debug("face clock %.0f ms behind: restarting it", -delay * 1000)
                 t0, n = loop.time(), 0
+
+    def _draw(self) -> tuple[StreamFrame, np.ndarray | None]:
+        """(The render thread) the next frame and, once it goes to a connection's track, its I420 planes
+        (the encoder's format: converted here, off the event loop; see ``video_codec``)."""
+        frame = self.stream.next_frame()
+        return frame, (rgb_to_i420(frame.image) if self.video_out is not None and self._i420 else None)
 
     async def _stop_clock(self) -> None:
         if self._clock_task is not None:
@@ -213,8 +270,9 @@ class FaceVideoService(FrameProcessor):
         await super().cleanup()
         await self._stop_clock()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._pusher.shutdown(wait=False, cancel_futures=True)
 
-    async def _emit(self, frame: StreamFrame) -> None:
+    async def _emit(self, frame: StreamFrame, i420: np.ndarray | None = None) -> None:
         self._track_speech(frame)
         k = frame.utterance_frame
         a, b = int(round(k * OUT_RATE / self.fps)), int(round((k + 1) * OUT_RATE / self.fps))
@@ -227,7 +285,13 @@ class FaceVideoService(FrameProcessor):
         h, w = frame.image.shape[:2]
         audio_cls = TTSAudioRawFrame if frame.speaking else OutputAudioRawFrame
         await self.push_frame(audio_cls(audio=pcm, sample_rate=OUT_RATE, num_channels=1))
-        await self.push_frame(OutputImageRawFrame(image=frame.image.tobytes(), size=(w, h), format="RGB"))
+        if self.video_out is not None:
+            if i420 is None and self._i420:
+                i420 = rgb_to_i420(frame.image)
+            self.video_out(OutputImageRawFrame(image=i420.tobytes(), size=(w, h), format=I420) if i420 is not None
+                           else OutputImageRawFrame(image=frame.image.tobytes(), size=(w, h), format="RGB"))
+        else:
+            await self.push_frame(OutputImageRawFrame(image=frame.image.tobytes(), size=(w, h), format="RGB"))
         self.frames_sent += 1
         if self.on_frame is not None:
             self.on_frame(frame)
@@ -247,10 +311,11 @@ class FaceVideoService(FrameProcessor):
                 self._speaking, self._speaking_utt = mark.inference_id, mark.utterance
                 self._speaking_since = self.frames_sent
                 self._report(SpeechEvent("started", mark.inference_id))
+                _log_latency(mark)
             if mark.text:
                 self._report(SpeechEvent("caption", mark.inference_id, mark.text))
-        for old in [u for u in self._audio if u < frame.utterance or (frame.utterance == 0 and u <= self._seen)]:
-            del self._audio[old]
+        for old in [u for u in list(self._audio) if u < frame.utterance or (frame.utterance == 0 and u <= self._seen)]:
+            self._audio.pop(old, None)
         self._seen = max(self._seen, frame.utterance)
 
     def _stopped(self, *, interrupted: bool) -> None:
@@ -267,28 +332,44 @@ class FaceVideoService(FrameProcessor):
                 log.exception("speech event listener failed")
 
 
+def _log_latency(mark: _Mark) -> None:
+    """Where the time to a reply's first frame went (INFO; ``FACECRAFT_SESSION_LOG=INFO`` shows it)."""
+    if log.isEnabledFor(logging.INFO):
+        now = time.monotonic()
+        asked = f"speech ready {1000 * (mark.arrived_at - mark.asked_at):.0f} ms, " if mark.asked_at else ""
+        log.info("first frame of %s: %sto the renderer %.0f ms, to its first frame out %.0f ms", mark.inference_id,
+                 asked, 1000 * (mark.pushed_at - mark.arrived_at), 1000 * (now - mark.pushed_at))
+
+
 class FaceVideoTrack(RawVideoTrack):
-    """pipecat's output video track stamped and paced at the Face's frame rate (aiortc's
-    ``VideoStreamTrack`` clock is fixed at 30 fps, which would play a 25 fps Face fast)."""
+    """pipecat's output video track stamped at the Face's frame rate (aiortc's ``VideoStreamTrack`` clock
+    is fixed at 30 fps, which would play a 25 fps Face fast) and handing each frame on as soon as the
+    Face has drawn it, as ``FaceAudioTrack`` does its audio: the Face's clock paces both, and a second
+    pacer on one track only would hold its frames behind the other's (see the module doc)."""
 
     def __init__(self, width: int, height: int, fps: float) -> None:
         super().__init__(width, height)
         self._fps = float(fps)
         self._count = -1
-        self._t0 = 0.0
+
+    async def recv(self) -> Any:
+        """The next frame; the Face's own come as I420 planes (``rgb_to_i420``), the encoder's format."""
+        from av import VideoFrame
+
+        raw = await self._video_buffer.get()
+        if raw.format == I420:
+            planes = np.frombuffer(raw.image, dtype=np.uint8).reshape(self._height * 3 // 2, self._width)
+            frame = VideoFrame.from_ndarray(planes, format="yuv420p")
+        else:
+            rgb = np.frombuffer(raw.image, dtype=np.uint8).reshape(self._height, self._width, 3)
+            frame = VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts, frame.time_base = await self.next_timestamp()
+        return frame
 
     async def next_timestamp(self) -> tuple[int, Any]:
-        import time
-
         if self.readyState != "live":
             raise MediaStreamError
         self._count += 1
-        if self._count == 0:
-            self._t0 = time.time()
-        else:
-            wait = self._t0 + self._count / self._fps - time.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
         return int(round(self._count * VIDEO_CLOCK_RATE / self._fps)), VIDEO_TIME_BASE
 
 
@@ -299,6 +380,16 @@ class FaceAudioTrack(RawAudioTrack):
     audio fall behind (pipecat's track reads 10 ms at a time: twice the work per packet)."""
 
     _READ_CHUNKS = 2  # 10 ms chunks per read
+    _RECHECK_S = 0.1  # how often a read waiting for audio checks that the track is still live
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._arrived = asyncio.Event()  # audio was queued (a read waits on it, not on a 2 ms poll)
+
+    def add_audio_bytes(self, audio_bytes: bytes) -> Any:
+        future = super().add_audio_bytes(audio_bytes)
+        self._arrived.set()
+        return future
 
     async def recv(self) -> Any:
         import fractions
@@ -308,7 +399,11 @@ class FaceAudioTrack(RawAudioTrack):
         while len(self._chunk_queue) < self._READ_CHUNKS:
             if self.readyState != "live":
                 raise MediaStreamError
-            await asyncio.sleep(0.002)
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), self._RECHECK_S)
+            except TimeoutError:
+                pass
         parts = []
         for _ in range(self._READ_CHUNKS):
             chunk, future = self._chunk_queue.popleft()

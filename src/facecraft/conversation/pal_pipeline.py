@@ -6,11 +6,13 @@ The session's pipeline in full mode::
     -> EchoService -> FaceVideoService -> transport out
 
 ``PalBrain`` holds the conversation: the caller's turn audio goes through the STT (in the session's
-executor, so the event loop never waits on it), the words go out as a ``conversation.utterance``
-{role: user} event, and the turn, with the knowledge passages BM25 finds for it, goes to the LLM as an
-``LLMContextFrame``. ``ReplyAssembler`` turns the streamed answer into sentences (emotion tags taken out
-by ``TagStripper`` and handed on as tags the speech path acts on, never spoken) and queues them on the
-echo path's TTS, the same one ``conversation.echo`` text takes.
+executor, so the event loop never waits on it; started speculatively at the VAD's stop, while smart-turn
+still decides, and used when the turn ends with no more speech: ``speculate``; its words go to the LLM as
+an ``LLMGuessFrame`` at once, so the answer is being thought while the turn is decided), the words go out as a
+``conversation.utterance`` {role: user} event, and the turn, with the knowledge passages BM25 finds for it,
+goes to the LLM as an ``LLMContextFrame``. ``ReplyAssembler`` turns the streamed answer into sentences
+(emotion tags taken out by ``TagStripper`` and handed on as tags the speech path acts on, never spoken) and
+queues them on the echo path's TTS, the same one ``conversation.echo`` text takes.
 
 The context keeps only what the caller heard: the Face's replies enter the history from its speech
 reports (one caption per sentence as it starts to play), so a reply cut by a barge-in is stored up to the
@@ -24,7 +26,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,15 +44,16 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from facecraft.conversation.echo import EchoFrame, EchoService
 from facecraft.conversation.face_video import SpeechAudioFrame
-from facecraft.conversation.llm import LLMAnswerFailedFrame
+from facecraft.conversation.llm import LLMAnswerFailedFrame, LLMGuessFrame, LLMWarmFrame
 from facecraft.conversation.protocol import Echo
+from facecraft.conversation.turns import QUIET_LEVEL, TURN_RATE
 from facecraft.engine.cues import Emotion
 from facecraft.errors import FacecraftError
 from facecraft.perform.script import TagStripper
 from facecraft.speech.text import has_speakable
 
 __all__ = ["PalBrain", "PalParts", "ReplyAssembler", "TimedEchoService", "load_pal_parts", "KNOWLEDGE_TOKENS",
-           "MAX_HISTORY"]
+           "MAX_HISTORY", "FIRST_CLAUSE_WORDS"]
 
 log = logging.getLogger(__name__)
 # Lines "timing <stage> ..." (INFO) mark a turn's stages in the session log for bench/conversation.py:
@@ -61,6 +64,12 @@ MAX_HISTORY = 40  # turns kept in the LLM context (older ones dropped, the syste
 _SENTENCE_END = re.compile(r"[.!?;:](?:[\"')\]]*)\s+")
 _TAGS = re.compile(r"<\s*/?\s*emotion\b[^<>]*>", re.IGNORECASE)
 _LONG_CLAUSE = 160  # characters of a sentence without an end at which a clause break sends it on
+_CLAUSE_END = re.compile(r"[,\u2013\u2014](?:[\"')\]]*)\s+")
+# a reply's first clause this long goes to the voice before its sentence ends. Not shorter (measured, i15e): the
+# rest of the sentence then reaches the Face after the clause has played, and StreamingRenderer places speech
+# pushed late behind its utterance clock, where it is skipped ("Sure, [silence]"); 1 word would cut the first
+# audio's CPU from 0.74 to 0.21 s median on the bench's replies once late speech waits for its turn instead
+FIRST_CLAUSE_WORDS = 4
 
 
 @dataclass
@@ -118,6 +127,51 @@ class PalBrain:
         self.thinking = False  # a turn is between the end of the caller's speech and the reply's end
         self._heard: dict[str, list[str]] = {}  # captions played per inference not yet in the history
         self._epoch = 0  # counts interruptions: a turn recognised across one is heard but not answered
+        self._guess: tuple[np.ndarray, Future] | None = None  # audio at the caller's last pause, its STT
+        self._turns = 0  # turns heard (``take_back`` voids the one in flight)
+        self._void = -1  # the turn taken back
+        self._last_user: dict[str, str] | None = None  # the caller's last turn in the history
+        self._guessed_llm = False  # an LLMGuessFrame went out that no turn has used or voided yet
+
+    def speculate(self, samples: np.ndarray | None) -> None:
+        """The caller paused (``samples``: the turn so far, float32 at the turn's rate) or went on (None):
+        recognise what was said so far now, in case the pause ends the turn, and let the LLM start on it."""
+        if samples is not None and self._guess is not None and _extends(samples, self._guess[0]):
+            return  # the recognition started at this pause's first quiet audio still holds
+        if self._guess is not None:  # not started yet: no use (a long turn with many pauses queues no pile)
+            self._guess[1].cancel()
+        self._guess = None
+        if self._guessed_llm:
+            self._guessed_llm = False
+            self.push(LLMGuessFrame(context=None))
+        if samples is not None and samples.size and self.executor is not None:
+            rate = TURN_RATE
+            future = self.executor.submit(self.parts.asr.transcribe, samples, rate)
+            self._guess = samples, future
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # (called outside the session's loop: recognition only)
+                return
+            future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._think_ahead, f))
+
+    def _think_ahead(self, future: Future) -> None:
+        """The speculative STT is done: the LLM starts on the turn it heard (held back until confirmed)."""
+        if (self._guess is None or self._guess[1] is not future or future.cancelled() or future.exception()
+                or self.thinking):
+            return
+        text = future.result().text.strip()
+        if has_speakable(text):
+            self._guessed_llm = True
+            messages = self._messages(text, self._turn_history(text))
+            self.push(LLMGuessFrame(context=LLMContext(messages=messages)))  # type: ignore[arg-type]
+
+    def _guessed(self, samples: np.ndarray) -> Future | None:
+        """The speculative STT of this turn's audio, if the turn is the audio it heard (and silence after)."""
+        guess, self._guess = self._guess, None
+        if guess is None:
+            return None
+        heard, future = guess
+        return future if _extends(samples, heard) else None
 
     # --- the caller ----------------------------------------------------------------------------
 
@@ -127,14 +181,24 @@ class PalBrain:
             return
         self.thinking = True
         epoch = self._epoch
+        self._turns += 1
+        turn = self._turns
         loop = asyncio.get_running_loop()
+        guess = self._guessed(samples) if rate == TURN_RATE else None
         try:
-            transcript = await loop.run_in_executor(self.executor, self.parts.asr.transcribe, samples, rate)
-            log.info("timing stt_done %.1f s of audio", samples.size / rate)
+            if guess is not None:
+                transcript = await asyncio.wrap_future(guess)
+            else:
+                transcript = await loop.run_in_executor(self.executor, self.parts.asr.transcribe, samples, rate)
+            log.info("timing stt_done %.1f s of audio%s", samples.size / rate, " (speculative)" if guess else "")
         except FacecraftError as exc:
+            if turn == self._void:
+                return
             self.thinking = False
             log.info("the STT failed on a turn of %.1f s: %s", samples.size / rate, exc)
             self.on_error(exc)
+            return
+        if turn == self._void:
             return
         text = transcript.text.strip()
         if not has_speakable(text):
@@ -149,17 +213,27 @@ class PalBrain:
         gets the answer)."""
         self.commit_heard()
         self.report("conversation.utterance", {"role": "user", "speech": text}, None)
-        self.history.append({"role": "user", "content": text})
+        self._last_user = {"role": "user", "content": text}
+        self.history.append(self._last_user)
         del self.history[:-MAX_HISTORY]
+        guessed, self._guessed_llm = self._guessed_llm, False  # the context that follows uses or stops it
         if not answer:
+            if guessed:
+                self.push(LLMGuessFrame(context=None))
             return
         self.thinking = True
-        self.push(LLMContextFrame(context=LLMContext(messages=self._messages(text))))  # type: ignore[arg-type]
+        messages = self._messages(text, self.history)
+        self.push(LLMContextFrame(context=LLMContext(messages=messages)))  # type: ignore[arg-type]
 
-    def _messages(self, query: str) -> list[dict[str, Any]]:
+    def _turn_history(self, text: str) -> list[dict[str, str]]:
+        """The history as ``user_text(text)`` will make it (what was heard of the Face, then the turn)."""
+        heard = [{"role": "assistant", "content": " ".join(said)} for said in self._heard.values() if said]
+        return [*self.history, *heard, {"role": "user", "content": text}][-MAX_HISTORY:]
+
+    def _messages(self, query: str, history: list[dict[str, str]]) -> list[dict[str, Any]]:
         """The turns, the last one with the passages of the PAL's documents that bear on it (they are not
         kept: the next turn gets its own)."""
-        messages: list[dict[str, Any]] = [dict(m) for m in self.history]
+        messages: list[dict[str, Any]] = [dict(m) for m in history]
         if self.parts.knowledge is not None:
             hits = self.parts.knowledge.search(query, budget_tokens=KNOWLEDGE_TOKENS)
             if hits:
@@ -178,6 +252,10 @@ class PalBrain:
         elif kind == "stopped":
             self.commit_heard()
             self.thinking = False
+            if self.history and self.history[-1]["role"] == "assistant":  # the LLM reads it while the caller
+                # speaks: the next turn's prompt then only adds the caller's words
+                said: list[Any] = [dict(m) for m in self.history]
+                self.push(LLMWarmFrame(context=LLMContext(messages=said)))
 
     def commit_heard(self) -> None:
         """What the caller heard of the Face so far goes into the history."""
@@ -194,6 +272,23 @@ class PalBrain:
         self._epoch += 1
         self.commit_heard()
         self.thinking = False
+
+    def take_back(self) -> None:
+        """The caller went on with their last turn before the Face said a word: that turn leaves the
+        history (it comes back whole, with what follows) and its recognition, if still running, is void."""
+        self._void = self._turns
+        self._epoch += 1
+        self.thinking = False
+        if self.history and self.history[-1] is self._last_user:
+            self.history.pop()
+        self._last_user = None
+
+
+def _extends(samples: np.ndarray, heard: np.ndarray) -> bool:
+    """``samples`` are ``heard`` and quiet audio after it (what was recognised is what was said)."""
+    tail = samples[heard.size:]
+    quiet = not tail.size or float(np.abs(tail).max()) < QUIET_LEVEL
+    return samples.size >= heard.size and np.array_equal(samples[:heard.size], heard) and quiet
 
 
 def _emotion_tag(emotion: Emotion) -> str:
@@ -255,6 +350,11 @@ class ReplyAssembler(FrameProcessor):
         match = _SENTENCE_END.search(self._text)
         if match is not None:
             return match.end()
+        if not self._spoke:  # the reply's first words: a clause of a few words is said at once (the caller
+            # waits for the first sound; the rest of the sentence is synthesised while it plays)
+            for clause in _CLAUSE_END.finditer(self._text):
+                if len(_TAGS.sub(" ", self._text[:clause.start()]).split()) >= FIRST_CLAUSE_WORDS:
+                    return clause.end()
         if len(self._text) > _LONG_CLAUSE:
             comma = self._text.rfind(", ")
             if comma > 0:

@@ -80,6 +80,7 @@ class Session:
         """Load the Face and its voice (raises BundleError, InputError for an unusable Face or voice)."""
         loop = asyncio.get_running_loop()
         self.stream, self.voice = await loop.run_in_executor(self.executor, self._load)
+        self.executor.submit(_warm, self.stream)  # while the participant connects
         self.voice.start(self.executor)
         if self.full:
             await self._load_pal(loop)
@@ -99,12 +100,25 @@ class Session:
         model_path("silero_vad")  # the VAD model pipecat ships, hash-checked before anything loads it
         face = load_bundle(self.spec.bundle_dir)
         side = int(self.spec.video_size)
-        stream = StreamingRenderer(Renderer(face, size=(side, side)))
+        stream = StreamingRenderer(Renderer(face, size=(side, side), config=live_engine_config()))
+        _keep_footage(stream.renderer)
         if self.spec.voice:
             tts, adapt = tts_for(self.spec.voice), False
         else:
             tts, adapt = face_speaker(face)
+        remote = self._pal_tts()
+        if remote is not None:  # the PAL's TTS by URL speaks as the endpoint's voice, not adapted
+            tts, adapt = remote, False
         return stream, FaceVoice(tts, face_voice(face) if adapt else None)
+
+    def _pal_tts(self) -> Any:
+        """The PAL's ``layers.tts`` endpoint (or the server's) as a TTS, None for the Face's own voice;
+        without phone timings (the Face lip-syncs from the audio: no alignment per sentence in a call)."""
+        from facecraft.speech.remote import SpeechDefaults, make_tts
+
+        pal = self.spec.pal or {}
+        return make_tts((pal.get("layers") or {}).get("tts"), SpeechDefaults(**(pal.get("speech_defaults") or {})),
+                        embedded=lambda: None, timed=False)
 
     async def _load_pal(self, loop: asyncio.AbstractEventLoop) -> None:
         from facecraft.conversation.pal_pipeline import PalBrain, load_pal_parts
@@ -250,6 +264,49 @@ class Session:
             await self._pipeline.interrupt()
 
 
+def _warm(stream: Any) -> None:
+    """Predict the mouth for a short sound once as the session starts: what the first utterance would load
+    lazily (the lip-sync model's speech encoder: seconds on a busy machine, under the renderer's lock)
+    is loaded now. The renderer's own state (motion, mouth) is left as it is."""
+    import numpy as np
+
+    rate = 16000
+    t = np.arange(int(0.6 * rate)) / rate
+    sound = (0.2 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+    try:
+        stream.renderer.predict_mouth(sound, int(0.6 * stream.fps))
+    except Exception:  # noqa: BLE001 - the first reply then loads it itself
+        log.warning("warming the lip-sync model failed", exc_info=True)
+
+
+LIVE_FIRST_BLOCK = 8  # frames of a reply shaped without the lip-sync model (see live_engine_config)
+
+
+def live_engine_config() -> Any:
+    """The engine's settings for a live Face: a reply's first ``LIVE_FIRST_BLOCK`` frames (0.32 s at 25 fps)
+    are shaped from its phones and loudness, without the lip-sync model, while the model's speech states
+    are encoded in the background. With the engine's default (1 frame) the reply's second frame waited for
+    those states (a batch of 2 s windows: 238-376 ms at load ~21 on 2 cores), the video and audio stalled
+    at every reply's start and the clock then caught up in a burst. From the ninth frame on the mouth is the
+    same either way (aperture r 1.000, measured on a GRID sentence); the first eight differ by up to 0.10."""
+    from dataclasses import replace
+
+    from facecraft.engine.config import EngineConfig
+
+    return replace(EngineConfig(), first_block=LIVE_FIRST_BLOCK)
+
+
+FOOTAGE_CACHE_BYTES = 96 * 1024 * 1024
+
+
+def _keep_footage(renderer: Any) -> None:
+    """Keep up to ``FOOTAGE_CACHE_BYTES`` of decoded footage frames (all of a short Face's): the motion walk
+    keeps coming back to the same frames for as long as the call lasts, and each miss costs a seek and a
+    decode (~12 % of a listening frame's CPU with the engine's default 48-frame cache)."""
+    frame_bytes = renderer.footage.get(0).nbytes
+    renderer.footage.cache_frames = max(renderer.footage.cache_frames, FOOTAGE_CACHE_BYTES // max(1, frame_bytes))
+
+
 class _Call:
     """One participant's connection and the pipeline serving it."""
 
@@ -268,7 +325,6 @@ class _Call:
         self._said: list[str] = []  # captions of the reply playing now
 
     async def open(self, sdp: str, type: str) -> dict[str, Any]:
-        from pipecat.audio.vad.silero import SileroVADAnalyzer
         from pipecat.pipeline.pipeline import Pipeline
         from pipecat.pipeline.worker import PipelineWorker
         from pipecat.processors.audio.vad_processor import VADProcessor
@@ -284,6 +340,7 @@ class _Call:
             FaceVideoService,
             FaceVideoTrack,
         )
+        from facecraft.conversation.turns import vad_analyzer
         from facecraft.conversation.user import UserEvents
 
         s = self.session
@@ -308,7 +365,7 @@ class _Call:
         self.echo_service = speech_path(s.voice, s.executor, on_error=self._echo_error)
         pipeline = Pipeline([
             transport.input(),
-            VADProcessor(vad_analyzer=SileroVADAnalyzer(sample_rate=16000)),
+            VADProcessor(vad_analyzer=vad_analyzer()),
             UserEvents(self._user),
             *(self._pal_stages() if s.full else []),
             self.echo_service,
@@ -324,6 +381,7 @@ class _Call:
             track = FaceVideoTrack(w, h, fps)
             connection.replace_video_track(track)
             transport._client._video_output_track = track  # noqa: SLF001
+            self.face.video_out = track.add_video_frame  # past pipecat's video pacer (see face_video)
             audio = FaceAudioTrack(sample_rate=OUT_RATE, auto_silence=False)
             connection.replace_audio_track(audio)
             transport._client._audio_output_track = audio  # noqa: SLF001
@@ -332,6 +390,7 @@ class _Call:
 
         @transport.event_handler("on_client_disconnected")
         async def _disconnected(transport: Any, connection: Any) -> None:
+            self.face.video_out = None
             if self._connected and not self._closed:
                 self._connected = False
                 s.left()
@@ -374,7 +433,8 @@ class _Call:
             await brain.user_audio(samples, TURN_RATE)
 
         self.turns = TurnTaker(TurnSettings.from_flow(flow), replying=self._replying, on_turn=turn,
-                               on_barge_in=self.interrupt)
+                               on_barge_in=self.interrupt, on_pause=brain.speculate, on_hold=self._hold,
+                               unheard=self._reply_unheard, on_continue=self._withdraw)
         self.llm_service = FacecraftLLMService(s.pal_parts.llm, system_instruction=s.instruction(),
                                                options=s.pal_parts.options, apology=DEFAULT_APOLOGY)
         self.llm_service.register_function(None, self._tool_call)
@@ -387,6 +447,24 @@ class _Call:
 
     def _replying(self) -> bool:
         return bool(self.session.brain.thinking) or bool(self.face is not None and self.face.busy)
+
+    def _hold(self, held: bool) -> None:
+        """The caller speaks over the Face: hold its speech (released when it was only a cough)."""
+        if self.face is not None:
+            log.info("the Face's speech %s", "held" if held else "goes on")
+            self.face.hold(held)
+
+    def _reply_unheard(self) -> bool:
+        """A reply is on its way and the caller has not heard a word of it yet."""
+        return bool(self.session.brain.thinking) and (self.face is None or self.face.speaking_inference is None)
+
+    async def _withdraw(self) -> None:
+        """The caller went on with their turn: the reply on its way is dropped, unheard and unreported."""
+        if self.face is None:
+            return
+        self.face.interrupt()
+        await self.face.broadcast_interruption()
+        self.session.brain.take_back()
 
     async def _tool_call(self, params: Any) -> None:
         """A tool the PAL offers: the app runs it (``conversation.tool_call``), not facecraft."""
@@ -496,6 +574,10 @@ def run_process() -> int:
     logging.basicConfig(level=os.environ.get("FACECRAFT_SESSION_LOG", "WARNING"), stream=sys.stderr,
                         format="%(asctime)s session %(levelname)s %(name)s: %(message)s")
     _quiet_pipecat()
+    _one_thread_each()
+    from facecraft.conversation.video_codec import use_face_encoder
+
+    use_face_encoder()  # VP8 with a rendered Face's settings (see video_codec)
 
     def emit(obj: dict[str, Any]) -> None:
         proto.write(json.dumps(obj) + "\n")
@@ -505,6 +587,14 @@ def run_process() -> int:
     proto.flush()
     sys.stderr.flush()
     os._exit(code)  # the session is over: no waiting for a TTS or encoder thread still running
+
+
+def _one_thread_each() -> None:
+    """OpenCV draws on one thread per session (see ``manager.SESSION_THREADS``: its pool costs ~40 % more
+    CPU per frame, and the sessions are the parallelism)."""
+    import cv2
+
+    cv2.setNumThreads(int(os.environ.get("FACECRAFT_SESSION_CV_THREADS", "1")))
 
 
 def _quiet_pipecat() -> None:

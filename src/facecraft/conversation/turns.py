@@ -6,16 +6,31 @@ pipecat's smart-turn v3 model (shipped in pipecat's wheel, hash-checked through 
 and ends the turn when the model says the caller is done after a VAD stop, or, whatever the model says,
 after ``stop_secs`` of silence (the fallback; the only rule with ``turn_detection_model: silence``).
 
-Barge-in: caller speech that starts while the Face is replying and lasts ``barge_in_s`` interrupts the
-reply (``on_barge_in``); shorter speech over the Face (a cough, "mm-hm") changes nothing and is not
-answered, unless more speech follows within ``FRAGMENT_GAP_S`` and barges in: then the fragments before it
-("Wait, ...") belong to the caller's turn. ``replica_interruptibility: none`` never interrupts.
+The analyzer hears all of the caller's audio, also before the VAD reports speech: smart-turn reads the
+turn from its first syllable (the VAD reports speech ``VAD_START_S`` late; the first word was missing).
+
+Speculative recognition: at each VAD stop the turn's audio so far goes to ``on_pause(audio)`` (the STT can
+start while smart-turn decides); speech that goes on withdraws it (``on_pause(None)``). It goes sooner still:
+``EARLY_PAUSE_S`` of quiet audio (peak below ``QUIET_LEVEL``) already makes a pause, before the VAD reports
+its stop (~0.2 s later: its ``stop_secs`` and its window); loud audio after it withdraws it.
+
+A turn that goes on: when the caller speaks again within ``CONTINUE_S`` after a turn ended and the Face
+has not said a word of its reply yet (``unheard()``: "Hi there, [the turn ended here] how are you?"),
+the reply is withdrawn (``on_continue()``) and the new speech joins the last turn's audio.
+
+Barge-in: caller speech that starts while the Face is replying holds the Face at once (``on_hold(True)``:
+its audio and speaking frames stop where they are, the mouth goes to rest). Speech that lasts
+``barge_in_s`` interrupts the reply (``on_barge_in``); shorter speech (a cough, "mm-hm") lets the Face go
+on where it stopped (``on_hold(False)``, ``RESUME_GAP_S`` after it), is not answered, unless more speech follows within
+``FRAGMENT_GAP_S`` and barges in: then the fragments before it ("Wait, ...") belong to the caller's turn.
+``replica_interruptibility: none`` neither holds nor interrupts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -31,15 +46,27 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-__all__ = ["TurnSettings", "TurnAudio", "TurnTaker", "smart_turn_analyzer", "TURN_RATE"]
+__all__ = ["TurnSettings", "TurnAudio", "TurnTaker", "smart_turn_analyzer", "vad_analyzer", "TURN_RATE",
+           "QUIET_LEVEL"]
 
 log = logging.getLogger(__name__)
 
 TURN_RATE = 16000  # the caller's audio as the transport hands it (TransportParams.audio_in_sample_rate)
-VAD_START_S = 0.2  # Silero's start_secs: speech this long before the VAD reports it
+# Silero's start_secs and stop_secs. start 0.1 (pipecat's default 0.2): the VAD reports speech about 0.2 s
+# after its onset instead of 0.3 s, which is when the Face is held; sounds of 0.2 s or less still report
+# nothing (measured on Piper "Okay." cut to 0.1-0.45 s), and a false start costs only a short hold.
+VAD_START_S = 0.1
+VAD_STOP_S = 0.2
+# Silero reports speech ~0.2 s after its onset and silence ~0.15 s after its end (same measurement): speech
+# of ``barge_in_s`` is still reported as speech this much less than ``barge_in_s`` after the report began
+_VAD_REPORTED_S = 0.05
 # turn_taking_patience -> (smart-turn probability that ends a turn, silence that ends one regardless)
 _PATIENCE = {"low": (0.35, 0.8), "medium": (0.5, 1.5), "high": (0.7, 2.5)}
 FRAGMENT_GAP_S = 1.0  # a pause shorter than this joins short speech over the Face to the speech after it
+RESUME_GAP_S = 0.3  # a held Face goes on this long after the caller's speech stopped (unless it starts again)
+CONTINUE_S = 3.0  # speech this soon after a turn ended, before the Face said a word, continues that turn
+QUIET_LEVEL = 0.05  # peak level (full scale 1) below which the caller's audio counts as a pause
+EARLY_PAUSE_S = 0.12  # quiet audio after speech that starts the speculative recognition before the VAD stops
 # replica_interruptibility -> seconds of caller speech over the Face that interrupt it (None: never)
 _INTERRUPTIBILITY: dict[str, float | None] = {"low": 0.9, "medium": 0.45, "high": 0.3, "none": None}
 
@@ -85,13 +112,21 @@ class TurnAudio:
         while self._chunks and self._size - self._chunks[0].size >= limit:
             self._size -= self._chunks.popleft().size
 
-    def start(self) -> None:
+    def start(self, before: np.ndarray | None = None) -> None:
+        """Open the turn; ``before``: int16 audio of the turn this one continues (goes first)."""
         self.open = True
+        if before is not None and before.size:
+            self._chunks.appendleft(before[-self.max_samples:])
+            self._size += min(before.size, self.max_samples)
+
+    def peek(self) -> np.ndarray:
+        """The turn's audio so far as float32 (the buffer unchanged)."""
+        return (np.concatenate(list(self._chunks)).astype(np.float32) / 32768.0 if self._chunks
+                else np.zeros(0, np.float32))
 
     def take(self) -> np.ndarray:
         """The turn's audio as float32 (and a fresh, closed buffer)."""
-        out = (np.concatenate(list(self._chunks)).astype(np.float32) / 32768.0 if self._chunks
-               else np.zeros(0, np.float32))
+        out = self.peek()
         self.clear()
         return out
 
@@ -99,6 +134,14 @@ class TurnAudio:
         self._chunks.clear()
         self._size = 0
         self.open = False
+
+
+def vad_analyzer() -> Any:
+    """pipecat's Silero VAD (its wheel's model) on the caller's audio, with the start and stop above."""
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADParams
+
+    return SileroVADAnalyzer(sample_rate=TURN_RATE, params=VADParams(start_secs=VAD_START_S, stop_secs=VAD_STOP_S))
 
 
 def smart_turn_analyzer(settings: TurnSettings) -> Any:
@@ -132,25 +175,40 @@ def smart_turn_analyzer(settings: TurnSettings) -> Any:
 
 class TurnTaker(FrameProcessor):
     """Ends the caller's turns (``on_turn(audio)``) and decides barge-ins (``on_barge_in()``); see the
-    module doc. ``replying()`` says whether the Face is answering (thinking or speaking) now."""
+    module doc. ``replying()`` says whether the Face is answering (thinking or speaking) now; the optional
+    hooks: ``on_pause`` (speculative recognition), ``on_hold`` (hold the Face while the caller may be
+    barging in), ``unheard`` + ``on_continue`` (a turn that goes on before the Face spoke)."""
 
     def __init__(self, settings: TurnSettings, *, replying: Callable[[], bool],
                  on_turn: Callable[[np.ndarray], Coroutine[Any, Any, None]],
                  on_barge_in: Callable[[], Awaitable[None]],
+                 on_pause: Callable[[np.ndarray | None], None] | None = None,
+                 on_hold: Callable[[bool], None] | None = None,
+                 unheard: Callable[[], bool] | None = None,
+                 on_continue: Callable[[], Coroutine[Any, Any, None]] | None = None,
                  analyzer: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.replying = replying
         self.on_turn = on_turn
         self.on_barge_in = on_barge_in
+        self.on_pause = on_pause
+        self.on_hold = on_hold
+        self.unheard = unheard
+        self.on_continue = on_continue
         self.analyzer = analyzer if analyzer is not None or not settings.smart else smart_turn_analyzer(settings)
         self.audio = TurnAudio(settings.max_turn_s)
         self._speaking = False
         self._silence_s = 0.0
         self._over_face = False  # this turn began while the Face was replying and has not barged in
-        self._barge: asyncio.Task | None = None
+        self._barge_left: int | None = None  # samples of speech over the Face still to come before it barges in
         self._decide: asyncio.Task | None = None
         self._forget: asyncio.Task | None = None
+        self._held = False  # the Face is held while the caller's speech over it may become a barge-in
+        self._release: asyncio.Task | None = None
+        self._last_turn: tuple[float, np.ndarray] | None = None  # when the last turn ended, its int16 audio
+        self._quiet_s = 0.0  # quiet audio since the caller's last loud chunk while the VAD still hears speech
+        self._early = False  # the quiet made a pause (on_pause) before the VAD stopped
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -170,43 +228,94 @@ class TurnTaker(FrameProcessor):
             mono = chunk.reshape(-1, max(1, frame.num_channels)).mean(axis=1) / 32768.0
             chunk = (resample(mono.astype(np.float32), frame.sample_rate, TURN_RATE) * 32767).astype(np.int16)
         self.audio.add(chunk)
+        if self._barge_left is not None and self._speaking:
+            self._barge_left -= chunk.size
+            if self._barge_left <= 0:
+                self._barge_left = None
+                self.create_task(self._barge_in(), "barge-in")
+        complete = False
+        if self.analyzer is not None:  # all audio: its pre-speech buffer keeps the words before the VAD
+            complete = self.analyzer.append_audio(chunk.tobytes(), self._speaking) == EndOfTurnState.COMPLETE
         if not self.audio.open:
             return
-        complete = False
-        if self.analyzer is not None:
-            complete = self.analyzer.append_audio(chunk.tobytes(), self._speaking) == EndOfTurnState.COMPLETE
-        elif not self._speaking:
+        if self._speaking and not self._over_face:
+            self._early_pause(chunk)
+        if self.analyzer is None and not self._speaking:
             self._silence_s += chunk.size / TURN_RATE
             complete = self._silence_s >= self.settings.stop_secs
         if complete and not self._over_face:  # (speech over the Face ends no turn unless it barged in)
             self._end_turn("silence")
 
+    def _early_pause(self, chunk: np.ndarray) -> None:
+        if chunk.size and int(np.abs(chunk).max()) < QUIET_LEVEL * 32768:
+            self._quiet_s += chunk.size / TURN_RATE
+            if self._quiet_s >= EARLY_PAUSE_S and not self._early:
+                self._early = True
+                self._speculate(self.audio.peek())
+        else:
+            self._quiet_s = 0.0
+            if self._early:  # the caller goes on (a pause inside the turn the VAD did not report)
+                self._early = False
+                self._speculate(None)
+
     def _started(self) -> None:
         self._speaking = True
         self._silence_s = 0.0
+        self._quiet_s, self._early = 0.0, False
         self._cancel(self._decide)
         self._cancel(self._forget)
+        self._cancel(self._release)
+        if self.audio.open:
+            self._speculate(None)
         if not self.audio.open:
-            self.audio.start()
-            self._over_face = self.replying()
+            before = self._continued()
+            self.audio.start(before)
+            self._over_face = before is None and self.replying()
         elif self._over_face and not self.replying():  # the Face finished while a fragment was held:
             self._over_face = False  # what the caller says now is their turn (the fragment with it)
-        if self._over_face and self.settings.barge_in_s is not None and self._barge is None:
-            self._barge = self.create_task(self._barge_in(), "barge-in")
+        if self._over_face and self.settings.barge_in_s is not None and self._barge_left is None:
+            self._hold(True)
+            # counted in the caller's audio, not on the wall clock: a loaded machine that hands the audio
+            # over late must not turn a cough into a barge-in because its VAD stop is still queued
+            self._barge_left = int(max(0.0, self.settings.barge_in_s - _VAD_REPORTED_S) * TURN_RATE)
+        elif self._held and not self._over_face:  # (never left held once the speech is the caller's turn)
+            self._hold(False)
+
+    def _continued(self) -> np.ndarray | None:
+        """The last turn's audio when this speech continues it (see the module doc), its reply withdrawn."""
+        last, self._last_turn = self._last_turn, None
+        if (last is None or time.monotonic() - last[0] > CONTINUE_S or self.unheard is None
+                or self.on_continue is None or not self.unheard()):
+            return None
+        log.info("the caller goes on with the turn before the Face said a word: its reply is withdrawn")
+        self.create_task(self.on_continue(), "continue-turn")
+        return last[1]
 
     def _stopped(self) -> None:
         self._speaking = False
-        if self._barge is not None:
-            self._cancel(self._barge)
-            self._barge = None
+        self._quiet_s, self._early = 0.0, False
+        self._barge_left = None
+        if self._held:  # shorter than a barge-in: the Face goes on where it stopped, unless the caller
+            # speaks again at once ("Wait, [pause] stop"): a short gap keeps it held
+            self._release = self.create_task(self._release_soon(), "release-hold")
         if not self.audio.open:
             return
         if self._over_face:  # a cough or an "mm-hm" over the Face: not a turn to answer, unless more speech
             # follows at once ("Wait, ... stop, I have a question"): then the fragments are one barge-in turn
             self._forget = self.create_task(self._forget_fragment(), "forget-fragment")
             return
+        self._speculate(self.audio.peek())
         if self.analyzer is not None:
             self._decide = self.create_task(self._model_decides(), "end-of-turn")
+
+    def _speculate(self, audio: np.ndarray | None) -> None:
+        if self.on_pause is not None:
+            self.on_pause(audio)
+
+    def _hold(self, hold: bool) -> None:
+        if hold != self._held and self.on_hold is not None:
+            self._held = hold
+            self.on_hold(hold)
 
     async def _forget_fragment(self) -> None:
         await asyncio.sleep(FRAGMENT_GAP_S)
@@ -214,13 +323,16 @@ class TurnTaker(FrameProcessor):
             log.debug("short speech over the Face ignored")
             self._reset()
 
+    async def _release_soon(self) -> None:
+        await asyncio.sleep(RESUME_GAP_S)
+        self._hold(False)
+
     async def _barge_in(self) -> None:
-        await asyncio.sleep(max(0.0, (self.settings.barge_in_s or 0.0) - VAD_START_S))
-        self._barge = None
         if self._speaking and self.audio.open and self.replying():
             log.info("the caller barged in")
             self._over_face = False  # what they say now is their turn
             await self.on_barge_in()
+        self._hold(False)  # the interruption dropped what was held (or the Face has nothing left to say)
 
     async def _model_decides(self) -> None:
         state, _ = await self.analyzer.analyze_end_of_turn()
@@ -230,6 +342,7 @@ class TurnTaker(FrameProcessor):
     def _end_turn(self, why: str) -> None:
         samples = self.audio.take()
         self._reset()
+        self._last_turn = (time.monotonic(), (samples * 32768.0).astype(np.int16))
         log.info("the caller's turn ended (%s): %.2f s of audio", why, samples.size / TURN_RATE)
         self.create_task(self.on_turn(samples), "turn")
 
