@@ -159,3 +159,22 @@ def test_the_blend_with_the_face_s_own_model_is_chosen_by_cross_validation(rende
     expected = 0.3 * _lip(renderer).predict(samples, 16000, fps, n) + 0.7 * own_model.predict(samples, 16000, fps, n)
     assert np.allclose(mixed.predict(samples, 16000, fps, n), expected)
     assert mixed.edge_frames == own_model.edge_frames and mixed.mouth_lead == _lip(renderer).mouth_lead
+
+
+def test_short_footage_keeps_the_general_weights(renderer) -> None:  # noqa: ANN001
+    """On a few seconds of footage the refit's cross-validation picks noise (leave-one-speaker-out on 8
+    corpus clips of 3.5-7 s: aperture r 0.619 -> 0.669 without it): below ``min_refit_s`` the general
+    weights stay, while the lag and the Face's range are still its own; with the limit lifted the same
+    footage refits."""
+    tracks = renderer.tracks
+    params = lipsync.AdaptParams()
+    assert len(tracks) / tracks.fps < params.min_refit_s
+    lip = _lip(renderer)
+    general = lipsync.current_general()
+    assert lip.pull == np.inf
+    assert np.allclose(lip.weights[:, 1], general.weights[:, 1], atol=1e-6)  # the width column is not stretched
+    full = media.read_audio(testdata_path(*SOURCE), sample_rate=16000).samples[: int(RANGE[1] * 16000)]
+    refit = lipsync.FaceLipModel.fit(full, 16000, tracks, params=lipsync.AdaptParams(min_refit_s=0.0,
+                                                                                    pull_margin=-1.0))
+    assert refit is not None and np.isfinite(refit.pull)
+    assert not np.allclose(refit.weights[:, 1], general.weights[:, 1], atol=1e-6)

@@ -38,6 +38,7 @@ class EngineConfig:
     w_viseme: float = 0.03  # label mismatch (the footage's labels are recognised, so noisy)
     w_pose: float = 0.01  # per degree of yaw/pitch difference between mouth source and base frame
     w_closed: float = 5000.0  # lips wider than the target where they must be closed (pauses, p/b/m)
+    w_sealed: float = 150.0  # sealed lips where the target has them apart: their shortfall counted again
     w_lip_position: float = 150.0  # distance of the patch's lips from where the base frame's pose puts them
     w_join_shape: float = 1.0
     w_join_pixels: float = 0.2

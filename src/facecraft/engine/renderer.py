@@ -83,7 +83,8 @@ class Renderer:
         self.fps = float(self.tracks.fps)
         self.footage = FootageReader(bundle.footage_path, self.fps, cache_frames=self.config.cache_frames)
         self.priors = _priors(self.db)
-        self.selector = MouthSelector(self.db, self.config, closed_aperture=self.priors.closed)
+        self.selector = MouthSelector(self.db, self.config, closed_aperture=self.priors.closed,
+                                      sealed_aperture=self.priors.closed_limit)
         self.compositor = Compositor(self.db, self.config, footage=self.footage.get)
         try:  # the mouths' detail gain, measured on the footage (a footage that fails here fails its renders)
             self.compositor.calibrate()

@@ -1,7 +1,8 @@
 """Mouth unit selection: Viterbi over mouth-database candidates, one per output frame.
 
 Target cost: distance to the timeline's lip-shape targets (aperture, width), a strong penalty for
-lips wider than the target where they must be closed, a small penalty when the footage's own viseme
+lips wider than the target where they must be closed, and its mirror for sealed lips where the
+target has them apart (a seal reads as a p/b/m), a small penalty when the footage's own viseme
 label differs, head-pose difference to the base frame (a patch from a turned head looks wrong on a
 frontal one), and the distance of the patch's lips from where the Face's lips sit for the base
 frame's pose and the target shape (a per-Face linear fit over the database; it keeps the lips from
@@ -25,9 +26,12 @@ _PAIR_TABLE_MAX = 2000  # entries (a minute of footage is 1500 at 25 fps): the t
 
 
 class MouthSelector:
-    def __init__(self, db: MouthDB, config: EngineConfig, *, closed_aperture: float) -> None:
+    def __init__(
+        self, db: MouthDB, config: EngineConfig, *, closed_aperture: float, sealed_aperture: float | None = None
+    ) -> None:
         """``closed_aperture``: the Face's closed lips (``ShapePriors.closed``): where lips must be closed,
-        no patch may open wider than this or the target."""
+        no patch may open wider than this or the target. ``sealed_aperture``: below this a patch's lips read
+        as sealed (``ShapePriors.closed_limit``; None: no seal penalty)."""
         self.config = config
         self.feat = db.features.astype(np.float64)
         self.thumbs = db.thumbs.astype(np.float64)
@@ -40,6 +44,7 @@ class MouthSelector:
         self.has_next = has_next
         self.succ = np.where(has_next, np.arange(m) + 1, np.arange(m))
         self.closed_ap = float(closed_aperture)
+        self.sealed_ap = float(sealed_aperture) if sealed_aperture is not None else None
         # the join cost of every pair of entries, computed once (a Viterbi step asks for ~25 x 25 of them,
         # twenty times per block); a very large database computes them per step instead
         self._pair_cost: np.ndarray | None = None
@@ -69,6 +74,14 @@ class MouthSelector:
         cost += c.w_viseme * (self.viseme[None, :] != vis)
         over = np.maximum(self.feat[None, :, 0] - np.maximum(ap, self.closed_ap), 0.0)
         cost += np.where(closed, c.w_closed * over**2, 0.0)
+        if self.sealed_ap is not None and c.w_sealed > 0:
+            # a sealed patch where the target has the lips apart: its shortfall counts again. Without it, in
+            # a small database the pose and lip-position terms outweighed the plain aperture error and the
+            # lips sealed on an open vowel, up to 6 frames before the p/b/m that follows (the text path)
+            apart = ~closed & (ap > self.sealed_ap)
+            short = np.maximum(ap - self.feat[None, :, 0], 0.0)
+            sealed = self.feat[None, :, 0] < self.sealed_ap
+            cost += np.where(apart & sealed, c.w_sealed * short**2, 0.0)
         if base_pose is not None:
             base_pose = np.nan_to_num(np.asarray(base_pose, dtype=np.float64))
             diff = np.abs(self.pose[None, :, :2] - base_pose[:, None, :2])
