@@ -29,7 +29,8 @@ from facecraft.faces.build import FOOTAGE_MAX_FPS, FOOTAGE_MAX_SIDE
 from facecraft.media.types import Frame
 from facecraft.vision.types import Tracks
 
-__all__ = ["Clip", "clips", "speaker_of", "cached_tracker", "clip_tracks", "clip_audio", "CACHE"]
+__all__ = ["Clip", "clips", "speaker_of", "cached_tracker", "clip_tracks", "clip_audio", "held_out", "model_without",
+           "CACHE"]
 
 log = logging.getLogger(__name__)
 
@@ -207,3 +208,13 @@ def model_without(data: list, speaker: str):  # noqa: ANN201 - a lipsync.General
     from facecraft.engine import lipsync
 
     return lipsync.fit_general([d for d in data if d.speaker != speaker]) if data else None
+
+
+def held_out(names: Iterable[str] | None = None) -> Iterator[tuple[Clip, object]]:
+    """Each corpus and dev clip (or those named) with the leave-one-speaker-out model it is scored with
+    (``model_without`` its speaker), training data loaded once."""
+    wanted = set(names) if names else None
+    chosen = [c for c in clips() if wanted is None or c.name in wanted]
+    data = load_training_data()
+    for clip in chosen:
+        yield clip, model_without(data, clip.speaker)

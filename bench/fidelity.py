@@ -443,15 +443,12 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
 def loso_run(names: list[str] | None, work: Path) -> tuple[list[Path], list[dict]]:
     """Every corpus and dev clip (or those named), each scored by a Face whose general lip-sync model was
     trained without its speaker."""
-    from _corpus import clips as corpus_clips
-    from _corpus import load_training_data, model_without
+    from _corpus import held_out
     from facecraft.engine import lipsync
 
-    chosen = [c for c in corpus_clips() if not names or c.name in names]
-    data = load_training_data()
-    rows = []
-    for clip in chosen:
-        model = model_without(data, clip.speaker)
+    paths, rows = [], []
+    for clip, model in held_out(names):
+        paths.append(clip.path)
 
         def run(video: Path, model=model, clip=clip) -> dict:  # noqa: ANN001
             with lipsync.general_override(model):
@@ -461,7 +458,7 @@ def loso_run(names: list[str] | None, work: Path) -> tuple[list[Path], list[dict
             return row
 
         rows += run_clips([clip.path], run)
-    return [c.path for c in chosen], rows
+    return paths, rows
 
 
 def footage_run() -> dict:

@@ -113,16 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "lookahead.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    from _corpus import clips, load_training_data, model_without
+    from _corpus import held_out
     from facecraft.engine import lipsync
 
-    chosen = [c for c in clips() if c.name in args.clips]
-    data = load_training_data()
     rows = []
     with tempfile.TemporaryDirectory(prefix="lookahead-") as tmp:
-        for clip in chosen:
-            model = model_without(data, clip.speaker)
-
+        for clip, model in held_out(args.clips):
             def run(video: Path, model=model) -> dict:  # noqa: ANN001
                 with lipsync.general_override(model):
                     return run_clip(video, Path(tmp), args.lookahead)

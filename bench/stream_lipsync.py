@@ -159,20 +159,16 @@ def run_clip(video: Path, work: Path, model) -> dict:  # noqa: ANN001 - a lipsyn
 
 
 def main(argv: list[str] | None = None) -> int:
-    from _corpus import clips as corpus_clips
-    from _corpus import load_training_data, model_without
+    from _corpus import held_out
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", nargs="+", default=list(DEFAULT_CLIPS), help="clip names (file stems)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "stream_lipsync.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    chosen = [c for c in corpus_clips() if c.name in args.clips]
-    data = load_training_data()
     rows = []
     with tempfile.TemporaryDirectory(prefix="stream-lipsync-") as tmp:
-        for clip in chosen:
-            model = model_without(data, clip.speaker)
+        for clip, model in held_out(args.clips):
             rows.append({**run_clip(clip.path, Path(tmp), model), "speaker": clip.speaker, "dev": clip.dev})
     mean = {mode: {k: float(np.mean([r[mode][k] for r in rows])) for k in rows[0][mode]}
             for mode in ("batch", *MODES)}
