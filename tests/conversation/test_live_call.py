@@ -114,9 +114,11 @@ def test_echo_text_speaks_with_captions_and_interrupt_silences_within_200_ms(bun
     assert stopped["properties"]["interrupted"] is True and stopped["inference_id"] == "long"
     captions = [e["properties"]["speech"] for e in events if e["event_type"] == "conversation.utterance.streaming"]
     assert captions[0] == "Hello there."
-    # closed = the listening Face's own rest (this Face's listening footage rests at up to ~0.06 with the lips
-    # barely apart; speech opens it to 0.15 and more)
-    assert closed.max() < 0.08, f"the mouth did not close after the interrupt ({closed.max():.3f})"
+    # closed = the listening Face's own rest: this Face's listening footage rests at up to ~0.06 with the lips
+    # barely apart and parts them to ~0.09 on a frame now and then (seen in 1 of 3 runs, old code and new);
+    # speech opens it to 0.15 and more
+    rest, most = float(np.median(closed)), float(closed.max())
+    assert rest < 0.06 and most < 0.12, f"the mouth did not close after the interrupt ({rest:.3f}, max {most:.3f})"
     if (busy := overloaded()) is not None and silent_s > 0.2:  # (a loaded machine: timing not judged)
         pytest.xfail(f"silence {silent_s * 1000:.0f} ms after the interrupt, not judged: {busy}")
     assert silent_s < 1.5, f"the Face still spoke {silent_s * 1000:.0f} ms after the interrupt"
