@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from facecraft.engine.cues import Emotion
 from facecraft.perform.speech import text_pieces
@@ -206,3 +207,53 @@ def test_a_stock_shifted_voice_says_a_live_first_sentence_in_parts() -> None:
     assert pace.ratio != 0.3, "every shift updates the pace"
     later = list(text_pieces("Yes. " + text, tts_for("ada-us", deterministic=True), pace=AdaptPace(ratio=0.3)))
     assert later[-1].text == text and later[0].text == "Yes.", "only the first sentence goes in parts"
+
+
+def _lead_s(x: np.ndarray, rate: int, level: float = 0.01) -> float:
+    """Seconds before the first 20 ms window louder than ``level`` RMS (as a listener's meter hears it)."""
+    step = rate // 50
+    return next((i / rate for i in range(0, x.size - step, step // 4)
+                 if float(np.sqrt(np.mean(x[i:i + step] ** 2))) > level), x.size / rate)
+
+
+def _longest_gap_s(x: np.ndarray, rate: int, level: float = 0.005) -> float:
+    """The longest run of quiet 10 ms windows between a sentence's first and last sound."""
+    step = rate // 100
+    loud = np.array([float(np.sqrt(np.mean(x[i:i + step] ** 2))) > level for i in range(0, x.size - step, step)])
+    inside = loud[np.argmax(loud): loud.size - np.argmax(loud[::-1])]
+    runs = np.diff(np.flatnonzero(np.concatenate([[True], inside, [True]]))) - 1
+    return float(runs.max()) * step / rate if runs.size else 0.0
+
+
+def test_a_live_reply_starts_at_its_first_sound(renderer) -> None:  # noqa: ANN001
+    """A reply's first sentence leaves without the TTS's leading silence (Piper's 20-80 ms): its first sound
+    is heard that much sooner, its phones move with the audio, and the parts it is adapted in join with no
+    pause inside the sentence longer than the sentence adapted whole has; a later sentence is untouched."""
+    from facecraft.perform.speech import LEAD_KEEP_S, AdaptPace, face_voice, live_voice_mapping
+
+    tts = PiperTTS(noise_scale=0.0, noise_w_scale=0.0)
+    voice = face_voice(renderer.bundle)
+    mapping = live_voice_mapping(tts, voice)
+    text = "Nice to meet you, how are you today? I agree with you."
+
+    def say(trim: bool, pace: AdaptPace | None) -> list:  # noqa: ANN001
+        return list(text_pieces(text, tts, voice=voice, mapping=mapping, pace=pace, trim_start=trim))
+
+    live, kept = say(True, AdaptPace(ratio=0.3)), say(False, AdaptPace(ratio=0.3))
+    whole = say(False, None)  # each sentence adapted whole (the offline path), nothing cut
+    rate = live[0].sample_rate
+    first_live = [p for p in live if p.text != "I agree with you."]
+    first_kept = [p for p in kept if p.text != "I agree with you."]
+    assert len(first_live) >= 2, "the first sentence still leaves in parts"
+    joined_live, joined_kept = (np.concatenate([p.samples for p in ps]) for ps in (first_live, first_kept))
+    cut = joined_kept.size - joined_live.size
+    assert 0.02 <= cut / rate <= 0.1, cut / rate
+    assert _lead_s(joined_live, rate) <= LEAD_KEEP_S + 0.02 < _lead_s(joined_kept, rate)
+    assert live[0].phones[0].start == 0.0
+    assert [p.symbol for p in live[0].phones[1:4]] == [p.symbol for p in kept[0].phones[1:4]]
+    assert all(abs(a.end + cut / rate - b.end) < 1e-6 for a, b in zip(live[0].phones[1:4], kept[0].phones[1:4]))
+    assert live[-1].text == kept[-1].text == "I agree with you."
+    assert live[-1].samples.size == kept[-1].samples.size, "a later sentence keeps its pause before it"
+    assert live[-1].phones[0].start == pytest.approx(kept[-1].phones[0].start - cut / rate, abs=1e-6)
+    # no pause inserted inside the sentence by the parts (an audible gap: > 60 ms would be one)
+    assert _longest_gap_s(joined_live, rate) <= _longest_gap_s(whole[0].samples, rate) + 0.02

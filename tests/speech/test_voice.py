@@ -152,3 +152,32 @@ def test_pitch_read_twice_as_fast_gives_harvests_frames_and_pitch() -> None:
     both = (slow > 0) & (fast > 0)
     assert both.sum() > 0.9 * (slow > 0).sum()
     assert np.median(np.abs(12 * np.log2(fast[both] / slow[both]))) < 0.2  # semitones
+
+
+def test_with_a_mapping_a_short_sentence_is_moved_from_one_pitch_track(piper_speech, obama: VoiceProfile,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live reply adapts with a mapping measured once, so a short piece needs only a little pitch: Piper's
+    "Let me think." (35 loud pitched frames, under the 40 a profile needs) and its first half second (a live
+    reply's first part) are re-synthesised toward the Face's voice after one pitch track at 2x time scale,
+    where they used to keep the TTS voice after a second, full-cost track."""
+    import facecraft.speech.voice as voice_module
+    from facecraft.speech.voice import _harvest, hz_to_semitones, plan_voice
+
+    mapping = plan_voice(*piper_speech, obama)
+    samples, rate, _ = PiperTTS(noise_scale=0.0, noise_w_scale=0.0).synthesize("Let me think.")
+    scales: list[int] = []
+
+    def counted(x: np.ndarray, sample_rate: int, scale: int) -> tuple[np.ndarray, np.ndarray]:
+        scales.append(scale)
+        return _harvest(x, sample_rate, scale)
+
+    monkeypatch.setattr(voice_module, "_harvest", counted)
+    for piece in (samples, samples[: int(0.5 * rate)]):
+        scales.clear()
+        moved = adapt_voice(piece, rate, obama, mapping=mapping)
+        assert scales == [2], "one pitch track, at the adaptation's time scale"
+        assert moved.shape == piece.shape and np.all(np.isfinite(moved))
+        before, after = (_harvest(np.ascontiguousarray(x, dtype=np.float64), rate, 1)[0] for x in (piece, moved))
+        shift = float(np.median(hz_to_semitones(after[after > 0])) - np.median(hz_to_semitones(before[before > 0])))
+        wanted = mapping.f0_new_median_st - mapping.f0_median_st
+        assert abs(wanted) > 2.0 and shift * np.sign(wanted) > 1.0, (shift, wanted)  # moved the mapping's way

@@ -34,6 +34,7 @@ from facecraft.speech.voices import ShiftedTTS
 
 __all__ = ["Piece", "prepare_audio", "audio_phones", "audio_pieces", "text_pieces", "face_voice",
            "face_speaker", "emotion_prosody", "styled_backend", "live_voice_mapping", "AdaptPace", "clause_first",
+           "trim_lead",
            "MIN_AUDIO_S",
            "VOICE_PLAN_S"]
 
@@ -54,6 +55,8 @@ class Piece:
     emotion: Emotion | None = None  # cue to set before this piece (None: keep the current one)
     text: str = ""  # what it says (progress, logs)
     prosody: Prosody | None = None  # pitch, range and energy still to apply (None: none)
+    synth_s: float = 0.0  # seconds its sentence's synthesis took (a live reply's latency log)
+    voice_s: float = 0.0  # seconds its voice adaptation took
 
 
 def prepare_audio(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -193,7 +196,7 @@ class AdaptPace:
 
 def text_pieces(
     script: str | Script, tts: TTSBackend, *, voice: VoiceProfile | None = None, emotion: Emotion | None = None,
-    mapping: VoiceMapping | None = None, pace: AdaptPace | None = None,
+    mapping: VoiceMapping | None = None, pace: AdaptPace | None = None, trim_start: bool = False,
 ) -> Iterator[Piece]:
     """Synthesise a script sentence by sentence: one piece per sentence, at the first sentence's rate,
     phones on the utterance clock, each segment's cue on its first piece; ``voice`` (the Face's) moves
@@ -202,7 +205,8 @@ def text_pieces(
     ``emotion`` is the default until the script's first tag (the per-request default); every sentence
     is spoken with the prosody of its emotion. ``pace`` (live): a long first sentence is synthesised
     clause first (``clause_first``) and, with ``mapping``, the first piece is adapted and yielded in
-    parts (``AdaptPace.cuts``), so the first audio leaves sooner; every adaptation's time updates it."""
+    parts (``AdaptPace.cuts``), so the first audio leaves sooner; every adaptation's time updates it.
+    ``trim_start`` (live, a reply's first sentence): its audio starts at its first sound (``trim_lead``)."""
     parsed = script if isinstance(script, Script) else parse_script(script)
     adapter = _Adapter(voice, mapping, pace if mapping is not None else None)
     first = pace is not None  # the script's first speech is still to come (live)
@@ -231,14 +235,22 @@ def text_pieces(
             # a stock shifted voice (a photo Face): its WORLD pass costs twice Piper's synthesis, so the live
             # first sentence is shifted here, part by part like an adaptation, not whole inside its TTS
             speaker, feeder = backend.backend, _Adapter(None, pace=pace, shift=backend.shift)
-        for chunk in (c for text in texts for c in speaker.stream(text)):
+        chunks = (c for text in texts for c in speaker.stream(text))
+        while True:
+            asked = time.perf_counter()
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
+            synth_s = time.perf_counter() - asked
             samples = chunk.samples
             if rate and chunk.sample_rate != rate:
                 samples = resample(samples, chunk.sample_rate, rate)
             rate = rate or chunk.sample_rate
             shift = clock - chunk.start_s
             phones = [Phone(p.symbol, p.start + shift, p.end + shift) for p in chunk.phones]
-            yield from feeder.feed(Piece(samples, rate, phones, True, pending, chunk.text, prosody))
+            if trim_start and clock == 0.0:  # a reply's first audio: it starts with its first sound
+                samples, phones = trim_lead(samples, rate, phones)
+            yield from feeder.feed(Piece(samples, rate, phones, True, pending, chunk.text, prosody, synth_s))
             pending = None
             clock += samples.size / rate
         if feeder is not adapter:
@@ -254,6 +266,23 @@ def _pitch_in_voice(backend: TTSBackend, prosody: Prosody | None) -> tuple[TTSBa
         return backend, prosody
     rest = replace(prosody, pitch_st=0.0, range=1.0)
     return backend.moved(prosody.pitch_st, prosody.range), None if rest.neutral else rest
+
+
+LEAD_LEVEL = 0.003  # |sample| above which a TTS sentence's audio has begun (Piper's lead peaks at ~1e-4)
+LEAD_KEEP_S = 0.01  # silence kept before the first sound (the onset is not cut, the WORLD pass has context)
+
+
+def trim_lead(samples: np.ndarray, rate: int, phones: list[Phone]) -> tuple[np.ndarray, list[Phone]]:
+    """``samples`` without the silence before their first sound (but ``LEAD_KEEP_S``), ``phones`` moved with
+    them. Piper starts every sentence with 20-80 ms of silence (its "^" phone): a live reply's first
+    sentence would reach the caller that much later for nothing."""
+    loud = np.flatnonzero(np.abs(samples) > LEAD_LEVEL)
+    cut = int(loud[0]) - int(round(LEAD_KEEP_S * rate)) if loud.size else 0
+    if cut <= 0:
+        return samples, phones
+    dt = cut / rate
+    moved = [Phone(p.symbol, max(0.0, p.start - dt), p.end - dt) for p in phones if p.end - dt > 0.0]
+    return samples[cut:], moved
 
 
 CLAUSE_MIN_WORDS = 3
@@ -354,8 +383,9 @@ class _Adapter:
         if self.shift is not None:
             piece = replace(piece, samples=self.shift(piece.samples, piece.sample_rate))
         out = _with_prosody(piece, self.voice, self.mapping)
+        out.voice_s = time.perf_counter() - started
         if self.pace is not None:
-            self.pace.note(out.samples.size / out.sample_rate, time.perf_counter() - started)
+            self.pace.note(out.samples.size / out.sample_rate, out.voice_s)
         return out
 
     def _in_parts(self, piece: Piece, cuts: list[float]) -> Iterator[Piece]:

@@ -46,6 +46,11 @@ _FORMANT_BAND = (200.0, 4000.0)  # where the centroid (vocal-tract length cue) i
 _TILT_BAND = (100.0, 5000.0)
 _SILENT_RMS = 1e-4
 _MIN_VOICED_FRAMES = 40  # 0.2 s of voiced speech
+# Re-synthesis with a mapping measured elsewhere (``adapt_voice(mapping=...)``) measures nothing on the piece:
+# 50 ms of pitch is enough to move it (gaps are filled from it). With the 0.2 s above, a live reply's first
+# part (0.4-0.55 s with its context) missed it in 6 of 10 short sentences: harvest ran again at full cost
+# (3x the 2x-time-scale run) and the part still kept the TTS voice, audibly unlike the rest of the sentence.
+_MAPPED_MIN_VOICED_FRAMES = 10
 _MAX_EQ_DB = 10.0
 _SPEECH_RANGE_DB = 30.0
 _MAX_GLIDE_ST = 1.0
@@ -416,7 +421,8 @@ def adapt_voice(
     x = _checked(samples, sample_rate)
     if strength == 0.0 or (mapping is not None and mapping.strength == 0.0):
         return x.copy()
-    world = _analyse(x, sample_rate, for_synthesis=True, time_scale=_ADAPT_TIME_SCALE)
+    world = _analyse(x, sample_rate, for_synthesis=True, time_scale=_ADAPT_TIME_SCALE,
+                     min_voiced_frames=_MIN_VOICED_FRAMES if mapping is None else _MAPPED_MIN_VOICED_FRAMES)
     plan = mapping if mapping is not None else _plan(world, target, strength)
     f0 = _map_f0(world.f0, plan)
     sp = _warp_envelope(world.sp, world.freqs, plan.warp)
