@@ -30,7 +30,14 @@ import numpy as np
 
 from _common import REPO, TESTDATA, machine_info, write_result
 from facecraft.media import read_audio
-from facecraft.speech.asr import ASRBackend, PocketSphinxASR, WhisperASR, normalise_words, wer_measures
+from facecraft.speech.asr import (
+    LIVE_WINDOW_S,
+    ASRBackend,
+    PocketSphinxASR,
+    WhisperASR,
+    normalise_words,
+    wer_measures,
+)
 from facecraft.speech.voices import get_voice, tts_for, voice_available
 
 SPEECH = TESTDATA / "speech"
@@ -44,8 +51,10 @@ DEFAULT_VOICES = "joe-us,ada-us,sam-us,grace-us,rms-us,slt-us"
 RECOGNISERS: dict[str, Any] = {
     "whisper_tiny_en": lambda: WhisperASR(beam_size=1),
     "whisper_tiny_en_beam5": lambda: WhisperASR(beam_size=5),
-    # what a live conversation runs (speech.remote.make_stt): words only, no timestamps, no fallback
-    "whisper_tiny_en_live": lambda: WhisperASR(beam_size=1, word_timings=False),
+    # what a live conversation runs (speech.remote.make_stt): words only, no fallback, a 15 s encoder window
+    "whisper_tiny_en_live": lambda: WhisperASR(beam_size=1, word_timings=False, window_s=LIVE_WINDOW_S),
+    # the same in Whisper's full 30 s window (the live recogniser before the short window)
+    "whisper_tiny_en_live_30s": lambda: WhisperASR(beam_size=1, word_timings=False),
     "pocketsphinx": PocketSphinxASR,
 }
 

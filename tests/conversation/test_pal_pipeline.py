@@ -63,12 +63,32 @@ def test_a_replys_first_clause_of_a_few_words_is_said_before_its_sentence_ends()
 
     async def go():  # noqa: ANN202
         frames = [LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens], LLMFullResponseEndFrame()]
-        return await run_test(ReplyAssembler(), frames_to_send=frames, expected_down_frames=None)
+        # (a fast LLM: the slow LLM's rule, below, never applies however loaded the machine running the test)
+        return await run_test(ReplyAssembler(short_clause_after_s=None), frames_to_send=frames,
+                              expected_down_frames=None)
 
     down, _ = asyncio.run(go())
     said = [f.echo.text for f in down if isinstance(f, EchoFrame) and f.echo.text]
     # "Sure," is too short to say alone; after the first clause the rest goes by sentences again
     assert said == ["Sure, I can help you with that,", "and with the tickets, of course."], said
+
+
+def test_a_slow_llm_s_first_clause_is_said_whatever_its_length() -> None:
+    from pipecat.tests.utils import SleepFrame
+
+    tokens: list[str | SleepFrame] = ["Sure,", " I", SleepFrame(0.45), " can help", " you with that.", " Anything",
+                                      " else, maybe?"]
+
+    async def go():  # noqa: ANN202
+        frames = [LLMFullResponseStartFrame(), *[LLMTextFrame(t) if isinstance(t, str) else t for t in tokens],
+                  LLMFullResponseEndFrame()]
+        return await run_test(ReplyAssembler(short_clause_after_s=0.3), frames_to_send=frames,
+                              expected_down_frames=None)
+
+    down, _ = asyncio.run(go())
+    said = [f.echo.text for f in down if isinstance(f, EchoFrame) and f.echo.text]
+    # the first sentence still open 0.3 s after the first token: "Sure," goes to the voice; later clauses wait
+    assert said == ["Sure,", "I can help you with that.", "Anything else, maybe?"], said
 
 
 def test_a_broken_off_answer_is_not_said_before_the_apology() -> None:

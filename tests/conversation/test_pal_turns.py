@@ -90,6 +90,22 @@ def test_speech_over_the_face_as_long_as_the_minimum_interrupts_it() -> None:
     assert [e for e in rec.events if e[0] == "turn"][0][1] >= 0.8
 
 
+def test_a_cough_reported_early_and_stopped_late_is_still_a_cough() -> None:
+    """The VAD reports a 0.3 s cough 0.06 s into it and its stop 0.26 s after it: 0.5 s reported, more than
+    the 0.45 s minimum; the loud audio (0.3 s) is what counts: the Face goes on."""
+    rec = Recorder()
+    _run(rec.taker(SILENT_TURNS), [*_audio(0.06, 0.3), VADUserStartedSpeakingFrame(), *_audio(0.24, 0.3),
+                                   *_audio(0.26), VADUserStoppedSpeakingFrame(), *_audio(1.4)])
+    assert rec.events == [("hold", True), ("hold", False)], rec.events
+
+
+def test_speech_reported_early_interrupts_once_it_is_as_long_as_the_minimum() -> None:
+    rec = Recorder()
+    _run(rec.taker(SILENT_TURNS), [*_audio(0.06, 0.3), VADUserStartedSpeakingFrame(), *_audio(0.3, 0.3),
+                                   *_audio(0.1), *_audio(0.3, 0.3), VADUserStoppedSpeakingFrame(), *_audio(1.0)])
+    assert rec.kinds()[:2] == ["hold", "barge"], rec.events  # 0.36 s, a 0.1 s gap, then more: 0.45 s reached
+
+
 def test_no_interruptibility_never_holds_the_face() -> None:
     rec = Recorder()
     _run(rec.taker(TurnSettings(stop_secs=0.6, smart=False, barge_in_s=None)),

@@ -233,3 +233,53 @@ def test_whisper_recognises_real_speech(name: str, text: str, max_wer: float) ->
 def test_whisper_on_silence_is_a_clear_error() -> None:
     with pytest.raises(SpeechError, match="no speech"):
         WhisperASR().transcribe(np.zeros(16000, np.float32), 16000)
+
+
+@pytest.mark.parametrize(("name", "text", "max_wer"), [
+    ("whisper_jfk.flac", "whisper_jfk.txt", 0.1),  # 11 s: in the 15 s window
+    ("grid_id2_vcd_swwp2s_16k.wav", "grid_id2_vcd_swwp2s_16k.txt", 0.2),  # 3 s
+    ("pocketsphinx_librivox_0870.wav", "pocketsphinx_librivox_0870.txt", 0.15),  # 7 s
+])
+def test_live_whisper_in_a_short_window_recognises_real_speech(name: str, text: str, max_wer: float) -> None:
+    from facecraft.speech.asr import LIVE_WINDOW_S
+
+    audio = read_audio(testdata_path("speech", name), sample_rate=16000)
+    live = WhisperASR(word_timings=False, window_s=LIVE_WINDOW_S)
+    transcript = live.transcribe(audio.samples, audio.sample_rate)
+    reference = testdata_path("speech", text).read_text()
+    assert word_error_rate(reference, transcript.text) <= max_wer, transcript.text
+    assert transcript.words == []
+
+
+def test_a_decoding_that_repeats_itself_is_caught() -> None:
+    from facecraft.speech.asr import _repeats
+
+    assert _repeats("where did you grow up where did you grow up".split())
+    assert _repeats("could you explain how a rainbow forms could you explain how a rainbow forms forms".split())
+    assert not _repeats("what is your name".split())
+    assert not _repeats("no no i said the red one".split())  # two words again: speech, not a loop
+    assert not _repeats("that that is is that that is not is not".split())
+
+
+class WindowCounting(WhisperASR):
+    """The live recogniser, counting the turns it decoded in its short window."""
+
+    def __init__(self) -> None:
+        from facecraft.speech.asr import LIVE_WINDOW_S
+
+        super().__init__(word_timings=False, window_s=LIVE_WINDOW_S)
+        self.windowed = 0
+
+    def _windowed(self, audio: np.ndarray, window_s: float) -> str | None:
+        text = super()._windowed(audio, window_s)
+        self.windowed += text is not None
+        return text
+
+
+def test_audio_longer_than_the_short_window_goes_through_whisper_s_full_window() -> None:
+    jfk = read_audio(testdata_path("speech", "whisper_jfk.flac"), sample_rate=16000)
+    reference = testdata_path("speech", "whisper_jfk.txt").read_text()
+    asr = WindowCounting()
+    assert word_error_rate(reference, asr.transcribe(jfk.samples, 16000).text) <= 0.1 and asr.windowed == 1
+    longer = np.concatenate([jfk.samples, np.zeros(4 * 16000, np.float32)])  # 15 s: past the window's 13 s
+    assert word_error_rate(reference, asr.transcribe(longer, 16000).text) <= 0.1 and asr.windowed == 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -53,7 +54,7 @@ from facecraft.perform.script import TagStripper
 from facecraft.speech.text import has_speakable
 
 __all__ = ["PalBrain", "PalParts", "ReplyAssembler", "TimedEchoService", "load_pal_parts", "KNOWLEDGE_TOKENS",
-           "MAX_HISTORY", "FIRST_CLAUSE_WORDS"]
+           "MAX_HISTORY", "FIRST_CLAUSE_WORDS", "SHORT_CLAUSE_AFTER_S"]
 
 log = logging.getLogger(__name__)
 # Lines "timing <stage> ..." (INFO) mark a turn's stages in the session log for bench/conversation.py:
@@ -70,6 +71,10 @@ _CLAUSE_END = re.compile(r"[,\u2013\u2014](?:[\"')\]]*)\s+")
 # pushed late behind its utterance clock, where it is skipped ("Sure, [silence]"); 1 word would cut the first
 # audio's CPU from 0.74 to 0.21 s median on the bench's replies once late speech waits for its turn instead
 FIRST_CLAUSE_WORDS = 4
+# ... unless the LLM is slow: a first sentence still open this long after the reply's first token says its first
+# clause whatever its length ("Sure, [the rest of the sentence]"): the rest follows after the comma's pause
+# (StreamingRenderer._catch_up plays late speech after silence now, it no longer skips it). None: never.
+SHORT_CLAUSE_AFTER_S = 0.3
 
 
 @dataclass
@@ -299,11 +304,15 @@ def _emotion_tag(emotion: Emotion) -> str:
 
 class ReplyAssembler(FrameProcessor):
     """The LLM's streamed answer -> sentences queued on the echo path (``EchoFrame``s, one inference per
-    answer); ``on_end(inference_id, spoke)`` when an answer is complete."""
+    answer); ``on_end(inference_id, spoke)`` when an answer is complete. ``short_clause_after_s``: see
+    ``SHORT_CLAUSE_AFTER_S``."""
 
-    def __init__(self, *, on_end: Callable[[str, bool], Any] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, on_end: Callable[[str, bool], Any] | None = None,
+                 short_clause_after_s: float | None = SHORT_CLAUSE_AFTER_S, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_end = on_end
+        self.short_clause_after_s = short_clause_after_s
+        self._first_token_at = 0.0
         self._inference: str | None = None
         self._stripper = TagStripper()
         self._text = ""
@@ -316,6 +325,7 @@ class ReplyAssembler(FrameProcessor):
         elif isinstance(frame, LLMTextFrame):
             if self._inference is not None and not self._text and not self._spoke:
                 log.info("timing llm_first_token %s", self._inference)
+                self._first_token_at = time.monotonic()
             if self._inference is not None:
                 await self._add(self._stripper.feed(frame.text))
         elif isinstance(frame, LLMAnswerFailedFrame):
@@ -352,8 +362,10 @@ class ReplyAssembler(FrameProcessor):
             return match.end()
         if not self._spoke:  # the reply's first words: a clause of a few words is said at once (the caller
             # waits for the first sound; the rest of the sentence is synthesised while it plays)
+            slow = (self.short_clause_after_s is not None
+                    and time.monotonic() - self._first_token_at >= self.short_clause_after_s)
             for clause in _CLAUSE_END.finditer(self._text):
-                if len(_TAGS.sub(" ", self._text[:clause.start()]).split()) >= FIRST_CLAUSE_WORDS:
+                if len(_TAGS.sub(" ", self._text[:clause.start()]).split()) >= (1 if slow else FIRST_CLAUSE_WORDS):
                     return clause.end()
         if len(self._text) > _LONG_CLAUSE:
             comma = self._text.rfind(", ")

@@ -413,6 +413,9 @@ class _Call:
                 await s.inbound(message)
 
         await self.connection.initialize(sdp=sdp, type=type)
+        from facecraft.conversation.jitter import receive_audio_promptly
+
+        receive_audio_promptly(self.connection.pc)  # before media flows: the caller's audio 60 ms sooner
         self.runner = WorkerRunner(handle_sigint=False)
         await self.runner.add_workers(self.worker)
         self._run = asyncio.get_running_loop().create_task(self.runner.run())

@@ -20,7 +20,9 @@ the reply is withdrawn (``on_continue()``) and the new speech joins the last tur
 
 Barge-in: caller speech that starts while the Face is replying holds the Face at once (``on_hold(True)``:
 its audio and speaking frames stop where they are, the mouth goes to rest). Speech that lasts
-``barge_in_s`` interrupts the reply (``on_barge_in``); shorter speech (a cough, "mm-hm") lets the Face go
+``barge_in_s`` interrupts the reply (``on_barge_in``), counted as loud caller audio (peak above
+``QUIET_LEVEL``) from just before the VAD's start to its stop, so how soon the VAD reports a start or how
+late it reports a stop does not decide it; shorter speech (a cough, "mm-hm") lets the Face go
 on where it stopped (``on_hold(False)``, ``RESUME_GAP_S`` after it), is not answered, unless more speech follows within
 ``FRAGMENT_GAP_S`` and barges in: then the fragments before it ("Wait, ...") belong to the caller's turn.
 ``replica_interruptibility: none`` neither holds nor interrupts.
@@ -52,14 +54,17 @@ __all__ = ["TurnSettings", "TurnAudio", "TurnTaker", "smart_turn_analyzer", "vad
 log = logging.getLogger(__name__)
 
 TURN_RATE = 16000  # the caller's audio as the transport hands it (TransportParams.audio_in_sample_rate)
-# Silero's start_secs and stop_secs. start 0.1 (pipecat's default 0.2): the VAD reports speech about 0.2 s
-# after its onset instead of 0.3 s, which is when the Face is held; sounds of 0.2 s or less still report
-# nothing (measured on Piper "Okay." cut to 0.1-0.45 s), and a false start costs only a short hold.
-VAD_START_S = 0.1
+# Silero's start_secs and stop_secs. start: two of its 32 ms windows; with the volume unsmoothed (below) the
+# VAD reports speech 60-120 ms after its onset instead of 220-240 ms (start 0.1 s, pipecat's smoothing: Piper
+# questions and "Wait, stop please." in 4 voices, audio time; tests/conversation/test_pal_vad.py). The Face is
+# held then; a false start costs only a short hold (a sound of 0.1 s now reports speech: it is held ~0.4 s).
+VAD_START_S = 0.064
 VAD_STOP_S = 0.2
-# Silero reports speech ~0.2 s after its onset and silence ~0.15 s after its end (same measurement): speech
-# of ``barge_in_s`` is still reported as speech this much less than ``barge_in_s`` after the report began
-_VAD_REPORTED_S = 0.05
+# pipecat smooths the volume it gates the VAD on (min_volume 0.6) with a factor of 0.2 per 32 ms window on top
+# of its 400 ms loudness window: from silence, speech crossed the gate after 5-6 windows (~0.16 s). The window
+# alone is the level that must be reached; 1.0 takes it as it is.
+VAD_VOLUME_SMOOTHING = 1.0
+ONSET_S = 0.25  # loud audio this long before the VAD's start counts as speech of a barge-in (its detection lag)
 # turn_taking_patience -> (smart-turn probability that ends a turn, silence that ends one regardless)
 _PATIENCE = {"low": (0.35, 0.8), "medium": (0.5, 1.5), "high": (0.7, 2.5)}
 FRAGMENT_GAP_S = 1.0  # a pause shorter than this joins short speech over the Face to the speech after it
@@ -119,6 +124,10 @@ class TurnAudio:
             self._chunks.appendleft(before[-self.max_samples:])
             self._size += min(before.size, self.max_samples)
 
+    def chunks(self) -> list[np.ndarray]:
+        """The int16 chunks held, oldest first."""
+        return list(self._chunks)
+
     def peek(self) -> np.ndarray:
         """The turn's audio so far as float32 (the buffer unchanged)."""
         return (np.concatenate(list(self._chunks)).astype(np.float32) / 32768.0 if self._chunks
@@ -136,12 +145,22 @@ class TurnAudio:
         self.open = False
 
 
+def _loud_samples(chunk: np.ndarray) -> int:
+    """``chunk``'s size if its peak is above ``QUIET_LEVEL`` (int16), else 0."""
+    return int(chunk.size) if chunk.size and int(np.abs(chunk.astype(np.int32)).max()) >= QUIET_LEVEL * 32768 else 0
+
+
 def vad_analyzer() -> Any:
     """pipecat's Silero VAD (its wheel's model) on the caller's audio, with the start and stop above."""
     from pipecat.audio.vad.silero import SileroVADAnalyzer
     from pipecat.audio.vad.vad_analyzer import VADParams
 
-    return SileroVADAnalyzer(sample_rate=TURN_RATE, params=VADParams(start_secs=VAD_START_S, stop_secs=VAD_STOP_S))
+    analyzer = SileroVADAnalyzer(sample_rate=TURN_RATE,
+                                 params=VADParams(start_secs=VAD_START_S, stop_secs=VAD_STOP_S))
+    if not hasattr(analyzer, "_smoothing_factor"):  # (pipecat 1.14's name: a newer pipecat must be looked at)
+        raise RuntimeError("pipecat's VAD analyzer has no _smoothing_factor: check VAD_VOLUME_SMOOTHING")
+    analyzer._smoothing_factor = VAD_VOLUME_SMOOTHING  # noqa: SLF001
+    return analyzer
 
 
 def smart_turn_analyzer(settings: TurnSettings) -> Any:
@@ -229,7 +248,7 @@ class TurnTaker(FrameProcessor):
             chunk = (resample(mono.astype(np.float32), frame.sample_rate, TURN_RATE) * 32767).astype(np.int16)
         self.audio.add(chunk)
         if self._barge_left is not None and self._speaking:
-            self._barge_left -= chunk.size
+            self._barge_left -= _loud_samples(chunk)
             if self._barge_left <= 0:
                 self._barge_left = None
                 self.create_task(self._barge_in(), "barge-in")
@@ -275,11 +294,22 @@ class TurnTaker(FrameProcessor):
             self._over_face = False  # what the caller says now is their turn (the fragment with it)
         if self._over_face and self.settings.barge_in_s is not None and self._barge_left is None:
             self._hold(True)
-            # counted in the caller's audio, not on the wall clock: a loaded machine that hands the audio
+            # counted in the caller's loud audio, not on the wall clock: a loaded machine that hands the audio
             # over late must not turn a cough into a barge-in because its VAD stop is still queued
-            self._barge_left = int(max(0.0, self.settings.barge_in_s - _VAD_REPORTED_S) * TURN_RATE)
+            self._barge_left = int(self.settings.barge_in_s * TURN_RATE) - self._loud_onset()
         elif self._held and not self._over_face:  # (never left held once the speech is the caller's turn)
             self._hold(False)
+
+    def _loud_onset(self) -> int:
+        """Loud samples of the caller's audio in the last ``ONSET_S`` (the speech the VAD took to notice)."""
+        left, loud = int(ONSET_S * TURN_RATE), 0
+        for chunk in reversed(self.audio.chunks()):
+            part = chunk[-left:]
+            loud += _loud_samples(part)
+            left -= part.size
+            if left <= 0:
+                break
+        return loud
 
     def _continued(self) -> np.ndarray | None:
         """The last turn's audio when this speech continues it (see the module doc), its reply withdrawn."""

@@ -26,8 +26,8 @@ from facecraft.speech.g2p import transcript_words
 from facecraft.speech.types import Segment, Word
 from facecraft.speech.vad import detect_speech
 
-__all__ = ["ASRBackend", "OpenAIASR", "PocketSphinxASR", "WhisperASR", "Transcript", "speech_windows",
-           "word_error_rate", "wer_measures", "normalise_words"]
+__all__ = ["LIVE_WINDOW_S", "ASRBackend", "OpenAIASR", "PocketSphinxASR", "WhisperASR", "Transcript",
+           "speech_windows", "word_error_rate", "wer_measures", "normalise_words"]
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +127,16 @@ class WhisperASR:
     """Offline recogniser: Whisper tiny.en (``speech.encoder.whisper_model``, hash-checked), greedy decoding
     per stretch of speech. English only.
 
-    ``word_timings`` False (a live conversation, which needs the words, not their times): no timestamp
-    tokens, no word alignment pass and no temperature fallback. On 2-3 s questions that halves the time
-    (0.48 s against about 1.0 s, same words; bench/stt.py ``whisper_tiny_en_live``)."""
+    ``word_timings`` False (a live conversation, which needs the words, not their times): no word alignment
+    pass and no temperature fallback. On 2-3 s questions that halves the time (0.48 s against about 1.0 s,
+    same words; bench/stt.py ``whisper_tiny_en_live``). ``window_s`` (live): audio that fits is encoded in a
+    window of that many seconds instead of Whisper's 30 (the encoder's cost is the window's; see
+    ``_windowed``)."""
 
-    def __init__(self, *, beam_size: int = 1, word_timings: bool = True) -> None:
+    def __init__(self, *, beam_size: int = 1, word_timings: bool = True, window_s: float | None = None) -> None:
         self.beam_size = beam_size
         self.word_timings = word_timings
+        self.window_s = window_s
 
     def transcribe(self, samples: np.ndarray, sample_rate: int) -> Transcript:
         from facecraft.speech.encoder import whisper_model
@@ -142,6 +145,10 @@ class WhisperASR:
         _speech_segments(pcm)
         audio = pcm.astype(np.float32) / 32768.0
         timed = self.word_timings
+        if not timed and self.window_s is not None and audio.size <= (self.window_s - WINDOW_PAD_S) * PCM_RATE:
+            text = self._windowed(audio, self.window_s)
+            if text is not None:
+                return Transcript(text=text)
         try:
             segments, _ = whisper_model().transcribe(
                 audio, language="en", beam_size=self.beam_size, word_timestamps=timed,
@@ -154,6 +161,54 @@ class WhisperASR:
         except (RuntimeError, ValueError) as exc:  # CTranslate2 reports failures as RuntimeError
             raise SpeechError(f"Whisper could not transcribe the audio: {exc}") from exc
         return Transcript(text=" ".join(w.text for w in words), words=words)
+
+    def _windowed(self, audio: np.ndarray, window_s: float) -> str | None:
+        """The words of ``audio`` encoded in a ``window_s`` window, decoded with timestamp tokens; None when
+        the decoding repeats itself or holds no words (Whisper trained on 30 s windows; in a short one it may
+        say the words again: the caller's turn then goes through the full window).
+
+        Measured on Piper questions (bench/data/stt_questions.txt, joe-us + ada-us, tuned there): windows of
+        8-10 s repeated or lost words (WER 0.026-0.093), without timestamp tokens more often; 15 s with them
+        gave the same words as 30 s at about half the time (bench/stt.py ``whisper_tiny_en_live``)."""
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+
+        from facecraft.speech.encoder import whisper_model
+
+        model = whisper_model()
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
+        frames = int(round(window_s * PCM_RATE / _MEL_HOP))
+        padded = np.zeros(frames * _MEL_HOP, np.float32)
+        padded[:audio.size] = audio
+        mel = model.feature_extractor(padded, padding=0)[:, :frames]
+        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None].astype(np.float32)))
+        try:
+            result = model.model.generate(features, [list(tokenizer.sot_sequence)], beam_size=self.beam_size,
+                                          max_length=_MAX_TOKENS)
+        except (RuntimeError, ValueError) as exc:
+            raise SpeechError(f"Whisper could not transcribe the audio: {exc}") from exc
+        text = tokenizer.decode([t for t in result[0].sequences_ids[0] if t < tokenizer.eot]).strip()
+        words = normalise_words(text)
+        if not words or _repeats(words):  # (no words: the full window has its say too)
+            log.info("Whisper %s in a %.0f s window: the full window decodes the audio",
+                     "repeated itself" if words else "heard no words", window_s)
+            return None
+        return text
+
+
+LIVE_WINDOW_S = 15.0  # the encoder window of a conversation's turns (``WhisperASR.window_s``)
+WINDOW_PAD_S = 2.0  # silence after the audio in a short window (at least)
+_MEL_HOP = 160
+_MAX_TOKENS = 224  # Whisper's decoding limit (half its 448 positions)
+
+
+def _repeats(words: list[str], n: int = 3) -> bool:
+    """Some ``n`` or more words come twice in a row ("where did you grow up where did you grow up")."""
+    for size in range(n, len(words) // 2 + 1):
+        for i in range(len(words) - 2 * size + 1):
+            if words[i:i + size] == words[i + size:i + 2 * size]:
+                return True
+    return False
 
 
 def wav_bytes(pcm: np.ndarray, sample_rate: int = PCM_RATE) -> bytes:

@@ -85,10 +85,11 @@ def make_stt(stt_layer: dict[str, Any] | None, defaults: SpeechDefaults | None =
 
     ``base_url`` (the PAL's, else the server's): ``OpenAIASR``; ``stt_engine`` ``pocketsphinx``:
     PocketSphinx; anything else (``embedded``, ``whisper``, none, vendor names): Whisper tiny.en (words
-    only: a conversation has no use for their timings, and leaving them out halves the time).
+    only: a conversation has no use for their timings, and leaving them out halves the time; encoded in a
+    window of ``LIVE_WINDOW_S``, which halves it again).
     The server's api key and model go only to the server's own endpoint, never to a PAL's.
     """
-    from facecraft.speech.asr import OpenAIASR, PocketSphinxASR, WhisperASR
+    from facecraft.speech.asr import LIVE_WINDOW_S, OpenAIASR, PocketSphinxASR, WhisperASR
 
     layer = stt_layer or {}
     defaults = defaults or SpeechDefaults()
@@ -100,7 +101,7 @@ def make_stt(stt_layer: dict[str, Any] | None, defaults: SpeechDefaults | None =
                          timeout=defaults.timeout_s)
     if layer.get("stt_engine") == "pocketsphinx":
         return PocketSphinxASR()
-    return WhisperASR(word_timings=False)
+    return WhisperASR(word_timings=False, window_s=LIVE_WINDOW_S)
 
 
 def make_tts(tts_layer: dict[str, Any] | None, defaults: SpeechDefaults | None = None, *,
