@@ -67,12 +67,13 @@ KEYS = ("jumps_per_min", "max_jump_deg", "p99_step_deg", "coverage_speaking", "c
 
 def walk_scores(renderer: Renderer) -> dict[str, float]:
     graph = renderer.graph
-    walker = MotionWalker(graph, renderer.config, pose=renderer.tracks.pose)
+    tracks = renderer.tracks
+    walker = MotionWalker(graph, renderer.config, pose=tracks.pose, scale=tracks.interocular)
     want = np.concatenate([np.full(int(round(sec * graph.fps)), s) for s, sec in PATTERN])
     idx = np.array([walker.step(bool(s)).index for s in want])
     state = np.asarray(graph.state)
     valid = np.asarray(graph.present, dtype=bool)
-    pose = np.nan_to_num(np.asarray(renderer.tracks.pose, dtype=np.float64))
+    pose = np.nan_to_num(np.asarray(tracks.pose, dtype=np.float64))
     turn = np.abs(np.diff(pose[idx], axis=0)).max(axis=1)
     coverage = {}
     for s, name in ((1, "coverage_speaking"), (0, "coverage_listening")):
@@ -174,7 +175,7 @@ def seam_scores(renderer: Renderer) -> dict[str, float]:
 
     tracks = renderer.tracks
     box = np.asarray(tracks.box, dtype=np.float64)
-    walker = MotionWalker(renderer.graph, renderer.config, pose=tracks.pose)
+    walker = MotionWalker(renderer.graph, renderer.config, pose=tracks.pose, scale=tracks.interocular)
     steps = [walker.step(bool(s)) for s, sec in SEAM_PATTERN for _ in range(int(round(sec * renderer.fps)))]
     frames = [renderer.render(step, None) for step in steps]
     nan = float("nan")
