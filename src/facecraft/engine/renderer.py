@@ -210,7 +210,7 @@ class Renderer:
 
         # a feature at x of the aligned new frame sits at x + flow in the aligned old one: both are drawn
         # at x + w * flow
-        return _two_band_blend(pull(old, to_old, 1.0 - w), pull(new, to_new, -w), w)
+        return _two_band_blend(pull(old, to_old, 1.0 - w), pull(new, to_new, -w), w, box)
 
     def geometry(self, index: int) -> BaseGeometry | None:
         if not self.graph.present[index] or np.isnan(self.db.to_patch[index]).any():
@@ -260,15 +260,28 @@ def _grown_box(points: np.ndarray, shape: tuple[int, int], pad: float) -> tuple[
     return None if x1 <= x0 or y1 <= y0 else (int(x0), int(y0), int(x1), int(y1))
 
 
-def _two_band_blend(old: np.ndarray, new: np.ndarray, w: float) -> np.ndarray:
+def _two_band_blend(
+    old: np.ndarray, new: np.ndarray, w: float, box: tuple[int, int, int, int] | None = None
+) -> np.ndarray:
     """``w`` of ``old`` and ``1 - w`` of ``new`` (aligned RGB uint8 frames) in the low band; the detail
-    band (``_DETAIL_SIGMA``) taken from the one with the larger weight (``new`` at a tie)."""
+    band (``_DETAIL_SIGMA``) taken from the one with the larger weight. At a tie (the middle frame of a
+    fade) either is as near, so the sharper one over the head ``box`` (x0, y0, x1, y1) gives it: footage
+    frames differ in motion blur, and the middle frame otherwise keeps the blurrier one's detail half
+    the time (``new`` without a box)."""
     sigma = max(1.0, _DETAIL_SIGMA * max(old.shape[:2]))
     low_old = cv2.GaussianBlur(old, (0, 0), sigma)
     low_new = cv2.GaussianBlur(new, (0, 0), sigma)
-    near, low_near = (old, low_old) if w > 0.5 else (new, low_new)
+    take_old = w > 0.5 or (w == 0.5 and box is not None and _sharpness(old, box) > _sharpness(new, box))
+    near, low_near = (old, low_old) if take_old else (new, low_new)
     low = cv2.addWeighted(low_old, w, low_new, 1.0 - w, 0.0, dtype=cv2.CV_16S)
     return cv2.add(cv2.subtract(near, low_near, dtype=cv2.CV_16S), low, dtype=cv2.CV_8U)  # saturating
+
+
+def _sharpness(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Variance of the Laplacian of ``image``'s grey level in ``box`` (x0, y0, x1, y1): its edge detail."""
+    x0, y0, x1, y1 = box
+    grey = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
 
 
 @functools.lru_cache(maxsize=4)
