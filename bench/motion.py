@@ -28,8 +28,10 @@ clip has). Per clip:
 - ghosting / ghosting_footage: over a streamed render (``SEAM_SECONDS`` of the speaking/listening
   pattern), the largest drop of the head's edge sharpness (variance of the Laplacian in the face box)
   in a frame where the walk jumps, against the footage frames it shows (1 - rendered / footage, the
-  two frames' sharpness weighted as they are blended); a double image from blending two head
-  positions softens the edges. ``ghosting_footage`` is the same
+  two frames' sharpness weighted as they are blended; the rendered head measured in the box between
+  the two frames' boxes, weighted alike, where the fade draws it: measured in the new frame's box, a
+  shift of 2 px moved the figure by up to a fifth, box edges cutting through hair and collar); a
+  double image from blending two head positions softens the edges. ``ghosting_footage`` is the same
   drop between consecutive frames of the footage itself (its 99th percentile): the footage's own.
 - scale_jump / scale_jump_footage: the largest frame-to-frame change of face size (inter-ocular
   distance, |log ratio|, tracked on the rendered frames) at the walk's jumps, and the footage's own
@@ -67,12 +69,13 @@ KEYS = ("jumps_per_min", "max_jump_deg", "p99_step_deg", "coverage_speaking", "c
 
 def walk_scores(renderer: Renderer) -> dict[str, float]:
     graph = renderer.graph
-    walker = MotionWalker(graph, renderer.config, pose=renderer.tracks.pose)
+    tracks = renderer.tracks
+    walker = MotionWalker(graph, renderer.config, pose=tracks.pose, scale=tracks.interocular)
     want = np.concatenate([np.full(int(round(sec * graph.fps)), s) for s, sec in PATTERN])
     idx = np.array([walker.step(bool(s)).index for s in want])
     state = np.asarray(graph.state)
     valid = np.asarray(graph.present, dtype=bool)
-    pose = np.nan_to_num(np.asarray(renderer.tracks.pose, dtype=np.float64))
+    pose = np.nan_to_num(np.asarray(tracks.pose, dtype=np.float64))
     turn = np.abs(np.diff(pose[idx], axis=0)).max(axis=1)
     coverage = {}
     for s, name in ((1, "coverage_speaking"), (0, "coverage_listening")):
@@ -174,7 +177,7 @@ def seam_scores(renderer: Renderer) -> dict[str, float]:
 
     tracks = renderer.tracks
     box = np.asarray(tracks.box, dtype=np.float64)
-    walker = MotionWalker(renderer.graph, renderer.config, pose=tracks.pose)
+    walker = MotionWalker(renderer.graph, renderer.config, pose=tracks.pose, scale=tracks.interocular)
     steps = [walker.step(bool(s)) for s, sec in SEAM_PATTERN for _ in range(int(round(sec * renderer.fps)))]
     frames = [renderer.render(step, None) for step in steps]
     nan = float("nan")
@@ -193,12 +196,14 @@ def seam_scores(renderer: Renderer) -> dict[str, float]:
         i = step.index
         if not tracks.present[i]:
             continue
-        # what a clean blend of the two frames would keep: their sharpness, weighted as blended
-        ref = footage_sharpness(i, i)
+        # what a clean blend of the two frames would keep: their sharpness, weighted as blended; the
+        # rendered head is measured where the fade draws it (between the two frames' boxes, as weighted)
+        ref, drawn = footage_sharpness(i, i), box[i]
         if step.fade_index >= 0 and step.fade_weight > 0 and tracks.present[step.fade_index]:
             w = step.fade_weight
             ref = w * footage_sharpness(step.fade_index, step.fade_index) + (1 - w) * ref
-        drops.append(1.0 - _face_sharpness(frames[t], box[i]) / ref)
+            drawn = w * box[step.fade_index] + (1 - w) * box[i]
+        drops.append(1.0 - _face_sharpness(frames[t], drawn) / ref)
     sharp = np.array([_face_sharpness(renderer.footage.get(i), box[i]) if tracks.present[i] else nan
                       for i in range(len(tracks))])
     natural = 1.0 - sharp[1:] / sharp[:-1]

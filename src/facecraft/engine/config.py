@@ -49,6 +49,7 @@ class EngineConfig:
     good_jump: float = 1.5  # jump costs (units of a normal frame step) that look continuous
     max_jump: float = 4.0  # beyond this, a jump only happens when it must
     max_jump_deg: float = 5.0  # nor across a larger head rotation (degrees): the run plays backwards instead
+    max_jump_scale: float = 0.025  # nor across a larger change of head size (|log| of the inter-ocular ratio)
     jump_rate_s: float = 4.0  # mean seconds between optional jumps (variety)
     recent_s: float = 3.0  # do not jump back into footage shown this recently
     crossfade: int = 3  # frames blended after a jump (the head glides between the two positions)

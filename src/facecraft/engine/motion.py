@@ -12,8 +12,12 @@ few frames (a one-frame pause between words would force another jump at once). A
 waits (up to ``switch_wait_s``) for footage of the wanted state whose head pose is close to the
 current one. A state with less than ``min_state_s`` of footage would show as a rocking loop; the
 other state's footage stands in for it (the renderer then closes the mouth of speaking footage
-shown while listening). A preference per footage frame (how clearly it shows the wanted emotion, see
-``engine.emotion.footage_affinity``) makes joins into such footage cheaper and entries likelier.
+shown while listening). Where the footage's head size is known (inter-ocular distance), a jump across
+a larger change of size than ``max_jump_scale`` counts as a pose gap too: the fade glides the head
+between the two sizes, but over its few frames a large gap still shows as the head swelling or
+shrinking, and its edges soften where the two sizes are blended. A preference per footage frame
+(how clearly it shows the wanted emotion, see ``engine.emotion.footage_affinity``) makes joins into
+such footage cheaper and entries likelier.
 """
 
 from __future__ import annotations
@@ -37,10 +41,20 @@ class MotionStep:
 
 
 class MotionWalker:
-    def __init__(self, graph: MotionGraph, config: EngineConfig, pose: np.ndarray | None = None) -> None:
-        """``pose`` (N, 3) yaw/pitch/roll of the footage, when known, vetoes jumps between distant poses."""
+    def __init__(
+        self, graph: MotionGraph, config: EngineConfig, pose: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
+    ) -> None:
+        """``pose`` (N, 3) yaw/pitch/roll of the footage, when known, vetoes jumps between distant poses;
+        ``scale`` (N,) its head size (inter-ocular distance), when known, jumps between distant sizes."""
         self.graph = graph
         self.pose = None if pose is None else np.nan_to_num(np.asarray(pose, dtype=np.float64))
+        self.log_scale: np.ndarray | None = None
+        if scale is not None and self.pose is not None:
+            size = np.asarray(scale, dtype=np.float64)
+            ok = np.isfinite(size) & (size > 0)
+            if ok.any():  # frames without a size take the median (no veto from them)
+                self.log_scale = np.log(np.where(ok, size, np.median(size[ok])))
         self.config = config
         self.rng = np.random.default_rng(config.seed)
         n = len(graph)
@@ -73,10 +87,15 @@ class MotionWalker:
         return bool(self._pose_gap(after, np.array([target]))[0] <= self.config.max_jump_deg)
 
     def _pose_gap(self, after: int, targets: np.ndarray) -> np.ndarray:
-        """Largest head-rotation difference (degrees) between frame ``after`` and each of ``targets``."""
+        """Largest head-rotation difference (degrees) between frame ``after`` and each of ``targets``; a
+        difference of head size counts in the same units (``max_jump_scale`` of it as ``max_jump_deg``)."""
         assert self.pose is not None
-        ref = self.pose[min(max(after, 0), self.n - 1)]
-        return np.abs(self.pose[targets] - ref).max(axis=1)
+        at = min(max(after, 0), self.n - 1)
+        gap = np.abs(self.pose[targets] - self.pose[at]).max(axis=1)
+        if self.log_scale is not None and self.config.max_jump_scale > 0:
+            size_gap = np.abs(self.log_scale[targets] - self.log_scale[at])
+            gap = np.maximum(gap, size_gap * (self.config.max_jump_deg / self.config.max_jump_scale))
+        return gap
 
     def _entry(self, s: int, after: int) -> tuple[int, float]:
         """A footage frame of state ``s`` to cut to instead of showing ``after`` (with room to run on and

@@ -129,7 +129,8 @@ class StreamingRenderer:
     ) -> None:
         self.renderer = bundle if isinstance(bundle, Renderer) else Renderer(bundle, size=size, config=config)
         self.config = self.renderer.config
-        self.walker = MotionWalker(self.renderer.graph, self.config, pose=self.renderer.tracks.pose)
+        self.walker = MotionWalker(self.renderer.graph, self.config, pose=self.renderer.tracks.pose,
+                                   scale=self.renderer.tracks.interocular)
         self.frame_index = 0
         self.close_frames = max(0, int(close_frames))
         self._lock = threading.Lock()  # guards everything below (bookkeeping; frames are drawn outside)
