@@ -76,3 +76,16 @@ def clip_means(clips: list[dict[str, Any]], keys: Iterable[str]) -> dict[str, fl
     """Mean of each key over the clips that did not fail (NaN-aware; NaN when every clip failed)."""
     ok = [c for c in clips if "error" not in c]
     return {k: float(np.nanmean([c.get(k, np.nan) for c in ok])) if ok else float("nan") for k in keys}
+
+
+def live_bundle(bundle: Path | None, video: Path, name: str) -> Path:
+    """``bundle``, or a Face built from the first 8 s of ``video`` into a fresh temporary folder (the live
+    benches' default: a short build, the same clip each time)."""
+    if bundle is not None:
+        return bundle
+    import tempfile
+
+    from facecraft.faces.build import build_face
+
+    print(f"building a Face from {video.name} (8 s) ...", file=sys.stderr)
+    return build_face(video, name=name, out_dir=Path(tempfile.mkdtemp(prefix="bench-live-")), source_range=(0.0, 8.0))

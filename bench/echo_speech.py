@@ -21,8 +21,6 @@ import argparse
 import inspect
 import os
 import statistics
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,7 +31,7 @@ import numpy as np
 os.environ.setdefault("FACECRAFT_TTS_THREADS", "1")  # as in a live session (manager.SESSION_THREADS)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from _common import REPO, TESTDATA, machine_info, write_result  # noqa: E402
+from _common import REPO, TESTDATA, live_bundle, machine_info, write_result  # noqa: E402
 from live import LOUD, SENTENCES  # noqa: E402
 
 
@@ -93,13 +91,7 @@ def main() -> int:
                     "longer first parts)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "echo_speech.json")
     args = ap.parse_args()
-    bundle = args.bundle
-    if bundle is None:
-        from facecraft.faces.build import build_face
-
-        print(f"building a Face from {args.video.name} (8 s) ...", file=sys.stderr)
-        bundle = build_face(args.video, name="bench live", out_dir=Path(tempfile.mkdtemp(prefix="bench-echo-")),
-                            source_range=(0.0, 8.0))
+    bundle = live_bundle(args.bundle, args.video, "bench live")
     load_before = os.getloadavg()
     result = bench(bundle, args.passes, args.ratio)
     print(f"\necho text -> first speech piece, load average before {load_before[0]:.1f}")

@@ -32,14 +32,13 @@ import base64
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from _common import REPO, TESTDATA, machine_info, write_result
+from _common import REPO, TESTDATA, live_bundle, machine_info, write_result
 from facecraft.conversation import SessionManager, SessionSpec
 from facecraft.conversation.client import LiveClient
 
@@ -302,13 +301,7 @@ def main() -> int:
                     help="run only the single-session figures or only the capacity probe")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "live.json")
     args = ap.parse_args()
-    bundle = args.bundle
-    if bundle is None:
-        from facecraft.faces.build import build_face
-
-        work = Path(tempfile.mkdtemp(prefix="bench-live-"))
-        print(f"building a Face from {args.video.name} (8 s) ...", file=sys.stderr)
-        bundle = build_face(args.video, name="bench live", out_dir=work, source_range=(0.0, 8.0))
+    bundle = live_bundle(args.bundle, args.video, "bench live")
     load_before = os.getloadavg()
     result = asyncio.run(bench(bundle, args.size, args.seconds, args.rounds, args.most, args.capacity_seconds,
                                args.only))

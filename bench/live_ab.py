@@ -15,13 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, TESTDATA, machine_info, write_result
+from _common import REPO, TESTDATA, live_bundle, machine_info, write_result
 from facecraft.conversation import SessionManager
 from live import SENTENCES, _connect, _echo, _p, _spec
 
@@ -84,13 +82,7 @@ def main() -> int:
     args = ap.parse_args()
     if not (args.against / "facecraft" / "__init__.py").is_file():
         ap.error(f"{args.against} is not a src folder with the facecraft package in it")
-    bundle = args.bundle
-    if bundle is None:
-        from facecraft.faces.build import build_face
-
-        print(f"building a Face from {args.video.name} (8 s) ...", file=sys.stderr)
-        bundle = build_face(args.video, name="bench live", out_dir=Path(tempfile.mkdtemp(prefix="bench-ab-")),
-                            source_range=(0.0, 8.0))
+    bundle = live_bundle(args.bundle, args.video, "bench live")
     load_before = os.getloadavg()
     result = asyncio.run(bench(bundle, args.against.resolve(), args.rounds, args.size))
     load_after = os.getloadavg()

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -29,7 +27,7 @@ import av
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from _common import REPO, TESTDATA, machine_info, write_result
+from _common import REPO, TESTDATA, live_bundle, machine_info, write_result
 from facecraft.conversation.video_codec import ENCODER_OPTIONS, rgb_to_i420
 
 AIORTC_OPTIONS = {"cpu-used": "-6", "deadline": "realtime", "lag-in-frames": "0", "noise-sensitivity": "4",
@@ -103,13 +101,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "live_codec.json")
     args = ap.parse_args()
-    bundle = args.bundle
-    if bundle is None:
-        from facecraft.faces.build import build_face
-
-        print(f"building a Face from {args.video.name} (8 s) ...", file=sys.stderr)
-        bundle = build_face(args.video, name="bench codec", out_dir=Path(tempfile.mkdtemp(prefix="bench-codec-")),
-                            source_range=(0.0, 8.0))
+    bundle = live_bundle(args.bundle, args.video, "bench codec")
     load_before = os.getloadavg()
     frames = render_frames(bundle, args.size, args.frames)
     rows = []
