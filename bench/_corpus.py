@@ -30,7 +30,7 @@ from facecraft.media.types import Frame
 from facecraft.vision.types import Tracks
 
 __all__ = ["Clip", "clips", "speaker_of", "cached_tracker", "clip_tracks", "clip_audio", "held_out", "model_without",
-           "CACHE"]
+           "split_face", "SplitFace", "CACHE"]
 
 log = logging.getLogger(__name__)
 
@@ -218,3 +218,39 @@ def held_out(names: Iterable[str] | None = None) -> Iterator[tuple[Clip, object]
     data = load_training_data()
     for clip in chosen:
         yield clip, model_without(data, clip.speaker)
+
+
+@dataclass(frozen=True)
+class SplitFace:
+    """A Face built from the first ``train_share`` of a clip, and what its render is scored against: the
+    rest of the clip's tracked lips and its audio."""
+
+    bundle_dir: Path
+    fps: float
+    frames: int  # held-out frames
+    truth: np.ndarray  # (frames,) tracked lip aperture of the held-out footage
+    samples: np.ndarray  # the held-out audio at the given rate, exactly ``frames`` long
+
+
+def split_face(video: Path, work: Path, *, train_share: float = 0.7, rate: int = 16000) -> SplitFace:
+    """Build a Face on ``video``'s first ``train_share`` (tracks cached) and track the rest (the
+    self-reconstruction split of the lip-sync benches)."""
+    from facecraft.faces.build import build_face
+    from facecraft.faces.thresholds import Thresholds
+
+    info = media.probe(video)
+    assert info.video is not None
+    split = round(info.duration_s * train_share, 2)
+    bundle_dir = build_face(video, name=video.stem, out_dir=work, source_range=(0.0, split),
+                            thresholds=Thresholds(min_duration_s=2.0, cut_hist_distance=2.0),
+                            track_frames=cached_tracker(f"{video.stem}-0-{split}"))
+    fps = float(info.video.fps)
+    held = [f.image for f in media.iter_frames(video, start_s=split)]
+    n = len(held)
+    h, w = held[0].shape[:2]
+    tracks = cached_tracker(f"{video.stem}-{split}-end")(
+        (Frame(i, i / fps, im) for i, im in enumerate(held)), fps=fps, width=w, height=h)
+    audio = media.read_audio(video, sample_rate=rate).samples
+    a, want = int(round(split * rate)), int(round(n / fps * rate))
+    samples = np.pad(audio[a:a + want], (0, max(0, want - len(audio[a:a + want])))).astype(np.float32)
+    return SplitFace(bundle_dir, fps, n, np.asarray(tracks.aperture, np.float64)[:n], samples)

@@ -30,12 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from _common import REPO, clip_means, machine_info, run_clips, write_result
-from facecraft import media
 from facecraft.engine import EngineConfig, Renderer, StreamingRenderer
-from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
-from facecraft.faces.thresholds import Thresholds
-from facecraft.media.types import Frame
 
 RATE = 16000
 TRAIN_SHARE = 0.7
@@ -73,24 +69,10 @@ def streamed(renderer: Renderer, samples: np.ndarray, n: int, *, trickle: bool) 
 
 
 def run_clip(video: Path, work: Path, lookaheads: list[int]) -> dict:
-    from _corpus import cached_tracker
+    from _corpus import split_face
 
-    info = media.probe(video)
-    assert info.video is not None
-    split = round(info.duration_s * TRAIN_SHARE, 2)
-    bundle = build_face(video, name=video.stem, out_dir=work, source_range=(0.0, split),
-                        thresholds=Thresholds(min_duration_s=2.0, cut_hist_distance=2.0),
-                        track_frames=cached_tracker(f"{video.stem}-0-{split}"))
-    fps = float(info.video.fps)
-    gt = [f.image for f in media.iter_frames(video, start_s=split)]
-    n = len(gt)
-    h, w = gt[0].shape[:2]
-    gt_tracks = cached_tracker(f"{video.stem}-{split}-end")(
-        (Frame(i, i / fps, im) for i, im in enumerate(gt)), fps=fps, width=w, height=h)
-    audio = media.read_audio(video, sample_rate=RATE).samples
-    a, want = int(round(split * RATE)), int(round(n / fps * RATE))
-    samples = np.pad(audio[a:a + want], (0, max(0, want - len(audio[a:a + want])))).astype(np.float32)
-    truth = np.asarray(gt_tracks.aperture, dtype=np.float64)[:n]
+    face = split_face(video, work, train_share=TRAIN_SHARE, rate=RATE)
+    bundle, fps, n, samples, truth = face.bundle_dir, face.fps, face.frames, face.samples, face.truth
     loaded = load_bundle(bundle)
     base = Renderer(loaded)
     batch = base.timeline(samples, n, [], trust_phones=False).aperture

@@ -31,12 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from _common import REPO, machine_info, write_result
-from facecraft import media
 from facecraft.engine import Renderer, StreamingRenderer
-from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
-from facecraft.faces.thresholds import Thresholds
-from facecraft.media.types import Frame
 
 RATE = 16000
 TRAIN_SHARE = 0.7
@@ -124,28 +120,13 @@ def compare(renderer: Renderer, got: list[tuple[float, int]], batch: list[tuple[
 
 
 def run_clip(video: Path, work: Path, model) -> dict:  # noqa: ANN001 - a lipsync.GeneralLipModel or None
-    from _corpus import cached_tracker
+    from _corpus import split_face
     from facecraft.engine import lipsync
 
-    info = media.probe(video)
-    assert info.video is not None
-    split = round(info.duration_s * TRAIN_SHARE, 2)
     with lipsync.general_override(model):
-        bundle_dir = build_face(video, name=video.stem, out_dir=work, source_range=(0.0, split),
-                                thresholds=Thresholds(min_duration_s=2.0, cut_hist_distance=2.0),
-                                track_frames=cached_tracker(f"{video.stem}-0-{split}"))
-    renderer = Renderer(load_bundle(bundle_dir), size=(64, 48))  # drawing is not what is measured
-    fps = float(info.video.fps)
-    gt = [f.image for f in media.iter_frames(video, start_s=split)]
-    n = len(gt)
-    h, w = gt[0].shape[:2]
-    gt_tracks = cached_tracker(f"{video.stem}-{split}-end")(
-        (Frame(i, i / fps, im) for i, im in enumerate(gt)), fps=fps, width=w, height=h)
-    audio = media.read_audio(video, sample_rate=RATE).samples
-    a = int(round(split * RATE))
-    want = int(round(n / fps * RATE))
-    x = np.pad(audio[a: a + want], (0, max(0, want - len(audio[a: a + want])))).astype(np.float32)
-    footage = np.asarray(gt_tracks.aperture, np.float64)
+        face = split_face(video, work, train_share=TRAIN_SHARE, rate=RATE)
+    renderer = Renderer(load_bundle(face.bundle_dir), size=(64, 48))  # drawing is not what is measured
+    fps, n, x, footage = face.fps, face.frames, face.samples, face.truth
     batch = voice_batch(renderer, x, n)
     row: dict = {"clip": video.name, "frames": n, "fps": fps,
                  "model_future_frames": getattr(renderer.audio_model, "future_frames", None),
