@@ -39,7 +39,7 @@ from facecraft.vision.warp import (
     moved_jaw_points,
 )
 
-__all__ = ["Compositor", "BaseGeometry"]
+__all__ = ["Compositor", "BaseGeometry", "laplacian_variance"]
 
 _MIN_SHIFT_PX = 0.25  # smaller jaw moves are not worth a resampling of the patch
 _DETAIL_PAD = 0.5  # the bicubic box reaches this share of the mouth's width beyond both frames' lips
@@ -298,11 +298,11 @@ class Compositor:
             if box is None:
                 continue
             x0, y0, x1, y1 = box
-            real.append(_laplacian_var(frame[y0:y1, x0:x1]))
-            soft.append(_laplacian_var(
+            real.append(laplacian_variance(frame[y0:y1, x0:x1]))
+            soft.append(laplacian_variance(
                 self._paste(frame, self.db.patches[m], self.taper, base, detail=base.points)[y0:y1, x0:x1]))
             self.detail_gain = 1.0
-            gained.append(_laplacian_var(
+            gained.append(laplacian_variance(
                 self._paste(frame, self.db.patches[m], self.taper, base, detail=base.points)[y0:y1, x0:x1]))
             self.detail_gain = 0.0
         if not real or np.mean(soft) <= 0:
@@ -351,7 +351,8 @@ class Compositor:
         return None if x1 <= x0 or y1 <= y0 else (int(x0), int(y0), int(x1), int(y1))
 
 
-def _laplacian_var(image: np.ndarray) -> float:
+def laplacian_variance(image: np.ndarray) -> float:
+    """Variance of the Laplacian of ``image``'s grey level (RGB uint8): its edge detail."""
     return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
 
 

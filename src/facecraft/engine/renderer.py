@@ -20,7 +20,7 @@ import numpy as np
 from facecraft.audio import RATE
 from facecraft.engine import lipsync, motion_graph, mouthdb
 from facecraft.engine.audio_model import AudioMouthModel
-from facecraft.engine.compose import BaseGeometry, Compositor
+from facecraft.engine.compose import BaseGeometry, Compositor, laplacian_variance
 from facecraft.engine.config import EngineConfig
 from facecraft.engine.emotion import Expression, footage_affinity
 from facecraft.engine.expression import ExpressionRenderer
@@ -276,17 +276,16 @@ def _two_band_blend(
     sigma = max(1.0, _DETAIL_SIGMA * max(old.shape[:2]))
     low_old = cv2.GaussianBlur(old, (0, 0), sigma)
     low_new = cv2.GaussianBlur(new, (0, 0), sigma)
-    take_old = w > 0.5 or (w == 0.5 and box is not None and _sharpness(old, box) > _sharpness(new, box))
+    take_old = w > 0.5 or (w == 0.5 and box is not None and _in_box_sharpness(old, box) > _in_box_sharpness(new, box))
     near, low_near = (old, low_old) if take_old else (new, low_new)
     low = cv2.addWeighted(low_old, w, low_new, 1.0 - w, 0.0, dtype=cv2.CV_16S)
     return cv2.add(cv2.subtract(near, low_near, dtype=cv2.CV_16S), low, dtype=cv2.CV_8U)  # saturating
 
 
-def _sharpness(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
-    """Variance of the Laplacian of ``image``'s grey level in ``box`` (x0, y0, x1, y1): its edge detail."""
+def _in_box_sharpness(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """``laplacian_variance`` of ``image`` in ``box`` (x0, y0, x1, y1)."""
     x0, y0, x1, y1 = box
-    grey = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
-    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+    return laplacian_variance(np.ascontiguousarray(image[y0:y1, x0:x1]))
 
 
 @functools.lru_cache(maxsize=4)
