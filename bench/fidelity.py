@@ -47,6 +47,7 @@ from _common import REPO, TESTDATA, clip_means, machine_info, run_clips, write_r
 from facecraft import media
 from facecraft.engine import Renderer
 from facecraft.engine.audio_model import mouth_lead, rms_envelope
+from facecraft.engine.compose import laplacian_variance
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
 from facecraft.faces.thresholds import Thresholds
@@ -196,11 +197,6 @@ def mouth_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int
     h, w = shape
     return (max(0, int(x0 - pad)), max(0, int(y0 - pad)), min(w, int(np.ceil(x1 + pad))),
             min(h, int(np.ceil(y1 + pad))))
-
-
-def laplacian_variance(image: np.ndarray) -> float:
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
 def mouth_sharpness(gen: list[np.ndarray], gt: list[np.ndarray], gt_tracks: Tracks) -> float:
