@@ -130,3 +130,18 @@ def test_soft_speech_of_a_quiet_recording_follows_the_audio_model(renderer) -> N
     assert closed_in_voice(config, True) < 0.03
     assert closed_in_voice(config, False) > 0.1  # the level gate alone (no model) closes soft speech
     assert closed_in_voice(replace(config, model_silence_db=config.silence_db), True) > 0.1
+
+
+def test_loud_unvoiced_frames_at_a_cut_are_speech_not_silence() -> None:
+    """A recording cut mid-speech (the held-out last 30 % of a clip, as ``bench/fidelity.py --loso`` has it):
+    the VAD misses its last frames, which are still -37..-39 dBFS (this speaker's words sit near -20). The
+    edge rule closes only frames silent by their level, so these stay open (closing them cost the clip
+    aperture r 0.38 -> 0.19); the same audio followed by real silence still closes its last frame."""
+    x = media.read_audio(data_path("video", "sadtalker_WDA_KatieHill_000.mp4"), sample_rate=16000).samples
+    cut = x[int(5.6 * 16000):]
+    tl = _timeline(cut, None)
+    missed = np.flatnonzero(~tl.voiced)
+    assert missed.size and missed[-1] == len(tl) - 1, "the VAD misses the cut's last frames"
+    assert not tl.closed[missed].any()
+    silent = _timeline(np.concatenate([cut, np.zeros(1600, np.float32)]), None)
+    assert silent.closed[-1] and silent.aperture[-1] <= PRIORS.aperture(np.array([EngineConfig().rest_share]))[0]

@@ -244,11 +244,15 @@ def shape_timeline(
     gate = np.where(modelled, min(config.model_silence_db, config.silence_db), config.silence_db)
     quiet = ~voiced | (db < gate) | (trusted & (vis == SIL))
     # a short pause between words need not close the lips, but the quiet before the first word and after
-    # the last does, however short (else the first frame shows a mouth open on silence)
+    # the last does, however short (else the first frame shows a mouth open on silence). There only frames
+    # silent by their level (below ``silence_db``) or by trusted phones count: an unvoiced frame as loud as
+    # speech at an edge is speech the audio's cut (or the VAD's onset delay) left unrecognised, and closing
+    # it cost a held-out clip cut mid-word (its last 4 of 59 frames) aperture r 0.38 -> 0.19
     edges = [(a, b) for a, b in runs(quiet) if (a == 0 and first_frames) or (b == n and last_frames)]
     quiet = drop_short_runs(quiet, int(round(config.min_pause_s * fps)))
+    silent = (db < config.silence_db) | (trusted & (vis == SIL))
     for a, b in edges:
-        quiet[a:b] = True
+        quiet[a:b] |= silent[a:b]
     lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
     if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
         quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])
