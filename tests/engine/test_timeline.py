@@ -145,3 +145,23 @@ def test_loud_unvoiced_frames_at_a_cut_are_speech_not_silence() -> None:
     assert not tl.closed[missed].any()
     silent = _timeline(np.concatenate([cut, np.zeros(1600, np.float32)]), None)
     assert silent.closed[-1] and silent.aperture[-1] <= PRIORS.aperture(np.array([EngineConfig().rest_share]))[0]
+
+
+def test_the_silence_before_the_first_and_after_the_last_word_rests_whatever_the_cap(grid) -> None:  # noqa: ANN001
+    """``pause_cap_share`` lets pauses between words follow the audio model's opening; the silence before the
+    first word and after the last rests at ``rest_share`` even when the model says open (GRID's own edges)."""
+    samples, _ = grid
+    n = int(round(len(samples) / 16000 * FPS))
+    predicted = np.tile([PRIORS.open, PRIORS.width_mid], (n, 1))  # a model that says "wide open" throughout
+    rest = PRIORS.aperture(np.array([EngineConfig().rest_share]))[0]
+    shown = {}
+    for cap in (EngineConfig().pause_cap_share, 1.2):
+        tl = build_timeline(samples, 16000, fps=FPS, n_frames=n, phones=None, priors=PRIORS,
+                            config=EngineConfig(pause_cap_share=cap), predicted=predicted, trust_phones=False)
+        voiced = np.flatnonzero(tl.voiced)
+        edges = (np.arange(n) < voiced[0]) | (np.arange(n) > voiced[-1])
+        assert edges[:3].all() and edges[-3:].all()
+        assert tl.closed[edges].all() and (tl.aperture[edges] <= rest + 1e-9).all()
+        shown[cap] = tl.aperture[tl.closed & ~edges]
+    # GRID's pause between a noise blip and the first word follows the model when the cap allows it
+    assert shown[1.2].size and (shown[1.2] > shown[EngineConfig().pause_cap_share]).all()

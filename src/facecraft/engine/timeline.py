@@ -251,7 +251,9 @@ def shape_timeline(
     edges = [(a, b) for a, b in runs(quiet) if (a == 0 and first_frames) or (b == n and last_frames)]
     quiet = drop_short_runs(quiet, int(round(config.min_pause_s * fps)))
     silent = (db < config.silence_db) | (trusted & (vis == SIL))
+    edge = np.zeros(n, dtype=bool)
     for a, b in edges:
+        edge[a:b] = silent[a:b] | quiet[a:b]
         quiet[a:b] |= silent[a:b]
     lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
     if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
@@ -277,8 +279,9 @@ def shape_timeline(
     # in pauses the lips rest together without pressing (or lower, where the model says so);
     # bilabials press them shut
     rest = priors.aperture(np.full(n, config.rest_share))
-    if config.quiet_follows_model:
-        rest = np.where(modelled, np.minimum(aperture, priors.aperture(np.full(n, config.pause_cap_share))), rest)
+    if config.quiet_follows_model:  # within the cap; the silence before the first word and after the last rests
+        cap = priors.aperture(np.where(edge, min(config.pause_cap_share, config.rest_share), config.pause_cap_share))
+        rest = np.where(modelled, np.minimum(aperture, cap), rest)
     aperture = np.where(quiet, rest, aperture)
     aperture = np.where(press, priors.closed, aperture)
     back = int(round(config.speaking_back_s * fps))
