@@ -23,6 +23,7 @@ import numpy as np
 
 from facecraft import __version__
 from facecraft.audio import RATE
+from facecraft.engine.timeline import ShapePriors
 from facecraft.errors import InputError, MediaError
 from facecraft.faces import bundle as fb
 from facecraft.faces.analyze import analyze
@@ -101,6 +102,9 @@ class BuildContext:
     # The Face's own audio-to-mouth model's cross-validated apertures (engine.audio_model), for the
     # lip-sync step's blend of the two models.
     mouth_model_cv: np.ndarray | None = None
+    # The Face's lip range from its mouth database (``mouthdb.shape_priors``): the lip-sync step measures the
+    # footage's pause habit in those units.
+    mouth_priors: ShapePriors | None = None
     _span: tuple[float, float, str] = (0.0, 1.0, "")  # current step: start, share of the build, name
 
     @property
