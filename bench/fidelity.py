@@ -140,6 +140,20 @@ def silence_frames(samples: np.ndarray, fps: float, n: int) -> np.ndarray:
     return out
 
 
+def edge_frames(sil: np.ndarray) -> np.ndarray:
+    """Of ``silence_frames``, those before the first word and after the last (an utterance's edges)."""
+    out = np.zeros_like(sil)
+    for a, b in runs(sil):
+        if a == 0 or b == len(sil):
+            out[a:b] = True
+    return out
+
+
+def closure(aperture: np.ndarray, frames: np.ndarray, closed_limit: float) -> float:
+    """Share of ``frames`` whose lips are together (NaN: none)."""
+    return float(np.mean(np.nan_to_num(aperture[frames], nan=1.0) < closed_limit)) if frames.any() else float("nan")
+
+
 def lower_face_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     poly = lower_face_polygon(points, grow=0.1, nose_clear=0.0)  # the same region as before the mask moved
     x0, y0 = np.floor(poly.min(0)).astype(int)
@@ -332,6 +346,7 @@ def text_path_scores(renderer: Renderer, gt: list[np.ndarray], gt_tracks: Tracks
         # pauses (>= 200 ms, the leading and trailing quiet included) with the lips together on the text path
         "text_silence_closure": float(np.mean(np.nan_to_num(gen_tracks.aperture[sil], nan=1.0)
                                               < renderer.priors.closed_limit)) if sil.any() else nan,
+        "text_edge_silence_closure": closure(gen_tracks.aperture, edge_frames(sil), renderer.priors.closed_limit),
         "bilabials": len(timed),
         "bilabials_untimed": len(errors) - len(timed),
         "bilabial_error_frames": errors,
@@ -422,6 +437,9 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
         "silence_closure_footage": float(np.mean(np.nan_to_num(gt_tracks.aperture[sil], nan=1.0) < closed_limit))
         if sil.any() else float("nan"),
         "pause_share": renderer.priors.pause_share,
+        # the silence before the first word and after the last only: there the lips rest whatever the habit
+        "edge_silence_closure": closure(gen_ap, edge_frames(sil), closed_limit),
+        "edge_silence_closure_footage": closure(gt_tracks.aperture, edge_frames(sil), closed_limit),
         # Frame lag of the generated mouth behind the audio, minus the ground truth's (max 10 frames).
         "av_offset_frames": mouth_lead(gt_tracks.aperture, env, 10) - mouth_lead(gen_ap, env, 10),
         # The same offset read directly: frames the generated aperture lags the ground truth's. The
