@@ -55,7 +55,7 @@ from facecraft.speech.text import has_speakable
 
 __all__ = ["PalBrain", "PalParts", "ReplyAssembler", "TimedEchoService", "llm_hold", "load_pal_parts",
            "KNOWLEDGE_TOKENS",
-           "MAX_HISTORY", "FIRST_CLAUSE_WORDS", "SHORT_CLAUSE_AFTER_S"]
+           "MAX_HISTORY", "FIRST_CLAUSE_WORDS", "SHORT_CLAUSE_AFTER_S", "LONG_FIRST_WORDS"]
 
 log = logging.getLogger(__name__)
 # Lines "timing <stage> ..." (INFO) mark a turn's stages in the session log for bench/conversation.py:
@@ -78,6 +78,16 @@ FIRST_CLAUSE_WORDS = 4
 # clause whatever its length ("Sure, [the rest of the sentence]"): the rest follows after the comma's pause
 # (StreamingRenderer._catch_up plays late speech after silence now, it no longer skips it). None: never.
 SHORT_CLAUSE_AFTER_S = 0.3
+# A reply's first sentence that runs on with no comma ("The museum opens tomorrow at 10:00 AM.") goes to the voice
+# in two parts, cut before a word that starts a phrase of its own ("The museum opens tomorrow" / "at 10:00 AM."),
+# once it has LONG_FIRST_WORDS words (or the LLM is slow, as above) and the part before the cut has
+# FIRST_CLAUSE_WORDS: its first audio then waits for fewer tokens and a shorter synthesis.
+LONG_FIRST_WORDS = 6
+_PHRASE_START = re.compile(r"\s+(?=(?:at|in|on|for|from|with|to|by|until|because|and|but|so|which|when|where|while|"
+                           r"after|before|since|if)\s)", re.IGNORECASE)
+# a reply's first sentence ends at its full stop, not at the space after it (the token after it may be the
+# answer's end: "My name is Eileen."), unless the word before the stop may be an abbreviation ("Dr.", "a.m.")
+_FINAL_STOP = re.compile(r"(?:[!?]|(?<![.\w])[A-Za-z][a-z]{2,}(?<!Mrs)(?<!etc)(?<!approx)\.)(?:[\"')\]]*)$")
 
 
 @dataclass
@@ -368,11 +378,18 @@ class ReplyAssembler(FrameProcessor):
             return match.end()
         if not self._spoke:  # the reply's first words: a clause of a few words is said at once (the caller
             # waits for the first sound; the rest of the sentence is synthesised while it plays)
+            if _FINAL_STOP.search(self._text):
+                return len(self._text)
             slow = (self.short_clause_after_s is not None
                     and time.monotonic() - self._first_token_at >= self.short_clause_after_s)
             for clause in _CLAUSE_END.finditer(self._text):
                 if len(_TAGS.sub(" ", self._text[:clause.start()]).split()) >= (1 if slow else FIRST_CLAUSE_WORDS):
                     return clause.end()
+            open_clause = not re.search(r"[,\u2013\u2014][\"')\]]*$", self._text)  # (else its comma cuts next)
+            if open_clause and (slow or len(_TAGS.sub(" ", self._text).split()) >= LONG_FIRST_WORDS):
+                for phrase in _PHRASE_START.finditer(self._text):
+                    if len(_TAGS.sub(" ", self._text[:phrase.start()]).split()) >= FIRST_CLAUSE_WORDS:
+                        return phrase.end()
         if len(self._text) > _LONG_CLAUSE:
             comma = self._text.rfind(", ")
             if comma > 0:
