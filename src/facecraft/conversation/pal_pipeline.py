@@ -83,7 +83,8 @@ SHORT_CLAUSE_AFTER_S = 0.3
 # once it has LONG_FIRST_WORDS words (or the LLM is slow, as above) and the part before the cut has
 # FIRST_CLAUSE_WORDS: its first audio then waits for fewer tokens and a shorter synthesis.
 LONG_FIRST_WORDS = 6
-_PHRASE_START = re.compile(r"\s+(?=(?:at|in|on|for|from|with|to|by|until|because|and|but|so|which|when|where|while|"
+# (not "to": "going to", "like to"; not "so": "so much")
+_PHRASE_START = re.compile(r"\s+(?=(?:at|in|on|for|from|with|by|until|because|and|but|which|when|where|while|"
                            r"after|before|since|if)\s)", re.IGNORECASE)
 # a reply's first sentence ends at its full stop, not at the space after it (the token after it may be the
 # answer's end: "My name is Eileen."), unless the word before the stop may be an abbreviation ("Dr.", "a.m.")
@@ -322,10 +323,12 @@ class ReplyAssembler(FrameProcessor):
 
     def __init__(self, *, on_end: Callable[[str, bool], Any] | None = None,
                  on_first_clause: Callable[[str], Any] | None = None,
-                 short_clause_after_s: float | None = SHORT_CLAUSE_AFTER_S, **kwargs: Any) -> None:
+                 short_clause_after_s: float | None = SHORT_CLAUSE_AFTER_S, eager_first: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_end = on_end
         self.on_first_clause = on_first_clause
+        self.eager_first = eager_first  # the first sentence's full stop and phrase cuts (False: bench/first_clause)
         self.short_clause_after_s = short_clause_after_s
         self._first_token_at = 0.0
         self._inference: str | None = None
@@ -378,7 +381,7 @@ class ReplyAssembler(FrameProcessor):
             return match.end()
         if not self._spoke:  # the reply's first words: a clause of a few words is said at once (the caller
             # waits for the first sound; the rest of the sentence is synthesised while it plays)
-            if _FINAL_STOP.search(self._text):
+            if self.eager_first and _FINAL_STOP.search(self._text):
                 return len(self._text)
             slow = (self.short_clause_after_s is not None
                     and time.monotonic() - self._first_token_at >= self.short_clause_after_s)
@@ -386,7 +389,8 @@ class ReplyAssembler(FrameProcessor):
                 if len(_TAGS.sub(" ", self._text[:clause.start()]).split()) >= (1 if slow else FIRST_CLAUSE_WORDS):
                     return clause.end()
             open_clause = not re.search(r"[,\u2013\u2014][\"')\]]*$", self._text)  # (else its comma cuts next)
-            if open_clause and (slow or len(_TAGS.sub(" ", self._text).split()) >= LONG_FIRST_WORDS):
+            long = len(_TAGS.sub(" ", self._text).split()) >= LONG_FIRST_WORDS
+            if self.eager_first and open_clause and (slow or long):
                 for phrase in _PHRASE_START.finditer(self._text):
                     if len(_TAGS.sub(" ", self._text[:phrase.start()]).split()) >= FIRST_CLAUSE_WORDS:
                         return phrase.end()
