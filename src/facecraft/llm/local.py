@@ -72,7 +72,7 @@ class LocalLLM:
         self._server: Any = None
         self._busy = asyncio.Lock()
         self._held = threading.Event()  # read by llama.cpp's callback thread
-        self._released = asyncio.Event()
+        self._released: asyncio.Event | None = None  # (made in the loop that streams)
         self.waiting = False  # an answer stopped by ``hold`` waits to go on
         self.load_s: float | None = None
 
@@ -105,10 +105,10 @@ class LocalLLM:
         themselves (bench/reply_contention.py: first audio 1.5x sooner than with the model writing on)."""
         if held:
             self._held.set()
-            self._released.clear()
         else:
             self._held.clear()
-            self._released.set()
+            if self._released is not None:
+                self._released.set()
 
     async def stream(self, messages: list[Message], options: GenerationOptions | None = None
                      ) -> AsyncIterator[LLMDelta]:
@@ -129,9 +129,12 @@ class LocalLLM:
                         yield delta
                 if finished or not cut.is_set() or pieces >= options.max_tokens:
                     return
+                self._released = released = asyncio.Event()
+                if not self._held.is_set():  # released already
+                    released.set()
                 self.waiting = True
                 try:  # held: the answer goes on when released (or after HOLD_MAX_S, whatever happens)
-                    await asyncio.wait_for(self._released.wait(), HOLD_MAX_S)
+                    await asyncio.wait_for(released.wait(), HOLD_MAX_S)
                 except TimeoutError:
                     log.info("the LLM's hold ran out after %.1f s: the answer goes on", HOLD_MAX_S)
                     self.hold(False)
