@@ -649,6 +649,7 @@ def _step_voice(job: _PhotoJob) -> Callable[[BuildContext], None]:
     def step(ctx: BuildContext) -> None:
         """The stock voice's speech as the voice clip and profile; the choice is recorded."""
         step_voice(ctx)
+        ctx.wait("voice_profile")  # its profile is written in the background
         v = job.voice
         choice = {"kind": "stock", "engine": v.engine, "voice_name": v.voice_id, "voice_id": v.base}
         path = ctx.work_dir / fb.VOICE_PROFILE
