@@ -1,6 +1,12 @@
 """Render speed: frames per second at 512x512 and 720p (one process), build time, first streamed frame.
 
-    .venv/bin/python bench/render_speed.py [--out bench/results/render_speed.json]
+    .venv/bin/python bench/render_speed.py [--out bench/results/render_speed.json] [--build-only]
+
+build_seconds / build_seconds_720: building a Face from the first 20 s of each clip (a fresh process's
+first build pays for loading the models); ``build_cpu_seconds*`` the process CPU time meanwhile (every
+thread), ``build_ratio`` build time over footage time (target < 1), ``build_steps*`` each step's wall and
+CPU seconds (background jobs as "<name> (background)" with their own thread's CPU). The machine is
+shared: compare builds run in the same sitting, CPU seconds as well as wall.
 
 fps_512: a Face built from the 512x512 clip renders speech at 512x512 (frames made in memory, no
 encoding; ``fps_512_encoded`` includes H.264 + AAC; ``fps_512_emotion`` shows an emotion, elated at 1).
