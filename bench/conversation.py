@@ -17,6 +17,11 @@ handed the last loud sample of its recording to the connection):
 - ``llm_cached_tokens`` / ``llm_new_tokens``: the embedded LLM's prompt cache on the turn (its log);
 - ``llm_guess_ahead_ms``: how long before the turn was confirmed the LLM started on the words heard at the
   caller's pause (the answer used that start; absent when the turn was answered from scratch);
+- ``first_clause_ms``: the reply's first words went to the voice (its log: "timing first_clause", with
+  ``first_clause_words``); ``llm_done_ms``: the answer's last token (its log: "timing llm_done");
+- ``tts_queued_ms``, ``tts_executor_ms``, ``tts_synth_ms``, ``tts_voice_ms``: the first synthesis after the
+  turn (its log: "first speech of"): waiting in the echo queue, the executor round trip, and within it Piper
+  and the voice step (durations, not times since the end of speech);
 - ``first_audio_ms``: the first audible reply packet arrives (on the wire);
 - ``first_frame_ms``: ``conversation.replica.started_speaking`` arrives (sent with the first speaking frame).
 
@@ -70,6 +75,9 @@ LOUD = 0.02
 TARGETS = {"first_frame_ms_p50": 800.0, "barge_in_ms_p50": 300.0}
 _LLM_PROMPT = re.compile(r"timing llm_prompt (\d+) tokens cached, (\d+) new")
 _LLM_GUESS = re.compile(r"timing llm_guess_used started (\d+) ms before")
+_FIRST_CLAUSE = re.compile(r"timing first_clause \w+: (\d+) words")
+_FIRST_SPEECH = re.compile(r"first speech of \w+: queued (\d+) ms, to the executor and back (\d+) ms "
+                           r"\(synthesis (\d+) ms, voice (\d+) ms")
 _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) session \w+ [\w.]+: (.*)$")
 
 err = sys.stderr  # replaced by the real terminal once fd 2 carries the session's log
@@ -190,6 +198,16 @@ async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str) -> dic
         row.update(llm_cached_tokens=int(prompt.group(1)), llm_new_tokens=int(prompt.group(2)))
     guess = log.first_match(_LLM_GUESS, t_end)  # the answer started on the guess at the caller's pause
     row["llm_guess_ahead_ms"] = None if guess is None else float(guess.group(1))
+    # first token -> first audio, split: the first clause cut (and its words), the answer's last token, and the
+    # first synthesis's wait in the echo queue, its executor round trip, Piper and the voice step inside it
+    row.update(first_clause_ms=ms(log.first("timing first_clause", t_end), t_end),
+               llm_done_ms=ms(log.first("timing llm_done", t_end), t_end))
+    clause = log.first_match(_FIRST_CLAUSE, t_end)
+    row["first_clause_words"] = None if clause is None else int(clause.group(1))
+    speech = log.first_match(_FIRST_SPEECH, t_end)
+    if speech is not None:
+        row.update(tts_queued_ms=float(speech.group(1)), tts_executor_ms=float(speech.group(2)),
+                   tts_synth_ms=float(speech.group(3)), tts_voice_ms=float(speech.group(4)))
     return row
 
 
@@ -295,10 +313,12 @@ def summarise(result: dict[str, Any], pal: dict[str, Any]) -> dict[str, Any]:
 
     rows = [r for r in result["turns"] if "error" not in r]
     out: dict[str, Any] = {"turns_answered": len(rows), "turns_failed": len(result["turns"]) - len(rows)}
-    for key in ("vad_stop_ms", "turn_ms", "stt_done_ms", "stt_ms", "llm_first_token_ms", "tts_first_audio_ms",
-                "first_audio_ms", "first_frame_ms"):
+    for key in ("vad_stop_ms", "turn_ms", "stt_done_ms", "stt_ms", "llm_first_token_ms", "first_clause_ms",
+                "llm_done_ms", "tts_first_audio_ms", "first_audio_ms", "first_frame_ms"):
         out[f"{key}_p50"] = pct([r[key] for r in rows], 50)
         out[f"{key}_p95"] = pct([r[key] for r in rows], 95)
+    for key in ("first_clause_words", "tts_queued_ms", "tts_executor_ms", "tts_synth_ms", "tts_voice_ms"):
+        out[f"{key}_p50"] = pct([r.get(key) for r in rows], 50)
     out["llm_cached_tokens_p50"] = pct([r.get("llm_cached_tokens") for r in rows], 50)
     out["llm_new_tokens_p50"] = pct([r.get("llm_new_tokens") for r in rows], 50)
     out["llm_guess_used"] = sum(r.get("llm_guess_ahead_ms") is not None for r in rows)

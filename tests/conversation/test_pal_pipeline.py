@@ -91,6 +91,48 @@ def test_a_slow_llm_s_first_clause_is_said_whatever_its_length() -> None:
     assert said == ["Sure,", "I can help you with that.", "Anything else, maybe?"], said
 
 
+def test_a_long_first_sentence_is_said_in_two_parts_cut_before_a_phrase() -> None:
+    tokens = ["The", " museum", " opens", " tomorrow", " at", " ", "1", "0", ":", "0", "0", " AM", ".", " I",
+              " would", " like", " to", " see", " you", " there", "."]
+
+    async def go():  # noqa: ANN202
+        frames = [LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens], LLMFullResponseEndFrame()]
+        return await run_test(ReplyAssembler(short_clause_after_s=None), frames_to_send=frames,
+                              expected_down_frames=None)
+
+    down, _ = asyncio.run(go())
+    said = [f.echo.text for f in down if isinstance(f, EchoFrame) and f.echo.text]
+    # the first sentence, 6 words long and no comma in sight: cut before "at" (4 words before it); the next
+    # sentence is whole ("to" comes after 3 words only, and the reply's first audio is on its way anyway)
+    assert said == ["The museum opens tomorrow", "at 10:00 AM.", "I would like to see you there."], said
+
+
+def test_a_first_sentence_goes_to_the_voice_at_its_full_stop_not_at_the_answer_s_end() -> None:
+    from pipecat.tests.utils import SleepFrame
+
+    times: dict[str, float] = {}
+
+    async def go():  # noqa: ANN202
+        import time
+
+        frames = [LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in ["My", " name", " is", " E", "ileen", "."]],
+                  SleepFrame(1.0), LLMFullResponseEndFrame()]
+        assembler = ReplyAssembler(short_clause_after_s=None,
+                                   on_first_clause=lambda _i: times.setdefault("clause", time.monotonic()),
+                                   on_end=lambda _i, _s: times.setdefault("end", time.monotonic()))
+        return await run_test(assembler, frames_to_send=frames, expected_down_frames=None)
+
+    down, _ = asyncio.run(go())
+    said = [f.echo.text for f in down if isinstance(f, EchoFrame) and f.echo.text]
+    assert said == ["My name is Eileen."], said
+    assert times["end"] - times["clause"] > 0.5, times  # said at its "." (the answer ended 1 s later)
+    # a stop after a possible abbreviation or a number waits for what follows
+    for text in ["It opens at 10 a.m.", "Ask Dr.", "It costs 5."]:
+        assembler = ReplyAssembler(short_clause_after_s=None)
+        assembler._text = text  # noqa: SLF001 - the rule alone
+        assert assembler._sentence_end() is None, text  # noqa: SLF001
+
+
 def test_a_broken_off_answer_is_not_said_before_the_apology() -> None:
     frames = [LLMFullResponseStartFrame(), LLMTextFrame("It is late. My"), LLMAnswerFailedFrame(),
               LLMTextFrame("Sorry, say that again?"), LLMFullResponseEndFrame()]

@@ -106,3 +106,26 @@ def test_short_gaps_do_not_close_the_mouth_but_pauses_do() -> None:
     assert tl.closed[(t > 1.3) & (t < 1.5)].all()
     assert np.all(tl.aperture[(t > 1.3) & (t < 1.5)] <= priors.aperture(np.array([0.12]))[0] + 1e-9)
     assert np.allclose(tl.aperture[(t > 0.2) & (t < 0.5)], 0.3)
+
+
+@pytest.mark.parametrize("rows", [300, 900])  # fewer rows than features, and more
+def test_the_ridge_predictions_for_every_regularisation_match_the_svd(rows: int) -> None:
+    """Cross-validation asks one eigendecomposition per fold for every ridge value: the predictions are
+    those of the thin SVD of the training rows (and of a solve per ridge value)."""
+    from facecraft.engine.audio_model import _ridge_basis
+
+    rng = np.random.default_rng(2)
+    dims = 450
+    xc = rng.standard_normal((rows, dims)) * np.linspace(3.0, 0.01, dims)
+    xc -= xc.mean(0)
+    xt = rng.standard_normal((50, dims))
+    yc = rng.standard_normal(rows)
+    yc -= yc.mean()
+    proj, eig, coef = _ridge_basis(xc, xt, yc)
+    u, sv, vt = np.linalg.svd(xc, full_matrices=False)
+    for lam in (1.0, 30.0, 1000.0):
+        fast = proj @ (coef / (eig + lam))
+        svd = (xt @ vt.T) @ (sv / (sv**2 + lam) * (u.T @ yc))
+        solve = xt @ np.linalg.solve(xc.T @ xc + lam * np.eye(dims), xc.T @ yc)
+        assert np.allclose(fast, svd, rtol=0, atol=1e-9 * np.abs(svd).max())
+        assert np.allclose(fast, solve, rtol=0, atol=1e-8 * np.abs(svd).max())

@@ -226,3 +226,27 @@ def test_a_speaker_who_seals_the_lips_in_pauses_measures_near_rest() -> None:
     samples = media.read_audio(path, sample_rate=16000).samples[: int(len(frames) / fps * 16000)]
     habit = pause_habit(samples, 16000, ap, fps, priors, EngineConfig())
     assert habit is not None and habit < DEFAULT_PAUSE_SHARE
+
+
+@pytest.mark.parametrize("frames", [300, 1500])  # fewer training frames than features, and more
+def test_cross_validated_pulls_match_a_solve_per_pull_and_fold(frames: int) -> None:
+    """The adaptation's cross-validation solves once per fold for every pull (on the smaller side of the
+    design matrix): the predictions are those of ``_pulled_ridge`` refitted per pull and fold."""
+    rng = np.random.default_rng(1)
+    general = lipsync.general_model()
+    dims = general.weights.shape[0]
+    x = rng.standard_normal((frames, dims)) * np.linspace(2.0, 0.1, dims)
+    y = np.column_stack([0.5 * x @ general.weights[:, 0] + rng.standard_normal(frames),
+                         rng.standard_normal(frames)])
+    ok = rng.random(frames) > 0.1
+    params = lipsync.AdaptParams()
+    fold = np.arange(frames) * params.folds // frames
+    fast = lipsync._pull_predictions(x, y[:, 0], ok, fold, general.weights[:, 0].astype(np.float64), params)
+    for pull, pred in zip(params.pulls, fast):
+        expected = np.full(frames, np.nan)
+        for k in range(params.folds):
+            train, test = ok & (fold != k), ok & (fold == k)
+            w, b = lipsync._pulled_ridge(x[train], y[train], general, pull)
+            expected[test] = x[test] @ w[:, 0] + b[0]
+        assert np.array_equal(np.isnan(pred), ~ok)
+        assert np.allclose(pred[ok], expected[ok], rtol=0, atol=1e-9 * np.std(expected[ok]))

@@ -202,3 +202,17 @@ def test_jumps_on_real_footage_keep_the_head_size(renderer) -> None:  # noqa: AN
     gap = np.abs(size[idx[jumps + 1]] - size[idx[jumps]])
     # within max_jump_scale, except where nothing of the wanted state is that close (then up to twice)
     assert np.mean(gap <= cfg.max_jump_scale) >= 0.75 and gap.max() <= 2 * cfg.max_jump_scale + 0.01, gap
+
+
+def test_the_graph_a_build_gathers_in_the_mouth_pass_is_the_graph_of_its_footage(bundle_dir) -> None:  # noqa: ANN001
+    """A build decodes its footage once after encoding it: the motion graph's descriptors are gathered in
+    the mouth database's pass. The graph it wrote is the one built from a fresh decode of the footage."""
+    from facecraft import media
+    from facecraft.engine.motion_graph import build_motion_graph
+    from facecraft.faces.bundle import load_bundle
+
+    bundle = load_bundle(bundle_dir)
+    written = MotionGraph.load(bundle_dir / "motion.npz")
+    fresh = build_motion_graph(media.iter_frames(bundle.footage_path), bundle.tracks, state=written.state)
+    assert np.array_equal(written.jumps, fresh.jumps) and np.array_equal(written.present, fresh.present)
+    assert np.array_equal(written.costs, fresh.costs)

@@ -237,3 +237,70 @@ def test_early_duration_check_uses_the_builds_thresholds(tmp_path):
     assert err.value.error_id == "video_duration"
     ctx.thresholds = replace(DEFAULT, min_duration_s=2.0)
     _fail_early(ctx, info)  # no early failure
+
+
+def _threads_of(face_id: str) -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith(f"build-{face_id}")]
+
+
+def test_background_jobs_run_beside_the_steps_and_finish_before_the_bundle_is_published(tmp_path):
+    """A job started by a step runs while later steps do (here the job waits for a later step), and the
+    bundle is published only once it is done: its file is in the bundle and counted in the manifest."""
+    import threading
+
+    from facecraft.faces.build import BuildContext, run_build
+
+    work = fb.staging_dir(tmp_path)
+    ctx = BuildContext(video_path=Path("none.mp4"), name="jobs", face_id="rjobs", work_dir=work)
+    released = threading.Event()
+
+    def job() -> int:
+        assert released.wait(30), "the later step never ran"
+        (work / "late.bin").write_bytes(b"x" * 1000)
+        return 7
+
+    def later(c: BuildContext) -> None:
+        assert c.started("late") and not (work / "late.bin").exists()
+        released.set()
+
+    path = run_build(ctx, [("first", lambda c: c.start("late", job)), ("later", later)], tmp_path / "rjobs")
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["files"]["late.bin"] == 1000 and (path / "late.bin").stat().st_size == 1000
+    assert ctx.wait("late") == 7
+    assert list(ctx.timings)[:2] == ["first", "later"]
+    assert {"late (background)", "background", "commit"} <= set(ctx.timings)
+    assert not _threads_of("rjobs")
+    with pytest.raises(RuntimeError, match="already started"):
+        ctx.start("late", job)
+
+
+def test_a_failing_background_job_or_step_leaves_nothing_behind(tmp_path):
+    """The job's error fails the build; a step failing while a job still runs waits for the job, then
+    removes the staging directory: no files, no thread."""
+    import time
+
+    from facecraft.faces.build import BuildContext, run_build
+
+    def bad() -> None:
+        raise InputError("the job failed")
+
+    ctx = BuildContext(video_path=Path("none.mp4"), name="x", face_id="rbad", work_dir=fb.staging_dir(tmp_path))
+    with pytest.raises(InputError, match="the job failed"):
+        run_build(ctx, [("start", lambda c: c.start("bad", bad))], tmp_path / "rbad")
+    assert list(tmp_path.iterdir()) == [] and not _threads_of("rbad")
+
+    work = fb.staging_dir(tmp_path)
+
+    def slow_writer() -> None:
+        time.sleep(0.3)
+        (work / "late.bin").write_bytes(b"x")
+
+    def failing(c: BuildContext) -> None:
+        raise InputError("the step failed")
+
+    ctx = BuildContext(video_path=Path("none.mp4"), name="x", face_id="rslow", work_dir=work)
+    with pytest.raises(InputError, match="the step failed"):
+        run_build(ctx, [("start", lambda c: c.start("slow", slow_writer)), ("fail", failing)], tmp_path / "rslow")
+    assert list(tmp_path.iterdir()) == [] and not _threads_of("rslow")

@@ -93,3 +93,41 @@ def test_the_in_process_server_port_needs_its_random_key(loop: asyncio.AbstractE
     resp = httpx.post(f"{address}/v1/chat/completions", trust_env=False, timeout=30,
                       json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
     assert resp.status_code == 401
+
+
+def test_a_held_answer_stops_writing_and_goes_on_where_it_stopped(
+        loop: asyncio.AbstractEventLoop, llm: LocalLLM) -> None:
+    """A live reply holds the model while its first clause is synthesised: once it has stopped no piece comes
+    until it is released, and then the answer goes on from its last word (greedy: the same text as unheld)."""
+    messages = SYSTEM + [{"role": "user", "content": "Describe the museum's opening hours and tickets."}]
+    options = GenerationOptions(max_tokens=40, stop=(), first_token_timeout_s=300, stall_timeout_s=300)
+
+    async def run(hold_at: int | None) -> tuple[str, int, list[int]]:
+        text, pieces, seen = "", 0, []
+
+        async def release() -> None:
+            deadline = time.monotonic() + 120  # the next token stops it, however loaded the machine
+            while not llm.waiting:
+                assert time.monotonic() < deadline, "the held model did not stop"
+                await asyncio.sleep(0.02)
+            seen.append(pieces)
+            await asyncio.sleep(0.5)
+            seen.append(pieces)
+            llm.hold(False)
+
+        task = None
+        async for delta in llm.stream(messages, options):
+            text += delta.text
+            pieces += 1 if delta.text else 0
+            if hold_at is not None and pieces == hold_at and task is None:
+                llm.hold(True)
+                task = asyncio.ensure_future(release())
+        if task is not None:
+            await task
+        return text, pieces, seen
+
+    plain, _, _ = loop.run_until_complete(run(None))
+    held, pieces, seen = loop.run_until_complete(run(3))
+    assert len(seen) == 2 and seen[0] == seen[1], f"pieces came while the model was held: {seen}"
+    assert pieces > seen[1] + 3, (held, seen)  # it went on after the release
+    assert held.split()[:10] == plain.split()[:10], (held, plain)

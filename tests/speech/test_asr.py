@@ -228,6 +228,22 @@ def test_whisper_recognises_real_speech(name: str, text: str, max_wer: float) ->
     reference = testdata_path("speech", text).read_text()
     assert word_error_rate(reference, transcript.text) <= max_wer, transcript.text
     _check_words(transcript, audio.duration_s)
+    assert transcript.reliable
+    greedy = WhisperASR(fallback=False).transcribe(audio.samples, audio.sample_rate)
+    assert greedy.reliable and greedy.text == transcript.text  # English passes Whisper's tests at once
+
+
+def test_speech_whisper_cannot_read_is_doubted_and_aligned_by_the_phone_loop() -> None:
+    """German speech (20 s): greedy decoding fails Whisper's own tests, so the transcript is not reliable
+    and ``align_audio`` goes to the phone loop, with no retries at higher temperatures (which took 11 s
+    here and sampled a different wrong text each time)."""
+    from facecraft.speech.align import align_audio
+
+    audio = read_audio(testdata_path("video", "mimictalk_German_20s.mp4"), sample_rate=16000)
+    greedy = WhisperASR(fallback=False).transcribe(audio.samples, audio.sample_rate)
+    assert greedy.text and not greedy.reliable
+    al = align_audio(audio.samples, audio.sample_rate)
+    assert al.source == "phone_loop" and sum(p.symbol != "SIL" for p in al.phones) > 50
 
 
 def test_whisper_on_silence_is_a_clear_error() -> None:

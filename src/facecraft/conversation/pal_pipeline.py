@@ -53,12 +53,15 @@ from facecraft.errors import FacecraftError
 from facecraft.perform.script import TagStripper
 from facecraft.speech.text import has_speakable
 
-__all__ = ["PalBrain", "PalParts", "ReplyAssembler", "TimedEchoService", "load_pal_parts", "KNOWLEDGE_TOKENS",
-           "MAX_HISTORY", "FIRST_CLAUSE_WORDS", "SHORT_CLAUSE_AFTER_S"]
+__all__ = ["PalBrain", "PalParts", "ReplyAssembler", "TimedEchoService", "llm_hold", "load_pal_parts",
+           "KNOWLEDGE_TOKENS",
+           "MAX_HISTORY", "FIRST_CLAUSE_WORDS", "SHORT_CLAUSE_AFTER_S", "LONG_FIRST_WORDS"]
 
 log = logging.getLogger(__name__)
 # Lines "timing <stage> ..." (INFO) mark a turn's stages in the session log for bench/conversation.py:
-# stt_done, llm_first_token <inference_id>, tts_first_audio <inference_id>; turns.py logs the turn's end.
+# stt_done, llm_first_token <inference_id>, first_clause <inference_id> (the reply's first words sent to the
+# voice), llm_done <inference_id> (the answer's last token), tts_first_audio <inference_id>; turns.py logs the
+# turn's end, echo.py each reply's first synthesis ("first speech of ...").
 
 KNOWLEDGE_TOKENS = 400  # passages of the PAL's documents added to a turn (BM25, best first)
 MAX_HISTORY = 40  # turns kept in the LLM context (older ones dropped, the system prompt stays)
@@ -75,6 +78,17 @@ FIRST_CLAUSE_WORDS = 4
 # clause whatever its length ("Sure, [the rest of the sentence]"): the rest follows after the comma's pause
 # (StreamingRenderer._catch_up plays late speech after silence now, it no longer skips it). None: never.
 SHORT_CLAUSE_AFTER_S = 0.3
+# A reply's first sentence that runs on with no comma ("The museum opens tomorrow at 10:00 AM.") goes to the voice
+# in two parts, cut before a word that starts a phrase of its own ("The museum opens tomorrow" / "at 10:00 AM."),
+# once it has LONG_FIRST_WORDS words (or the LLM is slow, as above) and the part before the cut has
+# FIRST_CLAUSE_WORDS: its first audio then waits for fewer tokens and a shorter synthesis.
+LONG_FIRST_WORDS = 6
+# (not "to": "going to", "like to"; not "so": "so much")
+_PHRASE_START = re.compile(r"\s+(?=(?:at|in|on|for|from|with|by|until|because|and|but|which|when|where|while|"
+                           r"after|before|since|if)\s)", re.IGNORECASE)
+# a reply's first sentence ends at its full stop, not at the space after it (the token after it may be the
+# answer's end: "My name is Eileen."), unless the word before the stop may be an abbreviation ("Dr.", "a.m.")
+_FINAL_STOP = re.compile(r"(?:[!?]|(?<![.\w])[A-Za-z][a-z]{2,}(?<!Mrs)(?<!etc)(?<!approx)\.)(?:[\"')\]]*)$")
 
 
 @dataclass
@@ -304,13 +318,17 @@ def _emotion_tag(emotion: Emotion) -> str:
 
 class ReplyAssembler(FrameProcessor):
     """The LLM's streamed answer -> sentences queued on the echo path (``EchoFrame``s, one inference per
-    answer); ``on_end(inference_id, spoke)`` when an answer is complete. ``short_clause_after_s``: see
-    ``SHORT_CLAUSE_AFTER_S``."""
+    answer); ``on_end(inference_id, spoke)`` when an answer is complete; ``on_first_clause(inference_id)``
+    when its first words go to the voice. ``short_clause_after_s``: see ``SHORT_CLAUSE_AFTER_S``."""
 
     def __init__(self, *, on_end: Callable[[str, bool], Any] | None = None,
-                 short_clause_after_s: float | None = SHORT_CLAUSE_AFTER_S, **kwargs: Any) -> None:
+                 on_first_clause: Callable[[str], Any] | None = None,
+                 short_clause_after_s: float | None = SHORT_CLAUSE_AFTER_S, eager_first: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.on_end = on_end
+        self.on_first_clause = on_first_clause
+        self.eager_first = eager_first  # the first sentence's full stop and phrase cuts (False: bench/first_clause)
         self.short_clause_after_s = short_clause_after_s
         self._first_token_at = 0.0
         self._inference: str | None = None
@@ -332,6 +350,7 @@ class ReplyAssembler(FrameProcessor):
             self._stripper, self._text = TagStripper(), ""  # a broken-off sentence is not said
         elif isinstance(frame, LLMFullResponseEndFrame):
             if self._inference is not None:
+                log.info("timing llm_done %s", self._inference)
                 await self._add(self._stripper.flush(), final=True)
                 inference, self._inference = self._inference, None
                 await self.push_frame(EchoFrame(echo=Echo(inference, text="", done=True)))
@@ -362,11 +381,19 @@ class ReplyAssembler(FrameProcessor):
             return match.end()
         if not self._spoke:  # the reply's first words: a clause of a few words is said at once (the caller
             # waits for the first sound; the rest of the sentence is synthesised while it plays)
+            if self.eager_first and _FINAL_STOP.search(self._text):
+                return len(self._text)
             slow = (self.short_clause_after_s is not None
                     and time.monotonic() - self._first_token_at >= self.short_clause_after_s)
             for clause in _CLAUSE_END.finditer(self._text):
                 if len(_TAGS.sub(" ", self._text[:clause.start()]).split()) >= (1 if slow else FIRST_CLAUSE_WORDS):
                     return clause.end()
+            open_clause = not re.search(r"[,\u2013\u2014][\"')\]]*$", self._text)  # (else its comma cuts next)
+            long = len(_TAGS.sub(" ", self._text).split()) >= LONG_FIRST_WORDS
+            if self.eager_first and open_clause and (slow or long):
+                for phrase in _PHRASE_START.finditer(self._text):
+                    if len(_TAGS.sub(" ", self._text[:phrase.start()]).split()) >= FIRST_CLAUSE_WORDS:
+                        return phrase.end()
         if len(self._text) > _LONG_CLAUSE:
             comma = self._text.rfind(", ")
             if comma > 0:
@@ -387,19 +414,36 @@ class ReplyAssembler(FrameProcessor):
                 self._text = tags + " " + self._text
             return
         assert self._inference is not None
+        if not self._spoke:
+            log.info("timing first_clause %s: %d words, %.0f ms after the first token", self._inference,
+                     len(words.split()), 1000 * (time.monotonic() - self._first_token_at))
+            if self.on_first_clause is not None:
+                self.on_first_clause(self._inference)
         self._spoke = True
         await self.push_frame(EchoFrame(echo=Echo(self._inference, text=sentence.strip(), done=False)))
 
 
 class TimedEchoService(EchoService):
-    """The echo path, logging when each reply's first TTS audio goes to the Face (``timing tts_first_audio``)."""
+    """The echo path, logging when each reply's first TTS audio goes to the Face (``timing tts_first_audio``)
+    and telling ``on_first_audio(inference_id)``."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_first_audio: Callable[[str | None], Any] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.on_first_audio = on_first_audio
         self._timed: str | None = None
 
     async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> None:
         if isinstance(frame, SpeechAudioFrame) and frame.inference_id != self._timed:
             self._timed = frame.inference_id
             log.info("timing tts_first_audio %s", frame.inference_id)
+            if self.on_first_audio is not None:
+                self.on_first_audio(frame.inference_id)
         await super().push_frame(frame, direction)
+
+
+def llm_hold(llm: Any) -> Callable[[bool], None] | None:
+    """The LLM's ``hold`` where it has one (the embedded model: it shares this machine's CPU with the voice;
+    an endpoint by URL does not). A reply holds it from its first clause to its first audio (``LocalLLM.hold``)."""
+    hold = getattr(llm, "hold", None)
+    return hold if callable(hold) else None

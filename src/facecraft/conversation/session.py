@@ -319,6 +319,7 @@ class _Call:
         self.echo_service: Any = None
         self.turns: Any = None
         self.llm_service: Any = None
+        self._llm_hold: Callable[[bool], None] | None = None  # the embedded LLM's (full mode)
         self._run: asyncio.Task | None = None
         self._connected = False
         self._closed = False
@@ -358,11 +359,17 @@ class _Call:
             audio_out_auto_silence=False, video_out_enabled=True, video_out_is_live=True,
             video_out_width=w, video_out_height=h, video_out_framerate=int(round(fps))))
         self.face = FaceVideoService(s.stream, on_speech=self._speech)
-        from facecraft.conversation.pal_pipeline import TimedEchoService
+        from facecraft.conversation.pal_pipeline import TimedEchoService, llm_hold
 
-        # full mode: the same speech path, with the timing line of each reply's first audio
-        speech_path = TimedEchoService if s.full else EchoService
-        self.echo_service = speech_path(s.voice, s.executor, on_error=self._echo_error)
+        # full mode: the same speech path, with the timing line of each reply's first audio, which releases
+        # the embedded LLM held since the reply's first clause (the voice has the CPU to itself meanwhile)
+        if s.full:
+            hold = llm_hold(s.pal_parts.llm)
+            self._llm_hold = hold
+            self.echo_service = TimedEchoService(s.voice, s.executor, on_error=self._echo_error,
+                                                 on_first_audio=(lambda _i: hold(False)) if hold else None)
+        else:
+            self.echo_service = EchoService(s.voice, s.executor, on_error=self._echo_error)
         pipeline = Pipeline([
             transport.input(),
             VADProcessor(vad_analyzer=vad_analyzer()),
@@ -446,7 +453,9 @@ class _Call:
         async def _llm_error(service: Any, exc: Any) -> None:
             s.message(s.out.error(InputError(exc.message, error_id=exc.error_id)))
 
-        return [self.turns, self.llm_service, ReplyAssembler(on_end=lambda _i, spoke: brain.reply_ended(spoke))]
+        hold = self._llm_hold
+        return [self.turns, self.llm_service, ReplyAssembler(on_end=lambda _i, spoke: brain.reply_ended(spoke),
+                                                             on_first_clause=(lambda _i: hold(True)) if hold else None)]
 
     def _replying(self) -> bool:
         return bool(self.session.brain.thinking) or bool(self.face is not None and self.face.busy)

@@ -24,7 +24,7 @@ from facecraft.vision.landmarks import EYE_OUTER_CORNERS
 from facecraft.vision.types import Tracks
 from facecraft.vision.warp import eye_frame
 
-__all__ = ["MotionGraph", "MotionGraphParams", "build_motion_graph", "FILENAME"]
+__all__ = ["Descriptors", "MotionGraph", "MotionGraphParams", "build_motion_graph", "FILENAME"]
 
 log = logging.getLogger(__name__)
 
@@ -67,47 +67,66 @@ class MotionGraph:
             raise BundleError(f"motion graph {Path(path).name} is missing or damaged: {exc}") from exc
 
 
-def _descriptors(frames: Iterable[Frame], tracks: Tracks, params: MotionGraphParams) -> np.ndarray:
-    """One row per footage frame: pose, position, scale, eye opening, upper-face thumbnail (NaN: no face)."""
-    n = len(tracks)
-    tw, th = params.thumb
-    desc = np.full((n, 7 + tw * th), np.nan, dtype=np.float32)
-    present = np.asarray(tracks.present, dtype=bool)
-    iod = np.nanmedian(tracks.interocular[present]) if present.any() else 1.0
-    # canonical upper face: x in [-0.9, 0.9], y in [-0.7, 0.6] iod units -> thumbnail pixels
-    sx, sy = tw / 1.8, th / 1.3
-    to_thumb = np.array([[sx, 0, 0.9 * sx], [0, sy, 0.7 * sy]])
-    for frame in frames:
-        i = frame.index
-        if i >= n or not present[i]:
-            continue
+class Descriptors:
+    """The frame descriptors of the footage, gathered one decoded frame at a time (``add``), so that the
+    pass that decodes the footage for the mouth database gathers them too (one decode of it, not two)."""
+
+    def __init__(self, tracks: Tracks, params: MotionGraphParams | None = None) -> None:
+        params = params or MotionGraphParams()
+        self._tracks = tracks
+        self._thumb = params.thumb
+        n = len(tracks)
+        tw, th = params.thumb
+        self.values = np.full((n, 7 + tw * th), np.nan, dtype=np.float32)  # NaN rows: no face (or no frame)
+        self._present = np.asarray(tracks.present, dtype=bool)
+        self._iod = np.nanmedian(tracks.interocular[self._present]) if self._present.any() else 1.0
+        # canonical upper face: x in [-0.9, 0.9], y in [-0.7, 0.6] iod units -> thumbnail pixels
+        sx, sy = tw / 1.8, th / 1.3
+        self._to_thumb = np.array([[sx, 0, 0.9 * sx], [0, sy, 0.7 * sy]])
+
+    def add(self, frame: Frame) -> None:
+        """Describe one footage frame (frames without a tracked face are left out)."""
+        tracks, i = self._tracks, frame.index
+        if i >= len(tracks) or not self._present[i]:
+            return
         lmk = tracks.landmarks[i]
         ef = eye_frame(lmk)
+        to_thumb = self._to_thumb
         mat = to_thumb[:, :2] @ ef[:, :2]
         full = np.column_stack([mat, to_thumb[:, :2] @ ef[:, 2] + to_thumb[:, 2]])
         grey = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
-        small = cv2.warpAffine(grey, full, (tw, th), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        small = cv2.warpAffine(grey, full, self._thumb, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         small = small.astype(np.float32) / 255.0
         mid = (lmk[EYE_OUTER_CORNERS[0], :2] + lmk[EYE_OUTER_CORNERS[1], :2]) / 2
+        desc = self.values
         desc[i, :3] = np.asarray(tracks.pose[i], dtype=np.float32) / 4.0  # 4 degrees ~ one unit
-        desc[i, 3:5] = mid / iod * 8.0  # an eighth of the iod ~ one unit
-        desc[i, 5] = np.log(tracks.interocular[i] / iod) * 20.0
+        desc[i, 3:5] = mid / self._iod * 8.0  # an eighth of the iod ~ one unit
+        desc[i, 5] = np.log(tracks.interocular[i] / self._iod) * 20.0
         desc[i, 6] = float(np.nan_to_num(tracks.eye_open[i])) * 6.0
         desc[i, 7:] = (small - small.mean()).ravel() * 3.0
-    return desc
+
+
+def _descriptors(frames: Iterable[Frame], tracks: Tracks, params: MotionGraphParams) -> np.ndarray:
+    """One row per footage frame: pose, position, scale, eye opening, upper-face thumbnail (NaN: no face)."""
+    meter = Descriptors(tracks, params)
+    for frame in frames:
+        meter.add(frame)
+    return meter.values
 
 
 def build_motion_graph(
-    frames: Iterable[Frame], tracks: Tracks, *, state: np.ndarray, params: MotionGraphParams | None = None
+    frames: Iterable[Frame] | Descriptors, tracks: Tracks, *, state: np.ndarray,
+    params: MotionGraphParams | None = None
 ) -> MotionGraph:
-    """Jump costs between all footage frames, keeping the best ``k`` per frame and target state."""
+    """Jump costs between all footage frames, keeping the best ``k`` per frame and target state.
+    ``frames``: the footage's frames, or their ``Descriptors`` gathered already (with the same ``params``)."""
     params = params or MotionGraphParams()
     n = len(tracks)
     present = np.asarray(tracks.present, dtype=bool)
     if not present.any():
         raise BundleError("no tracked face in the footage: cannot build the motion graph")
     state = np.asarray(state, dtype=np.uint8) if len(state) == n else np.zeros(n, np.uint8)
-    desc = _descriptors(frames, tracks, params)
+    desc = frames.values if isinstance(frames, Descriptors) else _descriptors(frames, tracks, params)
     ok = ~np.isnan(desc).any(1)
     filled = np.where(ok[:, None], desc, 0.0).astype(np.float64)
     sq = (filled**2).sum(1)

@@ -173,33 +173,39 @@ def build_mouth_db(
     n = len(tracks)
     to_patch = np.full((n, 2, 3), np.nan, dtype=np.float32)
     visemes = frame_visemes(phones, n, tracks.fps)
-    patches, index, points, thumbs = [], [], [], []
+    # the patches are warped straight into one array (a list of 150 kB patches stacked at the end cost a
+    # second of fresh memory on 20 s of 512x512 footage)
+    count = int(present[:n].sum())
+    patches = np.empty((count, h, w, 3), np.uint8)
+    points = np.empty((count, tracks.landmarks.shape[1], 2), np.float32)
+    thumbs = np.empty((count, THUMB[0] * THUMB[1]), np.float32)
+    index: list[int] = []
     for frame in frames:
         i = frame.index
-        if i >= n or not present[i]:
+        if i >= n or not present[i] or len(index) == count:
             continue
+        m = len(index)
         mat = compose_affine(canon, to_units[i])
         to_patch[i] = mat
-        patch = cv2.warpAffine(frame.image, mat, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        pts = apply_affine(mat, tracks.landmarks[i]).astype(np.float32)
-        patches.append(patch)
+        cv2.warpAffine(frame.image, mat, (w, h), dst=patches[m], flags=cv2.INTER_CUBIC,
+                       borderMode=cv2.BORDER_REPLICATE)
+        points[m] = apply_affine(mat, tracks.landmarks[i])
+        thumbs[m] = mouth_thumb(patches[m], points[m])
         index.append(i)
-        points.append(pts)
-        thumbs.append(mouth_thumb(patch, pts))
     if not index:
         raise BundleError("the footage decoded no frame with a tracked face")
     idx = np.array(index, dtype=np.int32)
-    pts_all = np.stack(points)
+    pts_all = points[: len(idx)]
     features, pca_mean, pca_basis = _shape_features(tracks, idx, pts_all, canon[0, 0])
     db = MouthDB(
-        patches=np.stack(patches),
+        patches=patches[: len(idx)],
         src_index=idx,
         points=pts_all,
         features=features,
         viseme=visemes[idx],
         state=np.asarray(state, dtype=np.uint8)[idx] if len(state) == n else np.zeros(len(idx), np.uint8),
         pose=np.asarray(tracks.pose, dtype=np.float32)[idx],
-        thumbs=np.stack(thumbs),
+        thumbs=thumbs[: len(idx)],
         to_patch=to_patch,
         template=template.astype(np.float32),
         canon=canon.astype(np.float32),

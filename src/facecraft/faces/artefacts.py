@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facecraft.audio import RATE
 from facecraft.engine import lipsync, motion_graph, mouthdb
 from facecraft.engine.audio_model import AudioMouthModel
 from facecraft.engine.config import EngineConfig
@@ -25,7 +26,7 @@ from facecraft.media.types import Frame
 from facecraft.speech.types import Phone
 from facecraft.speech.visemes import VISEMES
 
-__all__ = ["footage_phones", "step_lipsync", "step_mouths", "step_motion"]
+__all__ = ["footage_phones", "step_lipsync", "step_mouths", "step_motion", "step_speech"]
 
 if TYPE_CHECKING:
     from facecraft.faces.build import BuildContext
@@ -46,6 +47,22 @@ def footage_phones(samples: np.ndarray | None, sample_rate: int) -> list[Phone]:
         return []
 
 
+def step_speech(ctx: BuildContext) -> None:
+    """Build step: start what needs the footage's audio alone in the build's background thread, so that it
+    runs while the footage is decoded and tracked (Whisper releases the GIL; PocketSphinx does not, but
+    its share is small): the phones of its speech (``footage_phones``, for the mouth database) and its
+    Whisper encoder states (for the lip-sync model). A build without audio starts nothing."""
+    from facecraft.speech.encoder import encoder
+
+    samples, rate = ctx.samples, ctx.sample_rate
+    if samples is None:
+        return
+    if ctx.phones is None:
+        ctx.start("phones", lambda: footage_phones(samples, rate))
+    if rate == RATE:
+        ctx.start("states", lambda: encoder().timeline(samples))
+
+
 def step_mouths(ctx: BuildContext) -> None:
     """Build step: write ``mouths.npz`` from the staged footage, tracks, audio and analysis."""
     from facecraft.media import iter_frames
@@ -53,15 +70,20 @@ def step_mouths(ctx: BuildContext) -> None:
     assert ctx.tracks is not None and ctx.footage_path is not None
     footage = ctx.footage_path
     known = ctx.phones is not None
-    phones = ctx.phones if ctx.phones is not None else footage_phones(ctx.samples, ctx.sample_rate)
+    if ctx.phones is not None:
+        phones = ctx.phones
+    else:
+        phones = ctx.wait("phones") if ctx.started("phones") else footage_phones(ctx.samples, ctx.sample_rate)
     ctx.step_progress(0.3)
     n = max(1, len(ctx.tracks))
     state = ctx.analysis.state if ctx.analysis is not None else np.zeros(n, np.uint8)
+    motion = motion_graph.Descriptors(ctx.tracks)  # the motion step's, from the same decode
 
     def frames() -> Iterable[Frame]:
         for frame in iter_frames(footage):
             if frame.index % 50 == 0:
                 ctx.step_progress(0.3 + 0.7 * frame.index / n)
+            motion.add(frame)
             yield frame
 
     voiced = ctx.samples is not None and bool(ctx.analysis is not None and ctx.analysis.speaking)
@@ -69,8 +91,10 @@ def step_mouths(ctx: BuildContext) -> None:
         else None
     ctx.mouth_model_cv = model.cv_pred if model is not None else None
     db = mouthdb.build_mouth_db(frames(), ctx.tracks, phones=phones, state=state, audio_model=model)
-    db.save(ctx.work_dir / mouthdb.FILENAME)
+    ctx.motion_descriptors = motion
     ctx.mouth_priors = mouthdb.shape_priors(db)
+    path = ctx.work_dir / mouthdb.FILENAME
+    ctx.start("mouths_save", lambda: db.save(path))  # 2-3 s of zlib (GIL released) while later steps run
     counts = np.bincount(db.viseme, minlength=len(VISEMES))
     ctx.manifest.setdefault("engine", {}).setdefault("params", {})["mouths"] = {
         "file": mouthdb.FILENAME,
@@ -89,7 +113,9 @@ def step_lipsync(ctx: BuildContext) -> None:
     voiced = bool(ctx.analysis is not None and ctx.analysis.speaking)
     model = None
     if ctx.samples is not None and voiced:
-        model = lipsync.FaceLipModel.fit(ctx.samples, ctx.sample_rate, ctx.tracks, own_cv=ctx.mouth_model_cv)
+        states = ctx.wait("states") if ctx.started("states") else None
+        model = lipsync.FaceLipModel.fit(ctx.samples, ctx.sample_rate, ctx.tracks, own_cv=ctx.mouth_model_cv,
+                                         states=states)
     params = ctx.manifest.setdefault("engine", {}).setdefault("params", {})
     if model is None:
         params["lipsync"] = {"file": None}
@@ -133,7 +159,8 @@ def step_motion(ctx: BuildContext) -> None:
                 ctx.step_progress(0.8 * frame.index / n)
             yield frame
 
-    graph = motion_graph.build_motion_graph(frames(), ctx.tracks, state=state)
+    source = ctx.motion_descriptors if ctx.motion_descriptors is not None else frames()
+    graph = motion_graph.build_motion_graph(source, ctx.tracks, state=state)
     graph.save(ctx.work_dir / motion_graph.FILENAME)
     ctx.manifest.setdefault("engine", {}).setdefault("params", {})["motion"] = {
         "file": motion_graph.FILENAME,

@@ -46,6 +46,7 @@ from facecraft.faces.build import (
     BuildContext,
     BuildStep,
     ChecksFailed,
+    StepTime,
     run_build,
     step_footage,
     step_thumbnail,
@@ -649,6 +650,7 @@ def _step_voice(job: _PhotoJob) -> Callable[[BuildContext], None]:
     def step(ctx: BuildContext) -> None:
         """The stock voice's speech as the voice clip and profile; the choice is recorded."""
         step_voice(ctx)
+        ctx.wait("voice_profile")  # its profile is written in the background
         v = job.voice
         choice = {"kind": "stock", "engine": v.engine, "voice_name": v.voice_id, "voice_id": v.base}
         path = ctx.work_dir / fb.VOICE_PROFILE
@@ -671,8 +673,10 @@ def build_face_from_image(
     progress: Callable[[float, str], None] | None = None,
     face_id: str | None = None,
     params: PhotoParams | None = None,
+    timings: dict[str, StepTime] | None = None,
 ) -> Path:
     """Build a Face bundle from one photo (JPG/PNG path or bytes); returns ``out_dir/<face id>``.
+    ``timings``, when given, receives each step's cost (as ``faces.build.build_face``'s).
 
     Raises ChecksFailed with the id of the first failing photo check (``face_or_obstruction_detected``,
     ``second_person_detected``, ``quality_issue_detected``, ...), InputError for an unknown voice or
@@ -695,7 +699,8 @@ def build_face_from_image(
     job = _PhotoJob(data=data, filename=filename, voice=stock_voice,
                     auto_fix=auto_fix, params=params or PhotoParams())
     ctx = BuildContext(video_path=Path(filename), name=name.strip(), face_id=face_id,
-                       work_dir=fb.staging_dir(out_dir), progress=progress)
+                       work_dir=fb.staging_dir(out_dir), progress=progress,
+                       timings=timings if timings is not None else {})
     ctx.manifest.update({"id": face_id, "name": ctx.name,
                          "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                          "engine": {"version": __version__, "params": {}}})

@@ -54,22 +54,28 @@ def _speech_pcm(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _ensure_in_dictionary(dec: pocketsphinx.Decoder, words: list[str]) -> list[str]:
-    """Add out-of-vocabulary words to the decoder's dictionary; returns the words it can align."""
-    usable: list[str] = []
-    for word in words:
+    """Add out-of-vocabulary words to the decoder's dictionary; returns the words it can align.
+
+    Only the last word added updates the active search (``add_word``'s ``update``: 0.11 s each, so a
+    transcript with 15 unknown words spent 1.7 s there); the alignment searches are built from the
+    dictionary afresh and need no update."""
+    prons: dict[str, str] = {}
+    for word in dict.fromkeys(words):
         if dec.lookup_word(word) is None:
             phones = [p for p in arpabet(word) if p in ARPABET]
             if not phones:
                 log.warning("no pronunciation for %r: left out of the alignment", word)
                 continue
             log.debug("OOV %r -> %s", word, " ".join(phones))
-            try:
-                dec.add_word(word, " ".join(phones), True)
-            except RuntimeError as exc:
-                log.warning("could not add %r to the dictionary: %s", word, exc)
-                continue
-        usable.append(word)
-    return usable
+            prons[word] = " ".join(phones)
+    failed: set[str] = set()
+    for k, (word, pron) in enumerate(prons.items()):
+        try:
+            dec.add_word(word, pron, k == len(prons) - 1)
+        except RuntimeError as exc:
+            log.warning("could not add %r to the dictionary: %s", word, exc)
+            failed.add(word)
+    return [w for w in words if w not in failed and dec.lookup_word(w) is not None]
 
 
 def _shift(t: float, duration: float) -> float:
@@ -281,8 +287,10 @@ def phone_loop(samples: np.ndarray, sample_rate: int) -> Alignment:
 def align_audio(
     samples: np.ndarray, sample_rate: int, text: str | None = None, *, asr: ASRBackend | None = None
 ) -> Alignment:
-    """Align with ``text`` if given, else with the transcript ``asr`` (default: Whisper tiny.en)
-    recognises; phone-loop decoding if recognition or alignment fails."""
+    """Align with ``text`` if given, else with the transcript ``asr`` (default: Whisper tiny.en, greedy:
+    ``WhisperASR(fallback=False)``) recognises; phone-loop decoding if recognition or alignment fails or the
+    recogniser doubts its words (``Transcript.reliable``: words guessed in another language only misplace
+    the phones, and aligning them costs more than the phone loop)."""
     from facecraft.speech.asr import WhisperASR
 
     if text is not None and not transcript_words(text):
@@ -290,9 +298,12 @@ def align_audio(
     _speech_pcm(samples, sample_rate)  # silence and bad audio fail here, not in the fallback
     try:
         if text is None:
-            text = (asr or WhisperASR()).transcribe(samples, sample_rate).text
-            if not text:
+            transcript = (asr or WhisperASR(fallback=False)).transcribe(samples, sample_rate)
+            if not transcript.text:
                 raise SpeechError("recognition found no words")
+            if not transcript.reliable:
+                raise SpeechError("recognition doubts its words (not English, or unclear speech)")
+            text = transcript.text
         return align(samples, sample_rate, text)
     except SpeechError as exc:
         log.info("alignment failed (%s): falling back to phone-loop decoding", exc.message)

@@ -66,6 +66,9 @@ _PAD_S = 0.25  # silence kept around each stretch of speech (the acoustic model 
 class Transcript:
     text: str
     words: list[Word] = field(default_factory=list)  # empty when the backend gives no word timings
+    # False when the recogniser itself doubts most of the words (Whisper's own tests: see ``WhisperASR``);
+    # forced alignment then has no words worth aligning
+    reliable: bool = True
 
 
 class ASRBackend(Protocol):
@@ -131,12 +134,21 @@ class WhisperASR:
     pass and no temperature fallback. On 2-3 s questions that halves the time (0.48 s against about 1.0 s,
     same words; bench/stt.py ``whisper_tiny_en_live``). ``window_s`` (live): audio that fits is encoded in a
     window of that many seconds instead of Whisper's 30 (the encoder's cost is the window's; see
-    ``_windowed``)."""
+    ``_windowed``).
 
-    def __init__(self, *, beam_size: int = 1, word_timings: bool = True, window_s: float | None = None) -> None:
+    ``fallback`` False: greedy decoding only, no retries at higher temperatures where Whisper's own tests
+    fail (log-probability below -1, or text compressing like a loop). Those retries sample at random: on
+    speech Whisper cannot read (another language, mumbling) they cost up to 6 decodings (the 20 s German
+    clip: 11 s against 1 s) and give a different wrong text each time, while on the 27 English corpus and
+    dev clips greedy decoding passes on every window (the same words with or without). The transcript is
+    ``reliable`` unless windows failing those tests hold at least half of its time."""
+
+    def __init__(self, *, beam_size: int = 1, word_timings: bool = True, window_s: float | None = None,
+                 fallback: bool = True) -> None:
         self.beam_size = beam_size
         self.word_timings = word_timings
         self.window_s = window_s
+        self.fallback = fallback
 
     def transcribe(self, samples: np.ndarray, sample_rate: int) -> Transcript:
         from facecraft.speech.encoder import whisper_model
@@ -153,14 +165,17 @@ class WhisperASR:
             segments, _ = whisper_model().transcribe(
                 audio, language="en", beam_size=self.beam_size, word_timestamps=timed,
                 condition_on_previous_text=False, vad_filter=False, without_timestamps=not timed,
-                **({} if timed else {"temperature": 0.0}))
+                **({} if timed and self.fallback else {"temperature": 0.0}))
+            segments = list(segments)
+            reliable = _reliable(segments)
             if not timed:
-                return Transcript(text=" ".join(s.text.strip() for s in segments if s.text.strip()))
+                return Transcript(text=" ".join(s.text.strip() for s in segments if s.text.strip()),
+                                  reliable=reliable)
             words = [Word(w.word.strip(), round(float(w.start), 4), round(float(w.end), 4))
                      for seg in segments for w in (seg.words or []) if w.word.strip()]
         except (RuntimeError, ValueError) as exc:  # CTranslate2 reports failures as RuntimeError
             raise SpeechError(f"Whisper could not transcribe the audio: {exc}") from exc
-        return Transcript(text=" ".join(w.text for w in words), words=words)
+        return Transcript(text=" ".join(w.text for w in words), words=words, reliable=reliable)
 
     def _windowed(self, audio: np.ndarray, window_s: float) -> str | None:
         """The words of ``audio`` encoded in a ``window_s`` window, decoded with timestamp tokens; None when
@@ -194,6 +209,23 @@ class WhisperASR:
                      "repeated itself" if words else "heard no words", window_s)
             return None
         return text
+
+
+# Whisper's own tests of a decoding (faster-whisper's defaults: below them it retries at a higher temperature)
+_MIN_LOGPROB = -1.0
+_MAX_COMPRESSION = 2.4
+
+
+def _reliable(segments: list[Any]) -> bool:
+    """Whether segments failing Whisper's tests (``_MIN_LOGPROB``, ``_MAX_COMPRESSION``) hold less than
+    half of the recognised time (windows Whisper found silent are left out by faster-whisper already)."""
+    total = doubtful = 0.0
+    for seg in segments:
+        span = max(float(seg.end) - float(seg.start), 0.0)
+        total += span
+        if float(seg.avg_logprob) < _MIN_LOGPROB or float(seg.compression_ratio) > _MAX_COMPRESSION:
+            doubtful += span
+    return doubtful < 0.5 * total or total == 0.0
 
 
 LIVE_WINDOW_S = 15.0  # the encoder window of a conversation's turns (``WhisperASR.window_s``)
