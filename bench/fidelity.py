@@ -37,6 +37,7 @@ import logging
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -48,6 +49,7 @@ from facecraft import media
 from facecraft.engine import Renderer
 from facecraft.engine.audio_model import mouth_lead, rms_envelope
 from facecraft.engine.compose import laplacian_variance
+from facecraft.engine.config import EngineConfig
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
 from facecraft.faces.thresholds import Thresholds
@@ -62,6 +64,7 @@ from facecraft.vision.types import Tracks
 from facecraft.vision.warp import apply_affine, fit_similarity, invert_affine
 
 TRAIN_SHARE = 0.7
+CONFIG = EngineConfig()  # the renders' engine parameters (--pause-habit changes one)
 RATE = 16000
 KEYS = ("aperture_r", "plan_aperture_r", "mlmd", "mlmd_still", "mlmd_random", "silence_closure", "text_silence_closure",
         "av_offset_frames",
@@ -135,6 +138,20 @@ def silence_frames(samples: np.ndarray, fps: float, n: int) -> np.ndarray:
         if (b - a) / fps >= 0.2:
             out[a:b] = True
     return out
+
+
+def edge_frames(sil: np.ndarray) -> np.ndarray:
+    """Of ``silence_frames``, those before the first word and after the last (an utterance's edges)."""
+    out = np.zeros_like(sil)
+    for a, b in runs(sil):
+        if a == 0 or b == len(sil):
+            out[a:b] = True
+    return out
+
+
+def closure(aperture: np.ndarray, frames: np.ndarray, closed_limit: float) -> float:
+    """Share of ``frames`` whose lips are together (NaN: none)."""
+    return float(np.mean(np.nan_to_num(aperture[frames], nan=1.0) < closed_limit)) if frames.any() else float("nan")
 
 
 def lower_face_box(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -329,6 +346,7 @@ def text_path_scores(renderer: Renderer, gt: list[np.ndarray], gt_tracks: Tracks
         # pauses (>= 200 ms, the leading and trailing quiet included) with the lips together on the text path
         "text_silence_closure": float(np.mean(np.nan_to_num(gen_tracks.aperture[sil], nan=1.0)
                                               < renderer.priors.closed_limit)) if sil.any() else nan,
+        "text_edge_silence_closure": closure(gen_tracks.aperture, edge_frames(sil), renderer.priors.closed_limit),
         "bilabials": len(timed),
         "bilabials_untimed": len(errors) - len(timed),
         "bilabial_error_frames": errors,
@@ -358,7 +376,7 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
                  "track_frames": cached_tracker(f"{video.stem}-0-{split}")}
     bundle_dir = build_face(video, name=video.stem, out_dir=work, source_range=(0.0, split), **extra)
     build_s = time.perf_counter() - t0
-    renderer = Renderer(load_bundle(bundle_dir))
+    renderer = Renderer(load_bundle(bundle_dir), config=CONFIG)
     fps = float(info.video.fps)
     gt = [f.image for f in media.iter_frames(video, start_s=split)]
     n = len(gt)
@@ -414,6 +432,14 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
         "silence_frames": int(sil.sum()),
         "silence_closure": float(np.mean(np.nan_to_num(gen_ap[sil], nan=1.0) < closed_limit)) if sil.any()
         else float("nan"),
+        # the same measure on the held-out footage itself (its own habit), and the Face's pause habit measured
+        # at build on its first 70 % (``timeline.pause_habit``; None: not measured, the default)
+        "silence_closure_footage": float(np.mean(np.nan_to_num(gt_tracks.aperture[sil], nan=1.0) < closed_limit))
+        if sil.any() else float("nan"),
+        "pause_share": renderer.priors.pause_share,
+        # the silence before the first word and after the last only: there the lips rest whatever the habit
+        "edge_silence_closure": closure(gen_ap, edge_frames(sil), closed_limit),
+        "edge_silence_closure_footage": closure(gt_tracks.aperture, edge_frames(sil), closed_limit),
         # Frame lag of the generated mouth behind the audio, minus the ground truth's (max 10 frames).
         "av_offset_frames": mouth_lead(gt_tracks.aperture, env, 10) - mouth_lead(gen_ap, env, 10),
         # The same offset read directly: frames the generated aperture lags the ground truth's. The
@@ -570,6 +596,7 @@ def merge(paths: list[Path], out: Path, *, loso: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global CONFIG
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", nargs="+", type=Path, help="clips with audio (default: the test videos)")
     parser.add_argument("--loso", action="store_true",
@@ -582,8 +609,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", nargs="+", type=Path,
                         help="with --loso: no run; join the clips of these saved results (a later one's row of a "
                              "clip replaces an earlier one's error) and summarise them as one run")
+    parser.add_argument("--pause-habit", choices=("cap", "level", "off"), default=CONFIG.pause_habit,
+                        help="EngineConfig.pause_habit: the lips in pauses between words (default: the engine's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    CONFIG = replace(CONFIG, pause_habit=args.pause_habit)
     out = args.out or REPO / "bench" / "results" / ("fidelity_loso.json" if args.loso else "fidelity.json")
     if args.merge:
         return merge(args.merge, out, loso=args.loso)
@@ -601,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "bench": "fidelity_loso" if args.loso else "fidelity",
         "machine": machine_info(),
+        "pause_habit": CONFIG.pause_habit,
         "protocol": {"train_share": TRAIN_SHARE, "transcript": False, "tracker": "facecraft.vision.track_frames",
                      "leave_one_speaker_out": bool(args.loso)},
         "inputs": [str(v) for v in videos],

@@ -13,7 +13,16 @@ the last 30 % is correlated with the footage's tracked aperture at three stages,
   others (``TIMELINE``): ``before``, the -42 dBFS loudness gate on modelled frames too; ``cap12``, pauses
   capped at 12 % of the range (r +0.014 here, but rendered pauses then read open: silence closure 0.992 ->
   0.965 on the 13 clips of ``bench/fidelity.py --loso``, so the engine keeps 6 %);
-- ``plan_silence_closure``: share of the audio's pauses (>= 200 ms) whose planned aperture reads closed.
+  ``no_close_early``, without closing the lips before a pause by the Face's lip lead; ``pauses_open``, the
+  pauses follow the model uncapped (the lips no longer close in silence: what closing them costs);
+- ``plan_silence_closure``: share of the audio's pauses (>= 200 ms) whose planned aperture reads closed;
+- ``plan_input``: the prediction the timeline is given (``Renderer.predict_mouth``, = ``on``), and
+  ``plan_input_pauses_closed``: the same with the pause frames as the engine plans them (what a plan that
+  closes the lips in every pause can keep at most); ``footage_silence_closure`` and ``footage_pause_share``:
+  how the held-out footage holds its lips in those pauses (share reading closed; median share of the way
+  from the Face's closed to its open aperture). On the 13 clips (``lipsync_stages_i17h.json``) nearly all the
+  correlation the plan loses is there: the footage keeps its lips half apart in pauses (median share ~0.5 on
+  5 of the 6 clips with pauses, its silence closure 0.00-0.70) where the plan closes them.
 
     nice -n 10 .venv/bin/python bench/lipsync_stages.py [--clips NAME ...] [--out bench/results/lipsync_stages.json]
 
@@ -53,7 +62,8 @@ ADAPT: dict[str, tuple[dict, bool]] = {
     "no_refit": ({"pulls": (np.inf,)}, True),
     "no_blend": ({}, False),
 }
-TIMELINE = {"engine": {}, "before": {"model_silence_db": -42.0}, "cap12": {"pause_cap_share": 0.12}}
+TIMELINE = {"engine": {}, "before": {"model_silence_db": -42.0}, "cap12": {"pause_cap_share": 0.12},
+            "no_close_early": {"close_early": False}, "pauses_open": {"pause_cap_share": 1.2}}
 
 
 def _r(a: np.ndarray, b: np.ndarray) -> float:
@@ -102,6 +112,20 @@ def plan_stage(renderer: Renderer, test: np.ndarray, fps: float, n: int, y: np.n
         row[f"plan_{name}"] = _r(np.asarray(tl.aperture, np.float64), y)
         row[f"plan_silence_closure_{name}"] = (float(np.mean(tl.aperture[pause] < renderer.priors.closed_limit))
                                                if pause.any() else float("nan"))
+        if name == "engine":
+            engine = np.asarray(tl.aperture, np.float64)
+    # the plan's input (the Face's prediction as the renderer makes it), and the same with the audio's pauses
+    # as the engine plans them: what the plan could keep while the lips close in every pause
+    predicted = renderer.predict_mouth(test, n, fps)
+    model = predicted[:, 0] if predicted is not None else np.full(n, np.nan)
+    row["plan_input"] = _r(model, y)
+    row["plan_input_pauses_closed"] = _r(np.where(pause, engine, model), y)
+    # how the footage itself holds its lips in those pauses (the Face's closed/open range)
+    priors = renderer.priors
+    share = (y[pause] - priors.closed) / (priors.open - priors.closed)
+    row["footage_silence_closure"] = float(np.mean(y[pause] < priors.closed_limit)) if pause.any() else float("nan")
+    row["footage_pause_share"] = float(np.nanmedian(share)) if pause.any() else float("nan")
+    row["pause_frames"] = int(pause.sum())
     return row
 
 
@@ -159,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         for clip in chosen:
             general = lipsync.fit_general([d for d in data if d.speaker != clip.speaker])
             rows.append(run_clip(clip, general, Path(tmp)))
-    keys = ["own", *ADAPT, *(f"plan_{k}" for k in TIMELINE), *(f"plan_silence_closure_{k}" for k in TIMELINE)]
+    keys = ["own", *ADAPT, "plan_input", "plan_input_pauses_closed", *(f"plan_{k}" for k in TIMELINE),
+            *(f"plan_silence_closure_{k}" for k in TIMELINE), "footage_silence_closure", "footage_pause_share"]
     groups = {"dev": [r for r in rows if r["dev"]], "corpus": [r for r in rows if not r["dev"]], "all": rows}
     mean = {g: {k: float(np.nanmean([r[k] for r in rs])) if rs else float("nan") for k in keys}
             for g, rs in groups.items()}

@@ -180,6 +180,54 @@ def test_short_footage_keeps_the_general_weights(renderer) -> None:  # noqa: ANN
     assert not np.allclose(refit.weights[:, 1], general.weights[:, 1], atol=1e-6)
 
 
+def test_a_built_face_stores_its_pause_habit_and_an_old_one_loads_with_the_default(  # noqa: ANN001
+    renderer, tmp_path: Path
+) -> None:
+    """The test Face's footage (Obama, 8 s) keeps its lips apart in the pauses between words: the build
+    measures that (``timeline.pause_habit``) into its lip-sync file, well above the default, and the renderer's
+    timeline uses it. A file saved before the habit existed loads with the default; a bad value is refused."""
+    from facecraft.engine.timeline import DEFAULT_PAUSE_SHARE
+
+    lip = _lip(renderer)
+    params = renderer.bundle.manifest["engine"]["params"]["lipsync"]
+    assert params["pause_share_measured"] is True
+    assert lip.pause_share > 3 * DEFAULT_PAUSE_SHARE and params["pause_share"] == round(lip.pause_share, 3)
+    assert renderer.priors.pause_share == lip.pause_share
+    path = tmp_path / lipsync.FILENAME
+    lip.save(path)
+    assert lipsync.FaceLipModel.load(path).pause_share == lip.pause_share
+    with np.load(path) as data:
+        old = {k: data[k] for k in data.files if k != "pause_share"}
+    np.savez(path, **old)
+    assert lipsync.FaceLipModel.load(path).pause_share == DEFAULT_PAUSE_SHARE
+    for bad in (float("nan"), -0.1, 5.0):
+        np.savez(path, **old, pause_share=np.asarray(bad))
+        with pytest.raises(BundleError, match="pause share") as err:
+            lipsync.FaceLipModel.load(path)
+        assert err.value.error_id == "bundle_invalid"
+
+
+def test_a_speaker_who_seals_the_lips_in_pauses_measures_near_rest() -> None:
+    """deepavsr_00016 (corpus) presses the lips together between words: its measured habit stays near the
+    resting share (the Obama test Face's, above, is well above it)."""
+    from facecraft.engine.config import EngineConfig
+    from facecraft.engine.timeline import DEFAULT_PAUSE_SHARE, ShapePriors, pause_habit
+
+    path = testdata_path("corpus", "deepavsr_00016.mp4")
+    frames = list(media.iter_frames(path, end_s=8.0))
+    fps = float(media.probe(path).video.fps)
+    h, w = frames[0].image.shape[:2]
+    tracks = vision.track_frames((Frame(i, i / fps, f.image) for i, f in enumerate(frames)), fps=fps,
+                                 width=w, height=h)
+    ap = np.asarray(tracks.aperture, np.float64)
+    ok = ap[np.isfinite(ap)]
+    closed, wide = float(np.percentile(ok, 5)), float(np.percentile(ok, 95))  # as ``mouthdb.shape_priors``
+    priors = ShapePriors(closed=closed, open=max(wide, closed + 0.05), width_mid=0.5, width_spread=0.05)
+    samples = media.read_audio(path, sample_rate=16000).samples[: int(len(frames) / fps * 16000)]
+    habit = pause_habit(samples, 16000, ap, fps, priors, EngineConfig())
+    assert habit is not None and habit < DEFAULT_PAUSE_SHARE
+
+
 @pytest.mark.parametrize("frames", [300, 1500])  # fewer training frames than features, and more
 def test_cross_validated_pulls_match_a_solve_per_pull_and_fold(frames: int) -> None:
     """The adaptation's cross-validation solves once per fold for every pull (on the smaller side of the

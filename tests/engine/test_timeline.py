@@ -130,3 +130,102 @@ def test_soft_speech_of_a_quiet_recording_follows_the_audio_model(renderer) -> N
     assert closed_in_voice(config, True) < 0.03
     assert closed_in_voice(config, False) > 0.1  # the level gate alone (no model) closes soft speech
     assert closed_in_voice(replace(config, model_silence_db=config.silence_db), True) > 0.1
+
+
+def test_loud_unvoiced_frames_at_a_cut_are_speech_not_silence() -> None:
+    """A recording cut mid-speech (the held-out last 30 % of a clip, as ``bench/fidelity.py --loso`` has it):
+    the VAD misses its last frames, which are still -37..-39 dBFS (this speaker's words sit near -20). The
+    edge rule closes only frames silent by their level, so these stay open (closing them cost the clip
+    aperture r 0.38 -> 0.19); the same audio followed by real silence still closes its last frame."""
+    x = media.read_audio(data_path("video", "sadtalker_WDA_KatieHill_000.mp4"), sample_rate=16000).samples
+    cut = x[int(5.6 * 16000):]
+    tl = _timeline(cut, None)
+    missed = np.flatnonzero(~tl.voiced)
+    assert missed.size and missed[-1] == len(tl) - 1, "the VAD misses the cut's last frames"
+    assert not tl.closed[missed].any()
+    silent = _timeline(np.concatenate([cut, np.zeros(1600, np.float32)]), None)
+    assert silent.closed[-1] and silent.aperture[-1] <= PRIORS.aperture(np.array([EngineConfig().rest_share]))[0]
+
+
+def test_the_silence_before_the_first_and_after_the_last_word_rests_whatever_the_cap(grid) -> None:  # noqa: ANN001
+    """``pause_cap_share`` lets pauses between words follow the audio model's opening; the silence before the
+    first word and after the last rests at ``rest_share`` even when the model says open (GRID's own edges)."""
+    samples, _ = grid
+    n = int(round(len(samples) / 16000 * FPS))
+    predicted = np.tile([PRIORS.open, PRIORS.width_mid], (n, 1))  # a model that says "wide open" throughout
+    rest = PRIORS.aperture(np.array([EngineConfig().rest_share]))[0]
+    shown = {}
+    for cap in (EngineConfig().pause_cap_share, 1.2):
+        tl = build_timeline(samples, 16000, fps=FPS, n_frames=n, phones=None, priors=PRIORS,
+                            config=EngineConfig(pause_cap_share=cap), predicted=predicted, trust_phones=False)
+        voiced = np.flatnonzero(tl.voiced)
+        edges = (np.arange(n) < voiced[0]) | (np.arange(n) > voiced[-1])
+        assert edges[:3].all() and edges[-3:].all()
+        assert tl.closed[edges].all() and (tl.aperture[edges] <= rest + 1e-9).all()
+        shown[cap] = tl.aperture[tl.closed & ~edges]
+    # GRID's pause between a noise blip and the first word follows the model when the cap allows it
+    assert shown[1.2].size and (shown[1.2] > shown[EngineConfig().pause_cap_share]).all()
+
+
+def test_pauses_between_words_follow_the_face_s_own_habit(grid) -> None:  # noqa: ANN001
+    """A Face's pause habit (``ShapePriors.pause_share``, measured at build) caps its lips in the pauses
+    between words ("cap") or sets them ("level"); the silence before the first word and after the last rests
+    at ``rest_share`` whatever the habit; without a habit (or with "off") the config's cap stands."""
+    from dataclasses import replace
+
+    samples, _ = grid
+    n = int(round(len(samples) / 16000 * FPS))
+    predicted = np.tile([PRIORS.open, PRIORS.width_mid], (n, 1))  # a model that says "wide open" throughout
+    cfg = EngineConfig()
+    rest = PRIORS.aperture(np.array([cfg.rest_share]))[0]
+    open_habit = replace(PRIORS, pause_share=0.5)
+
+    def run(priors: ShapePriors, mode: str, pred: np.ndarray | None = predicted):  # noqa: ANN202
+        return build_timeline(samples, 16000, fps=FPS, n_frames=n, phones=None, priors=priors,
+                              config=replace(cfg, pause_habit=mode), predicted=pred, trust_phones=False)
+
+    base, off, cap, level = run(PRIORS, "cap"), run(open_habit, "off"), run(open_habit, "cap"), run(open_habit, "level")
+    voiced = np.flatnonzero(base.voiced)
+    edges = (np.arange(n) < voiced[0]) | (np.arange(n) > voiced[-1])
+    inside = base.closed & ~edges
+    assert inside.any() and edges[:3].all() and edges[-3:].all()
+    for tl in (base, off, cap, level):
+        assert tl.closed[edges].all() and (tl.aperture[edges] <= rest + 1e-9).all()
+        assert np.array_equal(tl.closed, base.closed)  # the habit changes how far apart, not where the pauses are
+    habit = PRIORS.aperture(np.array([0.5]))[0]
+    assert np.allclose(off.aperture, base.aperture)  # "off": the config's cap, as a Face without a habit
+    assert np.allclose(cap.aperture[inside], habit)  # the model says wide open: capped at the habit
+    assert np.allclose(level.aperture[inside], habit)
+    assert (base.aperture[inside] < habit - 0.1).all()
+    # a model that says "closed" keeps the pause closed under the cap; the level opens it to the habit
+    shut = np.tile([PRIORS.closed, PRIORS.width_mid], (n, 1))
+    assert np.allclose(run(open_habit, "cap", shut).aperture[inside], PRIORS.closed)
+    assert np.allclose(run(open_habit, "level", shut).aperture[inside], habit)
+    # a listening Face rests with its lips together whatever its habit
+    from facecraft.engine.timeline import rest_timeline
+
+    listening = rest_timeline(10, FPS, open_habit, cfg)
+    assert listening.closed.all() and np.allclose(listening.aperture, rest)
+
+
+def test_the_pause_habit_is_measured_where_the_timeline_finds_pauses(grid) -> None:  # noqa: ANN001
+    """``pause_habit`` reads the apertures in the pauses between words that ``find_pauses`` finds (the same
+    function the timeline uses), not in the silence before the first word and after the last; too few such
+    frames give None (the default stands)."""
+    from facecraft.engine.timeline import MIN_HABIT_FRAMES, audio_levels, find_pauses, pause_habit
+
+    samples, _ = grid
+    n = int(round(len(samples) / 16000 * FPS))
+    cfg = EngineConfig()
+    db, voiced = audio_levels(samples, 16000, FPS, n, cfg)
+    quiet, edge = find_pauses(db, voiced, None, fps=FPS, config=cfg, trusted=False, modelled=np.ones(n, bool))
+    inside = quiet & ~edge
+    assert edge[:3].all() and edge[-3:].all() and not (edge & ~quiet).any()
+    # lips a third open in the pauses between words, wide open at the edges and while speaking
+    aperture = np.where(inside, PRIORS.aperture(np.array([1 / 3]))[0], PRIORS.open)
+    k = int(inside.sum())  # GRID: one short pause between a noise blip and the first word (5 frames)
+    assert 3 <= k < MIN_HABIT_FRAMES
+    assert pause_habit(samples, 16000, aperture, FPS, PRIORS, cfg, min_frames=3) == pytest.approx(1 / 3)
+    assert pause_habit(samples, 16000, aperture, FPS, PRIORS, cfg) is None  # too few: the default stands
+    # frames where the footage does not speak (listening) do not count
+    assert pause_habit(samples, 16000, aperture, FPS, PRIORS, cfg, speaking=np.zeros(n, bool), min_frames=3) is None

@@ -44,6 +44,8 @@ def test_photo_bundle_loads_with_image_source_and_stock_voice(photo_bundle: Path
     assert bundle.report.passed and {c.id for c in bundle.report.checks} >= {"second_person_detected"}
     coverage = m["engine"]["params"]["mouths"]["viseme_coverage"]
     assert all(coverage[v] > 0 for v in VISEMES), coverage
+    # no lip-sync model, so no pause habit measured on synthesised footage: the engine's default stands
+    assert "lipsync" not in m["engine"]["params"] and not (photo_bundle / "lipsync.npz").exists()
 
 
 def test_synthesised_footage_moves_like_a_person(photo_bundle: Path) -> None:

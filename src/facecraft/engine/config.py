@@ -14,7 +14,10 @@ class EngineConfig:
     width_model_weight: float = 0.7  # share of the width target from the same model
     model_lead_frames: int = 0  # extra frames the model's prediction is taken early (its lag is learned)
     quiet_follows_model: bool = True  # in pauses: the model's aperture, capped (else rest_share itself)
-    pause_cap_share: float = 0.06  # the cap: this share of the way from closed to open
+    pause_cap_share: float = 0.06  # the cap: this share of the way from closed to open (Faces without a habit)
+    # pauses between words: "cap": the model's aperture capped at the Face's own habit (measured at build,
+    # ``timeline.pause_habit``); "level": the habit itself; "off": ``pause_cap_share`` for every Face
+    pause_habit: str = "cap"
     audio_model_weight_trusted: float = 0.4  # the same when phones are given or forced-aligned
     energy_weight: float = 0.5  # share of the aperture target that follows the loudness envelope
     rest_share: float = 0.06  # lips at rest in pauses: this share of the way from closed to open

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facecraft.audio import RATE
+from facecraft.engine.timeline import DEFAULT_PAUSE_SHARE, MAX_PAUSE_SHARE
 from facecraft.errors import BundleError
 from facecraft.speech import encoder as enc
 from facecraft.vision.types import Tracks
@@ -333,6 +334,9 @@ class FaceLipModel:
     # share of the aperture and width from this model; the rest from the Face's own log-mel model
     # (``engine.audio_model``), chosen by cross-validation on the footage (``BlendedMouthModel``)
     blend: float = 1.0
+    # the Face's lips in the pauses between its words, share of closed..open of its mouth database
+    # (``timeline.pause_habit``, measured at build); a model saved without it: the engine's default
+    pause_share: float = DEFAULT_PAUSE_SHARE
 
     @property
     def mouth_lead(self) -> int:
@@ -392,14 +396,19 @@ class FaceLipModel:
                     raise BundleError("the Face's lip-sync model is from another engine version; "
                                       "rebuild the Face",
                                       error_id="bundle_invalid")
-                fields = {k: data[k] for k in cls.__dataclass_fields__ if k != "blend" or k in data}
+                optional = ("blend", "pause_share")  # absent from older bundles: their defaults
+                fields = {k: data[k] for k in cls.__dataclass_fields__ if k not in optional or k in data}
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise BundleError(f"the Face's lip-sync model {Path(path).name} is damaged: {exc}",
                               error_id="bundle_invalid") from exc
-        for k in ("closed", "span", "width_mean", "width_std", "cv_r", "pull", "blend"):
+        for k in ("closed", "span", "width_mean", "width_std", "cv_r", "pull", "blend", "pause_share"):
             if k not in fields:
                 continue
             fields[k] = float(fields[k])
+        share = fields.get("pause_share", DEFAULT_PAUSE_SHARE)
+        if not 0.0 <= share <= MAX_PAUSE_SHARE:  # NaN fails too
+            raise BundleError(f"the Face's lip-sync model {Path(path).name} holds a pause share of {share} "
+                              f"(expected 0..{MAX_PAUSE_SHARE}); rebuild the Face", error_id="bundle_invalid")
         fields["lag"] = int(fields["lag"])
         return cls(**fields)
 

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from facecraft.engine.audio_model import AudioMouthModel
+from facecraft.engine.timeline import ShapePriors
 from facecraft.errors import BundleError
 from facecraft.media.types import Frame
 from facecraft.speech.types import Phone
@@ -32,6 +33,7 @@ __all__ = [
     "MouthDB",
     "MouthDBParams",
     "build_mouth_db",
+    "shape_priors",
     "frame_visemes",
     "lip_points",
     "FILENAME",
@@ -99,6 +101,19 @@ class MouthDB:
         except (OSError, KeyError, ValueError) as exc:
             raise BundleError(f"mouth database {Path(path).name} is missing or damaged: {exc}") from exc
         return cls(**fields)
+
+
+def shape_priors(db: MouthDB) -> ShapePriors:
+    """The Face's closed and wide-open apertures and its range of mouth widths (no pause habit: that is
+    measured on the footage's audio, ``timeline.pause_habit``, and stored with the lip-sync model)."""
+    ap = db.features[:, 0].astype(np.float64)
+    wd = db.features[:, 1].astype(np.float64)
+    speaking = db.state == 1
+    open_ap = float(np.percentile(ap[speaking] if speaking.sum() >= 10 else ap, 95))
+    closed = float(np.percentile(ap, 5))
+    spread = float(np.percentile(wd, 90) - np.percentile(wd, 10)) / 2
+    return ShapePriors(closed=closed, open=max(open_ap, closed + 0.05), width_mid=float(np.median(wd)),
+                       width_spread=max(spread, 0.01))
 
 
 def frame_visemes(phones: list[Phone], n_frames: int, fps: float) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -105,6 +106,8 @@ class Renderer:
         if lip_file is not None:
             lip = lipsync.FaceLipModel.load(lip_file)
             self.audio_model = lipsync.BlendedMouthModel(lip, own) if own is not None and lip.blend < 1 else lip
+            # the lips in the pauses between words follow the Face's own habit, measured at build
+            self.priors = replace(self.priors, pause_share=lip.pause_share)
         else:
             self.audio_model = own
         # The lip-sync model may read up to ``future_frames`` (~21-23) of audio past a frame, the streaming
@@ -333,12 +336,5 @@ def _listening_mouth_rests(
 
 
 def _priors(db: mouthdb.MouthDB) -> ShapePriors:
-    """The Face's closed and wide-open apertures and its range of mouth widths."""
-    ap = db.features[:, 0].astype(np.float64)
-    wd = db.features[:, 1].astype(np.float64)
-    speaking = db.state == 1
-    open_ap = float(np.percentile(ap[speaking] if speaking.sum() >= 10 else ap, 95))
-    closed = float(np.percentile(ap, 5))
-    spread = float(np.percentile(wd, 90) - np.percentile(wd, 10)) / 2
-    return ShapePriors(closed=closed, open=max(open_ap, closed + 0.05), width_mid=float(np.median(wd)),
-                       width_spread=max(spread, 0.01))
+    """The Face's closed and wide-open apertures and its range of mouth widths (``mouthdb.shape_priors``)."""
+    return mouthdb.shape_priors(db)

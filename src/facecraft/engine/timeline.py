@@ -22,10 +22,16 @@ from facecraft.speech.vad import speech_mask
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
 from facecraft.vision.smoothing import drop_short_runs, runs
 
-__all__ = ["Timeline", "ShapePriors", "build_timeline", "shape_timeline", "rest_timeline", "frame_energy_db"]
+__all__ = [
+    "Timeline", "ShapePriors", "build_timeline", "shape_timeline", "rest_timeline", "frame_energy_db",
+    "audio_levels", "find_pauses", "pause_habit", "DEFAULT_PAUSE_SHARE", "MAX_PAUSE_SHARE", "MIN_HABIT_FRAMES",
+]
 
 SIL = VISEMES.index("sil")
 PP = VISEMES.index("PP")
+DEFAULT_PAUSE_SHARE = 0.06  # lips in pauses between words where the Face's habit is unknown (EngineConfig)
+MAX_PAUSE_SHARE = 1.2  # a stored habit above this (or below 0) is damaged, not a habit
+MIN_HABIT_FRAMES = 12  # footage with fewer frames in pauses between words keeps the default
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,9 @@ class ShapePriors:
     open: float
     width_mid: float
     width_spread: float
+    # the Face's lips in the pauses between its words (share of closed..open), measured on its footage at
+    # build (``pause_habit``); None: unknown, ``EngineConfig.pause_cap_share`` stands in
+    pause_share: float | None = None
 
     def aperture(self, share: np.ndarray) -> np.ndarray:
         return self.closed + share * (self.open - self.closed)
@@ -170,6 +179,21 @@ def build_timeline(
     builds the same targets a stretch at a time (``engine.timeline_stream``).
     """
     n = int(n_frames)
+    db, voiced = audio_levels(samples, sample_rate, fps, n, config)
+    vis = _phone_visemes(phones, n, fps, config.lead_s) if phones else None
+    at_phone = _phone_visemes(phones, n, fps, 0.0) if phones else None
+    return shape_timeline(db, voiced, vis, fps=fps, priors=priors, config=config, predicted=predicted,
+                          trust_phones=trust_phones, mouth_lead=mouth_lead, at_phone=at_phone)
+
+
+VAD_MIN_SPEECH_MS = 100  # voice shorter than this is a blip, not speech, for the timeline
+
+
+def audio_levels(
+    samples: np.ndarray, sample_rate: int, fps: float, n: int, config: EngineConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loudness (dBFS) and voice activity of ``n`` frames of a whole stretch of audio, as the timeline reads
+    them (the build reads its footage's pauses the same way, ``pause_habit``)."""
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
     db = frame_energy_db(samples, sample_rate, fps, n)
     voiced = np.zeros(n, dtype=bool)
@@ -178,13 +202,80 @@ def build_timeline(
                            min_speech_ms=VAD_MIN_SPEECH_MS)
         m = min(n, len(mask))
         voiced[:m] = mask[:m]
-    vis = _phone_visemes(phones, n, fps, config.lead_s) if phones else None
-    at_phone = _phone_visemes(phones, n, fps, 0.0) if phones else None
-    return shape_timeline(db, voiced, vis, fps=fps, priors=priors, config=config, predicted=predicted,
-                          trust_phones=trust_phones, mouth_lead=mouth_lead, at_phone=at_phone)
+    return db, voiced
 
 
-VAD_MIN_SPEECH_MS = 100  # voice shorter than this is a blip, not speech, for the timeline
+def find_pauses(
+    db: np.ndarray,
+    voiced: np.ndarray,
+    vis: np.ndarray | None,
+    *,
+    fps: float,
+    config: EngineConfig,
+    trusted: bool,
+    modelled: np.ndarray,
+    first_frames: bool = True,
+    last_frames: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(quiet, edge) per frame: the pauses whose lips close (or rest) and, of those, the silence before the
+    first word and after the last (``first_frames`` / ``last_frames``: the frames begin / end the utterance).
+
+    A frame is a pause where the voice is not active, or where it is too quiet to be speech: for a frame
+    the audio model shapes (``modelled``), far quieter (``model_silence_db``): soft speech in a quiet
+    recording is no pause (at ``silence_db`` the lips closed in mid-word on 4 of 13 new people's clips:
+    aperture r 0.46 -> 0.54). A short pause between words need not close the lips, but the quiet before
+    the first word and after the last does, however short (else the first frame shows a mouth open on
+    silence). There only frames silent by their level (below ``silence_db``) or by trusted phones count: an
+    unvoiced frame as loud as speech at an edge is speech the audio's cut (or the VAD's onset delay) left
+    unrecognised, and closing it cost a held-out clip cut mid-word (its last 4 of 59 frames) aperture r
+    0.38 -> 0.19.
+    """
+    n = len(db)
+    sil_vis = (vis == SIL) if (trusted and vis is not None) else np.zeros(n, dtype=bool)
+    gate = np.where(modelled, min(config.model_silence_db, config.silence_db), config.silence_db)
+    quiet = ~voiced | (db < gate) | sil_vis
+    edges = [(a, b) for a, b in runs(quiet) if (a == 0 and first_frames) or (b == n and last_frames)]
+    quiet = drop_short_runs(quiet, int(round(config.min_pause_s * fps)))
+    silent = (db < config.silence_db) | sil_vis
+    edge = np.zeros(n, dtype=bool)
+    for a, b in edges:
+        edge[a:b] = silent[a:b] | quiet[a:b]
+        quiet[a:b] |= silent[a:b]
+    return quiet, edge
+
+
+def pause_habit(
+    samples: np.ndarray,
+    sample_rate: int,
+    aperture: np.ndarray,
+    fps: float,
+    priors: ShapePriors,
+    config: EngineConfig,
+    *,
+    speaking: np.ndarray | None = None,
+    modelled: bool = True,
+    min_frames: int = MIN_HABIT_FRAMES,
+) -> float | None:
+    """How far apart a Face keeps its lips in the pauses between its words: the median tracked aperture
+    (share of its closed..open range) over its footage's pauses, found as the timeline finds them
+    (``find_pauses``; ``modelled``: the Face has an audio model, whose softer silence gate applies), minus
+    the silence before the first word and after the last, and, given ``speaking`` (per frame), only where
+    the footage speaks. None with fewer than ``min_frames`` such frames. Most people keep the lips
+    about half apart there (median 0.49 over 13 clips), some seal them; one constant fits neither."""
+    ap = np.asarray(aperture, dtype=np.float64).reshape(-1)
+    n = len(ap)
+    if n == 0 or samples is None:
+        return None
+    db, voiced = audio_levels(samples, sample_rate, fps, n, config)
+    quiet, edge = find_pauses(db, voiced, None, fps=fps, config=config, trusted=False,
+                              modelled=np.full(n, bool(modelled)))
+    inside = quiet & ~edge & np.isfinite(ap)
+    if speaking is not None and len(speaking) == n:
+        inside &= np.asarray(speaking, dtype=bool)
+    if int(inside.sum()) < max(int(min_frames), 1):
+        return None
+    share = (ap[inside] - priors.closed) / max(priors.open - priors.closed, 1e-6)
+    return float(np.clip(np.median(share), 0.0, 1.0))
 
 
 def shape_timeline(
@@ -202,13 +293,16 @@ def shape_timeline(
     at_phone: np.ndarray | None = None,
     first_frames: bool = True,
     last_frames: bool = True,
+    may_end: bool = False,
 ) -> Timeline:
     """The targets of consecutive frames from their loudness (dBFS), voice activity, the visemes of
     their phones (None: no phones) and the audio model's prediction.
 
     ``at_phone``: the visemes of the phones without the visual lead (p, b, m close the lips during the
     phone itself); ``first_frames`` / ``last_frames``: the frames begin / end the utterance (the quiet
-    before its first word and after its last closes the lips however short).
+    before its first word and after its last closes the lips however short); ``may_end``: the frames end
+    at the audio heard so far, which may be the utterance's end (streaming): a pause reaching it rests as the
+    silence after the last word does, not open to the Face's pause habit (the batch render knows the end).
 
     Every step reaches a bounded number of frames around each frame (``timeline_stream.reach``), so a
     stretch of an utterance shaped with enough frames of context on both sides gives the same targets
@@ -238,17 +332,11 @@ def shape_timeline(
     if predicted is not None and len(predicted) >= n and n:
         pred = np.asarray(predicted[:n], dtype=np.float64).reshape(n, -1)
         modelled = np.isfinite(pred).all(axis=1)
-    # a frame is a pause where the voice is not active, or where it is too quiet to be speech: for a frame
-    # the audio model shapes, far quieter (``model_silence_db``): soft speech in a quiet recording is no pause
-    # (at ``silence_db`` the lips closed in mid-word on 4 of 13 new people's clips: aperture r 0.46 -> 0.54)
-    gate = np.where(modelled, min(config.model_silence_db, config.silence_db), config.silence_db)
-    quiet = ~voiced | (db < gate) | (trusted & (vis == SIL))
-    # a short pause between words need not close the lips, but the quiet before the first word and after
-    # the last does, however short (else the first frame shows a mouth open on silence)
-    edges = [(a, b) for a, b in runs(quiet) if (a == 0 and first_frames) or (b == n and last_frames)]
-    quiet = drop_short_runs(quiet, int(round(config.min_pause_s * fps)))
-    for a, b in edges:
-        quiet[a:b] = True
+    quiet, edge = find_pauses(db, voiced, vis, fps=fps, config=config, trusted=trusted, modelled=modelled,
+                              first_frames=first_frames, last_frames=last_frames)
+    if may_end and not last_frames and n and quiet[-1]:  # perhaps the silence after the last word
+        edge = edge.copy()
+        edge[runs(quiet)[-1][0]:] = True
     lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
     if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
         quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])
@@ -272,9 +360,15 @@ def shape_timeline(
             width = wd * np.clip(np.nan_to_num(pred[:, 1]), lo, hi) + (1 - wd) * width
     # in pauses the lips rest together without pressing (or lower, where the model says so);
     # bilabials press them shut
+    # between words the cap is the Face's own habit (measured at build; ``pause_habit``), else the config's
     rest = priors.aperture(np.full(n, config.rest_share))
-    if config.quiet_follows_model:
-        rest = np.where(modelled, np.minimum(aperture, priors.aperture(np.full(n, config.pause_cap_share))), rest)
+    habit = priors.pause_share if config.pause_habit != "off" else None
+    share_cap = config.pause_cap_share if habit is None else habit
+    if habit is not None and config.pause_habit == "level":  # between words: the habit itself
+        rest = np.where(edge, rest, priors.aperture(np.full(n, habit)))
+    elif config.quiet_follows_model:  # within the cap; the silence before the first word and after the last rests
+        cap = priors.aperture(np.where(edge, min(share_cap, config.rest_share), share_cap))
+        rest = np.where(modelled, np.minimum(aperture, cap), rest)
     aperture = np.where(quiet, rest, aperture)
     aperture = np.where(press, priors.closed, aperture)
     back = int(round(config.speaking_back_s * fps))

@@ -157,7 +157,7 @@ class UtteranceTimeline:
         tl = shape_timeline(db, voiced, vis, fps=self.fps, priors=self.priors, config=self.config,
                             predicted=predicted, trust_phones=self.trust_phones, mouth_lead=self.mouth_lead,
                             start=c0, at_phone=at_phone, first_frames=c0 == 0,
-                            last_frames=self.ended and c1 == total)
+                            last_frames=self.ended and c1 == total, may_end=not self.ended and c1 == total)
         a, b = f0 - c0, f1 - c0
         k = np.searchsorted([c.frame for c in self._cues], np.arange(f0, f1), side="right") - 1
         emotion = np.array([c.emotion.index for c in self._cues], dtype=np.uint8)[np.maximum(k, 0)]

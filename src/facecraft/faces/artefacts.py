@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +19,8 @@ import numpy as np
 from facecraft.audio import RATE
 from facecraft.engine import lipsync, motion_graph, mouthdb
 from facecraft.engine.audio_model import AudioMouthModel
+from facecraft.engine.config import EngineConfig
+from facecraft.engine.timeline import pause_habit
 from facecraft.errors import SpeechError
 from facecraft.media.types import Frame
 from facecraft.speech.types import Phone
@@ -89,6 +92,7 @@ def step_mouths(ctx: BuildContext) -> None:
     ctx.mouth_model_cv = model.cv_pred if model is not None else None
     db = mouthdb.build_mouth_db(frames(), ctx.tracks, phones=phones, state=state, audio_model=model)
     ctx.motion_descriptors = motion
+    ctx.mouth_priors = mouthdb.shape_priors(db)
     path = ctx.work_dir / mouthdb.FILENAME
     ctx.start("mouths_save", lambda: db.save(path))  # 2-3 s of zlib (GIL released) while later steps run
     counts = np.bincount(db.viseme, minlength=len(VISEMES))
@@ -116,10 +120,28 @@ def step_lipsync(ctx: BuildContext) -> None:
     if model is None:
         params["lipsync"] = {"file": None}
         return
+    habit = _pause_habit(ctx)
+    if habit is not None:
+        model = replace(model, pause_share=habit)
     model.save(ctx.work_dir / lipsync.FILENAME)
     params["lipsync"] = {"file": lipsync.FILENAME, "lag_frames": model.lag, "pull": model.pull,
                          "cv_r": round(model.cv_r, 3), "blend": model.blend,
+                         "pause_share": round(model.pause_share, 3), "pause_share_measured": habit is not None,
                          "general_sha256": lipsync.general_sha256()}
+
+
+def _pause_habit(ctx: BuildContext) -> float | None:
+    """The footage's lips in its pauses between words (``timeline.pause_habit``), where it speaks; None
+    where too few such frames (the engine's default stands)."""
+    assert ctx.tracks is not None
+    if ctx.samples is None or ctx.mouth_priors is None:
+        return None
+    state = ctx.analysis.state if ctx.analysis is not None else None
+    speaking = np.asarray(state) == 1 if state is not None and len(state) == len(ctx.tracks) else None
+    habit = pause_habit(ctx.samples, ctx.sample_rate, np.asarray(ctx.tracks.aperture), float(ctx.tracks.fps),
+                        ctx.mouth_priors, EngineConfig(), speaking=speaking)
+    log.info("pause habit: %s", "too few pause frames (default)" if habit is None else f"share {habit:.2f}")
+    return habit
 
 
 def step_motion(ctx: BuildContext) -> None:

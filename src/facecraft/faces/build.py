@@ -26,6 +26,7 @@ import numpy as np
 from facecraft import __version__
 from facecraft.audio import RATE
 from facecraft.engine.motion_graph import Descriptors
+from facecraft.engine.timeline import ShapePriors
 from facecraft.errors import InputError, MediaError
 from facecraft.faces import bundle as fb
 from facecraft.faces.analyze import analyze
@@ -122,6 +123,9 @@ class BuildContext:
     # The Face's own audio-to-mouth model's cross-validated apertures (engine.audio_model), for the
     # lip-sync step's blend of the two models.
     mouth_model_cv: np.ndarray | None = None
+    # The Face's lip range from its mouth database (``mouthdb.shape_priors``): the lip-sync step measures the
+    # footage's pause habit in those units.
+    mouth_priors: ShapePriors | None = None
     # The motion graph's frame descriptors, gathered by the mouth step's decode of the footage (the motion
     # step then needs no decode of its own).
     motion_descriptors: Descriptors | None = None
