@@ -58,58 +58,41 @@ def test_the_streamed_answer_becomes_sentences_with_emotion_tags_that_are_never_
     assert not any(isinstance(f, LLMTextFrame) for f in down), "the LLM's text must not reach the Face raw"
 
 
+def _said(tokens: list[str | SleepFrame], assembler: ReplyAssembler) -> list[str]:
+    """What ``assembler`` sends to the voice, in pieces, for one answer streamed as ``tokens``."""
+    frames = [LLMFullResponseStartFrame(), *[LLMTextFrame(t) if isinstance(t, str) else t for t in tokens],
+              LLMFullResponseEndFrame()]
+    down, _ = asyncio.run(run_test(assembler, frames_to_send=frames, expected_down_frames=None))
+    return [f.echo.text for f in down if isinstance(f, EchoFrame) and f.echo.text]
+
+
 def test_a_replys_first_clause_of_a_few_words_is_said_before_its_sentence_ends() -> None:
-    tokens = ["Sure,", " I can", " help you", " with that,", " and", " with the tickets,", " of", " course."]
-
-    async def go():  # noqa: ANN202
-        frames = [LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens], LLMFullResponseEndFrame()]
-        # (a fast LLM: the slow LLM's rule, below, never applies however loaded the machine running the test)
-        return await run_test(ReplyAssembler(short_clause_after_s=None), frames_to_send=frames,
-                              expected_down_frames=None)
-
-    down, _ = asyncio.run(go())
-    said = [f.echo.text for f in down if isinstance(f, EchoFrame) and f.echo.text]
+    tokens: list[str | SleepFrame] = ["Sure,", " I can", " help you", " with that,", " and", " with the tickets,",
+                                      " of", " course."]
+    # (a fast LLM: the slow LLM's rule, below, never applies however loaded the machine running the test)
+    said = _said(tokens, ReplyAssembler(short_clause_after_s=None))
     # "Sure," is too short to say alone; after the first clause the rest goes by sentences again
     assert said == ["Sure, I can help you with that,", "and with the tickets, of course."], said
 
 
 def test_a_slow_llm_s_first_clause_is_said_whatever_its_length() -> None:
-    from pipecat.tests.utils import SleepFrame
-
     tokens: list[str | SleepFrame] = ["Sure,", " I", SleepFrame(0.45), " can help", " you with that.", " Anything",
                                       " else, maybe?"]
-
-    async def go():  # noqa: ANN202
-        frames = [LLMFullResponseStartFrame(), *[LLMTextFrame(t) if isinstance(t, str) else t for t in tokens],
-                  LLMFullResponseEndFrame()]
-        return await run_test(ReplyAssembler(short_clause_after_s=0.3), frames_to_send=frames,
-                              expected_down_frames=None)
-
-    down, _ = asyncio.run(go())
-    said = [f.echo.text for f in down if isinstance(f, EchoFrame) and f.echo.text]
+    said = _said(tokens, ReplyAssembler(short_clause_after_s=0.3))
     # the first sentence still open 0.3 s after the first token: "Sure," goes to the voice; later clauses wait
     assert said == ["Sure,", "I can help you with that.", "Anything else, maybe?"], said
 
 
 def test_a_long_first_sentence_is_said_in_two_parts_cut_before_a_phrase() -> None:
-    tokens = ["The", " museum", " opens", " tomorrow", " at", " ", "1", "0", ":", "0", "0", " AM", ".", " I",
-              " would", " like", " to", " see", " you", " there", "."]
-
-    async def go():  # noqa: ANN202
-        frames = [LLMFullResponseStartFrame(), *[LLMTextFrame(t) for t in tokens], LLMFullResponseEndFrame()]
-        return await run_test(ReplyAssembler(short_clause_after_s=None), frames_to_send=frames,
-                              expected_down_frames=None)
-
-    down, _ = asyncio.run(go())
-    said = [f.echo.text for f in down if isinstance(f, EchoFrame) and f.echo.text]
+    tokens: list[str | SleepFrame] = ["The", " museum", " opens", " tomorrow", " at", " ", "1", "0", ":", "0", "0",
+                                      " AM", ".", " I", " would", " like", " to", " see", " you", " there", "."]
+    said = _said(tokens, ReplyAssembler(short_clause_after_s=None))
     # the first sentence, 6 words long and no comma in sight: cut before "at" (4 words before it); the next
     # sentence is whole ("to" comes after 3 words only, and the reply's first audio is on its way anyway)
     assert said == ["The museum opens tomorrow", "at 10:00 AM.", "I would like to see you there."], said
 
 
 def test_a_first_sentence_goes_to_the_voice_at_its_full_stop_not_at_the_answer_s_end() -> None:
-    from pipecat.tests.utils import SleepFrame
-
     times: dict[str, float] = {}
 
     async def go():  # noqa: ANN202
