@@ -316,6 +316,11 @@ def _emotion_tag(emotion: Emotion) -> str:
     return f'<emotion value="{emotion.name}" intensity="{emotion.intensity:.2f}"/>'
 
 
+def _word_count(text: str) -> int:
+    """Words of ``text`` as said (its emotion tags are no words)."""
+    return len(_TAGS.sub(" ", text).split())
+
+
 class ReplyAssembler(FrameProcessor):
     """The LLM's streamed answer -> sentences queued on the echo path (``EchoFrame``s, one inference per
     answer); ``on_end(inference_id, spoke)`` when an answer is complete; ``on_first_clause(inference_id)``
@@ -386,13 +391,13 @@ class ReplyAssembler(FrameProcessor):
             slow = (self.short_clause_after_s is not None
                     and time.monotonic() - self._first_token_at >= self.short_clause_after_s)
             for clause in _CLAUSE_END.finditer(self._text):
-                if len(_TAGS.sub(" ", self._text[:clause.start()]).split()) >= (1 if slow else FIRST_CLAUSE_WORDS):
+                if _word_count(self._text[:clause.start()]) >= (1 if slow else FIRST_CLAUSE_WORDS):
                     return clause.end()
             open_clause = not re.search(r"[,\u2013\u2014][\"')\]]*$", self._text)  # (else its comma cuts next)
-            long = len(_TAGS.sub(" ", self._text).split()) >= LONG_FIRST_WORDS
+            long = _word_count(self._text) >= LONG_FIRST_WORDS
             if self.eager_first and open_clause and (slow or long):
                 for phrase in _PHRASE_START.finditer(self._text):
-                    if len(_TAGS.sub(" ", self._text[:phrase.start()]).split()) >= FIRST_CLAUSE_WORDS:
+                    if _word_count(self._text[:phrase.start()]) >= FIRST_CLAUSE_WORDS:
                         return phrase.end()
         if len(self._text) > _LONG_CLAUSE:
             comma = self._text.rfind(", ")

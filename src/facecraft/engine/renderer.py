@@ -83,7 +83,7 @@ class Renderer:
             raise BundleError("the Face bundle's engine files do not match its tracks; rebuild the Face")
         self.fps = float(self.tracks.fps)
         self.footage = FootageReader(bundle.footage_path, self.fps, cache_frames=self.config.cache_frames)
-        self.priors = _priors(self.db)
+        self.priors = mouthdb.shape_priors(self.db)
         self.selector = MouthSelector(self.db, self.config, closed_aperture=self.priors.closed,
                                       sealed_aperture=self.priors.closed_limit)
         self.compositor = Compositor(self.db, self.config, footage=self.footage.get)
@@ -334,7 +334,3 @@ def _listening_mouth_rests(
         return False
     return float(np.mean(aperture < priors.closed_limit)) >= config.own_listening_mouth_share
 
-
-def _priors(db: mouthdb.MouthDB) -> ShapePriors:
-    """The Face's closed and wide-open apertures and its range of mouth widths (``mouthdb.shape_priors``)."""
-    return mouthdb.shape_priors(db)
