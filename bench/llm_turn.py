@@ -10,7 +10,9 @@ round so that each round's figures saw about the same load. Per setting: ``first
 piece), ``clause_ms`` (request -> ``--clause`` pieces, about a first clause), ``ms_per_token`` between them,
 medians, and the same divided by the first setting's figure of the same question and round (``*_vs_first``).
 With ``--listening`` an echo session of the stock Face is connected to an aiortc client meanwhile (its
-listening render, VP8 encode and packets: what runs beside the LLM in a session).
+listening render, VP8 encode and packets: what runs beside the LLM in a session). The process runs with a
+session's environment (``manager.SESSION_THREADS``, e.g. ``GOMP_SPINCOUNT``) where the caller's sets none: to
+time libgomp's own default, run it with ``GOMP_SPINCOUNT=300000``.
 
     python bench/llm_turn.py [--configs 2/2,2/1,1/1] [--rounds 4] [--listening] [--out FILE]
 """
@@ -28,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from _common import REPO, machine_info, write_result
+from facecraft.conversation.manager import SESSION_THREADS
+
+for _name, _value in SESSION_THREADS.items():  # as in a live session, before libgomp is loaded
+    os.environ.setdefault(_name, _value)
 
 QUESTIONS = REPO / "bench" / "data" / "stt_questions.txt"
 
