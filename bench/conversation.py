@@ -25,7 +25,7 @@ handed the last loud sample of its recording to the connection):
 - ``first_audio_ms``: the first audible reply packet arrives (on the wire);
 - ``first_frame_ms``: ``conversation.replica.started_speaking`` arrives (sent with the first speaking frame).
 
-With ``--thread-cpu`` the session's threads are sampled (``/proc/<pid>/task/*/stat``, every 10 ms) and each turn
+With ``--thread-cpu`` the session's threads are sampled (``/proc/<pid>/task/*/stat``, every 20 ms) and each turn
 reports the CPU they used while the LLM read the prompt (``stt_done`` -> first token) and wrote the first clause
 (first token -> first clause): ``cpu_prompt`` / ``cpu_clause``, milliseconds of CPU per thread (its name, its id)
 with the window's wall time, the busiest first. What runs beside the LLM is what slows it on two cores.
@@ -157,7 +157,7 @@ class SessionLog:
 class ThreadCPU:
     """The CPU time of each thread of a process, sampled every ``period`` s in a thread of this bench."""
 
-    def __init__(self, pid: int, period: float = 0.01) -> None:
+    def __init__(self, pid: int, period: float = 0.02) -> None:  # (the kernel counts CPU in 10 ms ticks)
         self.pid, self.period = pid, period
         self.samples: list[tuple[float, dict[int, float]]] = []
         self.names: dict[int, str] = {}
