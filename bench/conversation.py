@@ -25,6 +25,11 @@ handed the last loud sample of its recording to the connection):
 - ``first_audio_ms``: the first audible reply packet arrives (on the wire);
 - ``first_frame_ms``: ``conversation.replica.started_speaking`` arrives (sent with the first speaking frame).
 
+With ``--thread-cpu`` the session's threads are sampled (``/proc/<pid>/task/*/stat``, every 20 ms) and each turn
+reports the CPU they used while the LLM read the prompt (``stt_done`` -> first token) and wrote the first clause
+(first token -> first clause): ``cpu_prompt`` / ``cpu_clause``, milliseconds of CPU per thread (its name, its id)
+with the window's wall time, the busiest first. What runs beside the LLM is what slows it on two cores.
+
 Barge-in: the caller asks for a long story, says "Okay" over it (0.3 s: shorter than the PAL's minimum),
 then speaks over it. ``barge_in_ms``: the start of the caller's speech -> the received audio is silent (the
 Face is held at the VAD's start); ``hold_ms``: -> the session held the Face (its log); ``vad_start_ms``: ->
@@ -34,7 +39,7 @@ Face is held at the VAD's start); ``hold_ms``: -> the session held the Face (its
 are the session's ``asctime`` (milliseconds) mapped onto the monotonic clock; everything runs on this machine.
 The answers are printed.
 
-    python bench/conversation.py [--turns 8] [--barge 3] [--short-story] [--work DIR] [--out FILE]
+    python bench/conversation.py [--turns 8] [--barge 3] [--short-story] [--thread-cpu] [--work DIR] [--out FILE]
 
 Targets (2-core CPU, embedded defaults): end of turn -> first reply frame <= 800 ms p50; barge-in <= 300 ms
 p50. Figures on the shared development machine are noisy: the load average is recorded with them.
@@ -48,6 +53,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -148,6 +154,52 @@ class SessionLog:
         return next((t for t, msg in self.lines() if t >= after - 0.002 and msg.startswith(prefix)), None)
 
 
+class ThreadCPU:
+    """The CPU time of each thread of a process, sampled every ``period`` s in a thread of this bench."""
+
+    def __init__(self, pid: int, period: float = 0.02) -> None:  # (the kernel counts CPU in 10 ms ticks)
+        self.pid, self.period = pid, period
+        self.samples: list[tuple[float, dict[int, float]]] = []
+        self.names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._thread = threading.Thread(target=self._run, name="thread-cpu", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            now, cpu = time.monotonic(), {}
+            try:
+                tids = os.listdir(f"/proc/{self.pid}/task")
+            except OSError:
+                return
+            for tid in tids:
+                try:
+                    fields = Path(f"/proc/{self.pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+                    if int(tid) not in self.names:  # (Python's threads all show "python"; the first is the loop's)
+                        self.names[int(tid)] = ("main" if int(tid) == self.pid else
+                                                Path(f"/proc/{self.pid}/task/{tid}/comm").read_text().strip())
+                except OSError:  # the thread ended
+                    continue
+                cpu[int(tid)] = (int(fields[11]) + int(fields[12])) / self._tick
+            self.samples.append((now, cpu))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def window(self, t0: float | None, t1: float | None, top: int = 6) -> dict[str, Any] | None:
+        """CPU ms per thread between ``t0`` and ``t1`` (the samples nearest them), the busiest ``top``."""
+        if t0 is None or t1 is None or t1 <= t0 or not self.samples:
+            return None
+        a = min(self.samples, key=lambda s: abs(s[0] - t0))
+        b = min(self.samples, key=lambda s: abs(s[0] - t1))
+        used = {tid: 1000 * (cpu - a[1].get(tid, 0.0)) for tid, cpu in b[1].items()}
+        busiest = sorted(((ms_, tid) for tid, ms_ in used.items() if ms_ > 0), reverse=True)
+        return {"wall_ms": round(1000 * (b[0] - a[0])), "cpu_ms": round(sum(used.values())),
+                "threads": [f"{self.names.get(tid, '?')}/{tid}: {ms_:.0f}" for ms_, tid in busiest[:top]]}
+
+
 def after(t: float):  # noqa: ANN201
     return lambda e: e["_t"] > t
 
@@ -170,7 +222,8 @@ async def sent(c: LiveClient, seconds: float) -> float:
     return time.monotonic()
 
 
-async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str) -> dict[str, Any]:
+async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str,
+                   cpu: ThreadCPU | None = None) -> dict[str, Any]:
     x, onset, end = speech48(text, voice)
     t0 = c.speak(x)
     t_end = await sent(c, end)
@@ -208,6 +261,10 @@ async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str) -> dic
     if speech is not None:
         row.update(tts_queued_ms=float(speech.group(1)), tts_executor_ms=float(speech.group(2)),
                    tts_synth_ms=float(speech.group(3)), tts_voice_ms=float(speech.group(4)))
+    if cpu is not None:
+        stt, token = log.first("timing stt_done", t_end), log.first("timing llm_first_token", t_end)
+        clause_at = log.first("timing first_clause", t_end)
+        row.update(cpu_prompt=cpu.window(stt, token), cpu_clause=cpu.window(token, clause_at))
     return row
 
 
@@ -262,17 +319,20 @@ def pct(values: list[float | None], q: float) -> float | None:
 
 
 async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, barges: int,
-                story: str = STORY) -> dict[str, Any]:
+                story: str = STORY, thread_cpu: bool = False) -> dict[str, Any]:
     manager = SessionManager(1, lambda e: None)
     spec = SessionSpec(conversation_id="bench-pal", bundle_dir=bundle, voice=None, mode="full",
                        max_call_duration_s=3600, participant_left_timeout_s=60, participant_absent_timeout_s=600,
                        ice_servers=(), pal=pal)
     rows: list[dict[str, Any]] = []
     barge_rows: list[dict[str, Any]] = []
+    cpu: ThreadCPU | None = None
     try:
         t = time.monotonic()
         await manager.start(spec)
         start_s = time.monotonic() - t
+        if thread_cpu:
+            cpu = ThreadCPU(manager.pids()["bench-pal"])
         c = LiveClient(lambda o: manager.offer("bench-pal", o["sdp"], o["type"]), keep_images=False)
         await c.connect()
         await c.wait_channel_open(60)
@@ -282,7 +342,7 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
         for k in range(turns):
             text, voice = texts[k % len(texts)], VOICES[k % len(VOICES)]
             try:
-                row = await one_turn(c, log, text, voice)
+                row = await one_turn(c, log, text, voice, cpu)
             except TimeoutError as exc:  # kept as a result: a turn the session never answered
                 failures += 1
                 rows.append({"voice": voice, "question": text, "error": str(exc)})
@@ -293,6 +353,10 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
             rows.append(row)
             say(f"  turn {k + 1}: {voice:9} first frame {row['first_frame_ms']} ms, audio {row['first_audio_ms']} ms"
                 f" | {row['heard']!r} -> {row['answer']!r}")
+            for key in ("cpu_prompt", "cpu_clause"):
+                if row.get(key):
+                    say(f"    {key}: {row[key]['wall_ms']} ms wall, {row[key]['cpu_ms']} ms CPU: "
+                        + ", ".join(row[key]["threads"]))
             await asyncio.sleep(1.2)  # a natural pause before the caller's next question
         for k in range(barges if failures < 2 else 0):
             try:
@@ -303,6 +367,8 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
             await asyncio.sleep(1.0)
         await c.close()
     finally:
+        if cpu is not None:
+            cpu.stop()
         await manager.close()
     return {"session_start_s": round(start_s, 2), "turns": rows, "barge_ins": barge_rows}
 
@@ -358,6 +424,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "conversation.json")
     ap.add_argument("--short-story", action="store_true",
                     help="barge in over the old story request (its answer is one sentence: the barge-in races its end)")
+    ap.add_argument("--thread-cpu", action="store_true",
+                    help="sample the session's threads: the CPU beside the LLM per turn (cpu_prompt, cpu_clause)")
     args = ap.parse_args()
     pal, face_key = stock_pal()
     bundle = stock_bundle(face_key, args.work)
@@ -370,7 +438,7 @@ def main() -> int:
     os.environ["FACECRAFT_SESSION_LOG"] = "INFO"
     load_before = os.getloadavg()
     story = SHORT_STORY if args.short_story else STORY
-    result = asyncio.run(bench(bundle, pal, SessionLog(log_path), args.turns, args.barge, story))
+    result = asyncio.run(bench(bundle, pal, SessionLog(log_path), args.turns, args.barge, story, args.thread_cpu))
     summary = summarise(result, pal)
     print(f"\nconversation with the stock PAL, load average before {load_before[0]:.1f}")
     print(f"{'key':28} {'value':>10}  target")

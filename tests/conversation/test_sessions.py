@@ -12,6 +12,7 @@ import pytest
 
 from facecraft.conversation import SessionEvent, SessionManager
 from facecraft.conversation.client import LiveClient
+from facecraft.conversation.manager import SESSION_THREADS
 from facecraft.errors import FacecraftError, NotFoundError, SessionLimitError
 from tests.conversation.live import run, spec
 
@@ -43,6 +44,9 @@ def test_the_cap_end_and_a_crash_release_every_process(bundle_dir: Path) -> None
             await manager.start(spec(bundle_dir, "b"))
             pids = manager.pids()
             assert manager.active() == 2 and all(_alive(p) for p in pids.values())
+            # the session's OpenMP threads (llama.cpp, Whisper) wait briefly, not for 300000 spins
+            spin = os.environ.get("GOMP_SPINCOUNT", SESSION_THREADS["GOMP_SPINCOUNT"])
+            assert f"GOMP_SPINCOUNT={spin}".encode() in Path(f"/proc/{pids['a']}/environ").read_bytes().split(b"\0")
             with pytest.raises(SessionLimitError) as over:
                 await manager.start(spec(bundle_dir, "c"))
             assert over.value.error_id == "too_many_conversations"

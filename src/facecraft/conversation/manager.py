@@ -48,8 +48,14 @@ class _Process:
 
 # One session is one Face, drawn by one thread at its frame rate: math libraries that spread each call over
 # every core only contend with the other sessions (their threads cost ~40 % more CPU per frame than one).
+# GOMP_SPINCOUNT: llama.cpp (xllamacpp's ggml) and CTranslate2 (Whisper) run on OpenMP (libgomp), whose threads
+# wait at every barrier of a step spinning 300000 rounds (~10-20 ms) before they sleep; a session's own render,
+# encoder and WebRTC threads (~0.4 cores while it listens) keep preempting one of the two, and its partner
+# then burns the other core waiting for it. 10000 rounds (~0.5 ms) still covers the ordinary wait of a step
+# (bench/llm_turn.py, three LLMs at once under load 11-13: at 10000 and at 1000 each answered 20 questions,
+# first clause median 4.9 and 3.6 s, in the time the one at the default answered 4, first clause 19 s).
 SESSION_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                   "FACECRAFT_TTS_THREADS": "1"}
+                   "FACECRAFT_TTS_THREADS": "1", "GOMP_SPINCOUNT": "10000"}
 
 
 class SessionManager:
