@@ -231,13 +231,19 @@ async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY) -
     interrupted = await c.wait_event("conversation.replica_interrupted", WAIT_S, where=after(t_spoken))
     await asyncio.sleep(1.0)
     silent = silent_from(c, t_speech, interrupted["_t"] + 0.5)
+    wire = silent_from(c, t_speech, interrupted["_t"] + 0.5, wire=True)
     cough_cut = [e for e in c.events if e.get("event_type") == "conversation.replica_interrupted"
                  and t_cough < e["_t"] < t_spoken]
     # the barge-in is a turn of its own: let its answer finish before the next
     reply = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(interrupted["_t"]))
     await c.wait_event("conversation.replica.stopped_speaking", WAIT_S, where=after(reply["_t"]))
+    released = [t for t, msg in log.lines() if t_speech - 0.002 <= t <= interrupted["_t"]
+                and msg.startswith("the Face's speech goes on")]
     return {"barge_in_ms": None if silent == float("inf") else round(silent * 1000, 1),
+            "barge_in_wire_ms": None if wire == float("inf") else round(wire * 1000, 1),
             "hold_ms": ms(log.first("the Face's speech held", t_spoken), t_speech),
+            "hold_out_ms": ms(log.first("timing hold_out", t_spoken), t_speech),
+            "hold_released": len(released), "envelope": envelope(c, t_speech),
             "vad_start_ms": ms(next((e["_t"] for e in c.events if e.get("event_type")
                                      == "conversation.user.started_speaking" and e["_t"] > t_spoken), None), t_speech),
             "interrupted_event_ms": ms(interrupted["_t"], t_speech), "story_heard_s": round(t_speech - heard, 2),
@@ -245,15 +251,26 @@ async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY) -
             "cough_resumed_ms": ms(on_again, t_cough_end), "cough_interrupted": bool(cough_cut)}
 
 
-def silent_from(c: LiveClient, t0: float, t1: float, level: float = 0.01) -> float:
-    """Seconds from ``t0`` to where the received audio goes quiet (RMS below ``level``) and stays quiet until
-    ``t1`` (a pause between two sentences of the answer that happens to follow ``t0`` does not count); inf if
-    it is not quiet at ``t1``."""
-    packets = [a for a in c.audio if t0 <= a.t <= t1]
+def silent_from(c: LiveClient, t0: float, t1: float, level: float = 0.01, wire: bool = False) -> float:
+    """Seconds from ``t0`` to where the received audio goes quiet (RMS below ``level``, each 20 ms packet as
+    decoded) and stays quiet until ``t1`` (a pause between two sentences of the answer that happens to follow
+    ``t0`` does not count); inf if it is not quiet at ``t1``. The packets' times are when aiortc's receiver
+    handed them out decoded (its jitter buffer holds four 20 ms packets back: the listener's side), or with
+    ``wire`` when their RTP packet arrived."""
+    def at(a: Any) -> float:
+        return a.wire if wire else a.t
+
+    packets = [a for a in c.audio if t0 <= at(a) <= t1]
     loud = [i for i, a in enumerate(packets) if float(np.sqrt(np.mean(a.samples ** 2))) >= level]
     if not packets or (loud and loud[-1] == len(packets) - 1):
         return float("inf")
-    return (packets[loud[-1] + 1].t if loud else packets[0].t) - t0
+    return at(packets[loud[-1] + 1] if loud else packets[0]) - t0
+
+
+def envelope(c: LiveClient, t0: float, before: float = 0.1, after: float = 0.6) -> list[list[float]]:
+    """The received audio around ``t0``: per packet [decoded ms, wire ms (both from ``t0``), RMS]."""
+    return [[round((a.t - t0) * 1000, 1), round((a.wire - t0) * 1000, 1),
+             round(float(np.sqrt(np.mean(a.samples ** 2))), 4)] for a in c.audio if t0 - before <= a.t <= t0 + after]
 
 
 def pct(values: list[float | None], q: float) -> float | None:
@@ -326,9 +343,12 @@ def summarise(result: dict[str, Any], pal: dict[str, Any]) -> dict[str, Any]:
     out["barge_ins"] = len(result["barge_ins"])
     out["barge_in_ms_p50"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 50)
     out["barge_in_ms_p95"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 95)
+    out["barge_in_wire_ms_p50"] = pct([b.get("barge_in_wire_ms") for b in result["barge_ins"]], 50)
     # where the silence comes from: the session held the Face (its log), the VAD's start event at the client
     out["barge_hold_ms_p50"] = pct([b.get("hold_ms") for b in result["barge_ins"]], 50)
     out["barge_vad_start_ms_p50"] = pct([b.get("vad_start_ms") for b in result["barge_ins"]], 50)
+    out["barge_hold_out_ms_p50"] = pct([b.get("hold_out_ms") for b in result["barge_ins"]], 50)
+    out["barge_hold_released"] = sum(b.get("hold_released") or 0 for b in result["barge_ins"])
     # speech shorter than the PAL's minimum (replica_interruptibility) never interrupts, by design: what the
     # stages add after that minimum is the part the pipeline can shorten
     minimum = TurnSettings.from_flow((pal.get("layers") or {}).get("conversational_flow")).barge_in_s
