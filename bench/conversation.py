@@ -226,9 +226,10 @@ async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY) -
     on_again = await c.wait_sound(t_cough_end + 0.05, WAIT_S)  # the answer goes on after the cough
     held = c.silent_after(t_cough, hold=0.2)
     await asyncio.sleep(1.5)
+    await heard_now(c, 30.0)  # not over a pause between the answer's sentences (a starved reply on a busy machine)
     t_spoken = c.speak(x)
     t_speech = await sent(c, onset)
-    interrupted = await c.wait_event("conversation.replica_interrupted", WAIT_S, where=after(t_spoken))
+    interrupted = await c.wait_event("conversation.replica_interrupted", 30.0, where=after(t_spoken))
     await asyncio.sleep(1.0)
     silent = silent_from(c, t_speech, interrupted["_t"] + 0.5)
     wire = silent_from(c, t_speech, interrupted["_t"] + 0.5, wire=True)
@@ -237,13 +238,15 @@ async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY) -
     # the barge-in is a turn of its own: let its answer finish before the next
     reply = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(interrupted["_t"]))
     await c.wait_event("conversation.replica.stopped_speaking", WAIT_S, where=after(reply["_t"]))
-    released = [t for t, msg in log.lines() if t_speech - 0.002 <= t <= interrupted["_t"]
+    # a hold let go before the barge-in (the caller's pause, "Wait, [pause] stop"): the answer was heard again
+    barged = log.first("the caller barged in", t_spoken) or interrupted["_t"]
+    released = [t for t, msg in log.lines() if t_speech - 0.002 <= t < barged - 0.002
                 and msg.startswith("the Face's speech goes on")]
     return {"barge_in_ms": None if silent == float("inf") else round(silent * 1000, 1),
             "barge_in_wire_ms": None if wire == float("inf") else round(wire * 1000, 1),
             "hold_ms": ms(log.first("the Face's speech held", t_spoken), t_speech),
             "hold_out_ms": ms(log.first("timing hold_out", t_spoken), t_speech),
-            "hold_released": len(released), "envelope": envelope(c, t_speech),
+            "hold_released": len(released), "audible_at_onset": audible(c, t_speech), "envelope": envelope(c, t_speech),
             "vad_start_ms": ms(next((e["_t"] for e in c.events if e.get("event_type")
                                      == "conversation.user.started_speaking" and e["_t"] > t_spoken), None), t_speech),
             "interrupted_event_ms": ms(interrupted["_t"], t_speech), "story_heard_s": round(t_speech - heard, 2),
@@ -265,6 +268,23 @@ def silent_from(c: LiveClient, t0: float, t1: float, level: float = 0.01, wire: 
     if not packets or (loud and loud[-1] == len(packets) - 1):
         return float("inf")
     return at(packets[loud[-1] + 1] if loud else packets[0]) - t0
+
+
+async def heard_now(c: LiveClient, timeout: float, level: float = 0.02) -> None:
+    """Wait until the last decoded packet, 30 ms old at most, is louder than ``level`` RMS: the Face is heard."""
+    deadline = time.monotonic() + timeout
+    while not (c.audio and c.audio[-1].t > time.monotonic() - 0.03
+               and float(np.sqrt(np.mean(c.audio[-1].samples ** 2))) >= level):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the answer was not heard for {timeout:.0f} s before the barge-in")
+        await asyncio.sleep(0.005)
+
+
+def audible(c: LiveClient, t0: float, span: float = 0.1, level: float = 0.01) -> bool:
+    """Whether the Face was heard (RMS of the decoded audio at least ``level``) in the ``span`` before ``t0``:
+    a barge-in over a pause of the answer (or a starved reply) measures nothing but that pause."""
+    x = [a.samples for a in c.audio if t0 - span <= a.t <= t0]
+    return bool(x) and float(np.sqrt(np.mean(np.concatenate(x) ** 2))) >= level
 
 
 def envelope(c: LiveClient, t0: float, before: float = 0.1, after: float = 0.6) -> list[list[float]]:
@@ -315,7 +335,7 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
             try:
                 barge_rows.append(await barge_in(c, log, k, story))
             except TimeoutError as exc:
-                barge_rows.append({"barge_in_ms": None, "error": str(exc)})
+                barge_rows.append({"barge_in_ms": None, "error": str(exc) or "an event did not come in time"})
             say(f"  barge-in {k + 1}: silent after {barge_rows[-1]['barge_in_ms']} ms")
             await asyncio.sleep(1.0)
         await c.close()
@@ -344,6 +364,10 @@ def summarise(result: dict[str, Any], pal: dict[str, Any]) -> dict[str, Any]:
     out["barge_in_ms_p50"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 50)
     out["barge_in_ms_p95"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 95)
     out["barge_in_wire_ms_p50"] = pct([b.get("barge_in_wire_ms") for b in result["barge_ins"]], 50)
+    # only the barge-ins that began while the Face was heard (not over a pause of its answer)
+    heard = [b for b in result["barge_ins"] if b.get("audible_at_onset")]
+    out["barge_ins_audible"] = len(heard)
+    out["barge_in_audible_ms_p50"] = pct([b["barge_in_ms"] for b in heard], 50)
     # where the silence comes from: the session held the Face (its log), the VAD's start event at the client
     out["barge_hold_ms_p50"] = pct([b.get("hold_ms") for b in result["barge_ins"]], 50)
     out["barge_vad_start_ms_p50"] = pct([b.get("vad_start_ms") for b in result["barge_ins"]], 50)

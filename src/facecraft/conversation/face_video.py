@@ -310,7 +310,7 @@ class FaceVideoService(FrameProcessor):
         (``StreamingRenderer.take_back``): its image (one frame of the mouth) leaves, its audio does not."""
         if frame.utterance_frame >= 0 and self.stream.take_back(frame):
             frame = replace(frame, speaking=False, utterance_frame=-1)
-        if not self._held_out and frame.utterance and frame.utterance_frame < 0 and self._held_at is not None:
+        if not self._held_out and not frame.speaking and self._held_at is not None:
             self._held_out = True
             log.info("timing hold_out: the first silent frame left %.0f ms after the hold",
                      1000 * (time.monotonic() - self._held_at))
