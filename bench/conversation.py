@@ -32,9 +32,19 @@ Face is held at the VAD's start); ``hold_ms``: -> the session held the Face (its
 (the minimum speech reached: the reply is dropped). The cough: ``cough_held_ms`` (its start -> silence),
 ``cough_resumed_ms`` (its end -> the answer audible again), ``cough_interrupted`` (must be False). Log times
 are the session's ``asctime`` (milliseconds) mapped onto the monotonic clock; everything runs on this machine.
-The answers are printed.
+The answers are printed. ``barge_in_wire_ms``: the same silence on the wire (before the client's jitter
+buffer, which holds four 20 ms packets: ~80 ms); ``hold_out_ms``: -> the first silent frame left the Face (its
+log); ``audible_at_onset``: the answer was heard in the 100 ms before the caller's speech (a barge-in over a
+pause measures only the pause), ``barge_in_audible_ms_p50`` over those. The Face sends a frame's audio (two
+20 ms packets) at each tick of its 40 ms clock and the client's buffer hands them on together: the silence
+lands on that grid.
 
-    python bench/conversation.py [--turns 8] [--barge 3] [--short-story] [--work DIR] [--out FILE]
+``--over echo`` barges in over a fixed monologue (Piper, sent as ``conversation.echo`` audio) instead of the
+LLM's story: the same hold and barge-in path without the story's LLM and TTS competing for the CPU (on a busy
+machine the story starves and pauses, and the barge-in then measures a pause).
+
+    python bench/conversation.py [--turns 8] [--barge 3] [--over story|echo] [--short-story] [--work DIR]
+                                 [--out FILE]
 
 Targets (2-core CPU, embedded defaults): end of turn -> first reply frame <= 800 ms p50; barge-in <= 300 ms
 p50. Figures on the shared development machine are noisy: the load average is recorded with them.
@@ -65,6 +75,13 @@ VOICES = ("joe-us", "ada-us", "sam-us", "grace-us")
 # moon, the sun and all of the planets, one by one." got one 15-word sentence ending in a colon (the answer stops at
 # a newline): ~5 s of speech, so the barge-in raced with the answer's end
 STORY = "Tell me a long bedtime story about a little fox who visits the moon."
+MONOLOGUE = ("Once upon a time a little fox lived at the edge of a quiet forest, under an old oak tree. Every night "
+             "she looked up at the moon and wondered what it would be like to walk on it. One evening she packed "
+             "a small bag with berries, a warm scarf and a lantern, and set off toward the tallest hill she knew. "
+             "On the way she met an owl, a hedgehog and a very sleepy badger, and each of them gave her a piece "
+             "of advice for the long journey ahead. When she finally reached the top of the hill, the moon was so "
+             "close and so bright that she could almost touch it with her paw.")
+MONOLOGUE_VOICE = "grace-us"
 SHORT_STORY = "Please tell me a long story about the moon, the sun and all of the planets, one by one."
 BARGE = "Wait, stop please. I have another question."
 # a backchannel shorter than the stock PAL's minimum speech for a barge-in: holds the Face, never interrupts
@@ -211,13 +228,39 @@ async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str) -> dic
     return row
 
 
-async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY) -> dict[str, Any]:
-    """A long answer; a cough over it (held, then it goes on, not interrupted); then speech that barges in."""
+def monologue16() -> np.ndarray:
+    """``MONOLOGUE`` spoken by ``MONOLOGUE_VOICE`` at 16 kHz (~35 s)."""
+    from facecraft.audio import resample
+    from facecraft.speech.voices import tts_for
+
+    x, rate, _ = tts_for(MONOLOGUE_VOICE, deterministic=True).synthesize(MONOLOGUE)
+    return resample(x.astype(np.float32), rate, 16000)
+
+
+def echo_monologue(c: LiveClient, samples: np.ndarray, inference_id: str) -> None:
+    """``samples`` (16 kHz) as ``conversation.echo`` audio in 1 s messages of one inference."""
+    import base64
+
+    step = 16000
+    for i in range(0, samples.size, step):
+        pcm = (np.clip(samples[i:i + step], -1, 1) * 32767).astype("<i2").tobytes()
+        c.send({"message_type": "conversation", "event_type": "conversation.echo",
+                "properties": {"audio": base64.b64encode(pcm).decode(), "sample_rate": 16000,
+                               "inference_id": inference_id, "done": i + step >= samples.size}})
+
+
+async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY,
+                   monologue: np.ndarray | None = None) -> dict[str, Any]:
+    """A long answer (the LLM's story, or ``monologue`` echoed); a cough over it (held, then it goes on, not
+    interrupted); then speech that barges in."""
     x, onset, _ = speech48(BARGE, VOICES[k % len(VOICES)])
     hm, hm_onset, _ = speech48(COUGH, VOICES[(k + 1) % len(VOICES)])
     cough = hm[int(hm_onset * 48000): int((hm_onset + COUGH_S) * 48000)]
     t = time.monotonic()
-    c.send({"message_type": "conversation", "event_type": "conversation.respond", "properties": {"text": story}})
+    if monologue is not None:
+        echo_monologue(c, monologue, f"monologue-{k}")
+    else:
+        c.send({"message_type": "conversation", "event_type": "conversation.respond", "properties": {"text": story}})
     began = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(t))
     heard = await c.wait_sound(began["_t"], WAIT_S)
     await asyncio.sleep(1.5)  # well into the answer
@@ -299,13 +342,14 @@ def pct(values: list[float | None], q: float) -> float | None:
 
 
 async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, barges: int,
-                story: str = STORY) -> dict[str, Any]:
+                story: str = STORY, over: str = "story") -> dict[str, Any]:
     manager = SessionManager(1, lambda e: None)
     spec = SessionSpec(conversation_id="bench-pal", bundle_dir=bundle, voice=None, mode="full",
                        max_call_duration_s=3600, participant_left_timeout_s=60, participant_absent_timeout_s=600,
                        ice_servers=(), pal=pal)
     rows: list[dict[str, Any]] = []
     barge_rows: list[dict[str, Any]] = []
+    monologue = monologue16() if over == "echo" and barges else None
     try:
         t = time.monotonic()
         await manager.start(spec)
@@ -333,7 +377,7 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
             await asyncio.sleep(1.2)  # a natural pause before the caller's next question
         for k in range(barges if failures < 2 else 0):
             try:
-                barge_rows.append(await barge_in(c, log, k, story))
+                barge_rows.append(await barge_in(c, log, k, story, monologue))
             except TimeoutError as exc:
                 barge_rows.append({"barge_in_ms": None, "error": str(exc) or "an event did not come in time"})
             say(f"  barge-in {k + 1}: silent after {barge_rows[-1]['barge_in_ms']} ms")
@@ -400,6 +444,8 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "facecraft-bench-conversation",
                     help="where the stock Face is built (kept for the next run)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "conversation.json")
+    ap.add_argument("--over", choices=["story", "echo"], default="story",
+                    help="what the barge-ins interrupt: the LLM's story, or a fixed monologue echoed as audio")
     ap.add_argument("--short-story", action="store_true",
                     help="barge in over the old story request (its answer is one sentence: the barge-in races its end)")
     args = ap.parse_args()
@@ -414,7 +460,7 @@ def main() -> int:
     os.environ["FACECRAFT_SESSION_LOG"] = "INFO"
     load_before = os.getloadavg()
     story = SHORT_STORY if args.short_story else STORY
-    result = asyncio.run(bench(bundle, pal, SessionLog(log_path), args.turns, args.barge, story))
+    result = asyncio.run(bench(bundle, pal, SessionLog(log_path), args.turns, args.barge, story, args.over))
     summary = summarise(result, pal)
     print(f"\nconversation with the stock PAL, load average before {load_before[0]:.1f}")
     print(f"{'key':28} {'value':>10}  target")
@@ -432,7 +478,8 @@ def main() -> int:
             print(f"  Q ({r['voice']}): {r['question']}\n     heard: {r['heard']}\n     A: {r['answer']}")
     write_result(args.out, {"bench": "conversation", "pal": pal["pal_id"], "face": face_key,
                             "machine": machine_info(load_average_before=[round(x, 2) for x in load_before]),
-                            "targets": TARGETS, "story": story, **summary, **result})
+                            "targets": TARGETS, "story": story if args.over == "story" else None,
+                            "barge_over": args.over, **summary, **result})
     return 0
 
 
