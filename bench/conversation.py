@@ -237,12 +237,21 @@ def monologue16() -> np.ndarray:
     return resample(x.astype(np.float32), rate, 16000)
 
 
-def echo_monologue(c: LiveClient, samples: np.ndarray, inference_id: str) -> None:
-    """``samples`` (16 kHz) as ``conversation.echo`` audio in 1 s messages of one inference."""
+async def echo_monologue(c: LiveClient, samples: np.ndarray, inference_id: str, stop: asyncio.Event,
+                         ahead_s: float = 2.0) -> None:
+    """``samples`` (16 kHz) as ``conversation.echo`` audio in 1 s messages of one inference, sent as a streaming
+    TTS would (``ahead_s`` ahead of real time), not all at once: 35 s pushed at once keeps the Face's speech
+    encoder busy for seconds (the VAD's start came ~250 ms later at load ~10). Stops at ``stop`` (the barge-in:
+    what was sent is ahead of what was heard, and a message after the interruption would be said anew)."""
     import base64
 
-    step = 16000
+    step, t0 = 16000, time.monotonic()
     for i in range(0, samples.size, step):
+        wait = t0 + i / 16000 - ahead_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if stop.is_set():
+            return
         pcm = (np.clip(samples[i:i + step], -1, 1) * 32767).astype("<i2").tobytes()
         c.send({"message_type": "conversation", "event_type": "conversation.echo",
                 "properties": {"audio": base64.b64encode(pcm).decode(), "sample_rate": 16000,
@@ -258,7 +267,8 @@ async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY,
     cough = hm[int(hm_onset * 48000): int((hm_onset + COUGH_S) * 48000)]
     t = time.monotonic()
     if monologue is not None:
-        echo_monologue(c, monologue, f"monologue-{k}")
+        stop = asyncio.Event()
+        feeding = asyncio.get_running_loop().create_task(echo_monologue(c, monologue, f"monologue-{k}", stop))
     else:
         c.send({"message_type": "conversation", "event_type": "conversation.respond", "properties": {"text": story}})
     began = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(t))
@@ -270,6 +280,8 @@ async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY,
     held = c.silent_after(t_cough, hold=0.2)
     await asyncio.sleep(1.5)
     await heard_now(c, 30.0)  # not over a pause between the answer's sentences (a starved reply on a busy machine)
+    if monologue is not None:
+        stop.set()
     t_spoken = c.speak(x)
     t_speech = await sent(c, onset)
     interrupted = await c.wait_event("conversation.replica_interrupted", 30.0, where=after(t_spoken))
@@ -279,6 +291,8 @@ async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY,
     cough_cut = [e for e in c.events if e.get("event_type") == "conversation.replica_interrupted"
                  and t_cough < e["_t"] < t_spoken]
     # the barge-in is a turn of its own: let its answer finish before the next
+    if monologue is not None:
+        await feeding
     reply = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(interrupted["_t"]))
     await c.wait_event("conversation.replica.stopped_speaking", WAIT_S, where=after(reply["_t"]))
     # a hold let go before the barge-in (the caller's pause, "Wait, [pause] stop"): the answer was heard again
@@ -416,6 +430,9 @@ def summarise(result: dict[str, Any], pal: dict[str, Any]) -> dict[str, Any]:
     out["barge_hold_ms_p50"] = pct([b.get("hold_ms") for b in result["barge_ins"]], 50)
     out["barge_vad_start_ms_p50"] = pct([b.get("vad_start_ms") for b in result["barge_ins"]], 50)
     out["barge_hold_out_ms_p50"] = pct([b.get("hold_out_ms") for b in result["barge_ins"]], 50)
+    # inside the session: the hold -> its first silent frame out (the Face's clock and the frame drawn ahead)
+    out["barge_hold_to_out_ms_p50"] = pct([b["hold_out_ms"] - b["hold_ms"] for b in result["barge_ins"]
+                                           if b.get("hold_out_ms") is not None and b.get("hold_ms") is not None], 50)
     out["barge_hold_released"] = sum(b.get("hold_released") or 0 for b in result["barge_ins"])
     # speech shorter than the PAL's minimum (replica_interruptibility) never interrupts, by design: what the
     # stages add after that minimum is the part the pipeline can shorten
