@@ -37,9 +37,19 @@ Face is held at the VAD's start); ``hold_ms``: -> the session held the Face (its
 (the minimum speech reached: the reply is dropped). The cough: ``cough_held_ms`` (its start -> silence),
 ``cough_resumed_ms`` (its end -> the answer audible again), ``cough_interrupted`` (must be False). Log times
 are the session's ``asctime`` (milliseconds) mapped onto the monotonic clock; everything runs on this machine.
-The answers are printed.
+The answers are printed. ``barge_in_wire_ms``: the same silence on the wire (before the client's jitter
+buffer, which holds four 20 ms packets: ~80 ms); ``hold_out_ms``: -> the first silent frame left the Face (its
+log); ``audible_at_onset``: the answer was heard in the 100 ms before the caller's speech (a barge-in over a
+pause measures only the pause), ``barge_in_audible_ms_p50`` over those. The Face sends a frame's audio (two
+20 ms packets) at each tick of its 40 ms clock and the client's buffer hands them on together: the silence
+lands on that grid.
 
-    python bench/conversation.py [--turns 8] [--barge 3] [--short-story] [--thread-cpu] [--work DIR] [--out FILE]
+``--over echo`` barges in over a fixed monologue (Piper, sent as ``conversation.echo`` audio) instead of the
+LLM's story: the same hold and barge-in path without the story's LLM and TTS competing for the CPU (on a busy
+machine the story starves and pauses, and the barge-in then measures a pause).
+
+    python bench/conversation.py [--turns 8] [--barge 3] [--over story|echo] [--short-story] [--thread-cpu]
+                                 [--work DIR] [--out FILE]
 
 Targets (2-core CPU, embedded defaults): end of turn -> first reply frame <= 800 ms p50; barge-in <= 300 ms
 p50. Figures on the shared development machine are noisy: the load average is recorded with them.
@@ -71,6 +81,13 @@ VOICES = ("joe-us", "ada-us", "sam-us", "grace-us")
 # moon, the sun and all of the planets, one by one." got one 15-word sentence ending in a colon (the answer stops at
 # a newline): ~5 s of speech, so the barge-in raced with the answer's end
 STORY = "Tell me a long bedtime story about a little fox who visits the moon."
+MONOLOGUE = ("Once upon a time a little fox lived at the edge of a quiet forest, under an old oak tree. Every night "
+             "she looked up at the moon and wondered what it would be like to walk on it. One evening she packed "
+             "a small bag with berries, a warm scarf and a lantern, and set off toward the tallest hill she knew. "
+             "On the way she met an owl, a hedgehog and a very sleepy badger, and each of them gave her a piece "
+             "of advice for the long journey ahead. When she finally reached the top of the hill, the moon was so "
+             "close and so bright that she could almost touch it with her paw.")
+MONOLOGUE_VOICE = "grace-us"
 SHORT_STORY = "Please tell me a long story about the moon, the sun and all of the planets, one by one."
 BARGE = "Wait, stop please. I have another question."
 # a backchannel shorter than the stock PAL's minimum speech for a barge-in: holds the Face, never interrupts
@@ -268,13 +285,49 @@ async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str,
     return row
 
 
-async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY) -> dict[str, Any]:
-    """A long answer; a cough over it (held, then it goes on, not interrupted); then speech that barges in."""
+def monologue16() -> np.ndarray:
+    """``MONOLOGUE`` spoken by ``MONOLOGUE_VOICE`` at 16 kHz (~35 s)."""
+    from facecraft.audio import resample
+    from facecraft.speech.voices import tts_for
+
+    x, rate, _ = tts_for(MONOLOGUE_VOICE, deterministic=True).synthesize(MONOLOGUE)
+    return resample(x.astype(np.float32), rate, 16000)
+
+
+async def echo_monologue(c: LiveClient, samples: np.ndarray, inference_id: str, stop: asyncio.Event,
+                         ahead_s: float = 2.0) -> None:
+    """``samples`` (16 kHz) as ``conversation.echo`` audio in 1 s messages of one inference, sent as a streaming
+    TTS would (``ahead_s`` ahead of real time), not all at once: 35 s pushed at once keeps the Face's speech
+    encoder busy for seconds (the VAD's start came ~250 ms later at load ~10). Stops at ``stop`` (the barge-in:
+    what was sent is ahead of what was heard, and a message after the interruption would be said anew)."""
+    import base64
+
+    step, t0 = 16000, time.monotonic()
+    for i in range(0, samples.size, step):
+        wait = t0 + i / 16000 - ahead_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if stop.is_set():
+            return
+        pcm = (np.clip(samples[i:i + step], -1, 1) * 32767).astype("<i2").tobytes()
+        c.send({"message_type": "conversation", "event_type": "conversation.echo",
+                "properties": {"audio": base64.b64encode(pcm).decode(), "sample_rate": 16000,
+                               "inference_id": inference_id, "done": i + step >= samples.size}})
+
+
+async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY,
+                   monologue: np.ndarray | None = None) -> dict[str, Any]:
+    """A long answer (the LLM's story, or ``monologue`` echoed); a cough over it (held, then it goes on, not
+    interrupted); then speech that barges in."""
     x, onset, _ = speech48(BARGE, VOICES[k % len(VOICES)])
     hm, hm_onset, _ = speech48(COUGH, VOICES[(k + 1) % len(VOICES)])
     cough = hm[int(hm_onset * 48000): int((hm_onset + COUGH_S) * 48000)]
     t = time.monotonic()
-    c.send({"message_type": "conversation", "event_type": "conversation.respond", "properties": {"text": story}})
+    if monologue is not None:
+        stop = asyncio.Event()
+        feeding = asyncio.get_running_loop().create_task(echo_monologue(c, monologue, f"monologue-{k}", stop))
+    else:
+        c.send({"message_type": "conversation", "event_type": "conversation.respond", "properties": {"text": story}})
     began = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(t))
     heard = await c.wait_sound(began["_t"], WAIT_S)
     await asyncio.sleep(1.5)  # well into the answer
@@ -283,18 +336,31 @@ async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY) -
     on_again = await c.wait_sound(t_cough_end + 0.05, WAIT_S)  # the answer goes on after the cough
     held = c.silent_after(t_cough, hold=0.2)
     await asyncio.sleep(1.5)
+    await heard_now(c, 30.0)  # not over a pause between the answer's sentences (a starved reply on a busy machine)
+    if monologue is not None:
+        stop.set()
     t_spoken = c.speak(x)
     t_speech = await sent(c, onset)
-    interrupted = await c.wait_event("conversation.replica_interrupted", WAIT_S, where=after(t_spoken))
+    interrupted = await c.wait_event("conversation.replica_interrupted", 30.0, where=after(t_spoken))
     await asyncio.sleep(1.0)
     silent = silent_from(c, t_speech, interrupted["_t"] + 0.5)
+    wire = silent_from(c, t_speech, interrupted["_t"] + 0.5, wire=True)
     cough_cut = [e for e in c.events if e.get("event_type") == "conversation.replica_interrupted"
                  and t_cough < e["_t"] < t_spoken]
     # the barge-in is a turn of its own: let its answer finish before the next
+    if monologue is not None:
+        await feeding
     reply = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(interrupted["_t"]))
     await c.wait_event("conversation.replica.stopped_speaking", WAIT_S, where=after(reply["_t"]))
+    # a hold let go before the barge-in (the caller's pause, "Wait, [pause] stop"): the answer was heard again
+    barged = log.first("the caller barged in", t_spoken) or interrupted["_t"]
+    released = [t for t, msg in log.lines() if t_speech - 0.002 <= t < barged - 0.002
+                and msg.startswith("the Face's speech goes on")]
     return {"barge_in_ms": None if silent == float("inf") else round(silent * 1000, 1),
+            "barge_in_wire_ms": None if wire == float("inf") else round(wire * 1000, 1),
             "hold_ms": ms(log.first("the Face's speech held", t_spoken), t_speech),
+            "hold_out_ms": ms(log.first("timing hold_out", t_spoken), t_speech),
+            "hold_released": len(released), "audible_at_onset": audible(c, t_speech), "envelope": envelope(c, t_speech),
             "vad_start_ms": ms(next((e["_t"] for e in c.events if e.get("event_type")
                                      == "conversation.user.started_speaking" and e["_t"] > t_spoken), None), t_speech),
             "interrupted_event_ms": ms(interrupted["_t"], t_speech), "story_heard_s": round(t_speech - heard, 2),
@@ -302,15 +368,43 @@ async def barge_in(c: LiveClient, log: SessionLog, k: int, story: str = STORY) -
             "cough_resumed_ms": ms(on_again, t_cough_end), "cough_interrupted": bool(cough_cut)}
 
 
-def silent_from(c: LiveClient, t0: float, t1: float, level: float = 0.01) -> float:
-    """Seconds from ``t0`` to where the received audio goes quiet (RMS below ``level``) and stays quiet until
-    ``t1`` (a pause between two sentences of the answer that happens to follow ``t0`` does not count); inf if
-    it is not quiet at ``t1``."""
-    packets = [a for a in c.audio if t0 <= a.t <= t1]
+def silent_from(c: LiveClient, t0: float, t1: float, level: float = 0.01, wire: bool = False) -> float:
+    """Seconds from ``t0`` to where the received audio goes quiet (RMS below ``level``, each 20 ms packet as
+    decoded) and stays quiet until ``t1`` (a pause between two sentences of the answer that happens to follow
+    ``t0`` does not count); inf if it is not quiet at ``t1``. The packets' times are when aiortc's receiver
+    handed them out decoded (its jitter buffer holds four 20 ms packets back: the listener's side), or with
+    ``wire`` when their RTP packet arrived."""
+    def at(a: Any) -> float:
+        return a.wire if wire else a.t
+
+    packets = [a for a in c.audio if t0 <= at(a) <= t1]
     loud = [i for i, a in enumerate(packets) if float(np.sqrt(np.mean(a.samples ** 2))) >= level]
     if not packets or (loud and loud[-1] == len(packets) - 1):
         return float("inf")
-    return (packets[loud[-1] + 1].t if loud else packets[0].t) - t0
+    return at(packets[loud[-1] + 1] if loud else packets[0]) - t0
+
+
+async def heard_now(c: LiveClient, timeout: float, level: float = 0.02) -> None:
+    """Wait until the last decoded packet, 30 ms old at most, is louder than ``level`` RMS: the Face is heard."""
+    deadline = time.monotonic() + timeout
+    while not (c.audio and c.audio[-1].t > time.monotonic() - 0.03
+               and float(np.sqrt(np.mean(c.audio[-1].samples ** 2))) >= level):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the answer was not heard for {timeout:.0f} s before the barge-in")
+        await asyncio.sleep(0.005)
+
+
+def audible(c: LiveClient, t0: float, span: float = 0.1, level: float = 0.01) -> bool:
+    """Whether the Face was heard (RMS of the decoded audio at least ``level``) in the ``span`` before ``t0``:
+    a barge-in over a pause of the answer (or a starved reply) measures nothing but that pause."""
+    x = [a.samples for a in c.audio if t0 - span <= a.t <= t0]
+    return bool(x) and float(np.sqrt(np.mean(np.concatenate(x) ** 2))) >= level
+
+
+def envelope(c: LiveClient, t0: float, before: float = 0.1, after: float = 0.6) -> list[list[float]]:
+    """The received audio around ``t0``: per packet [decoded ms, wire ms (both from ``t0``), RMS]."""
+    return [[round((a.t - t0) * 1000, 1), round((a.wire - t0) * 1000, 1),
+             round(float(np.sqrt(np.mean(a.samples ** 2))), 4)] for a in c.audio if t0 - before <= a.t <= t0 + after]
 
 
 def pct(values: list[float | None], q: float) -> float | None:
@@ -319,7 +413,7 @@ def pct(values: list[float | None], q: float) -> float | None:
 
 
 async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, barges: int,
-                story: str = STORY, thread_cpu: bool = False) -> dict[str, Any]:
+                story: str = STORY, over: str = "story", thread_cpu: bool = False) -> dict[str, Any]:
     manager = SessionManager(1, lambda e: None)
     spec = SessionSpec(conversation_id="bench-pal", bundle_dir=bundle, voice=None, mode="full",
                        max_call_duration_s=3600, participant_left_timeout_s=60, participant_absent_timeout_s=600,
@@ -327,6 +421,7 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
     rows: list[dict[str, Any]] = []
     barge_rows: list[dict[str, Any]] = []
     cpu: ThreadCPU | None = None
+    monologue = monologue16() if over == "echo" and barges else None
     try:
         t = time.monotonic()
         await manager.start(spec)
@@ -360,9 +455,9 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
             await asyncio.sleep(1.2)  # a natural pause before the caller's next question
         for k in range(barges if failures < 2 else 0):
             try:
-                barge_rows.append(await barge_in(c, log, k, story))
+                barge_rows.append(await barge_in(c, log, k, story, monologue))
             except TimeoutError as exc:
-                barge_rows.append({"barge_in_ms": None, "error": str(exc)})
+                barge_rows.append({"barge_in_ms": None, "error": str(exc) or "an event did not come in time"})
             say(f"  barge-in {k + 1}: silent after {barge_rows[-1]['barge_in_ms']} ms")
             await asyncio.sleep(1.0)
         await c.close()
@@ -392,9 +487,19 @@ def summarise(result: dict[str, Any], pal: dict[str, Any]) -> dict[str, Any]:
     out["barge_ins"] = len(result["barge_ins"])
     out["barge_in_ms_p50"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 50)
     out["barge_in_ms_p95"] = pct([b["barge_in_ms"] for b in result["barge_ins"]], 95)
+    out["barge_in_wire_ms_p50"] = pct([b.get("barge_in_wire_ms") for b in result["barge_ins"]], 50)
+    # only the barge-ins that began while the Face was heard (not over a pause of its answer)
+    heard = [b for b in result["barge_ins"] if b.get("audible_at_onset")]
+    out["barge_ins_audible"] = len(heard)
+    out["barge_in_audible_ms_p50"] = pct([b["barge_in_ms"] for b in heard], 50)
     # where the silence comes from: the session held the Face (its log), the VAD's start event at the client
     out["barge_hold_ms_p50"] = pct([b.get("hold_ms") for b in result["barge_ins"]], 50)
     out["barge_vad_start_ms_p50"] = pct([b.get("vad_start_ms") for b in result["barge_ins"]], 50)
+    out["barge_hold_out_ms_p50"] = pct([b.get("hold_out_ms") for b in result["barge_ins"]], 50)
+    # inside the session: the hold -> its first silent frame out (the Face's clock and the frame drawn ahead)
+    out["barge_hold_to_out_ms_p50"] = pct([b["hold_out_ms"] - b["hold_ms"] for b in result["barge_ins"]
+                                           if b.get("hold_out_ms") is not None and b.get("hold_ms") is not None], 50)
+    out["barge_hold_released"] = sum(b.get("hold_released") or 0 for b in result["barge_ins"])
     # speech shorter than the PAL's minimum (replica_interruptibility) never interrupts, by design: what the
     # stages add after that minimum is the part the pipeline can shorten
     minimum = TurnSettings.from_flow((pal.get("layers") or {}).get("conversational_flow")).barge_in_s
@@ -422,6 +527,8 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "facecraft-bench-conversation",
                     help="where the stock Face is built (kept for the next run)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "conversation.json")
+    ap.add_argument("--over", choices=["story", "echo"], default="story",
+                    help="what the barge-ins interrupt: the LLM's story, or a fixed monologue echoed as audio")
     ap.add_argument("--short-story", action="store_true",
                     help="barge in over the old story request (its answer is one sentence: the barge-in races its end)")
     ap.add_argument("--thread-cpu", action="store_true",
@@ -438,7 +545,8 @@ def main() -> int:
     os.environ["FACECRAFT_SESSION_LOG"] = "INFO"
     load_before = os.getloadavg()
     story = SHORT_STORY if args.short_story else STORY
-    result = asyncio.run(bench(bundle, pal, SessionLog(log_path), args.turns, args.barge, story, args.thread_cpu))
+    result = asyncio.run(bench(bundle, pal, SessionLog(log_path), args.turns, args.barge, story, args.over,
+                               args.thread_cpu))
     summary = summarise(result, pal)
     print(f"\nconversation with the stock PAL, load average before {load_before[0]:.1f}")
     print(f"{'key':28} {'value':>10}  target")
@@ -456,7 +564,8 @@ def main() -> int:
             print(f"  Q ({r['voice']}): {r['question']}\n     heard: {r['heard']}\n     A: {r['answer']}")
     write_result(args.out, {"bench": "conversation", "pal": pal["pal_id"], "face": face_key,
                             "machine": machine_info(load_average_before=[round(x, 2) for x in load_before]),
-                            "targets": TARGETS, "story": story, **summary, **result})
+                            "targets": TARGETS, "story": story if args.over == "story" else None,
+                            "barge_over": args.over, **summary, **result})
     return 0
 
 

@@ -80,6 +80,21 @@ def test_a_cough_over_the_face_holds_it_and_lets_it_go_on() -> None:
     assert rec.events == [("hold", True), ("hold", False)], rec.events  # no barge-in, no turn
 
 
+def test_loud_audio_holds_the_face_before_the_vad_and_a_knock_lets_it_go_on() -> None:
+    """0.1 s of loud audio that the VAD never calls speech (a knock): held at once (no VAD start needed),
+    released after ``EARLY_RELEASE_S``; a loud noise that goes on (1 s) is held once, not again and again;
+    nothing is held while the Face is not replying."""
+    rec = Recorder()
+    _run(rec.taker(SILENT_TURNS), [*_audio(0.1, 0.3), *_audio(0.6)])
+    assert rec.events == [("hold", True), ("hold", False)], rec.events
+    rec = Recorder()
+    _run(rec.taker(SILENT_TURNS), [*_audio(1.0, 0.3), *_audio(0.4)])
+    assert rec.events == [("hold", True), ("hold", False)], rec.events
+    rec = Recorder(replying=False)
+    _run(rec.taker(SILENT_TURNS), [*_audio(0.3, 0.3), *_audio(0.4)])
+    assert rec.events == [], rec.events
+
+
 def test_speech_over_the_face_as_long_as_the_minimum_interrupts_it() -> None:
     rec = Recorder()
     _run(rec.taker(SILENT_TURNS), [*_audio(0.2, 0.3), VADUserStartedSpeakingFrame(), *_audio(0.8, 0.3),

@@ -283,6 +283,27 @@ def test_a_hold_stops_the_speech_where_it_is_and_it_goes_on_from_there(small, sp
     assert stream.next_frame().speaking
 
 
+def test_a_frame_drawn_before_a_hold_is_taken_back_and_shown_after_it(small, speech) -> None:  # noqa: ANN001
+    """A live puller draws a frame ahead of its clock: taken back once the hold began, that frame is the
+    first one shown when the speech goes on (nothing skipped); only the last frame drawn, only while held."""
+    from facecraft.engine import StreamingRenderer
+
+    stream = StreamingRenderer(small, close_frames=4)
+    stream.push_audio(speech, 16000)
+    frames = [stream.next_frame() for _ in range(12)]
+    assert frames[-1].speaking and frames[-1].utterance_frame == 11
+    assert not stream.take_back(frames[-1])  # not held: it plays as drawn
+    stream.hold(True)
+    assert not stream.take_back(frames[-2])  # an older frame has left already
+    assert stream.take_back(frames[-1]) and not stream.take_back(frames[-1])
+    held = [stream.next_frame() for _ in range(3)]
+    assert all(f.utterance_frame == -1 and not f.speaking for f in held)
+    stream.hold(False)
+    resumed = [stream.next_frame() for _ in range(3)]
+    assert [f.utterance_frame for f in resumed] == [11, 12, 13] and all(f.speaking for f in resumed)
+    assert resumed[0].aperture == pytest.approx(frames[-1].aperture)  # the same frame's plan, shown again
+
+
 def _apertures(stream, frames: int) -> np.ndarray:  # noqa: ANN001
     return np.array([stream.next_frame().aperture for _ in range(frames)])
 

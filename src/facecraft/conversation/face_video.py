@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -151,6 +151,8 @@ class FaceVideoService(FrameProcessor):
         self._i420 = all(side % 2 == 0 for side in stream.size)  # I420 halves the chroma planes' sides
         self._epoch = 0  # interruptions so far: speech pushed for an older one is dropped
         self._push_lock = threading.Lock()  # an interruption and a push never interleave
+        self._held_at: float | None = None  # when ``hold`` began (None: not held): the latency log
+        self._held_out = False  # a held frame has left since then
         self.frames_sent = 0
 
     # --- frames in ------------------------------------------------------------------------------
@@ -218,12 +220,15 @@ class FaceVideoService(FrameProcessor):
             self.stream.interrupt()
         self._audio.clear()
         self._marks.clear()
+        self._held_at = None  # (the stream's interrupt ends a hold)
         if self._speaking is not None or self._speaking_utt:
             self._stopped(interrupted=True)
 
     def hold(self, held: bool) -> None:
         """Hold the speech where it is (silence, the mouth at rest) or let it go on (``StreamingRenderer.hold``):
-        what the caller hears of a reply held over a cough is all of it, in order."""
+        what the caller hears of a reply held over a cough is all of it, in order. The frame already drawn
+        ahead of the clock is taken back as it leaves (``_emit``): the hold is heard at the next tick."""
+        self._held_at, self._held_out = (time.monotonic() if held else None), False
         self.stream.hold(held)
 
     @property
@@ -273,15 +278,10 @@ class FaceVideoService(FrameProcessor):
         self._pusher.shutdown(wait=False, cancel_futures=True)
 
     async def _emit(self, frame: StreamFrame, i420: np.ndarray | None = None) -> None:
+        if self._held_at is not None:
+            frame = self._held_frame(frame)
         self._track_speech(frame)
-        k = frame.utterance_frame
-        a, b = int(round(k * OUT_RATE / self.fps)), int(round((k + 1) * OUT_RATE / self.fps))
-        utt = self._audio.get(frame.utterance) if frame.utterance else None
-        if utt is not None and k >= 0:
-            samples = utt.cut(a, b)
-        else:
-            samples = np.zeros(int(round(OUT_RATE / self.fps)), dtype=np.float32)
-        pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16).tobytes()
+        pcm = (np.clip(self._frame_audio(frame), -1.0, 1.0) * 32767.0).astype(np.int16).tobytes()
         h, w = frame.image.shape[:2]
         audio_cls = TTSAudioRawFrame if frame.speaking else OutputAudioRawFrame
         await self.push_frame(audio_cls(audio=pcm, sample_rate=OUT_RATE, num_channels=1))
@@ -295,6 +295,26 @@ class FaceVideoService(FrameProcessor):
         self.frames_sent += 1
         if self.on_frame is not None:
             self.on_frame(frame)
+
+    def _frame_audio(self, frame: StreamFrame) -> np.ndarray:
+        """The audio that plays under ``frame`` (``OUT_RATE``, one frame long): its stretch of its utterance's
+        audio, silence for a listening or held frame."""
+        k = frame.utterance_frame
+        utt = self._audio.get(frame.utterance) if frame.utterance else None
+        if utt is not None and k >= 0:
+            return utt.cut(int(round(k * OUT_RATE / self.fps)), int(round((k + 1) * OUT_RATE / self.fps)))
+        return np.zeros(int(round(OUT_RATE / self.fps)), dtype=np.float32)
+
+    def _held_frame(self, frame: StreamFrame) -> StreamFrame:
+        """(While held) a speaking frame drawn before the hold goes out silent and plays again after it
+        (``StreamingRenderer.take_back``): its image (one frame of the mouth) leaves, its audio does not."""
+        if frame.utterance_frame >= 0 and self.stream.take_back(frame):
+            frame = replace(frame, speaking=False, utterance_frame=-1)
+        if not self._held_out and not frame.speaking and self._held_at is not None:
+            self._held_out = True
+            log.info("timing hold_out: the first silent frame left %.0f ms after the hold",
+                     1000 * (time.monotonic() - self._held_at))
+        return frame
 
     def _track_speech(self, frame: StreamFrame) -> None:
         """Speech events for the frame about to leave."""

@@ -19,7 +19,9 @@ has not said a word of its reply yet (``unheard()``: "Hi there, [the turn ended 
 the reply is withdrawn (``on_continue()``) and the new speech joins the last turn's audio.
 
 Barge-in: caller speech that starts while the Face is replying holds the Face at once (``on_hold(True)``:
-its audio and speaking frames stop where they are, the mouth goes to rest). Speech that lasts
+its audio and speaking frames stop where they are, the mouth goes to rest), as soon as ``EARLY_HOLD_S`` of
+loud audio came in, before the VAD reports its start (~40 ms later); when the VAD does not hear speech within
+``EARLY_RELEASE_S`` (a knock, a click) the Face goes on. Speech that lasts
 ``barge_in_s`` interrupts the reply (``on_barge_in``), counted as loud caller audio (peak above
 ``QUIET_LEVEL``) from just before the VAD's start to its stop, so how soon the VAD reports a start or how
 late it reports a stop does not decide it; shorter speech (a cough, "mm-hm") lets the Face go
@@ -72,6 +74,11 @@ RESUME_GAP_S = 0.3  # a held Face goes on this long after the caller's speech st
 CONTINUE_S = 3.0  # speech this soon after a turn ended, before the Face said a word, continues that turn
 QUIET_LEVEL = 0.05  # peak level (full scale 1) below which the caller's audio counts as a pause
 EARLY_PAUSE_S = 0.12  # quiet audio after speech that starts the speculative recognition before the VAD stops
+# loud caller audio in a row (peak above QUIET_LEVEL, 20 ms chunks) that holds the Face before the VAD's start,
+# and how long such a hold lasts when the VAD hears no speech. The VAD reports a start 60-120 ms after the
+# onset (VAD_START_S above): the hold at its start reached the listener ~40 ms later than this one
+EARLY_HOLD_S = 0.04
+EARLY_RELEASE_S = 0.25
 # replica_interruptibility -> seconds of caller speech over the Face that interrupt it (None: never)
 _INTERRUPTIBILITY: dict[str, float | None] = {"low": 0.9, "medium": 0.45, "high": 0.3, "none": None}
 
@@ -227,6 +234,7 @@ class TurnTaker(FrameProcessor):
         self._release: asyncio.Task | None = None
         self._last_turn: tuple[float, np.ndarray] | None = None  # when the last turn ended, its int16 audio
         self._quiet_s = 0.0  # quiet audio since the caller's last loud chunk while the VAD still hears speech
+        self._loud_run = 0  # loud samples in a row while the VAD hears no speech (``EARLY_HOLD_S``)
         self._early = False  # the quiet made a pause (on_pause) before the VAD stopped
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -247,6 +255,8 @@ class TurnTaker(FrameProcessor):
             mono = chunk.reshape(-1, max(1, frame.num_channels)).mean(axis=1) / 32768.0
             chunk = (resample(mono.astype(np.float32), frame.sample_rate, TURN_RATE) * 32767).astype(np.int16)
         self.audio.add(chunk)
+        if not self._speaking:
+            self._early_hold(chunk)
         if self._barge_left is not None and self._speaking:
             self._barge_left -= _loud_samples(chunk)
             if self._barge_left <= 0:
@@ -265,6 +275,17 @@ class TurnTaker(FrameProcessor):
         if complete and not self._over_face:  # (speech over the Face ends no turn unless it barged in)
             self._end_turn("silence")
 
+    def _early_hold(self, chunk: np.ndarray) -> None:
+        """Loud audio over the Face before the VAD reports speech: hold it now (see the module doc)."""
+        loud, limit = _loud_samples(chunk), EARLY_HOLD_S * TURN_RATE
+        before, self._loud_run = self._loud_run, self._loud_run + loud if loud else 0
+        # once per loud run: a noise that goes on (music) is not held again and again
+        if (before < limit <= self._loud_run and not self._held and self.on_hold is not None
+                and self.settings.barge_in_s is not None and self.replying()):
+            self._hold(True)
+            self._cancel(self._release)
+            self._release = self.create_task(self._release_soon(EARLY_RELEASE_S), "release-early-hold")
+
     def _early_pause(self, chunk: np.ndarray) -> None:
         if chunk.size and int(np.abs(chunk).max()) < QUIET_LEVEL * 32768:
             self._quiet_s += chunk.size / TURN_RATE
@@ -279,6 +300,7 @@ class TurnTaker(FrameProcessor):
 
     def _started(self) -> None:
         self._speaking = True
+        self._loud_run = 0
         self._silence_s = 0.0
         self._quiet_s, self._early = 0.0, False
         self._cancel(self._decide)
@@ -327,7 +349,7 @@ class TurnTaker(FrameProcessor):
         self._barge_left = None
         if self._held:  # shorter than a barge-in: the Face goes on where it stopped, unless the caller
             # speaks again at once ("Wait, [pause] stop"): a short gap keeps it held
-            self._release = self.create_task(self._release_soon(), "release-hold")
+            self._release = self.create_task(self._release_soon(RESUME_GAP_S), "release-hold")
         if not self.audio.open:
             return
         if self._over_face:  # a cough or an "mm-hm" over the Face: not a turn to answer, unless more speech
@@ -353,9 +375,10 @@ class TurnTaker(FrameProcessor):
             log.debug("short speech over the Face ignored")
             self._reset()
 
-    async def _release_soon(self) -> None:
-        await asyncio.sleep(RESUME_GAP_S)
-        self._hold(False)
+    async def _release_soon(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not self._speaking:  # (an early hold the VAD's start took over stays)
+            self._hold(False)
 
     async def _barge_in(self) -> None:
         if self._speaking and self.audio.open and self.replying():

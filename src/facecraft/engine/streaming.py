@@ -115,6 +115,7 @@ class _Utterance:
     chunk: Timeline | None = None  # shaped frames being planned from
     phone_offset: float = 0.0  # seconds of audio queued before the current speech's phones start
     prefetch: Prefetcher | None = None  # encodes the speech states in the background as audio arrives
+    last_shown: _Planned | None = None  # the plan of utterance frame ``shown - 1`` (``take_back``)
 
 
 class StreamingRenderer:
@@ -292,6 +293,21 @@ class StreamingRenderer:
             if held and self._utt is not None:
                 self._close_mouth()
 
+    def take_back(self, frame: StreamFrame) -> bool:
+        """A speaking frame drawn before a hold began and not yet played: it is shown again once the hold
+        ends (the puller plays it silent, as the held frames after it). A live puller draws a frame ahead
+        of its clock; without this the hold would reach the listener one frame later. False (nothing
+        changed) unless the speech is held and ``frame`` is the last utterance frame drawn."""
+        with self._lock:
+            utt = self._utt
+            if (not self._held or utt is None or utt.id != frame.utterance or utt.last_shown is None
+                    or frame.utterance_frame != utt.shown - 1):
+                return False
+            utt.planned.appendleft(utt.last_shown)
+            utt.last_shown = None
+            utt.shown -= 1
+            return True
+
     def _close_mouth(self) -> None:
         start = self._last_aperture
         rest = float(self._rest.aperture[0])
@@ -357,9 +373,11 @@ class StreamingRenderer:
                 self._plan(utt, k)
             if utt.planned:
                 utt.shown += 1
-                return replace(utt.planned.popleft(), utterance=utt.id, utterance_frame=k)
+                utt.last_shown = utt.planned.popleft()
+                return replace(utt.last_shown, utterance=utt.id, utterance_frame=k)
             # starved: the utterance keeps its clock, this frame is silent
             utt.shown += 1
+            utt.last_shown = None
             utt.next_plan += 1
             plan = self._listening_plan()
             if plan.mouth >= 0:

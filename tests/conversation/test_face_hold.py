@@ -1,0 +1,35 @@
+"""The Face held over the caller's speech: the frame its clock drew ahead leaves silent and plays after
+the hold, so the hold is heard a frame sooner and the reply held over a cough is still all heard, in order."""
+
+from __future__ import annotations
+
+import numpy as np
+from pipecat.frames.frames import TTSAudioRawFrame
+
+
+def test_the_frame_drawn_ahead_of_a_hold_leaves_silent_and_plays_after_it(renderer, grid_audio) -> None:  # noqa: ANN001
+    from facecraft.conversation.face_video import FaceVideoService
+    from facecraft.engine import Renderer, StreamingRenderer
+
+    stream = StreamingRenderer(Renderer(renderer.bundle, size=(64, 48)))
+    face = FaceVideoService(stream)
+    try:
+        pcm = grid_audio.samples.astype(np.float32)
+        raw = TTSAudioRawFrame(audio=(pcm * 32767).astype(np.int16).tobytes(), sample_rate=16000, num_channels=1)
+        face._push(pcm, raw, None, face._epoch, 0.0)  # the push thread's work, done here
+        before = [stream.next_frame() for _ in range(25)]  # into the sentence's words
+        ahead = stream.next_frame()  # drawn ahead of the clock; the hold comes before it leaves
+        expected = face._frame_audio(ahead)
+        assert ahead.speaking and np.sqrt(np.mean(expected ** 2)) > 0.01
+        face.hold(True)
+        out = face._held_frame(ahead)
+        assert out.utterance_frame == -1 and not out.speaking and not face._frame_audio(out).any()
+        held = [face._held_frame(stream.next_frame()) for _ in range(4)]
+        assert all(not face._frame_audio(f).any() for f in held)
+        face.hold(False)
+        resumed = stream.next_frame()
+        assert resumed.utterance_frame == ahead.utterance_frame == before[-1].utterance_frame + 1
+        np.testing.assert_array_equal(face._frame_audio(resumed), expected)  # nothing of the reply lost
+    finally:
+        face._executor.shutdown(wait=False)
+        face._pusher.shutdown(wait=False)
