@@ -238,7 +238,10 @@ class TrainingClip:
 # (``within``) on bench/fidelity.py --loso, 13 clips (bench/results/fidelity_loso_subset_within_21d.json,
 # load ~12): aperture r 0.575 -> 0.574 (dev 0.595 -> 0.586, corpus 0.566 -> 0.569; 7 clips up, 6 down),
 # plan r 0.584 -> 0.592: no gain once the Face adapts (it refits the bias, lag and gain on its footage), so
-# the shipped model stays pooled. Nothing here reached a prediction r near the ~0.70+ that 0.65 rendered needs.
+# the shipped model stays pooled. A one-hidden-layer tanh MLP (32 units on the first 32 PCA dims per offset,
+# beside the linear weights; scipy L-BFGS, 150 steps, screened as above): 0.680 / 0.650 (L2 100), 0.680 / 0.642
+# (L2 1000); subset 0.696 / 0.663: +0.01 at most, not worth a new per-Face format. Nothing here reached a
+# prediction r near the ~0.70+ that 0.65 rendered needs.
 N_PCA = 128
 RIDGE = 8000.0
 MAX_LAG = 6  # frames a recording's lips may be offset from its sound
