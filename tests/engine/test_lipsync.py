@@ -123,6 +123,38 @@ def test_training_learns_a_clip_and_finds_its_offset(renderer) -> None:  # noqa:
     assert lipsync.best_lag(pred[:, 0], moved.targets[:, 0], moved.ok) == 3
 
 
+def test_a_clip_s_own_mean_opening_does_not_move_the_general_weights(renderer) -> None:  # noqa: ANN001
+    """fit_general(within=True) fits within clips: the test Face's footage as two clips (its halves), one of them read
+    as 0.4 more open throughout (another recording's or tracker's rest opening), learns the same weights
+    as without that offset; pooled over the clips (``within=False``) the offset moves them."""
+    from facecraft.speech.encoder import encoder
+
+    tracks = renderer.tracks
+    full = media.read_audio(testdata_path(*SOURCE), sample_rate=16000).samples[: int(RANGE[1] * 16000)]
+    ok = np.asarray(tracks.present) & np.isfinite(tracks.aperture)
+    ap, wd, _ = lipsync.normalise_targets(tracks.aperture, tracks.mouth_width, ok)
+    y = np.column_stack([ap, wd])
+    states = encoder().timeline(full)
+    half = np.arange(len(y)) < len(y) // 2
+
+    def clips(offset: float) -> list[lipsync.TrainingClip]:
+        return [lipsync.TrainingClip("first", "a", tracks.fps, states, y, ok & half),
+                lipsync.TrainingClip("second", "b", tracks.fps, states, y + [offset, 0.0], ok & ~half)]
+
+    def weights(offset: float, within: bool) -> np.ndarray:
+        model = lipsync.fit_general(clips(offset), ridge=300.0, within=within)
+        return model.weights / model.x_scale[:, None]  # per unit of the raw features
+
+    assert np.allclose(weights(0.4, True), weights(0.0, True), rtol=1e-3, atol=1e-5)
+    pooled = np.abs(weights(0.4, False) - weights(0.0, False)).max()
+    assert pooled > 10 * np.abs(weights(0.4, True) - weights(0.0, True)).max()
+    model = lipsync.fit_general(clips(0.4), ridge=300.0, within=True)
+    pred = model.predict_states(states, tracks.fps, len(tracks))
+    assert np.corrcoef(pred[ok, 0], ap[ok])[0, 1] > 0.6
+    # long clips count less per frame, so a few long recordings do not outweigh many short ones
+    assert lipsync.clip_weight(300) == 1.0 and lipsync.clip_weight(1200) == 0.5
+
+
 def test_a_stretch_of_a_stream_predicts_as_the_whole_stream(renderer, held_out) -> None:  # noqa: ANN001
     """The streaming renderer asks for a few frames at a time with only the audio around them held."""
     model = _lip(renderer)
