@@ -15,6 +15,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -493,6 +494,14 @@ def build_face(
     return run_build(ctx, BUILD_STEPS, final)
 
 
+@contextmanager
+def _timed(timings: dict[str, StepTime], name: str) -> Iterator[None]:
+    """``timings[name]``: the wall and process CPU seconds of the block, once it has run without failing."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    timings[name] = StepTime(time.perf_counter() - wall, time.process_time() - cpu)
+
+
 def run_build(ctx: BuildContext, steps: list[BuildStep], final: Path) -> Path:
     """Run ``steps`` over ``ctx`` with progress, then publish ``ctx.work_dir`` as the bundle ``final``.
 
@@ -513,16 +522,13 @@ def run_build(ctx: BuildContext, steps: list[BuildStep], final: Path) -> Path:
             log.info("build %s: %s", ctx.face_id, step_name)
             ctx._span = (done, weight, total, step_name)
             ctx.step_progress(0.0)
-            wall, cpu = time.perf_counter(), time.process_time()
-            step(ctx)
-            ctx.timings[step_name] = StepTime(time.perf_counter() - wall, time.process_time() - cpu)
+            with _timed(ctx.timings, step_name):
+                step(ctx)
             done += weight
-        wall, cpu = time.perf_counter(), time.process_time()
-        ctx.finish_jobs()  # background jobs write into the staging directory: all done before it is published
-        ctx.timings["background"] = StepTime(time.perf_counter() - wall, time.process_time() - cpu)
-        wall, cpu = time.perf_counter(), time.process_time()
-        path = fb.commit_bundle(ctx.work_dir, ctx.manifest, final)
-        ctx.timings["commit"] = StepTime(time.perf_counter() - wall, time.process_time() - cpu)
+        with _timed(ctx.timings, "background"):
+            ctx.finish_jobs()  # background jobs write into the staging directory: all done before it is published
+        with _timed(ctx.timings, "commit"):
+            path = fb.commit_bundle(ctx.work_dir, ctx.manifest, final)
     except BaseException:
         ctx.cancel_jobs()
         shutil.rmtree(ctx.work_dir, ignore_errors=True)
