@@ -17,6 +17,7 @@ session has been warmed by its calibration), every pass is reported.
 
 from __future__ import annotations
 
+import _session_env  # noqa: F401  # isort: skip  (first: the session's thread settings before libraries load)
 import argparse
 import inspect
 import os
@@ -28,11 +29,8 @@ from typing import Any
 
 import numpy as np
 
-os.environ.setdefault("FACECRAFT_TTS_THREADS", "1")  # as in a live session (manager.SESSION_THREADS)
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-from _common import REPO, TESTDATA, live_bundle, machine_info, write_result  # noqa: E402
-from live import LOUD, SENTENCES  # noqa: E402
+from _common import REPO, TESTDATA, live_bundle, machine_info, write_result
+from live import LOUD, SENTENCES
 
 
 def _lead_ms(x: np.ndarray, rate: int) -> float:

@@ -21,6 +21,7 @@ sentence (its remaining tokens, then all of its speech's CPU) would come after t
 
 from __future__ import annotations
 
+import _session_env  # noqa: F401  # isort: skip  (first: the session's thread settings before libraries load)
 import argparse
 import asyncio
 import os
@@ -28,10 +29,7 @@ import statistics
 import time
 from typing import Any
 
-os.environ.setdefault("FACECRAFT_TTS_THREADS", "1")  # as in a live session (manager.SESSION_THREADS)
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-from _common import REPO, machine_info, write_result  # noqa: E402
+from _common import REPO, machine_info, write_result
 
 QUESTIONS = REPO / "bench" / "data" / "stt_questions.txt"
 

@@ -17,6 +17,7 @@ Per condition it also reports the LLM's tokens per second while it runs alone (`
 
 from __future__ import annotations
 
+import _session_env  # noqa: F401  # isort: skip  (first: the session's thread settings before libraries load)
 import argparse
 import asyncio
 import os
@@ -25,10 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-os.environ.setdefault("FACECRAFT_TTS_THREADS", "1")  # as in a live session (manager.SESSION_THREADS)
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-from _common import REPO, machine_info, write_result  # noqa: E402
+from _common import REPO, machine_info, write_result
 
 SENTENCES = ("My name is Eileen.", "The museum opens tomorrow at 10:00 AM.", "I'm doing well, thank you!")
 STORY = "Tell me a long bedtime story about a little fox who visits the moon."
