@@ -536,8 +536,9 @@ def main() -> int:
     args = ap.parse_args()
     pal, face_key = stock_pal()
     bundle = stock_bundle(face_key, args.work)
-    # the session inherits fd 2: its INFO log (with millisecond times) goes to a file this bench reads
-    log_path = args.work / "session.log"
+    # the session inherits fd 2: its INFO log (with millisecond times) goes to a file this bench reads, one
+    # per bench process, so two benches sharing a --work folder do not read each other's sessions
+    log_path = args.work / f"session-{os.getpid()}.log"
     args.work.mkdir(parents=True, exist_ok=True)
     err = os.fdopen(os.dup(2), "w", buffering=1)
     with log_path.open("w") as fh:
