@@ -43,6 +43,7 @@ test: install browser-deps postgres-deps lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy scripts/train_lipsync.py
 
 # Speed and quality, each printing a table and writing bench/results/NAME.json (several minutes).
 bench: install
