@@ -41,7 +41,7 @@ test: install browser-deps postgres-deps lint
 
 # ruff (style and import order) over src, tests and bench; mypy over the package (config in pyproject.toml).
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy scripts/train_lipsync.py
 
