@@ -33,3 +33,50 @@ def test_the_frame_drawn_ahead_of_a_hold_leaves_silent_and_plays_after_it(render
     finally:
         face._executor.shutdown(wait=False)
         face._pusher.shutdown(wait=False)
+
+
+def test_a_reply_s_first_frame_leaves_at_the_tick_after_its_audio_not_one_later(renderer, grid_audio) -> None:  # noqa: ANN001
+    """The Face's clock draws each frame a tick ahead: when a reply's first audio arrives after a listening
+    frame was drawn ahead, that frame is given back and the reply's first frame leaves at the next tick in
+    its place (not behind it), with its audio."""
+    import asyncio
+
+    from facecraft.conversation.face_video import FaceVideoService
+    from facecraft.engine import Renderer, StreamingRenderer
+
+    stream = StreamingRenderer(Renderer(renderer.bundle, size=(64, 48)))
+    face = FaceVideoService(stream)
+    out: list = []
+
+    async def emit(frame, i420=None) -> None:  # noqa: ANN001
+        out.append((frame, face._frame_audio(frame)))
+
+    face._emit = emit  # type: ignore[method-assign]
+    pcm = grid_audio.samples.astype(np.float32)
+    raw = TTSAudioRawFrame(audio=(pcm * 32767).astype(np.int16).tobytes(), sample_rate=16000, num_channels=1)
+
+    async def run() -> int:
+        clock = asyncio.create_task(face._clock())
+        try:
+            while len(out) < 3:
+                await asyncio.sleep(0.005)
+            while stream.frame_index != len(out) + 1:  # the next listening frame is drawn, waiting for its tick
+                await asyncio.sleep(0.002)
+            n = len(out)
+            face._push(pcm, raw, None, face._epoch, 0.0)  # (no tick can pass between the check and this)
+            while len(out) <= n + 1:
+                await asyncio.sleep(0.005)
+            return n
+        finally:
+            clock.cancel()
+
+    try:
+        n = asyncio.run(run())
+        assert all(not f.speaking for f, _ in out[:n])
+        first, audio = out[n]
+        assert first.speaking and first.utterance_frame == 0 and first.index == out[n - 1][0].index + 1
+        assert np.abs(audio).max() > 0 or np.abs(out[n + 1][1]).max() > 0  # its audio leaves with it
+        assert out[n + 1][0].utterance_frame == 1
+    finally:
+        face._executor.shutdown(wait=False)
+        face._pusher.shutdown(wait=False)

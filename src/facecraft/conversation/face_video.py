@@ -7,7 +7,9 @@ arrives: every frame says which utterance it shows and where in it (``StreamFram
 ``utterance_frame``), and the service cuts that stretch of the utterance's audio for it, so audio and
 mouth leave together whatever the TTS's chunking or the render's jitter. While nothing is said the
 renderer shows listening motion (and silence goes out); an ``InterruptionFrame`` drops everything
-queued and the mouth closes over a few frames.
+queued and the mouth closes over a few frames. The clock draws each frame one tick ahead; a listening
+frame drawn just before a reply's first audio arrived is given back (``StreamingRenderer.take_back_listening``)
+and the reply's first frame leaves at that tick in its place.
 
 Speech events (the replica started/stopped speaking, a caption when a sentence starts to play) are
 reported through ``on_speech`` as the frames that carry them leave, not when the audio arrived.
@@ -250,6 +252,10 @@ class FaceVideoService(FrameProcessor):
         t0, n = loop.time(), 0
         while True:
             frame, i420 = await pending
+            if self._marks and self._held_at is None and self.stream.take_back_listening(frame):
+                # speech arrived after this listening frame was drawn ahead: its first frame goes out at this
+                # tick instead of the next (a reply's first frame, 1/fps sooner)
+                frame, i420 = await loop.run_in_executor(self._executor, self._draw)
             pending = loop.run_in_executor(self._executor, self._draw)  # drawn while we wait
             await self._emit(frame, i420)
             n += 1
