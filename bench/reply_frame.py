@@ -3,7 +3,8 @@
 The Face's clock (``FaceVideoService``) draws each frame one tick (1/fps) ahead of the tick it leaves at. A
 reply's first audio usually arrives while a listening frame already drawn waits for its tick; that frame
 can leave first (the reply's first frame then waits a tick more) or be given back
-(``StreamingRenderer.take_back_listening``: the reply's first frame is drawn in its place). This bench runs the
+(``StreamingRenderer.take_back_listening``: the reply's first frame is drawn in its place, at once when the audio
+comes in, or at the tick where the clock was already taking the frame). This bench runs the
 real clock of the stock Face at the live size and settings, in this process, with its frames kept instead of
 sent, and pushes the same sentence at random moments of the tick, the two ways taking turns (paired rounds:
 each pair saw about the same load). Per way: push -> the reply's first frame emitted (``first_frame_ms``), p50
@@ -33,7 +34,7 @@ WAYS = ("drawn_ahead_leaves", "given_back")
 SENTENCE = "The museum opens tomorrow at ten."
 
 
-async def one(face: Any, stream: Any, pcm: np.ndarray, raw: Any, emitted: list[tuple[float, Any]],
+async def one(face: Any, stream: Any, raw: Any, emitted: list[tuple[float, Any]],
               give_back: bool, rng: random.Random) -> float:
     """ms from the push of a reply's first audio to the emit of its first frame."""
     if give_back:
@@ -43,7 +44,7 @@ async def one(face: Any, stream: Any, pcm: np.ndarray, raw: Any, emitted: list[t
     await asyncio.sleep(0.4 + rng.random() / face.fps)  # a random moment of the tick, listening
     n = len(emitted)
     t0 = time.monotonic()
-    face._push(pcm, raw, None, face._epoch, t0)
+    await face.say(raw)
     while True:
         await asyncio.sleep(0.002)
         speaking = [t for t, f in emitted[n:] if f.speaking]
@@ -84,7 +85,7 @@ async def bench(bundle: Path, rounds: int, seed: int) -> dict[str, Any]:
         await asyncio.sleep(1.0)
         for k in range(rounds):
             for way in (WAYS if k % 2 == 0 else WAYS[::-1]):
-                got[way].append(await one(face, stream, pcm, raw, emitted, way == "given_back", rng))
+                got[way].append(await one(face, stream, raw, emitted, way == "given_back", rng))
     finally:
         clock.cancel()
         face._executor.shutdown(wait=False)

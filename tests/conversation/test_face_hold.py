@@ -4,6 +4,7 @@ the hold, so the hold is heard a frame sooner and the reply held over a cough is
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from pipecat.frames.frames import TTSAudioRawFrame
 
 
@@ -35,10 +36,12 @@ def test_the_frame_drawn_ahead_of_a_hold_leaves_silent_and_plays_after_it(render
         face._pusher.shutdown(wait=False)
 
 
-def test_a_reply_s_first_frame_leaves_at_the_tick_after_its_audio_not_one_later(renderer, grid_audio) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("at_once", [True, False], ids=["drawn-when-the-audio-comes", "drawn-at-the-tick"])
+def test_a_reply_s_first_frame_leaves_at_the_tick_after_its_audio_not_one_later(renderer, grid_audio,  # noqa: ANN001
+                                                                                at_once: bool) -> None:
     """The Face's clock draws each frame a tick ahead: when a reply's first audio arrives after a listening
     frame was drawn ahead, that frame is given back and the reply's first frame leaves at the next tick in
-    its place (not behind it), with its audio."""
+    its place (not behind it), with its audio. ``say`` draws it at once; else the clock does at the tick."""
     import asyncio
 
     from facecraft.conversation.face_video import FaceVideoService
@@ -60,10 +63,14 @@ def test_a_reply_s_first_frame_leaves_at_the_tick_after_its_audio_not_one_later(
         try:
             while len(out) < 3:
                 await asyncio.sleep(0.005)
-            while stream.frame_index != len(out) + 1:  # the next listening frame is drawn, waiting for its tick
-                await asyncio.sleep(0.002)
+            while face._taking or face._ahead is None or not face._ahead.done():  # the next listening frame is
+                await asyncio.sleep(0.002)  # drawn, waiting for its tick
             n = len(out)
             face._push(pcm, raw, None, face._epoch, 0.0)  # (no tick can pass between the check and this)
+            if at_once:  # as ``say`` does once the push is done
+                ahead = face._ahead
+                face._redraw_ahead()
+                assert face._ahead is not ahead  # the reply's first frame is being drawn for the next tick
             while len(out) <= n + 1:
                 await asyncio.sleep(0.005)
             return n
