@@ -60,11 +60,13 @@ def test_a_reply_s_first_frame_leaves_at_the_tick_after_its_audio_not_one_later(
 
     async def run() -> int:
         clock = asyncio.create_task(face._clock())
+        deadline = asyncio.get_running_loop().time() + 120  # (a clear failure, not a hang, if the clock stalls)
         try:
             while len(out) < 3:
                 await asyncio.sleep(0.005)
             while face._taking or face._ahead is None or not face._ahead.done():  # the next listening frame is
                 await asyncio.sleep(0.002)  # drawn, waiting for its tick
+                assert asyncio.get_running_loop().time() < deadline
             n = len(out)
             face._push(pcm, raw, None, face._epoch, 0.0)  # (no tick can pass between the check and this)
             if at_once:  # as ``say`` does once the push is done
@@ -73,6 +75,7 @@ def test_a_reply_s_first_frame_leaves_at_the_tick_after_its_audio_not_one_later(
                 assert face._ahead is not ahead  # the reply's first frame is being drawn for the next tick
             while len(out) <= n + 1:
                 await asyncio.sleep(0.005)
+                assert asyncio.get_running_loop().time() < deadline
             return n
         finally:
             clock.cancel()
@@ -82,7 +85,11 @@ def test_a_reply_s_first_frame_leaves_at_the_tick_after_its_audio_not_one_later(
         assert all(not f.speaking for f, _ in out[:n])
         first, audio = out[n]
         assert first.speaking and first.utterance_frame == 0 and first.index == out[n - 1][0].index + 1
-        assert np.abs(audio).max() > 0 or np.abs(out[n + 1][1]).max() > 0  # its audio leaves with it
+        from facecraft.audio import resample
+        from facecraft.conversation.face_video import OUT_RATE
+
+        said = resample(pcm, 16000, OUT_RATE)
+        np.testing.assert_allclose(audio, said[:audio.size], atol=1e-6)  # the reply's first 40 ms leave with it
         assert out[n + 1][0].utterance_frame == 1
     finally:
         face._executor.shutdown(wait=False)
