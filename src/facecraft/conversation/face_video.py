@@ -55,6 +55,7 @@ from facecraft.conversation.video_codec import rgb_to_i420
 from facecraft.engine.cues import Emotion
 from facecraft.engine.streaming import StreamFrame, StreamingRenderer
 from facecraft.speech.types import Phone
+from facecraft.threads import name_os_thread
 
 __all__ = ["FaceVideoService", "SpeechAudioFrame", "SpeechEvent", "FaceVideoTrack", "FaceAudioTrack", "OUT_RATE"]
 
@@ -145,10 +146,12 @@ class FaceVideoService(FrameProcessor):
         self._clock_task: asyncio.Task | None = None
         self._ahead: asyncio.Future | None = None  # the frame being drawn (or drawn) for the clock's next tick
         self._taking = False  # the clock is taking ``_ahead`` (a reply's first audio leaves it alone then)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-render")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-render",
+                                            initializer=name_os_thread, initargs=("face-render",))
         # speech is handed to the renderer from a thread of its own: the renderer's lock is held while a
         # frame is planned, and the event loop (audio, video, data channel) must never wait on it
-        self._pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-push")
+        self._pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-push",
+                                          initializer=name_os_thread, initargs=("face-push",))
         # where video frames go once a participant is connected (the connection's track): straight from the
         # Face's clock, beside their audio (None: down the pipeline, where nobody receives them yet)
         self.video_out: Callable[[OutputImageRawFrame], Any] | None = None

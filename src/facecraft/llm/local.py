@@ -28,6 +28,7 @@ from facecraft.llm.catalog import EmbeddedModel, embedded_model
 from facecraft.llm.gguf import gguf_path
 from facecraft.llm.openai_stream import ChunkReader, request_body
 from facecraft.llm.types import GenerationOptions, LLMDelta, Message
+from facecraft.threads import name_os_thread, os_thread_name
 
 __all__ = ["LocalLLM", "server_params"]
 
@@ -84,11 +85,16 @@ class LocalLLM:
 
         started = time.perf_counter()
         path = gguf_path(self.model)
+        was = os_thread_name()
+        name_os_thread("llm")  # the server's loop thread and its OpenMP team inherit it (per-thread CPU figures)
         try:
             self._server = xllamacpp.Server(server_params(path, threads=self._threads, n_ctx=self._n_ctx,
                                                                 gen_threads=self._gen_threads))
         except Exception as exc:  # xllamacpp raises plain RuntimeErrors for unusable files
             raise ModelError(f"llama.cpp could not load {self.name} from {path}: {exc}") from exc
+        finally:
+            if was is not None:
+                name_os_thread(was)
         self.load_s = time.perf_counter() - started
         log.info("loaded %s in %.1f s", self.name, self.load_s)
 
