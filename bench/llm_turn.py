@@ -9,6 +9,8 @@ others. This bench runs the bench conversation's questions, with the stock PAL's
 round so that each round's figures saw about the same load. Per setting: ``first_token_ms`` (request -> first
 piece), ``clause_ms`` (request -> ``--clause`` pieces, about a first clause), ``ms_per_token`` between them,
 medians, and the same divided by the first setting's figure of the same question and round (``*_vs_first``).
+A setting named ``T/G:bare`` warms the cache without the opening of the caller's turn (``LocalLLM.prefill``
+adds it: the chat template's user header), as before it did: ``--configs 2/2,2/2:bare`` times what it saves.
 With ``--listening`` an echo session of the stock Face is connected to an aiortc client meanwhile (its
 listening render, VP8 encode and packets: what runs beside the LLM in a session). The process runs with a
 session's environment (``manager.SESSION_THREADS``, e.g. ``GOMP_SPINCOUNT``) where the caller's sets none: to
@@ -43,12 +45,17 @@ def questions(n: int) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")][:n]
 
 
-async def one(llm: Any, prefix: list[dict[str, str]], question: str, clause: int) -> tuple[float, float, float]:
+async def one(llm: Any, prefix: list[dict[str, str]], question: str, clause: int,
+              bare: bool = False) -> tuple[float, float, float]:
     """(first token s, ``clause`` pieces s, CPU s of this process meanwhile) of the answer to ``question``
-    after ``prefix`` was warmed."""
+    after ``prefix`` was warmed (``bare``: without the opening of the caller's turn)."""
     from facecraft.llm.types import GenerationOptions
 
-    await llm.prefill(prefix)  # as LLMWarmFrame does once the Face stopped speaking
+    if bare:
+        async for _ in llm.stream(prefix, GenerationOptions(max_tokens=1, stop=(), first_token_timeout_s=600)):
+            pass
+    else:
+        await llm.prefill(prefix)  # as LLMWarmFrame does once the Face stopped speaking
     options = GenerationOptions(max_tokens=clause, stop=(), first_token_timeout_s=120, stall_timeout_s=120)
     t0, cpu0 = time.perf_counter(), time.process_time()
     first = last = None
@@ -90,12 +97,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     configs = args.configs.split(",")
     llms: dict[str, LocalLLM] = {}
     for name in configs:
-        threads, gen = (int(x) for x in name.split("/"))
+        threads, gen = (int(x) for x in name.split(":")[0].split("/"))
         llms[name] = LocalLLM(threads=threads, gen_threads=gen)
         llms[name].load()
     qs = questions(args.questions)
     for llm in llms.values():  # each model's first request pays for its first allocation
         await one(llm, prefix, qs[0], args.clause)
+    bare = {name: name.endswith(":bare") for name in configs}
     side = await listening(args.work) if args.listening else None
     rows: dict[str, list[tuple[float, float, float]]] = {n: [] for n in configs}
     loads = []
@@ -104,7 +112,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             for q, question in enumerate(qs):
                 k = r * len(qs) + q
                 for name in configs[k % len(configs):] + configs[:k % len(configs)]:
-                    rows[name].append(await one(llms[name], prefix, question, args.clause))
+                    rows[name].append(await one(llms[name], prefix, question, args.clause, bare[name]))
                 loads.append(os.getloadavg()[0])
             print(f"round {r + 1} (load {loads[-1]:.1f}): " + "  ".join(
                 f"{n} {1000 * statistics.median(x[0] for x in v[-len(qs):]):.0f}/"

@@ -304,6 +304,39 @@ def test_a_frame_drawn_before_a_hold_is_taken_back_and_shown_after_it(small, spe
     assert resumed[0].aperture == pytest.approx(frames[-1].aperture)  # the same frame's plan, shown again
 
 
+def test_a_listening_frame_drawn_just_before_speech_is_undone_and_the_speech_takes_its_place(small, speech) -> None:  # noqa: ANN001, E501
+    """A live puller draws a frame ahead of its clock: a listening frame drawn just before a reply's audio
+    arrived is given back, and the reply's first frame takes its place and timestamp, drawn exactly as if the
+    listening frame had never been (the head's motion, expression and mouth fade do not skip a frame)."""
+    from facecraft.engine import StreamingRenderer
+
+    plain = StreamingRenderer(small)  # the reply arrives before frame 8 is drawn
+    for _ in range(8):
+        plain.next_frame()
+    plain.push_audio(speech, 16000)
+    want = [plain.next_frame() for _ in range(4)]
+
+    stream = StreamingRenderer(small)  # ... and here just after it was drawn ahead
+    listening = [stream.next_frame() for _ in range(9)]
+    assert not stream.take_back_listening(listening[-1])  # no speech waits: it plays as drawn
+    stream.push_audio(speech, 16000)
+    assert not stream.take_back_listening(listening[-2])  # an older frame has left already
+    assert stream.take_back_listening(listening[-1]) and not stream.take_back_listening(listening[-1])
+    got = [stream.next_frame() for _ in range(4)]
+    assert [f.utterance_frame for f in got] == [0, 1, 2, 3] and got[0].speaking
+    assert [f.index for f in got] == [f.index for f in want] == [8, 9, 10, 11]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.image, w.image)
+    speaking = got[-1]  # a speaking frame is never given back this way
+    assert not stream.take_back_listening(speaking)
+
+    held = StreamingRenderer(small)  # nor a frame drawn while the speech is held (``take_back`` is for that)
+    before = held.next_frame()
+    held.hold(True)
+    held.push_audio(speech, 16000)
+    assert not held.take_back_listening(before)
+
+
 def _apertures(stream, frames: int) -> np.ndarray:  # noqa: ANN001
     return np.array([stream.next_frame().aperture for _ in range(frames)])
 

@@ -131,3 +131,30 @@ def test_a_held_answer_stops_writing_and_goes_on_where_it_stopped(
     assert len(seen) == 2 and seen[0] == seen[1], f"pieces came while the model was held: {seen}"
     assert pieces > seen[1] + 3, (held, seen)  # it went on after the release
     assert held.split()[:10] == plain.split()[:10], (held, plain)
+
+
+def test_a_warmed_history_leaves_the_turn_only_its_words_to_read(
+        loop: asyncio.AbstractEventLoop, llm: LocalLLM, caplog: pytest.LogCaptureFixture) -> None:
+    """``prefill`` reads the opening of the caller's next turn too (the chat template's user header): the
+    turn's prompt then adds fewer new tokens than after a warm of the history alone."""
+    import logging
+    import re
+
+    history = SYSTEM + [{"role": "assistant", "content": "Hello, I am Ada. How can I help?"}]
+    turn = history + [{"role": "user", "content": "What is your name?"}]
+    once = GenerationOptions(max_tokens=1, stop=(), first_token_timeout_s=300, stall_timeout_s=300)
+
+    def prompt_tokens() -> tuple[int, int]:
+        caplog.clear()
+        loop.run_until_complete(collect_text(llm, turn, once))
+        found = [re.search(r"timing llm_prompt (\d+) tokens cached, (\d+) new", r.getMessage()) for r in caplog.records]
+        cached, new = next(m for m in found if m is not None).groups()
+        return int(cached), int(new)
+
+    caplog.set_level(logging.INFO, logger="facecraft.llm.local")
+    loop.run_until_complete(collect_text(llm, history, once))  # the history alone, as before
+    bare = prompt_tokens()
+    loop.run_until_complete(llm.prefill(history))
+    warmed = prompt_tokens()
+    assert sum(bare) == sum(warmed)  # the same prompt ...
+    assert warmed[1] <= bare[1] - 3, (bare, warmed)  # ... of which the warm had read the user header

@@ -7,7 +7,9 @@ arrives: every frame says which utterance it shows and where in it (``StreamFram
 ``utterance_frame``), and the service cuts that stretch of the utterance's audio for it, so audio and
 mouth leave together whatever the TTS's chunking or the render's jitter. While nothing is said the
 renderer shows listening motion (and silence goes out); an ``InterruptionFrame`` drops everything
-queued and the mouth closes over a few frames.
+queued and the mouth closes over a few frames. The clock draws each frame one tick ahead; a listening
+frame drawn just before a reply's first audio arrived is given back (``StreamingRenderer.take_back_listening``)
+and the reply's first frame leaves at that tick in its place.
 
 Speech events (the replica started/stopped speaking, a caption when a sentence starts to play) are
 reported through ``on_speech`` as the frames that carry them leave, not when the audio arrived.
@@ -53,6 +55,7 @@ from facecraft.conversation.video_codec import rgb_to_i420
 from facecraft.engine.cues import Emotion
 from facecraft.engine.streaming import StreamFrame, StreamingRenderer
 from facecraft.speech.types import Phone
+from facecraft.threads import name_os_thread
 
 __all__ = ["FaceVideoService", "SpeechAudioFrame", "SpeechEvent", "FaceVideoTrack", "FaceAudioTrack", "OUT_RATE"]
 
@@ -141,10 +144,14 @@ class FaceVideoService(FrameProcessor):
         self._speaking_since = 0  # output frame index where it started
         self._seen = 0  # the last utterance shown
         self._clock_task: asyncio.Task | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-render")
+        self._ahead: asyncio.Future | None = None  # the frame being drawn (or drawn) for the clock's next tick
+        self._taking = False  # the clock is taking ``_ahead`` (a reply's first audio leaves it alone then)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-render",
+                                            initializer=name_os_thread, initargs=("face-render",))
         # speech is handed to the renderer from a thread of its own: the renderer's lock is held while a
         # frame is planned, and the event loop (audio, video, data channel) must never wait on it
-        self._pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-push")
+        self._pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-push",
+                                          initializer=name_os_thread, initargs=("face-push",))
         # where video frames go once a participant is connected (the connection's track): straight from the
         # Face's clock, beside their audio (None: down the pipeline, where nobody receives them yet)
         self.video_out: Callable[[OutputImageRawFrame], Any] | None = None
@@ -188,6 +195,18 @@ class FaceVideoService(FrameProcessor):
         speech = frame if isinstance(frame, SpeechAudioFrame) else None
         await asyncio.get_running_loop().run_in_executor(self._pusher, self._push, pcm, frame, speech, self._epoch,
                                                          time.monotonic())
+        self._redraw_ahead()
+
+    def _redraw_ahead(self) -> None:
+        """A reply's first audio is in: a listening frame drawn ahead for the next tick is given back and the
+        reply's first frame drawn in its place now, so that it is ready when the tick comes (not drawn then)."""
+        ahead = self._ahead
+        if (ahead is None or self._taking or not ahead.done() or ahead.cancelled() or ahead.exception() is not None
+                or self._held_at is not None):
+            return
+        frame, _ = ahead.result()
+        if self.stream.take_back_listening(frame):
+            self._ahead = asyncio.get_running_loop().run_in_executor(self._executor, self._draw)
 
     def _push(self, pcm: np.ndarray, frame: TTSAudioRawFrame, speech: SpeechAudioFrame | None, epoch: int,
               arrived_at: float) -> None:
@@ -246,11 +265,19 @@ class FaceVideoService(FrameProcessor):
     async def _clock(self) -> None:
         loop = asyncio.get_running_loop()
         period = 1.0 / self.fps
-        pending = loop.run_in_executor(self._executor, self._draw)
+        self._ahead = loop.run_in_executor(self._executor, self._draw)
         t0, n = loop.time(), 0
         while True:
-            frame, i420 = await pending
-            pending = loop.run_in_executor(self._executor, self._draw)  # drawn while we wait
+            self._taking = True
+            try:
+                frame, i420 = await self._ahead
+                if self._marks and self._held_at is None and self.stream.take_back_listening(frame):
+                    # speech arrived after this listening frame was drawn ahead (and ``_redraw_ahead`` could
+                    # not act): its first frame goes out at this tick instead of the next
+                    frame, i420 = await loop.run_in_executor(self._executor, self._draw)
+                self._ahead = loop.run_in_executor(self._executor, self._draw)  # drawn while we wait
+            finally:
+                self._taking = False
             await self._emit(frame, i420)
             n += 1
             delay = t0 + n * period - loop.time()

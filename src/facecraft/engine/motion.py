@@ -151,6 +151,18 @@ class MotionWalker:
         self.direction = 1
         self.reversals = 0
 
+    def snapshot(self) -> tuple:
+        """The walk's state now, for ``restore`` (a frame drawn and then not shown is undone)."""
+        return (self.cur, self.direction, self.reversals, self.mismatch, self.t, list(self.fade), self.prefer,
+                self.last_seen.copy(), self.rng.bit_generator.state)
+
+    def restore(self, state: tuple) -> None:
+        """Back to a ``snapshot``: the steps taken since it never happened."""
+        (self.cur, self.direction, self.reversals, self.mismatch, self.t, fade, self.prefer, last_seen,
+         self.rng.bit_generator.state) = state
+        self.fade = list(fade)
+        self.last_seen = last_seen.copy()
+
     def step(self, speaking: bool, prefer: np.ndarray | None = None) -> MotionStep:
         """Advance one output frame; ``speaking`` is the wanted state, ``prefer`` (N,) 0..1 the footage to
         prefer (None: no preference)."""

@@ -11,7 +11,9 @@ renderer started; ``time_s``), whether it is speech (``speaking``: audio of an u
 it), the emotion it shows, and the utterance clock it is on (``utterance``, ``utterance_frame``; a
 push returns the utterance and the time its audio starts at, so a live output plays each frame's own
 audio). Each call to ``next_frame`` is the next frame: none is skipped or repeated, whatever the
-pushing thread does meanwhile; the puller paces the calls (a live transport at the Face's fps). Both
+pushing thread does meanwhile; the puller paces the calls (a live transport at the Face's fps). A puller
+that draws a frame ahead of its clock may give back a listening frame drawn just before speech arrived
+(``take_back_listening``): it is undone, and the speech's first frame takes its place and its timestamp. Both
 sides take one lock for bookkeeping only; the frame is drawn outside it, so a push never waits for a
 frame being drawn.
 
@@ -35,6 +37,7 @@ audio ahead of playback) and the utterance keeps its clock.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections import deque
@@ -145,6 +148,7 @@ class StreamingRenderer:
         self._drawn: tuple[int | None, float] | None = None  # patch drawn last, its opacity (None: no frame)
         self._closing: list[float] = []  # target apertures of the frames closing the mouth after a barge-in
         self._held = False  # the speech waits where it is (``hold``)
+        self._undo: tuple | None = None  # the state before the last listening frame (``take_back_listening``)
         self._expression = ExpressionSmoother(self.fps)  # the emotion shown, with its onset and release
         m = self.renderer.audio_model
         lead = max(self.config.model_lead_frames, 0)
@@ -308,6 +312,31 @@ class StreamingRenderer:
             utt.shown -= 1
             return True
 
+    def take_back_listening(self, frame: StreamFrame) -> bool:
+        """A listening frame drawn ahead of the clock just before speech arrived, not yet played: it is
+        undone (the listening motion, the expression and the mouth's fade as if it was never drawn) and the
+        next ``next_frame`` is the speech's first frame, with its timestamp. A live puller then shows the
+        reply one tick sooner, with no skip in the head's motion. False (nothing changed) unless ``frame`` is
+        the last frame drawn, a listening one, and the new utterance's first frame is next."""
+        with self._lock:
+            utt, undo = self._utt, self._undo
+            if (undo is None or utt is None or self._held or utt.shown != 0 or frame.utterance != 0
+                    or frame.index != self.frame_index - 1 or undo[0] != frame.index):
+                return False
+            (self.frame_index, walk, expression, self._last_mouth, self._last_aperture, self._drawn,
+             closing) = undo
+            self.walker.restore(walk)
+            self._expression = expression
+            self._closing = list(closing)
+            utt.start_frame = self.frame_index
+            self._undo = None
+            return True
+
+    def _checkpoint(self) -> tuple:
+        """What ``next_frame`` changes, as it was before (``take_back_listening``)."""
+        return (self.frame_index, self.walker.snapshot(), copy.deepcopy(self._expression), self._last_mouth,
+                self._last_aperture, self._drawn, list(self._closing))
+
     def _close_mouth(self) -> None:
         start = self._last_aperture
         rest = float(self._rest.aperture[0])
@@ -345,6 +374,7 @@ class StreamingRenderer:
         """The next output frame (see the module doc)."""
         with self._lock:
             index = self.frame_index
+            self._undo = self._checkpoint() if self._utt is None else None
             plan = self._next_plan()
             self.frame_index += 1
             mouth = None if plan.mouth < 0 else plan.mouth
