@@ -1,11 +1,13 @@
 """The embedded model, offline, in this process: it answers as the PAL's prompt says, the prompt prefix
-prefilled at session start makes a turn's first token come sooner than a cold start, and closing the
-stream stops generation at once (barge-in). Times are compared within one run, not against targets
-(the bench measures them)."""
+prefilled at session start leaves a turn only its new tokens to read, and closing the stream stops
+generation at once (barge-in). The cache is judged by the tokens llama.cpp reports reading, and the stop
+against the model's own pace in the same run, not against targets (the bench measures times)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from collections.abc import Iterator
 
@@ -44,17 +46,28 @@ async def _first_token_s(llm: LocalLLM, messages: list[dict]) -> tuple[float, st
     return first, text
 
 
-def test_it_answers_from_its_prompt_and_the_prefix_cache_speeds_up_a_turn(
-        loop: asyncio.AbstractEventLoop, llm: LocalLLM) -> None:
-    cold, _ = loop.run_until_complete(_first_token_s(llm, SYSTEM + [{"role": "user", "content": "Hi!"}]))
-    # Another prefix (a different system prompt) is processed whole: a cold turn.
+def _prompt_read(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
+    """(cached, new) prompt tokens of the last request, as ``LocalLLM`` logs llama.cpp's figures."""
+    found = [re.search(r"timing llm_prompt (\d+) tokens cached, (\d+) new", r.getMessage()) for r in caplog.records]
+    cached, new = [m for m in found if m is not None][-1].groups()
+    return int(cached), int(new)
+
+
+def test_it_answers_from_its_prompt_and_the_prefix_cache_serves_a_turn(
+        loop: asyncio.AbstractEventLoop, llm: LocalLLM, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="facecraft.llm.local")
+    # Another prefix (a different system prompt) is read whole: a cold turn.
     other = [{"role": "system", "content": SYSTEM[0]["content"].replace("Ada", "Grace") + " Be warm."}]
-    cold2, _ = loop.run_until_complete(_first_token_s(llm, other + [{"role": "user", "content": "Hi!"}]))
+    loop.run_until_complete(_first_token_s(llm, other + [{"role": "user", "content": "Hi!"}]))
+    cold = _prompt_read(caplog)
     loop.run_until_complete(llm.prefill(SYSTEM))
-    warm, text = loop.run_until_complete(
+    caplog.clear()
+    _, text = loop.run_until_complete(
         _first_token_s(llm, SYSTEM + [{"role": "user", "content": "What is your name?"}]))
+    warm = _prompt_read(caplog)
     assert "Ada" in text, text
-    assert warm < min(cold, cold2), (warm, cold, cold2)
+    assert cold[1] > 40, cold  # the system prompt was read ...
+    assert warm[0] > 40 and warm[1] <= 15, warm  # ... and after the prefill the turn read only its own words
     _, hours = loop.run_until_complete(
         _first_token_s(llm, SYSTEM + [{"role": "user", "content": "When do you open?"}]))
     assert "nine" in hours.lower() or "9" in hours, hours
@@ -67,20 +80,25 @@ def test_closing_the_stream_stops_generation(loop: asyncio.AbstractEventLoop, ll
         stream = llm.stream(SYSTEM + [{"role": "user", "content": "Tell me a very long story about flight."}],
                             GenerationOptions(max_tokens=400, stop=(), first_token_timeout_s=300,
                                               stall_timeout_s=300))
+        first = 0.0
         async for _ in stream:
             pieces += 1
+            if pieces == 1:
+                first = time.perf_counter()
             if pieces == 3:
                 break
+        per_piece = (time.perf_counter() - first) / 2  # the model's pace in this run (slower on a loaded machine)
         started = time.perf_counter()
         await stream.aclose()  # returns once the model has stopped
         stopped = time.perf_counter() - started
         # The model is free again at once: the next request is not queued behind 400 tokens.
         await collect_text(llm, SYSTEM + [{"role": "user", "content": "Hi"}],
                            GenerationOptions(max_tokens=2, first_token_timeout_s=300, stall_timeout_s=300))
-        return pieces, stopped
+        return pieces, stopped, per_piece
 
-    pieces, stopped = loop.run_until_complete(run())
-    assert pieces == 3 and stopped < 3.0
+    pieces, stopped, per_piece = loop.run_until_complete(run())
+    # stopped at once: well before the ~397 tokens left would take at the pace it wrote the first ones
+    assert pieces == 3 and stopped < max(3.0, 50 * per_piece), (stopped, per_piece)
 
 
 def test_the_in_process_server_port_needs_its_random_key(loop: asyncio.AbstractEventLoop, llm: LocalLLM) -> None:
@@ -137,9 +155,6 @@ def test_a_warmed_history_leaves_the_turn_only_its_words_to_read(
         loop: asyncio.AbstractEventLoop, llm: LocalLLM, caplog: pytest.LogCaptureFixture) -> None:
     """``prefill`` reads the opening of the caller's next turn too (the chat template's user header): the
     turn's prompt then adds fewer new tokens than after a warm of the history alone."""
-    import logging
-    import re
-
     history = SYSTEM + [{"role": "assistant", "content": "Hello, I am Ada. How can I help?"}]
     turn = history + [{"role": "user", "content": "What is your name?"}]
     once = GenerationOptions(max_tokens=1, stop=(), first_token_timeout_s=300, stall_timeout_s=300)
@@ -147,9 +162,7 @@ def test_a_warmed_history_leaves_the_turn_only_its_words_to_read(
     def prompt_tokens() -> tuple[int, int]:
         caplog.clear()
         loop.run_until_complete(collect_text(llm, turn, once))
-        found = [re.search(r"timing llm_prompt (\d+) tokens cached, (\d+) new", r.getMessage()) for r in caplog.records]
-        cached, new = next(m for m in found if m is not None).groups()
-        return int(cached), int(new)
+        return _prompt_read(caplog)
 
     caplog.set_level(logging.INFO, logger="facecraft.llm.local")
     loop.run_until_complete(collect_text(llm, history, once))  # the history alone, as before
