@@ -24,9 +24,11 @@ loud audio came in, before the VAD reports its start (~40 ms later); when the VA
 ``EARLY_RELEASE_S`` (a knock, a click) the Face goes on. Speech that lasts
 ``barge_in_s`` interrupts the reply (``on_barge_in``), counted as loud caller audio (peak above
 ``QUIET_LEVEL``) from just before the VAD's start to its stop, so how soon the VAD reports a start or how
-late it reports a stop does not decide it; shorter speech (a cough, "mm-hm") lets the Face go
-on where it stopped (``on_hold(False)``, ``RESUME_GAP_S`` after it), is not answered, unless more speech follows within
-``FRAGMENT_GAP_S`` and barges in: then the fragments before it ("Wait, ...") belong to the caller's turn.
+late it reports a stop does not decide it, and on across the VAD's segments while they are fragments joined by
+``FRAGMENT_GAP_S`` ("Wait, [pause] stop" counts both words; it counted from zero at "stop"); shorter speech
+(a cough, "mm-hm") lets the Face go on where it stopped (``on_hold(False)``, ``RESUME_GAP_S`` after it), is
+not answered, unless more speech follows within ``FRAGMENT_GAP_S`` and barges in: then the fragments before
+it ("Wait, ...") belong to the caller's turn.
 ``replica_interruptibility: none`` neither holds nor interrupts.
 """
 
@@ -236,6 +238,7 @@ class TurnTaker(FrameProcessor):
         self._quiet_s = 0.0  # quiet audio since the caller's last loud chunk while the VAD still hears speech
         self._loud_run = 0  # loud samples in a row while the VAD hears no speech (``EARLY_HOLD_S``)
         self._early = False  # the quiet made a pause (on_pause) before the VAD stopped
+        self._gap_samples = 0  # caller audio since the VAD's last stop (the gap between fragments)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -256,6 +259,7 @@ class TurnTaker(FrameProcessor):
             chunk = (resample(mono.astype(np.float32), frame.sample_rate, TURN_RATE) * 32767).astype(np.int16)
         self.audio.add(chunk)
         if not self._speaking:
+            self._gap_samples += chunk.size
             self._early_hold(chunk)
         if self._barge_left is not None and self._speaking:
             self._barge_left -= _loud_samples(chunk)
@@ -314,17 +318,27 @@ class TurnTaker(FrameProcessor):
             self._over_face = before is None and self.replying()
         elif self._over_face and not self.replying():  # the Face finished while a fragment was held:
             self._over_face = False  # what the caller says now is their turn (the fragment with it)
-        if self._over_face and self.settings.barge_in_s is not None and self._barge_left is None:
+            self._barge_left = None
+        if self._over_face and self.settings.barge_in_s is not None:
             self._hold(True)
             # counted in the caller's loud audio, not on the wall clock: a loaded machine that hands the audio
             # over late must not turn a cough into a barge-in because its VAD stop is still queued
-            self._barge_left = int(self.settings.barge_in_s * TURN_RATE) - self._loud_onset()
+            if self._barge_left is None:
+                self._barge_left = int(self.settings.barge_in_s * TURN_RATE) - self._loud_onset()
+            else:  # more speech within FRAGMENT_GAP_S ("Wait, [pause] stop"): the count goes on from the
+                # fragments before it (only the gap's loud audio is new: the VAD's stop lag was counted)
+                self._barge_left -= self._loud_onset(self._gap_samples)
         elif self._held and not self._over_face:  # (never left held once the speech is the caller's turn)
             self._hold(False)
 
-    def _loud_onset(self) -> int:
-        """Loud samples of the caller's audio in the last ``ONSET_S`` (the speech the VAD took to notice)."""
+    def _loud_onset(self, within: int | None = None) -> int:
+        """Loud samples of the caller's audio in the last ``ONSET_S`` (the speech the VAD took to notice), or in
+        the last ``within`` samples if fewer."""
         left, loud = int(ONSET_S * TURN_RATE), 0
+        if within is not None:
+            left = min(left, within)
+        if left <= 0:
+            return 0
         for chunk in reversed(self.audio.chunks()):
             part = chunk[-left:]
             loud += _loud_samples(part)
@@ -346,7 +360,9 @@ class TurnTaker(FrameProcessor):
     def _stopped(self) -> None:
         self._speaking = False
         self._quiet_s, self._early = 0.0, False
-        self._barge_left = None
+        self._gap_samples = 0
+        if not self._over_face:  # (over the Face the count goes on into the next fragment, see _started)
+            self._barge_left = None
         if self._held:  # shorter than a barge-in: the Face goes on where it stopped, unless the caller
             # speaks again at once ("Wait, [pause] stop"): a short gap keeps it held
             self._release = self.create_task(self._release_soon(RESUME_GAP_S), "release-hold")
@@ -403,6 +419,7 @@ class TurnTaker(FrameProcessor):
         self.audio.clear()
         self._silence_s = 0.0
         self._over_face = False
+        self._barge_left = None
         if self.analyzer is not None:
             self.analyzer.clear()
 
