@@ -3,7 +3,8 @@
 ``TurnTaker`` sits after the Silero VAD. It keeps the caller's audio of the current turn (bounded:
 the last ``max_turn_s`` seconds, so a monologue of any length holds a fixed amount of memory), feeds
 pipecat's smart-turn v3 model (shipped in pipecat's wheel, hash-checked through the model registry),
-and ends the turn when the model says the caller is done after a VAD stop, or, whatever the model says,
+and ends the turn when the model says the caller is done after a VAD stop (asked again at each of
+``later``'s silences: at a 0.1 s stop it has heard little of the quiet), or, whatever the model says,
 after ``stop_secs`` of silence (the fallback; the only rule with ``turn_detection_model: silence``).
 
 The analyzer hears all of the caller's audio, also before the VAD reports speech: smart-turn reads the
