@@ -159,7 +159,7 @@ def stops_of(x: np.ndarray, stop_secs: float, judge: Judge, speech_end: float | 
             continue
         following = segs[k + 1][0] if k + 1 < len(segs) else None
         final = following is None
-        if inner_only and (final or following - stop > GAP_MAX_S):
+        if inner_only and (following is None or following - stop > GAP_MAX_S):
             continue
         row: dict[str, Any] = {"stop_s": round(stop, 3), "final": final,
                                "silence_after_s": round((following if following is not None else duration) - stop, 3),
@@ -204,8 +204,7 @@ def main() -> int:
         import json
 
         old = json.loads(Path(args.rows).read_text())
-        rows, stops = old["rows"], old["stops"]
-        return report(args.out, rows, stops, old["machine"])
+        return report(args.out, old["rows"], old["stops"], old["machine"])
     stops = [float(s) for s in args.stops.split(",")]
     judge = Judge(args.words)
     t0 = time.monotonic()
@@ -246,8 +245,13 @@ def report(out: str, rows: list[dict[str, Any]], stops: list[float], machine: di
     print("\nturn_taking_patience as (VAD stop, [(silence after it, threshold)...], fallback silence after it):")
     for line in judged["lines"]:
         print(line)
+    words = words_rule(rows)
+    if words:
+        print("\nWhisper's words at the last stop read as a complete sentence (ends . ? !, not in a function word):")
+        for key, e in words.items():
+            print(f"  {key}: {e}")
     write_result(out, {"bench": "turn_end", "machine": machine, "stops": stops, "summary": summary,
-                       "policies": judged["table"], "rows": rows})
+                       "policies": judged["table"], "words_rule": words, "rows": rows})
     return 0
 
 
@@ -267,6 +271,47 @@ POLICIES: dict[str, tuple[float, list[tuple[float, float]], float]] = {
     "high (before)": (0.2, [(0.0, 0.7)], 2.5),
     "high (now)": (0.1, [(0.0, 0.7), (0.1, 0.7)], 2.6),
 }
+
+
+FUNCTION_WORDS = set(
+    "a an the and or but so to of for in on at by with from as if that than then what which who where when why how "
+    "is are was were be been am do does did have has had can could would should will may might must my your his "
+    "her its our their me you him us them i we they it this these those not no very just about into over under "
+    "after before because while until like some any".split())
+
+
+def reads_complete(text: str) -> bool:
+    """Whisper's words end as a sentence does: a final . ? or ! (not "..." or a cut "-"), two words or more,
+    the last not a function word ("... a table for." is not)."""
+    import re
+
+    text = text.strip()
+    if not text or text.endswith(("...", "-", ",")) or text[-1] not in ".?!":
+        return False
+    words = re.findall(r"[a-z']+", text.lower())
+    return len(words) >= 2 and words[-1] not in FUNCTION_WORDS
+
+
+def words_rule(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A second, shorter fallback that ends the turn when the words read complete (``--words`` runs): how often
+    complete and cut questions read complete, and of those smart-turn does not end (medium now), how many."""
+    out: dict[str, Any] = {}
+    stop_s, ladder, fallback = POLICIES["medium (now)"]
+    for half in ("tune", "report"):
+        sel = [r for r in rows if r["half"] == half and r["vad_stop_s"] == stop_s and r["kind"] != "recording"]
+        finals = [(r["kind"], st) for r in sel for st in r["stops"] if st["final"] and "words" in st]
+        if not finals:
+            continue
+        comp = [st for k, st in finals if k == "complete"]
+        cuts = [st for k, st in finals if k == "cut"]
+        missed = [st for st in comp if _decides(st, ladder, fallback) is None]
+        cut_kept = [st for st in cuts if _decides(st, ladder, fallback) is None]
+        out[half] = {"complete_read_complete": round(np.mean([reads_complete(st["words"]) for st in comp]), 3),
+                     "cut_read_complete": round(np.mean([reads_complete(st["words"]) for st in cuts]), 3),
+                     "smart_turn_missed_read_complete": f"{sum(reads_complete(st['words']) for st in missed)}"
+                                                        f"/{len(missed)}",
+                     "cuts_newly_ended": f"{sum(reads_complete(st['words']) for st in cut_kept)}/{len(cuts)}"}
+    return out
 
 
 def _decides(stop: dict[str, Any], ladder: list[tuple[float, float]], fallback: float,
