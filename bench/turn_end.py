@@ -356,7 +356,7 @@ def policies(rows: list[dict[str, Any]], stops: list[float]) -> dict[str, Any]:
                                             / len(cuts), 3),
                  "recording_pauses_ended_per_min": round(sum(
                      _decides(st, ladder, fallback, st["silence_after_s"]) is not None
-                     or st["silence_after_s"] > fallback for st in inner) / minutes, 2)}
+                     or st["silence_after_s"] > fallback for st in inner) / minutes, 2) if minutes else None}
             table_[f"{half}/{name}"] = e
             lines.append(f"{half:6} {name:36} end p50 {e['end_ms_p50']:>6} mean {e['end_ms_mean']:>6} p90 "
                          f"{e['end_ms_p90']:>6} fallback {e['fallback_share']:.2f} | cut ended {e['cut_ended']:.2f} "
