@@ -161,6 +161,8 @@ def test_pal_turn_settings() -> None:
     assert eager.barge_in_s < medium.barge_in_s < patient.barge_in_s  # type: ignore[operator]
     assert 0.4 <= medium.barge_in_s <= 0.5  # type: ignore[operator]
     assert TurnSettings.from_flow({"replica_interruptibility": "none"}).barge_in_s is None
+    # smart-turn asked again 0.1 s into the silence (the VAD's stop at 0.1 s reads too little of it alone)
+    assert all(s.later and s.later[0][0] <= 0.2 for s in (eager, medium, patient))
     assert not TurnSettings.from_flow({"turn_detection_model": "silence"}).smart
 
 

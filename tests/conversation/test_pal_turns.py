@@ -121,6 +121,41 @@ def test_speech_reported_early_interrupts_once_it_is_as_long_as_the_minimum() ->
     assert rec.kinds()[:2] == ["hold", "barge"], rec.events  # 0.36 s, a 0.1 s gap, then more: 0.45 s reached
 
 
+def test_speech_over_the_face_counts_on_across_a_pause() -> None:
+    """"Wait, [pause] stop": 0.3 s of speech, the VAD's stop, 0.3 s of quiet, 0.3 s more: 0.6 s in all, more than
+    the 0.45 s minimum, interrupts (each part alone is below it: the count went back to zero at the second)."""
+    rec = Recorder()
+    _run(rec.taker(SILENT_TURNS), [*_audio(0.06, 0.3), VADUserStartedSpeakingFrame(), *_audio(0.24, 0.3),
+                                   *_audio(0.2), VADUserStoppedSpeakingFrame(), *_audio(0.3),
+                                   *_audio(0.06, 0.3), VADUserStartedSpeakingFrame(), *_audio(0.24, 0.3),
+                                   *_audio(0.2), VADUserStoppedSpeakingFrame(), *_audio(1.2)])
+    assert "barge" in rec.kinds(), rec.events
+    assert rec.kinds().index("barge") > rec.kinds().index("hold"), rec.events
+
+
+def test_two_coughs_further_apart_than_a_fragment_gap_do_not_interrupt() -> None:
+    rec = Recorder()
+    cough = [*_audio(0.06, 0.3), VADUserStartedSpeakingFrame(), *_audio(0.24, 0.3), *_audio(0.2),
+             VADUserStoppedSpeakingFrame()]
+    _run(rec.taker(SILENT_TURNS), [*cough, *_audio(1.3), *cough, *_audio(1.3)])
+    assert "barge" not in rec.kinds() and "turn" not in rec.kinds(), rec.events
+
+
+def test_smart_turn_is_asked_again_as_the_silence_goes_on() -> None:
+    """The real smart-turn at the VAD's stop and again after ``later``'s silence, at that step's threshold: a
+    threshold nothing reaches (1.01) never ends the turn before the 1.5 s fallback; a later step at 0 ends it
+    0.3 s of audio into the silence (the turn's audio: 0.1 s before, 0.6 s of speech, the quiet so far)."""
+    speech = [*_audio(0.1), VADUserStartedSpeakingFrame(), *_audio(0.6, 0.3), VADUserStoppedSpeakingFrame(),
+              *_audio(1.0)]
+    rec = Recorder(replying=False)
+    _run(rec.taker(TurnSettings(threshold=1.01, stop_secs=1.5)), speech)
+    assert "turn" not in rec.kinds(), rec.events
+    rec = Recorder(replying=False)
+    _run(rec.taker(TurnSettings(threshold=1.01, stop_secs=1.5, later=((0.3, 0.0),))), speech)
+    turns = [e[1] for e in rec.events if e[0] == "turn"]
+    assert len(turns) == 1 and 0.6 + 0.3 <= turns[0] < 0.7 + 1.0, rec.events
+
+
 def test_no_interruptibility_never_holds_the_face() -> None:
     rec = Recorder()
     _run(rec.taker(TurnSettings(stop_secs=0.6, smart=False, barge_in_s=None)),

@@ -59,6 +59,16 @@ def test_speech_is_reported_within_a_few_windows_of_its_onset(voice: str) -> Non
     assert stop is not None and stop > start
 
 
+@pytest.mark.parametrize("voice", ["joe-us", "grace-us"])
+def test_the_end_of_a_question_is_reported_within_a_quarter_second(voice: str) -> None:
+    """The stop: 0.17-0.18 s after the question's last loud sample (VAD_STOP_S 0.1: three windows); at 0.2 s it
+    came 0.26-0.32 s after it, ~0.1 s of every turn."""
+    x, _ = _speech("What is your name?", voice)
+    end = float(np.flatnonzero(np.abs(x) > LOUD)[-1] / TURN_RATE)
+    _, stop = _reported(x)
+    assert stop is not None and 0.05 < stop - end <= 0.24, (stop, end)
+
+
 def test_silence_and_faint_noise_are_no_speech() -> None:
     rng = np.random.default_rng(0)
     assert _reported(np.zeros(TURN_RATE * 2, np.float32)) == (None, None)

@@ -3,7 +3,8 @@
 ``TurnTaker`` sits after the Silero VAD. It keeps the caller's audio of the current turn (bounded:
 the last ``max_turn_s`` seconds, so a monologue of any length holds a fixed amount of memory), feeds
 pipecat's smart-turn v3 model (shipped in pipecat's wheel, hash-checked through the model registry),
-and ends the turn when the model says the caller is done after a VAD stop, or, whatever the model says,
+and ends the turn when the model says the caller is done after a VAD stop (asked again at each of
+``later``'s silences: at a 0.1 s stop it has heard little of the quiet), or, whatever the model says,
 after ``stop_secs`` of silence (the fallback; the only rule with ``turn_detection_model: silence``).
 
 The analyzer hears all of the caller's audio, also before the VAD reports speech: smart-turn reads the
@@ -24,9 +25,11 @@ loud audio came in, before the VAD reports its start (~40 ms later); when the VA
 ``EARLY_RELEASE_S`` (a knock, a click) the Face goes on. Speech that lasts
 ``barge_in_s`` interrupts the reply (``on_barge_in``), counted as loud caller audio (peak above
 ``QUIET_LEVEL``) from just before the VAD's start to its stop, so how soon the VAD reports a start or how
-late it reports a stop does not decide it; shorter speech (a cough, "mm-hm") lets the Face go
-on where it stopped (``on_hold(False)``, ``RESUME_GAP_S`` after it), is not answered, unless more speech follows within
-``FRAGMENT_GAP_S`` and barges in: then the fragments before it ("Wait, ...") belong to the caller's turn.
+late it reports a stop does not decide it, and on across the VAD's segments while they are fragments joined by
+``FRAGMENT_GAP_S`` ("Wait, [pause] stop" counts both words; it counted from zero at "stop"); shorter speech
+(a cough, "mm-hm") lets the Face go on where it stopped (``on_hold(False)``, ``RESUME_GAP_S`` after it), is
+not answered, unless more speech follows within ``FRAGMENT_GAP_S`` and barges in: then the fragments before
+it ("Wait, ...") belong to the caller's turn.
 ``replica_interruptibility: none`` neither holds nor interrupts.
 """
 
@@ -61,14 +64,27 @@ TURN_RATE = 16000  # the caller's audio as the transport hands it (TransportPara
 # questions and "Wait, stop please." in 4 voices, audio time; tests/conversation/test_pal_vad.py). The Face is
 # held then; a false start costs only a short hold (a sound of 0.1 s now reports speech: it is held ~0.4 s).
 VAD_START_S = 0.064
-VAD_STOP_S = 0.2
+# stop: three windows. The VAD reported the stop 280-310 ms after the speech (0.2 s); now 180-220 ms, and smart-turn
+# decides there and once more 0.1 s later (``_PATIENCE``; bench/turn_end.py, bench/results/turn_end.json)
+VAD_STOP_S = 0.1
 # pipecat smooths the volume it gates the VAD on (min_volume 0.6) with a factor of 0.2 per 32 ms window on top
 # of its 400 ms loudness window: from silence, speech crossed the gate after 5-6 windows (~0.16 s). The window
 # alone is the level that must be reached; 1.0 takes it as it is.
 VAD_VOLUME_SMOOTHING = 1.0
 ONSET_S = 0.25  # loud audio this long before the VAD's start counts as speech of a barge-in (its detection lag)
-# turn_taking_patience -> (smart-turn probability that ends a turn, silence that ends one regardless)
-_PATIENCE = {"low": (0.35, 0.8), "medium": (0.5, 1.5), "high": (0.7, 2.5)}
+# turn_taking_patience -> (smart-turn probability that ends a turn at the VAD's stop, silence after the stop that
+# ends one regardless, (silence after the stop, probability) at which smart-turn is asked again). Measured in audio
+# time on 12 questions x 6 stock voices (complete, and cut at their inner dips) and the inner pauses of 29 real
+# recordings, tuned on half, reported on the other (bench/turn_end.py, bench/results/turn_end.json). Asked at a
+# 0.1 s stop smart-turn calls fewer turns complete (complete questions 0.67 -> 0.53 report; cut ones 0.51 -> 0.36);
+# asked again 0.1 s later at 0.7 it ends medium turns at p50 238 ms after the last loud sample (294 at 0.2 s) with
+# fewer false ends (cut questions 0.51 -> 0.48, real inner pauses 9.3 -> 8.6 a minute). A third of complete
+# questions smart-turn never calls complete ("I would like to book a table for four people on Friday evening."
+# in grace-us: 0.03-0.29 at every ask): medium's fallback 1.1 s after the stop (1.5 s after a 0.2 s one) brings
+# them from ~1.8 s to ~1.3 s (report mean 783 -> 566 ms, p90 1789 -> 1294) and ends no more real pauses (8.6/min);
+# low and high keep their fallback after the caller's last word (0.1 s more after the earlier stop).
+_PATIENCE: dict[str, tuple[float, float, tuple[tuple[float, float], ...]]] = {
+    "low": (0.35, 0.9, ((0.1, 0.7),)), "medium": (0.5, 1.1, ((0.1, 0.7),)), "high": (0.7, 2.6, ((0.1, 0.7),))}
 FRAGMENT_GAP_S = 1.0  # a pause shorter than this joins short speech over the Face to the speech after it
 RESUME_GAP_S = 0.3  # a held Face goes on this long after the caller's speech stopped (unless it starts again)
 CONTINUE_S = 3.0  # speech this soon after a turn ended, before the Face said a word, continues that turn
@@ -90,16 +106,20 @@ class TurnSettings:
     smart: bool = True  # False: silence alone ends a turn
     barge_in_s: float | None = 0.45  # caller speech over the Face that interrupts it; None: never
     max_turn_s: float = 30.0  # caller audio kept for the STT (the last seconds of a longer turn)
+    # (silence after the VAD's stop, probability): smart-turn asked again as the silence goes on, ending the turn
+    # at a lower probability than ``threshold`` once the caller has been quiet that long
+    later: tuple[tuple[float, float], ...] = ()
 
     @classmethod
     def from_flow(cls, flow: dict[str, Any] | None) -> TurnSettings:
         """The PAL's ``layers.conversational_flow`` (unknown or missing values: medium)."""
         flow = flow or {}
-        threshold, stop = _PATIENCE.get(str(flow.get("turn_taking_patience") or "medium"), _PATIENCE["medium"])
+        threshold, stop, later = _PATIENCE.get(str(flow.get("turn_taking_patience") or "medium"),
+                                               _PATIENCE["medium"])
         level = str(flow.get("replica_interruptibility") or flow.get("face_interruptibility") or "medium")
         barge = _INTERRUPTIBILITY.get(level, _INTERRUPTIBILITY["medium"])
         smart = str(flow.get("turn_detection_model") or "smart_turn") != "silence"
-        return cls(threshold=threshold, stop_secs=stop, smart=smart, barge_in_s=barge)
+        return cls(threshold=threshold, stop_secs=stop, smart=smart, barge_in_s=barge, later=later)
 
 
 class TurnAudio:
@@ -178,9 +198,11 @@ def smart_turn_analyzer(settings: TurnSettings) -> Any:
     from facecraft.models import model_path
 
     class _Analyzer(LocalSmartTurnAnalyzerV3):
+        threshold = settings.threshold  # (the turn taker sets the one of each question)
+
         def _predict_endpoint(self, audio_array: np.ndarray) -> dict[str, Any]:
             result = super()._predict_endpoint(audio_array)
-            result["prediction"] = int(result["probability"] >= settings.threshold)
+            result["prediction"] = int(result["probability"] >= self.threshold)
             return result
 
         def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
@@ -229,6 +251,7 @@ class TurnTaker(FrameProcessor):
         self._over_face = False  # this turn began while the Face was replying and has not barged in
         self._barge_left: int | None = None  # samples of speech over the Face still to come before it barges in
         self._decide: asyncio.Task | None = None
+        self._quiet_more = asyncio.Event()  # set at each chunk of audio while the caller is silent
         self._forget: asyncio.Task | None = None
         self._held = False  # the Face is held while the caller's speech over it may become a barge-in
         self._release: asyncio.Task | None = None
@@ -236,6 +259,7 @@ class TurnTaker(FrameProcessor):
         self._quiet_s = 0.0  # quiet audio since the caller's last loud chunk while the VAD still hears speech
         self._loud_run = 0  # loud samples in a row while the VAD hears no speech (``EARLY_HOLD_S``)
         self._early = False  # the quiet made a pause (on_pause) before the VAD stopped
+        self._gap_samples = 0  # caller audio since the VAD's last stop (the gap between fragments)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -256,6 +280,7 @@ class TurnTaker(FrameProcessor):
             chunk = (resample(mono.astype(np.float32), frame.sample_rate, TURN_RATE) * 32767).astype(np.int16)
         self.audio.add(chunk)
         if not self._speaking:
+            self._gap_samples += chunk.size
             self._early_hold(chunk)
         if self._barge_left is not None and self._speaking:
             self._barge_left -= _loud_samples(chunk)
@@ -269,9 +294,11 @@ class TurnTaker(FrameProcessor):
             return
         if self._speaking and not self._over_face:
             self._early_pause(chunk)
-        if self.analyzer is None and not self._speaking:
+        if not self._speaking:  # (in audio, not on the wall clock: a loaded machine hands it over late)
             self._silence_s += chunk.size / TURN_RATE
-            complete = self._silence_s >= self.settings.stop_secs
+            self._quiet_more.set()
+            if self.analyzer is None:
+                complete = self._silence_s >= self.settings.stop_secs
         if complete and not self._over_face:  # (speech over the Face ends no turn unless it barged in)
             self._end_turn("silence")
 
@@ -314,17 +341,27 @@ class TurnTaker(FrameProcessor):
             self._over_face = before is None and self.replying()
         elif self._over_face and not self.replying():  # the Face finished while a fragment was held:
             self._over_face = False  # what the caller says now is their turn (the fragment with it)
-        if self._over_face and self.settings.barge_in_s is not None and self._barge_left is None:
+            self._barge_left = None
+        if self._over_face and self.settings.barge_in_s is not None:
             self._hold(True)
             # counted in the caller's loud audio, not on the wall clock: a loaded machine that hands the audio
             # over late must not turn a cough into a barge-in because its VAD stop is still queued
-            self._barge_left = int(self.settings.barge_in_s * TURN_RATE) - self._loud_onset()
+            if self._barge_left is None:
+                self._barge_left = int(self.settings.barge_in_s * TURN_RATE) - self._loud_onset()
+            else:  # more speech within FRAGMENT_GAP_S ("Wait, [pause] stop"): the count goes on from the
+                # fragments before it (only the gap's loud audio is new: the VAD's stop lag was counted)
+                self._barge_left -= self._loud_onset(self._gap_samples)
         elif self._held and not self._over_face:  # (never left held once the speech is the caller's turn)
             self._hold(False)
 
-    def _loud_onset(self) -> int:
-        """Loud samples of the caller's audio in the last ``ONSET_S`` (the speech the VAD took to notice)."""
+    def _loud_onset(self, within: int | None = None) -> int:
+        """Loud samples of the caller's audio in the last ``ONSET_S`` (the speech the VAD took to notice), or in
+        the last ``within`` samples if fewer."""
         left, loud = int(ONSET_S * TURN_RATE), 0
+        if within is not None:
+            left = min(left, within)
+        if left <= 0:
+            return 0
         for chunk in reversed(self.audio.chunks()):
             part = chunk[-left:]
             loud += _loud_samples(part)
@@ -346,7 +383,9 @@ class TurnTaker(FrameProcessor):
     def _stopped(self) -> None:
         self._speaking = False
         self._quiet_s, self._early = 0.0, False
-        self._barge_left = None
+        self._gap_samples = 0
+        if not self._over_face:  # (over the Face the count goes on into the next fragment, see _started)
+            self._barge_left = None
         if self._held:  # shorter than a barge-in: the Face goes on where it stopped, unless the caller
             # speaks again at once ("Wait, [pause] stop"): a short gap keeps it held
             self._release = self.create_task(self._release_soon(RESUME_GAP_S), "release-hold")
@@ -388,9 +427,21 @@ class TurnTaker(FrameProcessor):
         self._hold(False)  # the interruption dropped what was held (or the Face has nothing left to say)
 
     async def _model_decides(self) -> None:
-        state, _ = await self.analyzer.analyze_end_of_turn()
-        if state == EndOfTurnState.COMPLETE and not self._speaking and self.audio.open:
-            self._end_turn("model")
+        """smart-turn at the VAD's stop, and again at each of ``settings.later`` while the silence goes on."""
+        for after_s, threshold in ((0.0, self.settings.threshold), *self.settings.later):
+            while self._silence_s < after_s:
+                self._quiet_more.clear()
+                await self._quiet_more.wait()
+            if self._speaking or not self.audio.open:
+                return
+            if hasattr(self.analyzer, "threshold"):
+                self.analyzer.threshold = threshold
+            state, metrics = await self.analyzer.analyze_end_of_turn()
+            p = getattr(metrics, "probability", None)
+            log.debug("smart-turn: %s after %.2f s of silence (threshold %.2f)", p, self._silence_s, threshold)
+            if state == EndOfTurnState.COMPLETE and not self._speaking and self.audio.open:
+                self._end_turn("model" if not after_s else f"model after {after_s:.2f} s")
+                return
 
     def _end_turn(self, why: str) -> None:
         samples = self.audio.take()
@@ -400,9 +451,12 @@ class TurnTaker(FrameProcessor):
         self.create_task(self.on_turn(samples), "turn")
 
     def _reset(self) -> None:
+        if self._decide is not asyncio.current_task():
+            self._cancel(self._decide)
         self.audio.clear()
         self._silence_s = 0.0
         self._over_face = False
+        self._barge_left = None
         if self.analyzer is not None:
             self.analyzer.clear()
 
