@@ -24,7 +24,8 @@ from facecraft.vision.smoothing import drop_short_runs, runs
 
 __all__ = [
     "Timeline", "ShapePriors", "build_timeline", "shape_timeline", "rest_timeline", "frame_energy_db",
-    "audio_levels", "find_pauses", "pause_habit", "DEFAULT_PAUSE_SHARE", "MAX_PAUSE_SHARE", "MIN_HABIT_FRAMES",
+    "audio_levels", "find_pauses", "inner_pauses", "pause_habit", "DEFAULT_PAUSE_SHARE", "MAX_PAUSE_SHARE",
+    "MIN_HABIT_FRAMES",
 ]
 
 SIL = VISEMES.index("sil")
@@ -45,6 +46,9 @@ class ShapePriors:
     # the Face's lips in the pauses between its words (share of closed..open), measured on its footage at
     # build (``pause_habit``); None: unknown, ``EngineConfig.pause_cap_share`` stands in
     pause_share: float | None = None
+    # the wide habit: a high quantile of those openings (``EngineConfig.pause_open_quantile``), the cap of short
+    # pauses inside speech (``EngineConfig.inner_pause_s``); None: unknown, ``pause_share`` stands in
+    pause_open: float | None = None
 
     def aperture(self, share: np.ndarray) -> np.ndarray:
         return self.closed + share * (self.open - self.closed)
@@ -244,6 +248,23 @@ def find_pauses(
     return quiet, edge
 
 
+def inner_pauses(quiet: np.ndarray, edge: np.ndarray, fps: float, config: EngineConfig) -> np.ndarray:
+    """Frames of the short pauses inside speech: runs of ``quiet`` frames, not at an utterance's edge, of at
+    most ``inner_pause_s`` (and at most ``lookahead`` frames, so the streaming renderer, which plans a frame
+    with that much audio after it, sees such a pause end: a longer run reaches the audio not yet heard and
+    rests there as in the batch render). Footage keeps its lips apart in most of these (median share of
+    the way to open ~0.5 on held-out clips, bench/lipsync_stages.py), and closing them cost the plan's
+    aperture r."""
+    inner = np.zeros(len(quiet), dtype=bool)
+    longest = min(int(round(config.inner_pause_s * fps)), int(config.lookahead))
+    if longest <= 0:
+        return inner
+    for a, b in runs(quiet & ~edge):
+        if b - a <= longest:
+            inner[a:b] = True
+    return inner
+
+
 def pause_habit(
     samples: np.ndarray,
     sample_rate: int,
@@ -255,13 +276,15 @@ def pause_habit(
     speaking: np.ndarray | None = None,
     modelled: bool = True,
     min_frames: int = MIN_HABIT_FRAMES,
+    quantile: float = 0.5,
 ) -> float | None:
     """How far apart a Face keeps its lips in the pauses between its words: the median tracked aperture
     (share of its closed..open range) over its footage's pauses, found as the timeline finds them
     (``find_pauses``; ``modelled``: the Face has an audio model, whose softer silence gate applies), minus
     the silence before the first word and after the last, and, given ``speaking`` (per frame), only where
     the footage speaks. None with fewer than ``min_frames`` such frames. Most people keep the lips
-    about half apart there (median 0.49 over 13 clips), some seal them; one constant fits neither."""
+    about half apart there (median 0.49 over 13 clips), some seal them; one constant fits neither.
+    ``quantile``: of the openings (0.5: the median; a high one: how wide the lips part in pauses)."""
     ap = np.asarray(aperture, dtype=np.float64).reshape(-1)
     n = len(ap)
     if n == 0 or samples is None:
@@ -275,7 +298,7 @@ def pause_habit(
     if int(inside.sum()) < max(int(min_frames), 1):
         return None
     share = (ap[inside] - priors.closed) / max(priors.open - priors.closed, 1e-6)
-    return float(np.clip(np.median(share), 0.0, 1.0))
+    return float(np.clip(np.quantile(share, float(np.clip(quantile, 0.0, 1.0))), 0.0, 1.0))
 
 
 def shape_timeline(
@@ -337,9 +360,11 @@ def shape_timeline(
     if may_end and not last_frames and n and quiet[-1]:  # perhaps the silence after the last word
         edge = edge.copy()
         edge[runs(quiet)[-1][0]:] = True
+    inner = inner_pauses(quiet, edge, fps, config)
     lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
     if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
         quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])
+        inner = inner | np.concatenate([inner[lead:], np.zeros(lead, dtype=bool)])
     # p, b, m press the lips together during the phone itself, not ``lead_s`` before it: the lips close
     # as the stop's closure begins (the lead suits the opening gestures, which start before their sound)
     stops = at_phone if at_phone is not None else vis
@@ -360,14 +385,18 @@ def shape_timeline(
             width = wd * np.clip(np.nan_to_num(pred[:, 1]), lo, hi) + (1 - wd) * width
     # in pauses the lips rest together without pressing (or lower, where the model says so);
     # bilabials press them shut
-    # between words the cap is the Face's own habit (measured at build; ``pause_habit``), else the config's
+    # between words the cap is the Face's own habit (measured at build; ``pause_habit``), else the config's:
+    # in short pauses inside speech its wide habit, in longer ones (``long_pause_rest``) the rest as at the edges
     rest = priors.aperture(np.full(n, config.rest_share))
     habit = priors.pause_share if config.pause_habit != "off" else None
     share_cap = config.pause_cap_share if habit is None else habit
     if habit is not None and config.pause_habit == "level":  # between words: the habit itself
         rest = np.where(edge, rest, priors.aperture(np.full(n, habit)))
     elif config.quiet_follows_model:  # within the cap; the silence before the first word and after the last rests
-        cap = priors.aperture(np.where(edge, min(share_cap, config.rest_share), share_cap))
+        resting = min(share_cap, config.rest_share)
+        wide = priors.pause_open if habit is not None and priors.pause_open is not None else share_cap
+        longer = resting if config.long_pause_rest else share_cap
+        cap = priors.aperture(np.where(edge, resting, np.where(inner, max(wide, share_cap), longer)))
         rest = np.where(modelled, np.minimum(aperture, cap), rest)
     aperture = np.where(quiet, rest, aperture)
     aperture = np.where(press, priors.closed, aperture)
