@@ -642,12 +642,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inner-pause-s", type=float, default=CONFIG.inner_pause_s,
                         help="EngineConfig.inner_pause_s: shorter pauses inside speech open to the wide habit "
                              "(0: none; with --long-pause-habit: the engine before issue 17's pause split)")
-    parser.add_argument("--long-pause-habit", action="store_true",
-                        help="EngineConfig.long_pause_rest off: longer pauses capped at the habit, not resting")
+    parser.add_argument("--long-pause", choices=("rest", "tail", "habit"), default=CONFIG.long_pause,
+                        help="EngineConfig.long_pause: longer pauses rest, rest but reopen before the next word, or "
+                             "are capped at the habit (with --inner-pause-s 0: the engine before the split)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     CONFIG = replace(CONFIG, pause_habit=args.pause_habit, inner_pause_s=args.inner_pause_s,
-                     long_pause_rest=CONFIG.long_pause_rest and not args.long_pause_habit)
+                     long_pause=args.long_pause)
     out = args.out or REPO / "bench" / "results" / ("fidelity_loso.json" if args.loso else "fidelity.json")
     if args.merge:
         return merge(args.merge, out, loso=args.loso)
@@ -666,7 +667,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "fidelity_loso" if args.loso else "fidelity",
         "machine": machine_info(),
         "pause_habit": CONFIG.pause_habit,
-        "pauses": {"inner_pause_s": CONFIG.inner_pause_s, "long_pause_rest": CONFIG.long_pause_rest,
+        "pauses": {"inner_pause_s": CONFIG.inner_pause_s, "long_pause": CONFIG.long_pause,
                    "pause_open_quantile": CONFIG.pause_open_quantile, "closure_split_s": SPLIT_S},
         "protocol": {"train_share": TRAIN_SHARE, "transcript": False, "tracker": "facecraft.vision.track_frames",
                      "leave_one_speaker_out": bool(args.loso)},

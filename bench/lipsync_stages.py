@@ -67,25 +67,24 @@ ADAPT: dict[str, tuple[dict, bool]] = {
 ENGINE = EngineConfig()
 QUANTILES = (0.75, 0.9, 0.95)
 # name: (EngineConfig changes, the wide habit: a quantile of the Face's pause openings, None: as built)
-MAIN = {"inner_pause_s": 0.0, "long_pause_rest": False}  # every pause between words capped at the median habit
+MAIN = {"inner_pause_s": 0.0, "long_pause": "habit"}  # every pause between words capped at the median habit
 TIMELINE: dict[str, tuple[dict, float | None]] = {
     "engine": ({}, None), "main": (MAIN, None), "before": ({**MAIN, "model_silence_db": -42.0}, None),
     "cap12": ({**MAIN, "pause_cap_share": 0.12, "pause_habit": "off"}, None),
     "no_close_early": ({"close_early": False}, None), "pauses_open": ({**MAIN, "pause_cap_share": 1.2,
                                                                        "pause_habit": "off"}, None)}
 GRID_S = (0.3, 0.4, 0.5)  # inner_pause_s (at most ``lookahead`` frames: 0.4 s at 30 fps, 0.48 s at 25)
-GRID_Q = (0.5, 0.75, 0.9, 0.95, 1.2)  # the wide habit's quantile (1.2: no cap, the share itself)
+GRID_Q = (0.5, 0.75, 0.9, 1.2)  # the wide habit's quantile (1.2: no cap, the share itself)
 
 
 def timelines(grid: bool = False) -> dict[str, tuple[dict, float | None]]:
-    """The settings planned (with ``grid``, every inner_pause_s x quantile x long_pause_rest as well)."""
+    """The settings planned (with ``grid``, every inner_pause_s x quantile x long_pause as well)."""
     out = dict(TIMELINE)
     if grid:
         for s in GRID_S:
             for q in GRID_Q:
-                for rest in (True, False):
-                    out[f"s{s}_q{q}_{'rest' if rest else 'habit'}"] = ({"inner_pause_s": s, "long_pause_rest": rest},
-                                                                     q)
+                for long in ("rest", "tail", "habit"):
+                    out[f"s{s}_q{q}_{long}"] = ({"inner_pause_s": s, "long_pause": long}, q)
     return out
 
 
@@ -223,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the clips outside fidelity_loso_subset.json (where settings are chosen)")
     parser.add_argument("--plan-only", action="store_true", help="no model stage (the plan settings only: fast)")
     parser.add_argument("--grid", action="store_true",
-                        help="plan every inner_pause_s x wide-habit quantile x long_pause_rest too")
+                        help="plan every inner_pause_s x wide-habit quantile x long_pause too")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "lipsync_stages.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -263,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, (c, b) in ADAPT.items()},
         "timeline": {k: {"config": c, "quantile": q} for k, (c, q) in settings.items()},
         "engine": {"inner_pause_s": ENGINE.inner_pause_s, "pause_open_quantile": ENGINE.pause_open_quantile,
-                   "long_pause_rest": ENGINE.long_pause_rest},
+                   "long_pause": ENGINE.long_pause},
         "inputs": [str(c.path) for c in chosen], "mean": mean, "clips": rows})
     return 0
 

@@ -18,12 +18,14 @@ class EngineConfig:
     # pauses between words: "cap": the model's aperture capped at the Face's own habit (measured at build,
     # ``timeline.pause_habit``); "level": the habit itself; "off": ``pause_cap_share`` for every Face
     pause_habit: str = "cap"
-    # pauses between words shorter than this (at most ``lookahead`` frames: the streaming renderer knows such a
-    # pause's end when it plans it) follow the model capped at the Face's wide pause habit (its
+    # pauses between words shorter than this (at most ``timeline.inner_frames``, so the streaming renderer hears
+    # such a pause end before it plans it) follow the model capped at the Face's wide pause habit (its
     # ``pause_open_quantile``): most people keep the lips apart there; 0: every pause as the longer ones
     inner_pause_s: float = 0.4
     pause_open_quantile: float = 0.9  # the wide habit: this quantile of the footage's pause openings (at build)
-    long_pause_rest: bool = True  # longer pauses between words rest as the edges do (else: capped at the habit)
+    # longer pauses between words: "rest" as the edges do; "tail": rest, but their last ``inner_frames`` (the
+    # lips part again before the next word, as in a short pause); "habit": capped at the habit throughout
+    long_pause: str = "rest"
     audio_model_weight_trusted: float = 0.4  # the same when phones are given or forced-aligned
     energy_weight: float = 0.5  # share of the aperture target that follows the loudness envelope
     rest_share: float = 0.06  # lips at rest in pauses: this share of the way from closed to open

@@ -11,6 +11,7 @@ footage the head motion comes from) bridges short pauses and starts slightly bef
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,14 +19,14 @@ import numpy as np
 from facecraft.audio import frame_power, power_db
 from facecraft.engine.config import EngineConfig
 from facecraft.speech.types import Phone
-from facecraft.speech.vad import speech_mask
+from facecraft.speech.vad import FRAME_MS, speech_mask
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
 from facecraft.vision.smoothing import drop_short_runs, runs
 
 __all__ = [
     "Timeline", "ShapePriors", "build_timeline", "shape_timeline", "rest_timeline", "frame_energy_db",
-    "audio_levels", "find_pauses", "inner_pauses", "pause_habit", "DEFAULT_PAUSE_SHARE", "MAX_PAUSE_SHARE",
-    "MIN_HABIT_FRAMES",
+    "audio_levels", "find_pauses", "inner_frames", "inner_pauses", "pause_habit", "DEFAULT_PAUSE_SHARE",
+    "MAX_PAUSE_SHARE", "MIN_HABIT_FRAMES",
 ]
 
 SIL = VISEMES.index("sil")
@@ -248,20 +249,32 @@ def find_pauses(
     return quiet, edge
 
 
-def inner_pauses(quiet: np.ndarray, edge: np.ndarray, fps: float, config: EngineConfig) -> np.ndarray:
+def inner_frames(fps: float, config: EngineConfig, lead: int = 0) -> int:
+    """The longest pause inside speech that opens (frames): ``inner_pause_s``, but no more than the streaming
+    renderer can see end before it plans the pause's first frame: its ``lookahead``, less the frames the lips
+    close early (``lead``) and those the VAD needs to confirm the next word (``VAD_MIN_SPEECH_MS`` and one
+    VAD frame). 8 frames at 25 and 30 fps without a lead (look-ahead 12): 0.32 s, 0.27 s."""
+    confirm = math.ceil((VAD_MIN_SPEECH_MS + FRAME_MS) / 1000 * fps)
+    return max(0, min(int(round(config.inner_pause_s * fps)), int(config.lookahead) - int(lead) - confirm))
+
+
+def inner_pauses(quiet: np.ndarray, edge: np.ndarray, fps: float, config: EngineConfig, *,
+                 lead: int = 0) -> np.ndarray:
     """Frames of the short pauses inside speech: runs of ``quiet`` frames, not at an utterance's edge, of at
-    most ``inner_pause_s`` (and at most ``lookahead`` frames, so the streaming renderer, which plans a frame
-    with that much audio after it, sees such a pause end: a longer run reaches the audio not yet heard and
-    rests there as in the batch render). Footage keeps its lips apart in most of these (median share of
-    the way to open ~0.5 on held-out clips, bench/lipsync_stages.py), and closing them cost the plan's
-    aperture r."""
+    most ``inner_frames`` (so the streaming renderer, which plans a frame with ``lookahead`` frames of audio
+    after it, has heard such a pause end: a longer run reaches audio not yet heard and rests there, as in the
+    batch render); with ``long_pause`` "tail", the same last frames of a longer pause (the next word is
+    heard within the look-ahead). Footage keeps its lips apart in most pauses (median share of the way to
+    open ~0.5 on held-out clips, bench/lipsync_stages.py), and closing them cost the plan's aperture r."""
     inner = np.zeros(len(quiet), dtype=bool)
-    longest = min(int(round(config.inner_pause_s * fps)), int(config.lookahead))
+    longest = inner_frames(fps, config, lead)
     if longest <= 0:
         return inner
     for a, b in runs(quiet & ~edge):
         if b - a <= longest:
             inner[a:b] = True
+        elif config.long_pause == "tail":
+            inner[b - longest:b] = True
     return inner
 
 
@@ -360,8 +373,8 @@ def shape_timeline(
     if may_end and not last_frames and n and quiet[-1]:  # perhaps the silence after the last word
         edge = edge.copy()
         edge[runs(quiet)[-1][0]:] = True
-    inner = inner_pauses(quiet, edge, fps, config)
     lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
+    inner = inner_pauses(quiet, edge, fps, config, lead=lead)
     if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
         quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])
         inner = inner | np.concatenate([inner[lead:], np.zeros(lead, dtype=bool)])
@@ -386,7 +399,7 @@ def shape_timeline(
     # in pauses the lips rest together without pressing (or lower, where the model says so);
     # bilabials press them shut
     # between words the cap is the Face's own habit (measured at build; ``pause_habit``), else the config's:
-    # in short pauses inside speech its wide habit, in longer ones (``long_pause_rest``) the rest as at the edges
+    # in short pauses inside speech its wide habit, in longer ones (``long_pause``) the rest as at the edges
     rest = priors.aperture(np.full(n, config.rest_share))
     habit = priors.pause_share if config.pause_habit != "off" else None
     share_cap = config.pause_cap_share if habit is None else habit
@@ -395,7 +408,7 @@ def shape_timeline(
     elif config.quiet_follows_model:  # within the cap; the silence before the first word and after the last rests
         resting = min(share_cap, config.rest_share)
         wide = priors.pause_open if habit is not None and priors.pause_open is not None else share_cap
-        longer = resting if config.long_pause_rest else share_cap
+        longer = share_cap if config.long_pause == "habit" else resting
         cap = priors.aperture(np.where(edge, resting, np.where(inner, max(wide, share_cap), longer)))
         rest = np.where(modelled, np.minimum(aperture, cap), rest)
     aperture = np.where(quiet, rest, aperture)
