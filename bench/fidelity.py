@@ -9,6 +9,7 @@ and "random" (mouths drawn at random from the database).
     .venv/bin/python bench/fidelity.py --loso [--clips NAME ...] [--out bench/results/fidelity_loso.json]
     .venv/bin/python bench/fidelity.py --loso --merge PART.json ... [--out ...]   (parts of one run, joined)
     .venv/bin/python bench/fidelity.py --footage     (the bilabial and A/V measures on the footage alone)
+    ... [--inner-pause-s S] [--long-pause rest|tail|habit]   (the engine's pause settings for the renders)
 
 ``--loso``: leave-one-speaker-out over the corpus (``../shared/testdata/corpus``, 26 people) and the dev
 clips: for each speaker, the speaker-independent lip-sync model is retrained without that speaker's
@@ -27,6 +28,13 @@ aligner), so the footage is no reference for the absolute timing; ``bilabial_wit
 is its scatter about its own offset. The first measure is kept beside it (``*_v1``). A/V offset:
 ``av_offset_frames`` (the first, dot-product leads), ``av_offset_pearson_frames`` (leads by correlation,
 ``lead_pearson``) with the footage's and the render's own leads over the loudness.
+
+Silence closure (share of the audio's pauses >= 200 ms whose generated lips read closed) is split
+(``pause_split``, at the engine's default ``inner_pause_s``): ``inner_silence_closure``, the short pauses
+inside speech, where the engine lets the lips follow the model up to the Face's wide habit, and
+``outer_silence_closure``, the silence before the first word and after the last and the longer pauses,
+where they close; the footage's own beside each (``*_footage``). ``--inner-pause-s 0 --long-pause habit``
+plans pauses as the engine did before that split.
 """
 
 from __future__ import annotations

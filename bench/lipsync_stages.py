@@ -24,7 +24,19 @@ the last 30 % is correlated with the footage's tracked aperture at three stages,
   correlation the plan loses is there: the footage keeps its lips half apart in pauses (median share ~0.5 on
   5 of the 6 clips with pauses, its silence closure 0.00-0.70) where the plan closes them.
 
+Pauses inside speech (issue 17): the timeline lets the short pauses (``EngineConfig.inner_pause_s``, at most
+``timeline.inner_frames``: what the streaming renderer sees end in time, 8 frames less the lips' lead) follow
+the model up to the Face's wide habit (``pause_open``, a quantile of its footage's pause openings), and
+longer ones rest, reopen for their last ``inner_frames`` ("tail") or keep the median habit ("habit", the
+engine before: ``main``). ``--grid`` plans every ``inner_pause_s`` x quantile x ``long_pause`` (``GRID_*``);
+per setting the plan's r and its closure split as ``bench/fidelity.py``'s (``inner``: short pauses inside
+speech; ``outer``: the edges and longer pauses). ``lipsync_stages_tune_i17k.json`` was planned before the
+``inner_frames`` limit (only the look-ahead, 12 frames, capped a pause): its 0.3 s is about the limit, its
+0.5 s (12 frames) what a longer look-ahead would allow. ``--tune``: the 18 clips outside the 13 (where
+settings are chosen); ``--plan-only``: no model stage.
+
     nice -n 10 .venv/bin/python bench/lipsync_stages.py [--clips NAME ...] [--out bench/results/lipsync_stages.json]
+    nice -n 10 .venv/bin/python bench/lipsync_stages.py --tune --plan-only --grid --out ...
 
 The default clips are the 13 of ``bench/results/fidelity_loso_subset.json``.
 """

@@ -170,13 +170,15 @@ def test_the_silence_before_the_first_and_after_the_last_word_rests_whatever_the
 def test_pauses_between_words_follow_the_face_s_own_habit(grid) -> None:  # noqa: ANN001
     """A Face's pause habit (``ShapePriors.pause_share``, measured at build) caps its lips in the pauses
     between words ("cap") or sets them ("level"); the silence before the first word and after the last rests
-    at ``rest_share`` whatever the habit; without a habit (or with "off") the config's cap stands."""
+    at ``rest_share`` whatever the habit; without a habit (or with "off") the config's cap stands. (Every
+    pause planned as a long one capped at the habit, ``inner_pause_s`` 0: the short ones' wide habit is
+    ``test_short_pauses_inside_speech_follow_the_wide_habit_long_ones_and_the_edges_rest``.)"""
     from dataclasses import replace
 
     samples, _ = grid
     n = int(round(len(samples) / 16000 * FPS))
     predicted = np.tile([PRIORS.open, PRIORS.width_mid], (n, 1))  # a model that says "wide open" throughout
-    cfg = EngineConfig()
+    cfg = EngineConfig(inner_pause_s=0.0, long_pause="habit")
     rest = PRIORS.aperture(np.array([cfg.rest_share]))[0]
     open_habit = replace(PRIORS, pause_share=0.5)
 
@@ -255,7 +257,7 @@ def test_short_pauses_inside_speech_follow_the_wide_habit_long_ones_and_the_edge
     habit, the long one and the silence before the first word and after the last rest (``long_pause`` "rest";
     "tail": the long one reopens for its last ``inner_pause_s``, before the next word); with ``inner_pause_s``
     0 and ``long_pause`` "habit" every pause between words is capped at the median habit (the engine before);
-    without a wide habit the median stands in."""
+    without a measured wide habit the model decides (``pause_open_unknown``), without any habit the config's cap."""
     from dataclasses import replace
 
     from facecraft.engine.timeline import inner_frames
@@ -283,8 +285,11 @@ def test_short_pauses_inside_speech_follow_the_wide_habit_long_ones_and_the_edge
     before = run(priors, inner_pause_s=0.0, long_pause="habit")
     assert np.allclose(share(before.aperture[short | long]), 0.3)
     assert np.allclose(share(before.aperture[edges]), cfg.rest_share)
-    habit_only = run(replace(priors, pause_open=None))
-    assert np.allclose(share(habit_only.aperture[short]), 0.3)
+    unmeasured = run(replace(priors, pause_open=None))  # the wide habit unknown: the model's own opening
+    assert np.allclose(share(unmeasured.aperture[short]), 1.0)
+    assert np.allclose(share(run(replace(priors, pause_open=None), pause_open_unknown=0.4).aperture[short]), 0.4)
+    assert np.allclose(share(run(replace(priors, pause_share=None, pause_open=None)).aperture[short]),
+                       cfg.pause_cap_share)  # no habit at all: the config's cap
     assert np.allclose(share(run(priors, long_pause="habit").aperture[long]), 0.3)
     tail = run(priors, long_pause="tail").aperture
     run_end = np.flatnonzero(tl.closed & (t > l0) & (t < l1 + 0.2))[-1] + 1  # the long pause's last frame + 1

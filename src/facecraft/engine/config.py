@@ -23,9 +23,13 @@ class EngineConfig:
     # ``pause_open_quantile``): most people keep the lips apart there; 0: every pause as the longer ones
     inner_pause_s: float = 0.4
     pause_open_quantile: float = 0.9  # the wide habit: this quantile of the footage's pause openings (at build)
+    # the wide habit of a Face whose footage has too few pauses to measure it: the model's own opening (a share
+    # above 1: no cap). Its median habit is then the 0.06 default, which closed such Faces' short pauses where
+    # their held-out footage kept the lips apart (plan r 0.34 -> 0.56 on one tune clip, bench/lipsync_stages.py)
+    pause_open_unknown: float = 1.2
     # longer pauses between words: "rest" as the edges do; "tail": rest, but their last ``inner_frames`` (the
     # lips part again before the next word, as in a short pause); "habit": capped at the habit throughout
-    long_pause: str = "rest"
+    long_pause: str = "tail"
     audio_model_weight_trusted: float = 0.4  # the same when phones are given or forced-aligned
     energy_weight: float = 0.5  # share of the aperture target that follows the loudness envelope
     rest_share: float = 0.06  # lips at rest in pauses: this share of the way from closed to open

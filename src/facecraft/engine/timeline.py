@@ -407,7 +407,8 @@ def shape_timeline(
         rest = np.where(edge, rest, priors.aperture(np.full(n, habit)))
     elif config.quiet_follows_model:  # within the cap; the silence before the first word and after the last rests
         resting = min(share_cap, config.rest_share)
-        wide = priors.pause_open if habit is not None and priors.pause_open is not None else share_cap
+        wide = share_cap if habit is None else (config.pause_open_unknown if priors.pause_open is None
+                                                else priors.pause_open)
         longer = share_cap if config.long_pause == "habit" else resting
         cap = priors.aperture(np.where(edge, resting, np.where(inner, max(wide, share_cap), longer)))
         rest = np.where(modelled, np.minimum(aperture, cap), rest)
