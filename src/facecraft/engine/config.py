@@ -28,7 +28,10 @@ class EngineConfig:
     # their held-out footage kept the lips apart (plan r 0.34 -> 0.56 on one tune clip, bench/lipsync_stages.py)
     pause_open_unknown: float = 1.2
     # longer pauses between words: "rest" as the edges do; "tail": rest, but their last ``inner_frames`` (the
-    # lips part again before the next word, as in a short pause); "habit": capped at the habit throughout
+    # lips part again before the next word, as in a short pause); "habit": capped at the habit throughout (the
+    # engine before). Plan r on 12 tune clips: rest 0.609, tail 0.663, habit 0.648; rendered on the 13 LOSO
+    # clips: tail 0.579, habit 0.591 (bench/results/fidelity_loso_subset_*_i17k.json): "tail" closes the lips
+    # in long pauses (outer closure 0.67 -> 0.75) at about the same r
     long_pause: str = "tail"
     audio_model_weight_trusted: float = 0.4  # the same when phones are given or forced-aligned
     energy_weight: float = 0.5  # share of the aperture target that follows the loudness envelope
