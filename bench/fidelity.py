@@ -9,6 +9,7 @@ and "random" (mouths drawn at random from the database).
     .venv/bin/python bench/fidelity.py --loso [--clips NAME ...] [--out bench/results/fidelity_loso.json]
     .venv/bin/python bench/fidelity.py --loso --merge PART.json ... [--out ...]   (parts of one run, joined)
     .venv/bin/python bench/fidelity.py --footage     (the bilabial and A/V measures on the footage alone)
+    ... [--inner-pause-s S] [--long-pause rest|tail|habit]   (the engine's pause settings for the renders)
 
 ``--loso``: leave-one-speaker-out over the corpus (``../shared/testdata/corpus``, 26 people) and the dev
 clips: for each speaker, the speaker-independent lip-sync model is retrained without that speaker's
@@ -27,6 +28,13 @@ aligner), so the footage is no reference for the absolute timing; ``bilabial_wit
 is its scatter about its own offset. The first measure is kept beside it (``*_v1``). A/V offset:
 ``av_offset_frames`` (the first, dot-product leads), ``av_offset_pearson_frames`` (leads by correlation,
 ``lead_pearson``) with the footage's and the render's own leads over the loudness.
+
+Silence closure (share of the audio's pauses >= 200 ms whose generated lips read closed) is split
+(``pause_split``, at the engine's default ``inner_pause_s``): ``inner_silence_closure``, the short pauses
+inside speech, where the engine lets the lips follow the model up to the Face's wide habit, and
+``outer_silence_closure``, the silence before the first word and after the last and the longer pauses,
+where they close; the footage's own beside each (``*_footage``). ``--inner-pause-s 0 --long-pause habit``
+plans pauses as the engine did before that split.
 """
 
 from __future__ import annotations
@@ -64,15 +72,19 @@ from facecraft.vision.types import Tracks
 from facecraft.vision.warp import apply_affine, fit_similarity, invert_affine
 
 TRAIN_SHARE = 0.7
-CONFIG = EngineConfig()  # the renders' engine parameters (--pause-habit changes one)
+CONFIG = EngineConfig()  # the renders' engine parameters (--pause-habit, --inner-pause-s, --long-pause-habit)
+SPLIT_S = EngineConfig().inner_pause_s  # the silence closure's split (the engine's default, whatever a run plans)
 RATE = 16000
 KEYS = ("aperture_r", "plan_aperture_r", "mlmd", "mlmd_still", "mlmd_random", "silence_closure", "text_silence_closure",
+        "inner_silence_closure", "outer_silence_closure", "inner_silence_closure_footage",
+        "outer_silence_closure_footage", "text_inner_silence_closure", "text_outer_silence_closure",
         "av_offset_frames",
         "av_offset_direct_frames", "lf_psnr", "lf_ssim", "lf_ssim_random", "seam", "mouth_sharpness",
         "bilabial_abs_error", "bilabial_within_1", "bilabial_within_1_footage", "bilabial_within_1_of_median_footage",
         "bilabial_within_1_v1", "bilabial_within_1_footage_v1", "av_lead_footage_frames",
         "av_lead_generated_frames", "av_offset_pearson_frames")
-TABLE = ("aperture_r", "plan_aperture_r", "mlmd", "mlmd_still", "silence_closure", "av_offset_frames",
+TABLE = ("aperture_r", "plan_aperture_r", "mlmd", "mlmd_still", "silence_closure", "inner_silence_closure",
+         "outer_silence_closure", "av_offset_frames",
          "av_offset_direct_frames", "av_offset_pearson_frames", "lf_ssim", "mouth_sharpness", "bilabial_within_1")
 BILABIAL = {"P", "B", "M"}
 LIPS = list(dict.fromkeys(list(lm.LIPS_OUTER) + list(lm.LIPS_INNER)))
@@ -147,6 +159,18 @@ def edge_frames(sil: np.ndarray) -> np.ndarray:
         if a == 0 or b == len(sil):
             out[a:b] = True
     return out
+
+
+def pause_split(sil: np.ndarray, fps: float, inner_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(inner, outer) of ``silence_frames``: the pauses inside speech shorter than ``inner_s`` (where the lips
+    may stay apart, ``EngineConfig.inner_pause_s``) and the rest: the silence before the first word and after
+    the last and the longer pauses (where they close)."""
+    edge = edge_frames(sil)
+    inner = np.zeros_like(sil)
+    for a, b in runs(sil & ~edge):
+        if (b - a) / fps < inner_s:
+            inner[a:b] = True
+    return inner, sil & ~inner
 
 
 def closure(aperture: np.ndarray, frames: np.ndarray, closed_limit: float) -> float:
@@ -347,6 +371,9 @@ def text_path_scores(renderer: Renderer, gt: list[np.ndarray], gt_tracks: Tracks
         "text_silence_closure": float(np.mean(np.nan_to_num(gen_tracks.aperture[sil], nan=1.0)
                                               < renderer.priors.closed_limit)) if sil.any() else nan,
         "text_edge_silence_closure": closure(gen_tracks.aperture, edge_frames(sil), renderer.priors.closed_limit),
+        # split: short pauses inside speech (may stay apart) / the edges and longer pauses (close)
+        **{f"text_{k}_silence_closure": closure(gen_tracks.aperture, frames, renderer.priors.closed_limit)
+           for k, frames in zip(("inner", "outer"), pause_split(sil, fps, SPLIT_S))},
         "bilabials": len(timed),
         "bilabials_untimed": len(errors) - len(timed),
         "bilabial_error_frames": errors,
@@ -407,6 +434,7 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
     # restore the ground truth's own geometry: the dub keeps it, the tracker may jitter slightly
     closed_limit = renderer.priors.closed_limit
     sil = silence_frames(samples, fps, n)
+    inner, outer = pause_split(sil, fps, SPLIT_S)
     gen_ap = gen_tracks.aperture
     env = rms_envelope(samples, RATE, fps, n)
     psnr, ssim = region_scores(gen, gt, gt_tracks)
@@ -440,6 +468,14 @@ def run_clip(video: Path, work: Path, *, loso: bool = False) -> dict:
         # the silence before the first word and after the last only: there the lips rest whatever the habit
         "edge_silence_closure": closure(gen_ap, edge_frames(sil), closed_limit),
         "edge_silence_closure_footage": closure(gt_tracks.aperture, edge_frames(sil), closed_limit),
+        # split: short pauses inside speech (``EngineConfig.inner_pause_s``: the lips may stay apart, as the
+        # footage's mostly do) / the edges and longer pauses (they close), the footage's own beside each
+        "inner_silence_frames": int(inner.sum()),
+        "inner_silence_closure": closure(gen_ap, inner, closed_limit),
+        "inner_silence_closure_footage": closure(gt_tracks.aperture, inner, closed_limit),
+        "outer_silence_closure": closure(gen_ap, outer, closed_limit),
+        "outer_silence_closure_footage": closure(gt_tracks.aperture, outer, closed_limit),
+        "pause_open": renderer.priors.pause_open,
         # Frame lag of the generated mouth behind the audio, minus the ground truth's (max 10 frames).
         "av_offset_frames": mouth_lead(gt_tracks.aperture, env, 10) - mouth_lead(gen_ap, env, 10),
         # The same offset read directly: frames the generated aperture lags the ground truth's. The
@@ -611,9 +647,16 @@ def main(argv: list[str] | None = None) -> int:
                              "clip replaces an earlier one's error) and summarise them as one run")
     parser.add_argument("--pause-habit", choices=("cap", "level", "off"), default=CONFIG.pause_habit,
                         help="EngineConfig.pause_habit: the lips in pauses between words (default: the engine's)")
+    parser.add_argument("--inner-pause-s", type=float, default=CONFIG.inner_pause_s,
+                        help="EngineConfig.inner_pause_s: shorter pauses inside speech open to the wide habit "
+                             "(0: none; with --long-pause-habit: the engine before issue 17's pause split)")
+    parser.add_argument("--long-pause", choices=("rest", "tail", "habit"), default=CONFIG.long_pause,
+                        help="EngineConfig.long_pause: longer pauses rest, rest but reopen before the next word, or "
+                             "are capped at the habit (with --inner-pause-s 0: the engine before the split)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    CONFIG = replace(CONFIG, pause_habit=args.pause_habit)
+    CONFIG = replace(CONFIG, pause_habit=args.pause_habit, inner_pause_s=args.inner_pause_s,
+                     long_pause=args.long_pause)
     out = args.out or REPO / "bench" / "results" / ("fidelity_loso.json" if args.loso else "fidelity.json")
     if args.merge:
         return merge(args.merge, out, loso=args.loso)
@@ -632,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "fidelity_loso" if args.loso else "fidelity",
         "machine": machine_info(),
         "pause_habit": CONFIG.pause_habit,
+        "pauses": {"inner_pause_s": CONFIG.inner_pause_s, "long_pause": CONFIG.long_pause,
+                   "pause_open_quantile": CONFIG.pause_open_quantile, "closure_split_s": SPLIT_S},
         "protocol": {"train_share": TRAIN_SHARE, "transcript": False, "tracker": "facecraft.vision.track_frames",
                      "leave_one_speaker_out": bool(args.loso)},
         "inputs": [str(v) for v in videos],

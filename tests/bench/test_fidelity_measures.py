@@ -78,3 +78,17 @@ def test_footage_closures_on_a_real_clip(testdata: Path) -> None:
     timed = [e for e in errors if e is not None]
     assert len(timed) >= 4
     assert np.mean(np.abs(timed) <= 1) >= 0.8
+
+
+def test_the_silence_closure_splits_short_pauses_inside_speech_from_the_edges_and_long_pauses() -> None:
+    """``pause_split``: a pause inside speech shorter than ``inner_s`` is inner; the silence before the first
+    word and after the last, and a longer pause, are outer (where the engine closes the lips)."""
+    sil = np.zeros(100, bool)
+    sil[:8] = True  # before the first word
+    sil[20:27] = True  # 0.28 s inside speech
+    sil[40:60] = True  # 0.8 s inside speech
+    sil[90:] = True  # after the last word
+    inner, outer = fidelity.pause_split(sil, FPS, 0.4)
+    assert np.flatnonzero(inner).tolist() == list(range(20, 27))
+    assert np.array_equal(outer, sil & ~inner) and outer[:8].all() and outer[40:60].all() and outer[90:].all()
+    assert not fidelity.pause_split(sil, FPS, 0.0)[0].any()

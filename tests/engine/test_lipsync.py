@@ -217,7 +217,9 @@ def test_a_built_face_stores_its_pause_habit_and_an_old_one_loads_with_the_defau
 ) -> None:
     """The test Face's footage (Obama, 8 s) keeps its lips apart in the pauses between words: the build
     measures that (``timeline.pause_habit``) into its lip-sync file, well above the default, and the renderer's
-    timeline uses it. A file saved before the habit existed loads with the default; a bad value is refused."""
+    timeline uses it, with its wide habit (``pause_open``, a high quantile of the same openings: the cap of
+    short pauses inside speech). A file saved before the habit existed loads with the default (and one before
+    the wide habit without it: the median stands in); a bad value is refused."""
     from facecraft.engine.timeline import DEFAULT_PAUSE_SHARE
 
     lip = _lip(renderer)
@@ -225,11 +227,21 @@ def test_a_built_face_stores_its_pause_habit_and_an_old_one_loads_with_the_defau
     assert params["pause_share_measured"] is True
     assert lip.pause_share > 3 * DEFAULT_PAUSE_SHARE and params["pause_share"] == round(lip.pause_share, 3)
     assert renderer.priors.pause_share == lip.pause_share
+    assert lip.pause_share < lip.pause_open <= 1.0 and params["pause_open"] == round(lip.pause_open, 3)
+    assert renderer.priors.pause_open == lip.pause_open
     path = tmp_path / lipsync.FILENAME
     lip.save(path)
     assert lipsync.FaceLipModel.load(path).pause_share == lip.pause_share
+    assert lipsync.FaceLipModel.load(path).pause_open == lip.pause_open
     with np.load(path) as data:
-        old = {k: data[k] for k in data.files if k != "pause_share"}
+        no_wide = {k: data[k] for k in data.files if k != "pause_open"}
+    np.savez(path, **no_wide)
+    assert np.isnan(lipsync.FaceLipModel.load(path).pause_open)
+    np.savez(path, **no_wide, pause_open=np.asarray(-0.5))
+    with pytest.raises(BundleError, match="pause share"):
+        lipsync.FaceLipModel.load(path)
+    with np.load(path) as data:
+        old = {k: data[k] for k in data.files if k not in ("pause_share", "pause_open")}
     np.savez(path, **old)
     assert lipsync.FaceLipModel.load(path).pause_share == DEFAULT_PAUSE_SHARE
     for bad in (float("nan"), -0.1, 5.0):

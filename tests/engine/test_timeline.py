@@ -170,13 +170,15 @@ def test_the_silence_before_the_first_and_after_the_last_word_rests_whatever_the
 def test_pauses_between_words_follow_the_face_s_own_habit(grid) -> None:  # noqa: ANN001
     """A Face's pause habit (``ShapePriors.pause_share``, measured at build) caps its lips in the pauses
     between words ("cap") or sets them ("level"); the silence before the first word and after the last rests
-    at ``rest_share`` whatever the habit; without a habit (or with "off") the config's cap stands."""
+    at ``rest_share`` whatever the habit; without a habit (or with "off") the config's cap stands. (Every
+    pause planned as a long one capped at the habit, ``inner_pause_s`` 0: the short ones' wide habit is
+    ``test_short_pauses_inside_speech_follow_the_wide_habit_long_ones_and_the_edges_rest``.)"""
     from dataclasses import replace
 
     samples, _ = grid
     n = int(round(len(samples) / 16000 * FPS))
     predicted = np.tile([PRIORS.open, PRIORS.width_mid], (n, 1))  # a model that says "wide open" throughout
-    cfg = EngineConfig()
+    cfg = EngineConfig(inner_pause_s=0.0, long_pause="habit")
     rest = PRIORS.aperture(np.array([cfg.rest_share]))[0]
     open_habit = replace(PRIORS, pause_share=0.5)
 
@@ -229,3 +231,166 @@ def test_the_pause_habit_is_measured_where_the_timeline_finds_pauses(grid) -> No
     assert pause_habit(samples, 16000, aperture, FPS, PRIORS, cfg) is None  # too few: the default stands
     # frames where the footage does not speak (listening) do not count
     assert pause_habit(samples, 16000, aperture, FPS, PRIORS, cfg, speaking=np.zeros(n, bool), min_frames=3) is None
+
+
+@pytest.fixture(scope="module")
+def pauses(grid) -> tuple[np.ndarray, list[tuple[float, float]]]:  # noqa: ANN001
+    """GRID's sentence said three times, with a short pause (0.3 s) and a long one (1.0 s) between: real
+    speech, and the recording's own quiet (its trailing silence, looped) before, between and after. Returns the
+    samples and the (start, end) seconds of the two pauses."""
+    samples, _ = grid
+    rate = 16000
+    quiet = samples[int(2.45 * rate):]  # GRID's trailing silence (~0.5 s, no VAD blip unlike its leading one)
+    core = samples[int(0.45 * rate): int(2.25 * rate)]
+
+    def silence(seconds: float) -> np.ndarray:
+        return np.tile(quiet, int(seconds * rate / len(quiet)) + 1)[: int(seconds * rate)]
+
+    parts = [quiet, core, silence(0.3), core, silence(1.0), core, quiet]
+    starts = np.cumsum([0] + [len(p) for p in parts]) / rate
+    return np.concatenate(parts).astype(np.float32), [(starts[2], starts[3]), (starts[4], starts[5])]
+
+
+def test_short_pauses_inside_speech_follow_the_wide_habit_long_ones_and_the_edges_rest(pauses) -> None:  # noqa: ANN001
+    """With a model that says "wide open" throughout, a Face whose lips part in its pauses (``pause_share``
+    0.3, wide habit ``pause_open`` 0.7): the short pause inside speech (< ``inner_pause_s``) opens to the wide
+    habit, the long one and the silence before the first word and after the last rest (``long_pause`` "rest";
+    "tail": the long one reopens for its last ``inner_pause_s``, before the next word); with ``inner_pause_s``
+    0 and ``long_pause`` "habit" every pause between words is capped at the median habit (the engine before);
+    without a measured wide habit the model decides (``pause_open_unknown``), without any habit the config's cap."""
+    from dataclasses import replace
+
+    from facecraft.engine.timeline import inner_frames
+
+    samples, ((s0, s1), (l0, l1)) = pauses
+    n = int(round(len(samples) / 16000 * FPS))
+    t = (np.arange(n) + 0.5) / FPS
+    predicted = np.tile([PRIORS.open, PRIORS.width_mid], (n, 1))
+    cfg = EngineConfig(inner_pause_s=0.4, long_pause="rest")
+    priors = replace(PRIORS, pause_share=0.3, pause_open=0.7)
+    share = (lambda ap: (ap - PRIORS.closed) / (PRIORS.open - PRIORS.closed))  # noqa: E731
+
+    def run(p: ShapePriors, **kw: object):  # noqa: ANN202
+        return build_timeline(samples, 16000, fps=FPS, n_frames=n, phones=None, priors=p,
+                              config=replace(cfg, **kw), predicted=predicted, trust_phones=False)
+
+    tl = run(priors)
+    short = tl.closed & (t > s0) & (t < s1)
+    long = tl.closed & (t > l0 + 0.1) & (t < l1 - 0.1)
+    edges = (t < 0.4) | (t > t[-1] - 0.3)
+    assert short.sum() >= 5 and long.sum() >= 15 and tl.closed[edges].all()
+    assert np.allclose(share(tl.aperture[short]), 0.7)  # the wide habit
+    assert np.allclose(share(tl.aperture[long]), cfg.rest_share) and np.allclose(share(tl.aperture[edges]),
+                                                                                 cfg.rest_share)
+    before = run(priors, inner_pause_s=0.0, long_pause="habit")
+    assert np.allclose(share(before.aperture[short | long]), 0.3)
+    assert np.allclose(share(before.aperture[edges]), cfg.rest_share)
+    unmeasured = run(replace(priors, pause_open=None))  # the wide habit unknown: the model's own opening
+    assert np.allclose(share(unmeasured.aperture[short]), 1.0)
+    assert np.allclose(share(run(replace(priors, pause_open=None), pause_open_unknown=0.4).aperture[short]), 0.4)
+    assert np.allclose(share(run(replace(priors, pause_share=None, pause_open=None)).aperture[short]),
+                       cfg.pause_cap_share)  # no habit at all: the config's cap
+    assert np.allclose(share(run(priors, long_pause="habit").aperture[long]), 0.3)
+    tail = run(priors, long_pause="tail").aperture
+    run_end = np.flatnonzero(tl.closed & (t > l0) & (t < l1 + 0.2))[-1] + 1  # the long pause's last frame + 1
+    k = inner_frames(FPS, cfg)
+    assert k == 8  # 0.4 s is more than the streaming renderer sees end in time: 12 frames' look-ahead, less 4
+    reopened = np.arange(run_end - k, run_end)  # its last 8 frames
+    assert np.allclose(share(tail[reopened]), 0.7)
+    assert np.allclose(share(tail[long & (np.arange(n) < run_end - k)]), cfg.rest_share)
+    assert np.array_equal(tl.closed, before.closed)  # where the pauses are does not change, only how far apart
+
+
+@pytest.mark.parametrize(("long_pause", "lead"), [("rest", 0), ("tail", 0), ("tail", 3)])
+def test_stretches_planned_with_the_look_ahead_shape_pauses_as_the_whole_utterance(  # noqa: ANN001
+    pauses, long_pause: str, lead: int
+) -> None:
+    """The streaming renderer plans a frame once ``lookahead`` frames of audio follow it: whether a pause is
+    short (open to the wide habit) or long (rests), and where a long one's reopening tail starts, must be known
+    by then (with the lips' early close, ``mouth_lead``, and the VAD's confirmation of the next word), so every
+    frame planned as the audio arrives gets the whole utterance's target."""
+    from dataclasses import replace
+
+    from facecraft.engine.cues import NEUTRAL
+    from facecraft.engine.timeline_stream import UtteranceTimeline
+
+    samples, _ = pauses
+    cfg = EngineConfig(inner_pause_s=0.4, long_pause=long_pause)
+    priors = replace(PRIORS, pause_share=0.3, pause_open=0.7)
+
+    def predict(x: np.ndarray, count: int, first: int, offset: int) -> np.ndarray:
+        return np.tile([PRIORS.open, PRIORS.width_mid], (count, 1))
+
+    n = int(round(len(samples) / 16000 * FPS))
+    whole = build_timeline(samples, 16000, fps=FPS, n_frames=n, phones=None, priors=priors, config=cfg,
+                           predicted=np.tile([PRIORS.open, PRIORS.width_mid], (n, 1)), trust_phones=False,
+                           mouth_lead=lead)
+    utt = UtteranceTimeline(fps=FPS, priors=priors, config=cfg, predict=predict, model_frames=2, mouth_lead=lead,
+                            emotion=NEUTRAL)
+    got = np.full(n, np.nan)
+    done = 0
+    for i in range(0, len(samples), 320):  # 20 ms pieces, each frame planned as soon as its look-ahead is heard
+        utt.push(samples[i: i + 320], None, trust_phones=False)
+        final = utt.total - cfg.lookahead
+        if final > done:
+            got[done:final] = utt.timeline(done, final).aperture
+            done = final
+    utt.end()
+    got[done:] = utt.timeline(done, n).aperture
+    assert np.allclose(got, whole.aperture), np.flatnonzero(~np.isclose(got, whole.aperture))
+    shares = (whole.aperture[whole.closed] - PRIORS.closed) / (PRIORS.open - PRIORS.closed)
+    assert np.isclose(shares, 0.7).sum() >= 3 and np.isclose(shares, cfg.rest_share).sum() >= 15  # both kinds
+
+
+def test_a_real_face_opens_short_pauses_to_its_wide_habit_and_rests_at_the_edges(renderer, pauses, grid) -> None:  # noqa: ANN001
+    """The test Face (Obama, 30 fps, whose lips part in its pauses: habit and wide habit measured at build)
+    planning real speech with its own model (``long_pause`` "tail"): in the last ``inner_frames`` of each pause
+    inside speech (all of a short one) the lips follow the model up to the wide habit (here it says ~0.2-0.3
+    of the way to open); the rest of the long pause and the silence before the first word and after the last
+    rest. On the text path (aligned phones, trusted: what ``say`` and live replies plan) the edges rest too."""
+    from dataclasses import replace
+
+    from facecraft.engine.timeline import inner_frames
+    from facecraft.vision.smoothing import runs
+
+    samples, ((s0, s1), (l0, l1)) = pauses
+    priors = renderer.priors
+    assert priors.pause_share is not None and priors.pause_open is not None
+    assert priors.pause_open > priors.pause_share + 0.05
+    config = replace(renderer.config, inner_pause_s=0.4, long_pause="tail")
+    renderer_config, renderer.config = renderer.config, config
+    try:
+        n = int(round(len(samples) / 16000 * renderer.fps))
+        tl = renderer.timeline(samples, n, [], trust_phones=False)
+        predicted = renderer.predict_mouth(samples, n)
+        text_samples, phones = grid
+        m = int(round(len(text_samples) / 16000 * renderer.fps))
+        text = renderer.timeline(text_samples, m, phones, trust_phones=True)
+    finally:
+        renderer.config = renderer_config
+    fps = renderer.fps
+    k = inner_frames(fps, config, renderer.mouth_lead)
+    assert k >= 5
+    share = (tl.aperture - priors.closed) / (priors.open - priors.closed)
+    assert predicted is not None
+    model = (np.clip(predicted[:, 0], priors.closed, priors.open * 1.2) - priors.closed) / (priors.open - priors.closed)
+    rest = config.rest_share + 1e-9
+    found = 0
+    for a, b in runs(tl.closed):
+        if a == 0 or b == n:  # the silence before the first word and after the last
+            assert (share[a:b] <= rest).all()
+            continue
+        if not (s0 - 0.2 < a / fps < s1 or l0 - 0.2 < a / fps < l1):
+            continue
+        found += 1
+        start = max(a, b - k - renderer.mouth_lead)  # the reopening moves early with the lips' lead, as the pause
+        tail = slice(start, b)
+        assert np.allclose(share[tail], np.minimum(model[tail], priors.pause_open))
+        assert (share[tail] > 2 * config.rest_share).mean() > 0.5  # apart, as the model says
+        assert (share[a:start] <= rest).all()
+        assert b - a < k + 3 or b - a > 2 * k  # the short pause, then the long one
+    assert found == 2
+    u = (np.arange(m) + 0.5) / fps
+    text_edges = (u < 0.35) | (u > 2.4)  # GRID's leading and trailing silence
+    text_share = (text.aperture - priors.closed) / (priors.open - priors.closed)
+    assert text.closed[text_edges].all() and (text_share[text_edges] <= rest).all()

@@ -18,6 +18,21 @@ class EngineConfig:
     # pauses between words: "cap": the model's aperture capped at the Face's own habit (measured at build,
     # ``timeline.pause_habit``); "level": the habit itself; "off": ``pause_cap_share`` for every Face
     pause_habit: str = "cap"
+    # pauses between words shorter than this (at most ``timeline.inner_frames``, so the streaming renderer hears
+    # such a pause end before it plans it) follow the model capped at the Face's wide pause habit (its
+    # ``pause_open_quantile``): most people keep the lips apart there; 0: every pause as the longer ones
+    inner_pause_s: float = 0.4
+    pause_open_quantile: float = 0.9  # the wide habit: this quantile of the footage's pause openings (at build)
+    # the wide habit of a Face whose footage has too few pauses to measure it: the model's own opening (a share
+    # above 1: no cap). Its median habit is then the 0.06 default, which closed such Faces' short pauses where
+    # their held-out footage kept the lips apart (plan r 0.34 -> 0.56 on one tune clip, bench/lipsync_stages.py)
+    pause_open_unknown: float = 1.2
+    # longer pauses between words: "rest" as the edges do; "tail": rest, but their last ``inner_frames`` (the
+    # lips part again before the next word, as in a short pause); "habit": capped at the habit throughout (the
+    # engine before). Plan r on 12 tune clips: rest 0.609, tail 0.663, habit 0.648; rendered on the 13 LOSO
+    # clips: tail 0.579, habit 0.591 (bench/results/fidelity_loso_subset_*_i17k.json): "tail" closes the lips
+    # in long pauses (outer closure 0.67 -> 0.75) at about the same r
+    long_pause: str = "tail"
     audio_model_weight_trusted: float = 0.4  # the same when phones are given or forced-aligned
     energy_weight: float = 0.5  # share of the aperture target that follows the loudness envelope
     rest_share: float = 0.06  # lips at rest in pauses: this share of the way from closed to open

@@ -371,6 +371,9 @@ class FaceLipModel:
     # the Face's lips in the pauses between its words, share of closed..open of its mouth database
     # (``timeline.pause_habit``, measured at build); a model saved without it: the engine's default
     pause_share: float = DEFAULT_PAUSE_SHARE
+    # the wide habit (``EngineConfig.pause_open_quantile`` of those openings), the cap in short pauses inside
+    # speech; NaN: not measured (older bundles, too few pause frames): ``pause_share`` stands in
+    pause_open: float = float("nan")
 
     @property
     def mouth_lead(self) -> int:
@@ -430,19 +433,21 @@ class FaceLipModel:
                     raise BundleError("the Face's lip-sync model is from another engine version; "
                                       "rebuild the Face",
                                       error_id="bundle_invalid")
-                optional = ("blend", "pause_share")  # absent from older bundles: their defaults
+                optional = ("blend", "pause_share", "pause_open")  # absent from older bundles: their defaults
                 fields = {k: data[k] for k in cls.__dataclass_fields__ if k not in optional or k in data}
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise BundleError(f"the Face's lip-sync model {Path(path).name} is damaged: {exc}",
                               error_id="bundle_invalid") from exc
-        for k in ("closed", "span", "width_mean", "width_std", "cv_r", "pull", "blend", "pause_share"):
+        for k in ("closed", "span", "width_mean", "width_std", "cv_r", "pull", "blend", "pause_share", "pause_open"):
             if k not in fields:
                 continue
             fields[k] = float(fields[k])
         share = fields.get("pause_share", DEFAULT_PAUSE_SHARE)
-        if not 0.0 <= share <= MAX_PAUSE_SHARE:  # NaN fails too
+        wide = fields.get("pause_open", float("nan"))
+        if not 0.0 <= share <= MAX_PAUSE_SHARE or not (np.isnan(wide) or 0.0 <= wide <= MAX_PAUSE_SHARE):
             raise BundleError(f"the Face's lip-sync model {Path(path).name} holds a pause share of {share} "
-                              f"(expected 0..{MAX_PAUSE_SHARE}); rebuild the Face", error_id="bundle_invalid")
+                              f"(wide {wide}; expected 0..{MAX_PAUSE_SHARE}); rebuild the Face",
+                              error_id="bundle_invalid")
         fields["lag"] = int(fields["lag"])
         return cls(**fields)
 

@@ -107,7 +107,8 @@ class Renderer:
             lip = lipsync.FaceLipModel.load(lip_file)
             self.audio_model = lipsync.BlendedMouthModel(lip, own) if own is not None and lip.blend < 1 else lip
             # the lips in the pauses between words follow the Face's own habit, measured at build
-            self.priors = replace(self.priors, pause_share=lip.pause_share)
+            self.priors = replace(self.priors, pause_share=lip.pause_share,
+                                  pause_open=lip.pause_open if np.isfinite(lip.pause_open) else None)
         else:
             self.audio_model = own
         # The lip-sync model may read up to ``future_frames`` (~21-23) of audio past a frame, the streaming

@@ -11,6 +11,7 @@ footage the head motion comes from) bridges short pauses and starts slightly bef
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,13 +19,14 @@ import numpy as np
 from facecraft.audio import frame_power, power_db
 from facecraft.engine.config import EngineConfig
 from facecraft.speech.types import Phone
-from facecraft.speech.vad import speech_mask
+from facecraft.speech.vad import FRAME_MS, speech_mask
 from facecraft.speech.visemes import VISEME_SHAPES, VISEMES, phone_to_viseme
 from facecraft.vision.smoothing import drop_short_runs, runs
 
 __all__ = [
     "Timeline", "ShapePriors", "build_timeline", "shape_timeline", "rest_timeline", "frame_energy_db",
-    "audio_levels", "find_pauses", "pause_habit", "DEFAULT_PAUSE_SHARE", "MAX_PAUSE_SHARE", "MIN_HABIT_FRAMES",
+    "audio_levels", "find_pauses", "inner_frames", "inner_pauses", "pause_habit", "DEFAULT_PAUSE_SHARE",
+    "MAX_PAUSE_SHARE", "MIN_HABIT_FRAMES",
 ]
 
 SIL = VISEMES.index("sil")
@@ -45,6 +47,9 @@ class ShapePriors:
     # the Face's lips in the pauses between its words (share of closed..open), measured on its footage at
     # build (``pause_habit``); None: unknown, ``EngineConfig.pause_cap_share`` stands in
     pause_share: float | None = None
+    # the wide habit: a high quantile of those openings (``EngineConfig.pause_open_quantile``), the cap of short
+    # pauses inside speech (``EngineConfig.inner_pause_s``); None: unknown, ``pause_share`` stands in
+    pause_open: float | None = None
 
     def aperture(self, share: np.ndarray) -> np.ndarray:
         return self.closed + share * (self.open - self.closed)
@@ -244,6 +249,35 @@ def find_pauses(
     return quiet, edge
 
 
+def inner_frames(fps: float, config: EngineConfig, lead: int = 0) -> int:
+    """The longest pause inside speech that opens (frames): ``inner_pause_s``, but no more than the streaming
+    renderer can see end before it plans the pause's first frame: its ``lookahead``, less the frames the lips
+    close early (``lead``) and those the VAD needs to confirm the next word (``VAD_MIN_SPEECH_MS`` and one
+    VAD frame). 8 frames at 25 and 30 fps without a lead (look-ahead 12): 0.32 s, 0.27 s."""
+    confirm = math.ceil((VAD_MIN_SPEECH_MS + FRAME_MS) / 1000 * fps)
+    return max(0, min(int(round(config.inner_pause_s * fps)), int(config.lookahead) - int(lead) - confirm))
+
+
+def inner_pauses(quiet: np.ndarray, edge: np.ndarray, fps: float, config: EngineConfig, *,
+                 lead: int = 0) -> np.ndarray:
+    """Frames of the short pauses inside speech: runs of ``quiet`` frames, not at an utterance's edge, of at
+    most ``inner_frames`` (so the streaming renderer, which plans a frame with ``lookahead`` frames of audio
+    after it, has heard such a pause end: a longer run reaches audio not yet heard and rests there, as in the
+    batch render); with ``long_pause`` "tail", the same last frames of a longer pause (the next word is
+    heard within the look-ahead). Footage keeps its lips apart in most pauses (median share of the way to
+    open ~0.5 on held-out clips, bench/lipsync_stages.py), and closing them cost the plan's aperture r."""
+    inner = np.zeros(len(quiet), dtype=bool)
+    longest = inner_frames(fps, config, lead)
+    if longest <= 0:
+        return inner
+    for a, b in runs(quiet & ~edge):
+        if b - a <= longest:
+            inner[a:b] = True
+        elif config.long_pause == "tail":
+            inner[b - longest:b] = True
+    return inner
+
+
 def pause_habit(
     samples: np.ndarray,
     sample_rate: int,
@@ -255,13 +289,15 @@ def pause_habit(
     speaking: np.ndarray | None = None,
     modelled: bool = True,
     min_frames: int = MIN_HABIT_FRAMES,
+    quantile: float = 0.5,
 ) -> float | None:
     """How far apart a Face keeps its lips in the pauses between its words: the median tracked aperture
     (share of its closed..open range) over its footage's pauses, found as the timeline finds them
     (``find_pauses``; ``modelled``: the Face has an audio model, whose softer silence gate applies), minus
     the silence before the first word and after the last, and, given ``speaking`` (per frame), only where
     the footage speaks. None with fewer than ``min_frames`` such frames. Most people keep the lips
-    about half apart there (median 0.49 over 13 clips), some seal them; one constant fits neither."""
+    about half apart there (median 0.49 over 13 clips), some seal them; one constant fits neither.
+    ``quantile``: of the openings (0.5: the median; a high one: how wide the lips part in pauses)."""
     ap = np.asarray(aperture, dtype=np.float64).reshape(-1)
     n = len(ap)
     if n == 0 or samples is None:
@@ -275,7 +311,7 @@ def pause_habit(
     if int(inside.sum()) < max(int(min_frames), 1):
         return None
     share = (ap[inside] - priors.closed) / max(priors.open - priors.closed, 1e-6)
-    return float(np.clip(np.median(share), 0.0, 1.0))
+    return float(np.clip(np.quantile(share, float(np.clip(quantile, 0.0, 1.0))), 0.0, 1.0))
 
 
 def shape_timeline(
@@ -338,8 +374,10 @@ def shape_timeline(
         edge = edge.copy()
         edge[runs(quiet)[-1][0]:] = True
     lead = min(max(int(mouth_lead), 0), config.lookahead) if config.close_early else 0
+    inner = inner_pauses(quiet, edge, fps, config, lead=lead)
     if lead and n > lead:  # the Face's lips stop before its sound does: close them that much earlier
         quiet = quiet | np.concatenate([quiet[lead:], np.zeros(lead, dtype=bool)])
+        inner = inner | np.concatenate([inner[lead:], np.zeros(lead, dtype=bool)])
     # p, b, m press the lips together during the phone itself, not ``lead_s`` before it: the lips close
     # as the stop's closure begins (the lead suits the opening gestures, which start before their sound)
     stops = at_phone if at_phone is not None else vis
@@ -360,14 +398,19 @@ def shape_timeline(
             width = wd * np.clip(np.nan_to_num(pred[:, 1]), lo, hi) + (1 - wd) * width
     # in pauses the lips rest together without pressing (or lower, where the model says so);
     # bilabials press them shut
-    # between words the cap is the Face's own habit (measured at build; ``pause_habit``), else the config's
+    # between words the cap is the Face's own habit (measured at build; ``pause_habit``), else the config's:
+    # in short pauses inside speech its wide habit, in longer ones (``long_pause``) the rest as at the edges
     rest = priors.aperture(np.full(n, config.rest_share))
     habit = priors.pause_share if config.pause_habit != "off" else None
     share_cap = config.pause_cap_share if habit is None else habit
     if habit is not None and config.pause_habit == "level":  # between words: the habit itself
         rest = np.where(edge, rest, priors.aperture(np.full(n, habit)))
     elif config.quiet_follows_model:  # within the cap; the silence before the first word and after the last rests
-        cap = priors.aperture(np.where(edge, min(share_cap, config.rest_share), share_cap))
+        resting = min(share_cap, config.rest_share)
+        wide = share_cap if habit is None else (config.pause_open_unknown if priors.pause_open is None
+                                                else priors.pause_open)
+        longer = share_cap if config.long_pause == "habit" else resting
+        cap = priors.aperture(np.where(edge, resting, np.where(inner, max(wide, share_cap), longer)))
         rest = np.where(modelled, np.minimum(aperture, cap), rest)
     aperture = np.where(quiet, rest, aperture)
     aperture = np.where(press, priors.closed, aperture)

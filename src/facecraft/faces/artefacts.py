@@ -120,28 +120,33 @@ def step_lipsync(ctx: BuildContext) -> None:
     if model is None:
         params["lipsync"] = {"file": None}
         return
-    habit = _pause_habit(ctx)
+    habit, wide = _pause_habit(ctx)
     if habit is not None:
-        model = replace(model, pause_share=habit)
+        model = replace(model, pause_share=habit, pause_open=wide if wide is not None else float("nan"))
     model.save(ctx.work_dir / lipsync.FILENAME)
     params["lipsync"] = {"file": lipsync.FILENAME, "lag_frames": model.lag, "pull": model.pull,
                          "cv_r": round(model.cv_r, 3), "blend": model.blend,
                          "pause_share": round(model.pause_share, 3), "pause_share_measured": habit is not None,
+                         "pause_open": None if wide is None else round(wide, 3),
                          "general_sha256": lipsync.general_sha256()}
 
 
-def _pause_habit(ctx: BuildContext) -> float | None:
-    """The footage's lips in its pauses between words (``timeline.pause_habit``), where it speaks; None
-    where too few such frames (the engine's default stands)."""
+def _pause_habit(ctx: BuildContext) -> tuple[float | None, float | None]:
+    """The footage's lips in its pauses between words (``timeline.pause_habit``), where it speaks: the
+    median opening and the wide one (``EngineConfig.pause_open_quantile``); None where too few such frames
+    (the engine's default stands)."""
     assert ctx.tracks is not None
     if ctx.samples is None or ctx.mouth_priors is None:
-        return None
+        return None, None
     state = ctx.analysis.state if ctx.analysis is not None else None
     speaking = np.asarray(state) == 1 if state is not None and len(state) == len(ctx.tracks) else None
-    habit = pause_habit(ctx.samples, ctx.sample_rate, np.asarray(ctx.tracks.aperture), float(ctx.tracks.fps),
-                        ctx.mouth_priors, EngineConfig(), speaking=speaking)
-    log.info("pause habit: %s", "too few pause frames (default)" if habit is None else f"share {habit:.2f}")
-    return habit
+    config = EngineConfig()
+    habit, wide = (pause_habit(ctx.samples, ctx.sample_rate, np.asarray(ctx.tracks.aperture), float(ctx.tracks.fps),
+                               ctx.mouth_priors, config, speaking=speaking, quantile=q)
+                   for q in (0.5, config.pause_open_quantile))
+    log.info("pause habit: %s", "too few pause frames (default)" if habit is None
+             else f"share {habit:.2f} (wide {wide:.2f})")
+    return habit, wide
 
 
 def step_motion(ctx: BuildContext) -> None:
