@@ -7,6 +7,9 @@ microphone plays the questions of ``bench/data/stt_questions.txt``, each spoken 
 a natural pause after each answer. Per turn, from the end of the caller's speech (when the microphone track
 handed the last loud sample of its recording to the connection):
 
+- ``heard``: the last ``conversation.utterance`` role user before the answer (the turn it answers);
+  ``early_ends``: user utterances before it in the same question (the turn ended at a pause inside the
+  question and went on, its reply withdrawn unheard; ``turn_early_ends`` in the summary);
 - ``vad_stop_ms``: the session's last ``conversation.user.stopped_speaking`` before the words arrives
   (client clock);
 - ``turn_ms``: the session decided the turn was over (its log: "the caller's turn ended");
@@ -245,16 +248,22 @@ async def one_turn(c: LiveClient, log: SessionLog, text: str, voice: str,
     t0 = c.speak(x)
     t_end = await sent(c, end)
     row: dict[str, Any] = {"voice": voice, "question": text}
-    user = await c.wait_event("conversation.utterance", WAIT_S, where=role("user", t0))
-    # the VAD may stop at a pause inside the question: its last stop before the words came back counts
-    stops = [e["_t"] for e in c.events if e.get("event_type") == "conversation.user.stopped_speaking"
-             and t0 + onset < e["_t"] <= user["_t"]]
+    await c.wait_event("conversation.utterance", WAIT_S, where=role("user", t0))
     started = await c.wait_event("conversation.replica.started_speaking", WAIT_S, where=after(t0))
     sound = await c.wait_sound(t_end, WAIT_S)
     await c.wait_event("conversation.replica.stopped_speaking", WAIT_S, where=after(started["_t"]))
     answer = await c.wait_event("conversation.utterance", WAIT_S, where=role("replica", started["_t"]))
+    # a turn ended at a pause inside the question and then continued (its reply withdrawn unheard) reports the
+    # words before the pause first: the last user utterance before the answer is the turn that was answered
+    users = [e for e in c.events if e.get("event_type") == "conversation.utterance"
+             and role("user", t0)(e) and e["_t"] <= started["_t"]]
+    user = users[-1]
+    # the VAD may stop at a pause inside the question: its last stop before the words came back counts
+    stops = [e["_t"] for e in c.events if e.get("event_type") == "conversation.user.stopped_speaking"
+             and t0 + onset < e["_t"] <= user["_t"]]
     row.update(
         heard=user["properties"].get("speech", ""), answer=answer["properties"].get("speech", ""),
+        early_ends=len(users) - 1,
         vad_stop_ms=ms(stops[-1] if stops else None, t_end),
         turn_ms=ms(log.first("the caller's turn ended", t_end), t_end),
         stt_done_ms=ms(log.first("timing stt_done", t_end), t_end), stt_ms=ms(user["_t"], t_end),
@@ -516,6 +525,7 @@ def summarise(result: dict[str, Any], pal: dict[str, Any]) -> dict[str, Any]:
         out["cough_resumed_ms_p50"] = pct([b["cough_resumed_ms"] for b in coughs], 50)
     if rows:
         out["stt_wer"] = round(wer_measures([r["question"] for r in rows], [r["heard"] for r in rows])["wer"], 4)
+        out["turn_early_ends"] = sum(int(r.get("early_ends") or 0) for r in rows)
     return out
 
 
