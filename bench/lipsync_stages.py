@@ -58,7 +58,7 @@ from facecraft import media
 from facecraft.engine import Renderer, lipsync
 from facecraft.engine.audio_model import AudioMouthModel
 from facecraft.engine.config import EngineConfig
-from facecraft.engine.timeline import build_timeline, pause_habit
+from facecraft.engine.timeline import build_timeline, habit_share, pause_openings
 from facecraft.faces.build import build_face
 from facecraft.faces.bundle import load_bundle
 from facecraft.faces.thresholds import Thresholds
@@ -146,8 +146,9 @@ def plan_stage(renderer: Renderer, train: np.ndarray, test: np.ndarray, fps: flo
     # the Face's pause openings at each quantile, measured on its footage as the build does (the median is
     # the stored habit: ``habit_check`` compares them)
     state = renderer.graph.state == 1
-    habits = {q: pause_habit(train, RATE, np.asarray(renderer.tracks.aperture), float(renderer.tracks.fps), priors,
-                             ENGINE, speaking=state, quantile=q) for q in (0.5, *QUANTILES)}
+    openings = pause_openings(train, RATE, np.asarray(renderer.tracks.aperture), float(renderer.tracks.fps), priors,
+                              ENGINE, speaking=state)
+    habits = {q: None if openings is None else habit_share(openings, q) for q in (0.5, *QUANTILES)}
     predicted = renderer.predict_mouth(test, n, fps)
     row: dict = {"habit": priors.pause_share, "habit_check": habits[0.5], "habit_open": priors.pause_open,
                  **{f"habit_q{q}": habits[q] for q in QUANTILES}}

@@ -25,7 +25,8 @@ from facecraft.vision.smoothing import drop_short_runs, runs
 
 __all__ = [
     "Timeline", "ShapePriors", "build_timeline", "shape_timeline", "rest_timeline", "frame_energy_db",
-    "audio_levels", "find_pauses", "inner_frames", "inner_pauses", "pause_habit", "DEFAULT_PAUSE_SHARE",
+    "audio_levels", "find_pauses", "inner_frames", "inner_pauses", "pause_openings", "habit_share", "pause_habit",
+    "DEFAULT_PAUSE_SHARE",
     "MAX_PAUSE_SHARE", "MIN_HABIT_FRAMES",
 ]
 
@@ -278,6 +279,44 @@ def inner_pauses(quiet: np.ndarray, edge: np.ndarray, fps: float, config: Engine
     return inner
 
 
+def pause_openings(
+    samples: np.ndarray,
+    sample_rate: int,
+    aperture: np.ndarray,
+    fps: float,
+    priors: ShapePriors,
+    config: EngineConfig,
+    *,
+    speaking: np.ndarray | None = None,
+    modelled: bool = True,
+    min_frames: int = MIN_HABIT_FRAMES,
+) -> np.ndarray | None:
+    """The tracked apertures of a Face's footage in the pauses between its words, as shares of its
+    closed..open range: the pauses found as the timeline finds them (``find_pauses``; ``modelled``: the Face
+    has an audio model, whose softer silence gate applies), minus the silence before the first word and after
+    the last, and, given ``speaking`` (per frame), only where the footage speaks. None with fewer than
+    ``min_frames`` such frames. One analysis of the audio serves every quantile (``habit_share``)."""
+    ap = np.asarray(aperture, dtype=np.float64).reshape(-1)
+    n = len(ap)
+    if n == 0 or samples is None:
+        return None
+    db, voiced = audio_levels(samples, sample_rate, fps, n, config)
+    quiet, edge = find_pauses(db, voiced, None, fps=fps, config=config, trusted=False,
+                              modelled=np.full(n, bool(modelled)))
+    inside = quiet & ~edge & np.isfinite(ap)
+    if speaking is not None and len(speaking) == n:
+        inside &= np.asarray(speaking, dtype=bool)
+    if int(inside.sum()) < max(int(min_frames), 1):
+        return None
+    return (ap[inside] - priors.closed) / max(priors.open - priors.closed, 1e-6)
+
+
+def habit_share(openings: np.ndarray, quantile: float = 0.5) -> float:
+    """``quantile`` of ``pause_openings``, within 0..1 (0.5: the habit; a high one: how wide the lips part in
+    pauses)."""
+    return float(np.clip(np.quantile(openings, float(np.clip(quantile, 0.0, 1.0))), 0.0, 1.0))
+
+
 def pause_habit(
     samples: np.ndarray,
     sample_rate: int,
@@ -291,27 +330,12 @@ def pause_habit(
     min_frames: int = MIN_HABIT_FRAMES,
     quantile: float = 0.5,
 ) -> float | None:
-    """How far apart a Face keeps its lips in the pauses between its words: the median tracked aperture
-    (share of its closed..open range) over its footage's pauses, found as the timeline finds them
-    (``find_pauses``; ``modelled``: the Face has an audio model, whose softer silence gate applies), minus
-    the silence before the first word and after the last, and, given ``speaking`` (per frame), only where
-    the footage speaks. None with fewer than ``min_frames`` such frames. Most people keep the lips
-    about half apart there (median 0.49 over 13 clips), some seal them; one constant fits neither.
-    ``quantile``: of the openings (0.5: the median; a high one: how wide the lips part in pauses)."""
-    ap = np.asarray(aperture, dtype=np.float64).reshape(-1)
-    n = len(ap)
-    if n == 0 or samples is None:
-        return None
-    db, voiced = audio_levels(samples, sample_rate, fps, n, config)
-    quiet, edge = find_pauses(db, voiced, None, fps=fps, config=config, trusted=False,
-                              modelled=np.full(n, bool(modelled)))
-    inside = quiet & ~edge & np.isfinite(ap)
-    if speaking is not None and len(speaking) == n:
-        inside &= np.asarray(speaking, dtype=bool)
-    if int(inside.sum()) < max(int(min_frames), 1):
-        return None
-    share = (ap[inside] - priors.closed) / max(priors.open - priors.closed, 1e-6)
-    return float(np.clip(np.quantile(share, float(np.clip(quantile, 0.0, 1.0))), 0.0, 1.0))
+    """How far apart a Face keeps its lips in the pauses between its words: the median (``quantile``) of its
+    ``pause_openings``; None with too few pause frames. Most people keep the lips about half apart there
+    (median 0.49 over 13 clips), some seal them; one constant fits neither."""
+    openings = pause_openings(samples, sample_rate, aperture, fps, priors, config, speaking=speaking,
+                              modelled=modelled, min_frames=min_frames)
+    return None if openings is None else habit_share(openings, quantile)
 
 
 def shape_timeline(

@@ -20,7 +20,7 @@ from facecraft.audio import RATE
 from facecraft.engine import lipsync, motion_graph, mouthdb
 from facecraft.engine.audio_model import AudioMouthModel
 from facecraft.engine.config import EngineConfig
-from facecraft.engine.timeline import pause_habit
+from facecraft.engine.timeline import habit_share, pause_openings
 from facecraft.errors import SpeechError
 from facecraft.media.types import Frame
 from facecraft.speech.types import Phone
@@ -132,7 +132,7 @@ def step_lipsync(ctx: BuildContext) -> None:
 
 
 def _pause_habit(ctx: BuildContext) -> tuple[float | None, float | None]:
-    """The footage's lips in its pauses between words (``timeline.pause_habit``), where it speaks: the
+    """The footage's lips in its pauses between words (``timeline.pause_openings``), where it speaks: the
     median opening and the wide one (``EngineConfig.pause_open_quantile``); None where too few such frames
     (the engine's default stands)."""
     assert ctx.tracks is not None
@@ -141,11 +141,13 @@ def _pause_habit(ctx: BuildContext) -> tuple[float | None, float | None]:
     state = ctx.analysis.state if ctx.analysis is not None else None
     speaking = np.asarray(state) == 1 if state is not None and len(state) == len(ctx.tracks) else None
     config = EngineConfig()
-    habit, wide = (pause_habit(ctx.samples, ctx.sample_rate, np.asarray(ctx.tracks.aperture), float(ctx.tracks.fps),
-                               ctx.mouth_priors, config, speaking=speaking, quantile=q)
-                   for q in (0.5, config.pause_open_quantile))
-    log.info("pause habit: %s", "too few pause frames (default)" if habit is None
-             else f"share {habit:.2f} (wide {wide:.2f})")
+    openings = pause_openings(ctx.samples, ctx.sample_rate, np.asarray(ctx.tracks.aperture), float(ctx.tracks.fps),
+                              ctx.mouth_priors, config, speaking=speaking)
+    if openings is None:
+        log.info("pause habit: too few pause frames (default)")
+        return None, None
+    habit, wide = habit_share(openings), habit_share(openings, config.pause_open_quantile)
+    log.info("pause habit: share %.2f (wide %.2f)", habit, wide)
     return habit, wide
 
 
