@@ -21,6 +21,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 # the real recordings
 TESTDATA = Path(os.environ.get("FACECRAFT_TESTDATA", REPO.parent / "shared" / "testdata"))
+STT_QUESTIONS = REPO / "bench" / "data" / "stt_questions.txt"  # caller questions shared by the speech benches
+
+
+def stt_questions() -> list[str]:
+    """The caller questions of ``bench/data/stt_questions.txt`` (blank lines and ``#`` comments dropped)."""
+    lines = STT_QUESTIONS.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def cpu_model() -> str:

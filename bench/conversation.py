@@ -74,11 +74,10 @@ from typing import Any
 
 import numpy as np
 
-from _common import REPO, machine_info, write_result
+from _common import REPO, machine_info, stt_questions, write_result
 from facecraft.conversation import SessionManager, SessionSpec
 from facecraft.conversation.client import LiveClient
 
-QUESTIONS = REPO / "bench" / "data" / "stt_questions.txt"
 VOICES = ("joe-us", "ada-us", "sam-us", "grace-us")
 # a request the stock PAL answers at length (147 words, to its max_tokens); "Please tell me a long story about the
 # moon, the sun and all of the planets, one by one." got one 15-word sentence ending in a colon (the answer stops at
@@ -112,10 +111,6 @@ err = sys.stderr  # replaced by the real terminal once fd 2 carries the session'
 def say(*args: Any) -> None:
     print(*args, file=err, flush=True)
 
-
-def questions() -> list[str]:
-    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def speech48(text: str, voice: str) -> tuple[np.ndarray, float, float]:
@@ -441,7 +436,7 @@ async def bench(bundle: Path, pal: dict[str, Any], log: SessionLog, turns: int, 
         await c.connect()
         await c.wait_channel_open(60)
         await c.wait_event("conversation.replica.stopped_speaking", WAIT_S)  # the greeting
-        texts = questions()
+        texts = stt_questions()
         failures = 0
         for k in range(turns):
             text, voice = texts[k % len(texts)], VOICES[k % len(VOICES)]

@@ -29,14 +29,7 @@ import statistics
 import time
 from typing import Any
 
-from _common import REPO, machine_info, write_result
-
-QUESTIONS = REPO / "bench" / "data" / "stt_questions.txt"
-
-
-def questions() -> list[str]:
-    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+from _common import REPO, machine_info, stt_questions, write_result
 
 
 def first_clause(pieces: list[str], eager: bool) -> tuple[str, int]:
@@ -103,7 +96,7 @@ def main() -> int:
     from facecraft.speech.voices import tts_for
 
     load = os.getloadavg()
-    texts = questions()
+    texts = stt_questions()
     streamed, gap_s = asyncio.run(answers(texts))
     voice = FaceVoice(tts_for(args.voice), None)
     first_piece_cpu_ms(voice, "Hello there.")  # Piper loaded

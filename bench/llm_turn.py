@@ -31,18 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, machine_info, write_result
+from _common import REPO, machine_info, stt_questions, write_result
 from facecraft.conversation.manager import SESSION_THREADS
 
 for _name, _value in SESSION_THREADS.items():  # as in a live session, before libgomp is loaded
     os.environ.setdefault(_name, _value)
 
-QUESTIONS = REPO / "bench" / "data" / "stt_questions.txt"
 
-
-def questions(n: int) -> list[str]:
-    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")][:n]
 
 
 async def one(llm: Any, prefix: list[dict[str, str]], question: str, clause: int,
@@ -100,7 +95,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         threads, gen = (int(x) for x in name.split(":")[0].split("/"))
         llms[name] = LocalLLM(threads=threads, gen_threads=gen)
         llms[name].load()
-    qs = questions(args.questions)
+    qs = stt_questions()[:args.questions]
     for llm in llms.values():  # each model's first request pays for its first allocation
         await one(llm, prefix, qs[0], args.clause)
     bare = {name: name.endswith(":bare") for name in configs}

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import REPO, TESTDATA, machine_info, write_result
+from _common import REPO, TESTDATA, machine_info, stt_questions, write_result
 from facecraft.media import read_audio
 from facecraft.speech.asr import (
     LIVE_WINDOW_S,
@@ -41,7 +41,6 @@ from facecraft.speech.asr import (
 from facecraft.speech.voices import get_voice, tts_for, voice_available
 
 SPEECH = TESTDATA / "speech"
-QUESTIONS = REPO / "bench" / "data" / "stt_questions.txt"
 RECORDED = (
     ("jfk", "whisper_jfk.flac", "whisper_jfk.txt"),
     ("librivox", "pocketsphinx_librivox_0870.wav", "pocketsphinx_librivox_0870.txt"),
@@ -61,10 +60,6 @@ RECOGNISERS: dict[str, Any] = {
 log = logging.getLogger("bench.stt")
 
 
-def questions() -> list[str]:
-    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-
 
 def utterances(voices: list[str], limit: int | None) -> list[dict[str, Any]]:
     """Every utterance: set, voice, reference text, samples and rate."""
@@ -76,7 +71,7 @@ def utterances(voices: list[str], limit: int | None) -> list[dict[str, Any]]:
         audio = read_audio(SPEECH / audio_name)
         items.append({"set": "recorded", "voice": key, "reference": (SPEECH / text_name).read_text().strip(),
                       "samples": audio.samples, "rate": audio.sample_rate})
-    texts = questions()[:limit]
+    texts = stt_questions()[:limit]
     for name in voices:
         voice = get_voice(name)
         if not voice_available(voice):

@@ -33,10 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from _common import TESTDATA, machine_info, write_result
+from _common import TESTDATA, machine_info, stt_questions, write_result
 from facecraft.conversation.turns import TURN_RATE, TurnSettings, smart_turn_analyzer
 
-QUESTIONS = Path(__file__).resolve().parent / "data" / "stt_questions.txt"
 VOICES = ("joe-us", "ada-us", "slt-us", "sam-us", "grace-us", "rms-us")
 TUNE_VOICES = {"joe-us", "ada-us", "slt-us"}
 CHUNK = TURN_RATE // 50
@@ -49,10 +48,6 @@ LATER_S = (0.1, 0.2, 0.3, 0.5)  # smart-turn asked again this long after the sto
 
 log = logging.getLogger("turn_end")
 
-
-def questions() -> list[str]:
-    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def spoken(text: str, voice: str) -> np.ndarray:
@@ -212,7 +207,7 @@ def main() -> int:
     silence = lambda s: np.zeros(int(s * TURN_RATE), np.float32)  # noqa: E731
     for voice in args.voices.split(","):
         half = "tune" if voice in TUNE_VOICES else "report"
-        for q in questions():
+        for q in stt_questions():
             x = spoken(q, voice)
             loud = np.flatnonzero(np.abs(x) > LOUD)
             full = np.concatenate([silence(LEAD_S), x, silence(TAIL_S)])
